@@ -20,7 +20,7 @@ class ProblemDataModule(LightningDataModule):
 
     ``items`` is set by the algorithm: ``"solutions"`` yields one item per ground-truth program
     (CodeRL's ``uniform_sol`` sampling, for SFT and critic training), ``"problems"`` yields
-    problems (RL prompts).
+    problems (RL prompts), read from ``rl_split`` when set (synth's tests-only ``rl`` split).
     """
 
     def __init__(
@@ -29,6 +29,7 @@ class ProblemDataModule(LightningDataModule):
         path: str | None = None,
         name: str = "",
         train_split: str = "train",
+        rl_split: str | None = None,
         val_split: str | None = None,
         test_split: str | None = None,
         batch_size: int = 16,
@@ -42,6 +43,7 @@ class ProblemDataModule(LightningDataModule):
         super().__init__()
         self.reader, self.path, self.name = reader, path, name
         self.train_split, self.val_split, self.test_split = train_split, val_split, test_split
+        self.rl_split = rl_split
         self.batch_size = batch_size
         self.val_batch_size = val_batch_size or batch_size
         self.train_limit, self.val_limit = train_limit, val_limit
@@ -63,7 +65,8 @@ class ProblemDataModule(LightningDataModule):
 
     @property
     def train_problems(self) -> list[Problem]:
-        return self.problems(self.train_split, self.train_limit)
+        split = self.rl_split if self.items == "problems" and self.rl_split else self.train_split
+        return self.problems(split, self.train_limit)
 
     @property
     def val_problems(self) -> list[Problem]:
