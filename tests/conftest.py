@@ -1,0 +1,57 @@
+"""Shared fixtures: Hydra compose against the repo's conf/, the project root, fast trainer settings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+PYTHON = sys.executable
+
+
+def has_toolchain(*tools: str) -> bool:
+    return all(shutil.which(t) for t in tools)
+
+
+requires_java_cpp = pytest.mark.skipif(not has_toolchain("javac", "java", "g++"), reason="Requires: javac, java, g++")
+
+
+def compose(config_name: str = "train", overrides: list[str] | None = None, output_dir: Path | None = None):
+    """Compose a config like the CLI does, with a Hydra runtime so ${hydra:...} resolves."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=True)
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(output_dir)
+            cfg.hydra.run.dir = str(output_dir)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture
+def compose_cfg():
+    return compose
+
+
+def run_cli(script: str, *overrides: str, timeout: int = 600, cwd: Path = ROOT):
+    """Run a top-level entry point (train.py / generate.py / evaluate.py) like a user would."""
+    import subprocess
+
+    env = {**os.environ, "PROJECT_ROOT": str(ROOT), "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1"}
+    return subprocess.run(
+        [PYTHON, str(ROOT / script), *overrides], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
