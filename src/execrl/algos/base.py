@@ -30,6 +30,8 @@ class ActorModule(LightningModule):
 
     #: what the datamodule should serve: "solutions" (pairs) or "problems" (prompts only)
     train_items = "solutions"
+    #: strategy-name prefix -> why this algorithm refuses it (checked in ``setup``)
+    unsupported_strategies: dict[str, str] = {}
 
     def __init__(
         self,
@@ -49,6 +51,12 @@ class ActorModule(LightningModule):
         self.log_completions = log_completions
         self.model_cfg: dict | None = None  # set by train.py; saved in checkpoints for generate.py
         self._val_rows: list[dict] = []
+
+    def setup(self, stage: str) -> None:
+        from execrl.utils.distributed import check_strategy_support
+
+        if self.trainer is not None:
+            check_strategy_support(self, self.trainer)
 
     # ----------------------------------------------------------------- optimisation
     def trainable_parameters(self):

@@ -11,7 +11,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from execrl.models.checkpoint import load_actor_weights
-from execrl.utils.config import instantiate_list, print_config_tree, task_wrapper
+from execrl.utils.config import instantiate_list, name_wandb_run, print_config_tree, task_wrapper
 
 log = logging.getLogger("execrl")
 
@@ -58,6 +58,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         module.model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
         datamodule.items = module.train_items
         callbacks = instantiate_list(cfg.get("callbacks"))
+        name_wandb_run(cfg)
         loggers = instantiate_list(cfg.get("logger"))
         trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
         for lg in loggers:

@@ -83,3 +83,24 @@ def task_wrapper(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], An
                 pass
 
     return wrapped
+
+
+def name_wandb_run(cfg: DictConfig) -> None:
+    """Fill unset wandb ``name``/``group`` from Hydra: one group per multirun, names from overrides."""
+    wb = (cfg.get("logger") or {}).get("wandb")
+    if wb is None:
+        return
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+    except ValueError:  # no Hydra runtime (plain compose in a notebook)
+        return
+    from omegaconf import open_dict
+
+    with open_dict(wb):
+        if wb.get("name") is None and hc.job.override_dirname:
+            wb.name = hc.job.override_dirname
+        if wb.get("group") is None and hc.mode == RunMode.MULTIRUN:
+            wb.group = f"{cfg.task_name}-{Path(hc.sweep.dir).name}"

@@ -1,0 +1,36 @@
+"""Which Lightning strategy a run uses, and a clear refusal where an algorithm does not support it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def strategy_name(trainer: Any) -> str:
+    """A short name for the trainer's strategy: ``ddp``, ``fsdp``, ``deepspeed_stage_3``, ``single``..."""
+    strategy = getattr(trainer, "strategy", None)
+    cls = type(strategy).__name__
+    if cls == "DeepSpeedStrategy":
+        stage = strategy.config.get("zero_optimization", {}).get("stage", 0)
+        offload = bool(strategy.config.get("zero_optimization", {}).get("offload_optimizer"))
+        return f"deepspeed_stage_{stage}" + ("_offload" if offload else "")
+    if cls == "FSDPStrategy":
+        return "fsdp"
+    if cls.startswith("DDP"):
+        return "ddp"
+    return "single"
+
+
+class UnsupportedStrategyError(RuntimeError):
+    """An algorithm was asked to run under a strategy it cannot run correctly under."""
+
+
+def check_strategy_support(module: Any, trainer: Any) -> None:
+    """Raise :class:`UnsupportedStrategyError` if ``module.unsupported_strategies`` names this strategy."""
+    name = strategy_name(trainer)
+    reasons: dict[str, str] = getattr(module, "unsupported_strategies", {}) or {}
+    for prefix, why in reasons.items():
+        if name.startswith(prefix):
+            raise UnsupportedStrategyError(
+                f"{type(module).__name__} does not support hardware strategy {name!r}: {why}. "
+                "See README 'Scaling out' for the strategy table."
+            )
