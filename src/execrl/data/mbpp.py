@@ -1,0 +1,76 @@
+"""MBPP (Austin et al. 2021): ``mbpp.jsonl`` (974 problems) and ``sanitized-mbpp.json`` (427)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from execrl.data.problem import DataError, Problem, Tests
+from execrl.data.reader import Reader
+
+# Standard task-id ranges (Austin et al.): prompt 1-10, test 11-510, validation 511-600, train 601-974.
+SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974), "all": (1, 974)}
+
+
+def mbpp_prompt(text: str, tests: list[str]) -> str:
+    """The Austin et al. prompt: the description plus the three tests the code must pass."""
+    return f"You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n" + "\n".join(tests) + "\n"
+
+
+class MBPPReader(Reader):
+    """Reads ``mbpp.jsonl`` (fields text/code/test_list/test_setup_code) or the sanitized JSON
+    (prompt/code/test_list/test_imports). Splits: ``train``, ``validation``, ``test``, ``prompt``, ``all``."""
+
+    def read(self, path: str | None, split: str) -> list[Problem]:
+        p = self.require(path, "mbpp.jsonl or sanitized-mbpp.json")
+        if split not in SPLITS:
+            raise ValueError(f"MBPP split {split!r} unknown; choose one of {sorted(SPLITS)}")
+        lo, hi = SPLITS[split]
+        out = []
+        for i, row in self._rows(p):
+            if row is None:
+                continue
+            try:
+                tid = int(row["task_id"])
+                text = row.get("text", row.get("prompt"))
+                code, tests = row["code"], row["test_list"]
+            except (KeyError, TypeError, ValueError) as e:
+                self.bad_record(p, i, f"missing or bad field {e}")
+                continue
+            if not lo <= tid <= hi:
+                continue
+            if not isinstance(text, str) or not tests:
+                self.bad_record(p, tid, "empty description or empty test_list")
+                continue
+            setup = "\n".join([row.get("test_setup_code") or "", *(row.get("test_imports") or [])]).strip()
+            out.append(
+                Problem(
+                    task_id=f"mbpp/{tid}",
+                    dataset="mbpp",
+                    prompt=mbpp_prompt(text, tests),
+                    language="python",
+                    tests=Tests(style="assert", asserts=list(tests), setup_code=setup),
+                    solutions=[code.replace("\r\n", "\n")],
+                    split=split,
+                    meta={"text": text, "challenge_test_list": row.get("challenge_test_list") or []},
+                )
+            )
+        return out
+
+    def _rows(self, p: Path):
+        if p.suffix == ".json":
+            try:
+                rows = json.loads(p.read_text())
+            except json.JSONDecodeError as e:
+                raise DataError(str(p), None, f"bad JSON: {e}") from e
+            yield from enumerate(rows, 1)
+            return
+        with open(p) as f:
+            for i, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield i, json.loads(line)
+                except json.JSONDecodeError as e:
+                    self.bad_record(p, f"line {i}", f"bad JSON: {e}")
+                    yield i, None

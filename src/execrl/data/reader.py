@@ -1,0 +1,43 @@
+"""Shared behaviour of every dataset reader: malformed records raise or are skipped and counted."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from execrl.data.problem import DataError
+
+log = logging.getLogger("execrl")
+
+
+class Reader:
+    """Base of the readers: ``read(path, split) -> list[Problem]``.
+
+    ``on_error="raise"`` (default) stops at the first malformed record with a
+    :class:`DataError` naming the file and the record; ``"skip"`` drops it and counts it in
+    ``skipped`` (a warning names each one).
+    """
+
+    def __init__(self, on_error: str = "raise") -> None:
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        self.on_error = on_error
+        self.skipped = 0
+
+    def bad_record(self, path: str | Path, record: str | int | None, reason: str) -> None:
+        """Raise :class:`DataError`, or count and log the skip."""
+        err = DataError(str(path), record, reason)
+        if self.on_error == "raise":
+            raise err
+        self.skipped += 1
+        log.warning("skipped malformed record: %s", err)
+
+    @staticmethod
+    def require(path: str | Path | None, what: str) -> Path:
+        """The data path, or a clear error saying which file or folder is expected."""
+        if path is None:
+            raise DataError("<data.path>", None, f"no path given: set data.path=/path/to/{what}")
+        p = Path(path)
+        if not p.exists():
+            raise DataError(str(p), None, f"not found: expected {what} (set data.path=...)")
+        return p
