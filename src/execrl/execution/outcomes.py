@@ -115,6 +115,7 @@ class TestResult:
     expected: str | None = None
     error: str | None = None
     time_s: float = 0.0
+    error_type: str | None = None
 
 
 @dataclass
