@@ -30,6 +30,8 @@ class ActorModule(LightningModule):
 
     #: what the datamodule should serve: "solutions" (pairs) or "problems" (prompts only)
     train_items = "solutions"
+    #: RL and critic algorithms start from an SFT actor (train.py runs the warm-start first)
+    needs_warm_start = False
     #: strategy-name prefix -> why this algorithm refuses it (checked in ``setup``)
     unsupported_strategies: dict[str, str] = {}
 

@@ -269,7 +269,7 @@ def build_actor(
         torch_dtype = getattr(torch, dtype) if dtype else None
         try:
             model = auto.from_pretrained(pretrained, dtype=torch_dtype)
-        except OSError as e:
+        except (OSError, ValueError) as e:  # hub errors are not all OSErrors
             raise OSError(
                 f"could not load model {pretrained!r}: not a local directory and the model hub is "
                 "unreachable from here. Download it where there is network and set model.pretrained=/path, "

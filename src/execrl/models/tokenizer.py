@@ -30,7 +30,7 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
         return builtin_tokenizer()
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # hub errors are not all OSErrors
         raise OSError(
             f"could not load tokenizer {name_or_path!r}: not a local directory and the model hub is "
             "unreachable from here. Download it where there is network and set model.tokenizer=/path."

@@ -1,14 +1,21 @@
-"""The training task behind ``train.py``: instantiate everything from config, then fit."""
+"""The training task behind ``train.py``: instantiate everything from config, then fit.
+
+RL and critic algorithms start from an SFT actor, as CodeRL and PPOCoder do. When such an
+algorithm runs with ``actor_ckpt=null`` and ``warm_start.enabled``, the task first runs
+``algo=sft`` (same data, model and overrides) in ``<run dir>/warm_start`` and then starts the
+algorithm from that checkpoint; at the end it prints held-out pass@1 before and after.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from execrl.models.checkpoint import load_actor_weights
 from execrl.utils.config import instantiate_list, name_wandb_run, print_config_tree, task_wrapper
@@ -34,39 +41,116 @@ def build_executor(cfg: DictConfig) -> Any:
     return None
 
 
-@task_wrapper
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit ``cfg.algo`` on ``cfg.data`` with ``cfg.model``; returns the final logged metrics."""
+def needs_warm_start(cfg: DictConfig) -> bool:
+    ws = cfg.get("warm_start") or {}
+    if not ws.get("enabled") or cfg.get("actor_ckpt") or cfg.get("ckpt_path"):
+        return False
+    return bool(getattr(hydra.utils.get_class(cfg.algo._target_), "needs_warm_start", False))
+
+
+def warm_start_config(cfg: DictConfig) -> DictConfig:
+    """The run's own overrides with ``algo=sft`` and the warm-start budget, in a subfolder."""
+    from hydra.core.hydra_config import HydraConfig
+
+    ws = cfg.warm_start
+    skip = ("algo", "trainer.max_steps", "warm_start", "hydra.", "ckpt_path", "actor_ckpt", "+sweep", "hparams_search")
+    kept = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith(skip)]
+    out = str(Path(cfg.paths.output_dir) / "warm_start")
+    overrides = [*kept, "algo=sft", f"trainer.max_steps={ws.max_steps}", f"paths.output_dir={out}", "warm_start.enabled=false"]
+    overrides += list(ws.get("overrides") or [])
+    return hydra.compose(config_name="train", overrides=overrides)
+
+
+def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int = 100) -> float:
+    """Held-out greedy pass@1 of ``actor`` (each program judged in the sandbox)."""
+    from execrl.algos.base import exec_request
+    from execrl.execution.outcomes import Outcome
+
+    passed = judged = 0
+    for i in range(0, len(problems), batch_size):
+        batch = problems[i : i + batch_size]
+        programs = actor.generate([p.prompt for p in batch], do_sample=False).texts
+        for r in executor.run([exec_request(p, prog) for p, prog in zip(batch, programs)]):
+            if r.outcome is not Outcome.INFRA_ERROR:
+                judged += 1
+                passed += r.outcome is Outcome.PASSED
+    return passed / max(judged, 1)
+
+
+def fit(cfg: DictConfig, executor: Any) -> tuple[dict[str, float], Any, Any]:
+    """Instantiate data, model, algorithm, callbacks, loggers, trainer from ``cfg`` and fit."""
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("print_config"):
         print_config_tree(cfg, save_to=cfg.paths.output_dir)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    actor = hydra.utils.instantiate(cfg.model)
+    if cfg.get("actor_ckpt"):
+        load_actor_weights(actor, cfg.actor_ckpt)
+        log.info("actor weights loaded from %s", cfg.actor_ckpt)
+    module = hydra.utils.instantiate(
+        cfg.algo,
+        actor=actor,
+        optimizer=hydra.utils.instantiate(cfg.optimizer),
+        scheduler=hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        executor=executor,
+        _recursive_=False,
+    )
+    module.model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    datamodule.items = module.train_items
+    callbacks = instantiate_list(cfg.get("callbacks"))
+    name_wandb_run(cfg)
+    loggers = instantiate_list(cfg.get("logger"))
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for lg in loggers:
+        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    return metrics, module, datamodule
+
+
+@task_wrapper
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit ``cfg.algo`` on ``cfg.data`` with ``cfg.model`` (after an SFT warm-start for RL)."""
     executor = build_executor(cfg)
     try:
-        datamodule = hydra.utils.instantiate(cfg.data)
-        actor = hydra.utils.instantiate(cfg.model)
-        if cfg.get("actor_ckpt"):
-            load_actor_weights(actor, cfg.actor_ckpt)
-            log.info("actor weights loaded from %s", cfg.actor_ckpt)
-        module = hydra.utils.instantiate(
-            cfg.algo,
-            actor=actor,
-            optimizer=hydra.utils.instantiate(cfg.optimizer),
-            scheduler=hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
-            executor=executor,
-            _recursive_=False,
-        )
-        module.model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-        datamodule.items = module.train_items
-        callbacks = instantiate_list(cfg.get("callbacks"))
-        name_wandb_run(cfg)
-        loggers = instantiate_list(cfg.get("logger"))
-        trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-        for lg in loggers:
-            lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg))
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        warm = None
+        if needs_warm_start(cfg):
+            ws_cfg = warm_start_config(cfg)
+            log.info("warm start: algo=sft for %d steps in %s", ws_cfg.trainer.max_steps, ws_cfg.paths.output_dir)
+            _, warm, _ = fit(ws_cfg, executor)
+            _finish_wandb()
+            with open_dict(cfg):
+                cfg.actor_ckpt = str(Path(ws_cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+        metrics, module, datamodule = fit(cfg, executor)
+        if warm is not None and executor is not None and cfg.warm_start.get("report_split"):
+            metrics.update(_before_after(cfg, warm, module, datamodule, executor))
         log.info("final metrics: %s", metrics)
         return metrics
     finally:
         if executor is not None:
             executor.close()
+
+
+def _before_after(cfg: DictConfig, warm: Any, module: Any, datamodule: Any, executor: Any) -> dict[str, float]:
+    """Held-out greedy pass@1 of the warm-start actor and of the final actor, printed and saved."""
+    split = cfg.warm_start.report_split
+    problems = datamodule.problems(split, cfg.warm_start.get("report_limit"))
+    before = greedy_pass_at_1(warm.actor.eval(), problems, executor)
+    after = greedy_pass_at_1(module.actor.eval(), problems, executor)
+    name = type(module).__name__.replace("Module", "")
+    out = {f"{split}/pass@1_sft": before, f"{split}/pass@1_{name.lower()}": after}
+    summary = f"held-out pass@1 on {datamodule.name}:{split} ({len(problems)} problems): SFT {before:.3f} -> SFT+{name} {after:.3f}"
+    log.info(summary)
+    print(summary)
+    Path(cfg.paths.output_dir, "summary.json").write_text(json.dumps({"split": split, "n": len(problems), **out}, indent=2))
+    return out
+
+
+def _finish_wandb() -> None:
+    try:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+    except ImportError:
+        pass

@@ -1,0 +1,58 @@
+"""Execution rewards: unit tests (CodeRL's graded reward, binary, fraction of tests) and compiling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from execrl.data.problem import Problem
+from execrl.execution.outcomes import ExecutionResult, Outcome, binary_reward, coderl_reward
+from execrl.execution.request import ExecRequest
+from execrl.rewards.base import RewardBatch
+
+
+def test_request(problem: Problem, program: str) -> ExecRequest:
+    """Judge by the problem's tests; problems without tests are judged by compiling."""
+    if problem.tests is not None and len(problem.tests):
+        return ExecRequest(program=program, language=problem.language, tests=problem.tests, mode="tests")
+    return ExecRequest(program=program, language=problem.language, mode="compile")
+
+
+class UnitTestReward:
+    """``kind="coderl"``: -1 / -0.6 / -0.3 / +1 by outcome class (compile error, runtime error,
+    failed, passed); ``"binary"``: 1 if every test passes; ``"fraction"``: share of tests passed
+    (needs ``early_exit=False`` on the executor to see all tests)."""
+
+    def __init__(self, kind: str = "coderl") -> None:
+        if kind not in ("coderl", "binary", "fraction"):
+            raise ValueError(f"unit-test reward kind must be coderl|binary|fraction, got {kind!r}")
+        self.kind = kind
+
+    def value(self, r: ExecutionResult) -> float | None:
+        if r.outcome is Outcome.INFRA_ERROR:
+            return None
+        if self.kind == "coderl":
+            return coderl_reward(r.outcome)
+        if self.kind == "binary":
+            return binary_reward(r.outcome)
+        return r.pass_fraction
+
+    def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
+        reqs = [test_request(p, prog) for p, prog in zip(problems, programs)]
+        if self.kind == "fraction":
+            for r in reqs:
+                r.early_exit = False
+        results = executor.run(reqs)
+        rewards = [self.value(r) for r in results]
+        return RewardBatch(rewards=rewards, components={f"unit_test_{self.kind}": rewards}, results=results)
+
+
+class CompilerReward:
+    """PPOCoder's compiler signal: ``+success`` if the program compiles, ``failure`` otherwise."""
+
+    def __init__(self, success: float = 1.0, failure: float = -1.0) -> None:
+        self.success, self.failure = success, failure
+
+    def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
+        results = executor.run([ExecRequest(program=prog, language=p.language, mode="compile") for p, prog in zip(problems, programs)])
+        rewards = [None if r.outcome is Outcome.INFRA_ERROR else (self.success if r.outcome is Outcome.PASSED else self.failure) for r in results]
+        return RewardBatch(rewards=rewards, components={"compiler": rewards}, results=results)
