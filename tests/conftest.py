@@ -56,3 +56,12 @@ def run_cli(script: str, *overrides: str, timeout: int = 600, cwd: Path = ROOT):
     return subprocess.run(
         [PYTHON, str(ROOT / script), *overrides], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+@pytest.fixture(scope="session")
+def executor():
+    """One sandbox pool shared by the tests that only need default behaviour."""
+    from execrl.execution import Executor
+
+    with Executor(workers=2, timeout_s=2.0, memory_mb=256) as ex:
+        yield ex

@@ -15,6 +15,9 @@ import os
 import sys
 
 RESULT_FD = 3
+# bound at import, before any program can rebind the builtins the harness relies on
+_AssertionError, _BaseException, _SystemExit = AssertionError, BaseException, SystemExit
+_exec, _compile, _type = exec, compile, type
 
 # CodeRL/APPS prepend this import block to every program (testing_util.py).
 APPS_PRELUDE = """import sys
@@ -67,29 +70,29 @@ def run_asserts(program: str, asserts: list[str], setup: str, nonce: str, early_
     _std_streams()
     g: dict = {"__name__": "__main__"}
     try:
-        code = compile(program, "<program>", "exec")
-    except BaseException as e:  # SyntaxError, ValueError (null bytes), RecursionError, MemoryError
-        report("C", -1, type(e).__name__)
+        code = _compile(program, "<program>", "exec")
+    except _BaseException as e:  # SyntaxError, ValueError (null bytes), RecursionError, MemoryError
+        report("C", -1, _type(e).__name__)
         return
     try:
-        exec(code, g)
+        _exec(code, g)
         if setup:  # MBPP's test_setup_code uses the program's definitions: it runs after it
-            exec(compile(setup, "<setup>", "exec"), g)
-    except BaseException as e:  # incl. SystemExit: an exit before the asserts is not a pass
-        report("X", -1, type(e).__name__)
+            _exec(_compile(setup, "<setup>", "exec"), g)
+    except _BaseException as e:  # incl. SystemExit: an exit before the asserts is not a pass
+        report("X", -1, _type(e).__name__)
         _flush()
         return
     for i, a in enumerate(asserts):
         report("S", i)
         try:
-            exec(compile(a, f"<test {i}>", "exec"), g)
-        except AssertionError:
+            _exec(_compile(a, f"<test {i}>", "exec"), g)
+        except _AssertionError:
             report("F", i)
             if early_exit:
                 break
             continue
-        except BaseException as e:
-            report("X", i, type(e).__name__)
+        except _BaseException as e:
+            report("X", i, _type(e).__name__)
             if early_exit:
                 break
             continue
@@ -103,11 +106,11 @@ def run_call(program: str, fn_name: str, inputs: list, nonce: str, early_exit: b
     _std_streams()
     g: dict = {"__name__": "__main__"}
     try:
-        exec(compile(APPS_PRELUDE + program, "<program>", "exec"), g)
+        _exec(_compile(APPS_PRELUDE + program, "<program>", "exec"), g)
         obj = g["Solution"]() if "class Solution" in program else None
         method = getattr(obj, fn_name) if obj is not None else g[fn_name]
-    except BaseException as e:
-        report("C", -1, type(e).__name__)
+    except _BaseException as e:
+        report("C", -1, _type(e).__name__)
         return
     dumps = json.dumps
     for i, args in enumerate(inputs):
@@ -119,8 +122,8 @@ def run_call(program: str, fn_name: str, inputs: list, nonce: str, early_exit: b
             if isinstance(out, tuple):
                 out = list(out)
             payload = dumps(out)
-        except BaseException as e:
-            report("X", i, type(e).__name__)
+        except _BaseException as e:
+            report("X", i, _type(e).__name__)
             if early_exit:
                 break
             continue
@@ -134,17 +137,36 @@ def run_stdio(program: str, nonce: str, prelude: bool) -> None:
     _std_streams()
     src = (APPS_PRELUDE if prelude else "") + program
     try:
-        code = compile(src, "<program>", "exec")
-    except BaseException as e:
-        report("C", -1, type(e).__name__)
+        code = _compile(src, "<program>", "exec")
+    except _BaseException as e:
+        report("C", -1, _type(e).__name__)
         return
     try:
-        exec(code, {"__name__": "__main__"})
-    except SystemExit:
+        _exec(code, {"__name__": "__main__"})
+    except _SystemExit:
         pass
-    except BaseException as e:
+    except _BaseException as e:
         _flush()
-        report("X", 0, type(e).__name__)
+        report("X", 0, _type(e).__name__)
         return
     _flush()
     report("E", 0)
+
+
+def apps_wrap(program: str) -> str:
+    """APPS' standard-input wrapping (testing_util.py): leading imports stay at top level, the
+    rest becomes the body of ``def code():``, which is then called. Programs written for that
+    harness (e.g. with a top-level ``return``) only run this way."""
+    out: list[str] = []
+    started = False
+    for line in program.split("\n"):
+        if not started and (line.startswith("from ") or line.startswith("import ")):
+            out.append(line)
+            continue
+        if not started:
+            out += ["stdin = sys.stdin", "stdout = sys.stdout", "def code():"]
+            started = True
+        out.append("\t" + line)
+    if not started:
+        return program
+    return "\n".join(out) + "\ncode()\n"

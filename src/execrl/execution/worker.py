@@ -8,6 +8,7 @@ never runs untrusted code.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import os
@@ -241,7 +242,10 @@ class Worker:
         try:
             compile(req.program, "<program>", "exec")
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as e:
-            return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type=type(e).__name__, error=str(e)[:500], num_tests=_n(req.tests))
+            wrapped = _apps_wrapped(req) if isinstance(e, SyntaxError) else None
+            if wrapped is None:
+                return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type=type(e).__name__, error=str(e)[:500], num_tests=_n(req.tests))
+            req = wrapped
         if req.mode == "compile":
             return ExecutionResult(outcome=Outcome.PASSED, num_tests=0)
         t = req.tests
@@ -425,6 +429,18 @@ def _reduce(tests: list[TestResult], n: int, stdout: str | None = None, stderr: 
     et = next((t.error_type for t in tests if t.outcome is outcome), None)
     return ExecutionResult(outcome=outcome, tests=tests, error_type=et, error=stderr.decode(errors="replace")[-1500:] if outcome is not Outcome.PASSED else None,
                            stdout=stdout, num_tests=n)
+
+
+def _apps_wrapped(req: ExecRequest) -> ExecRequest | None:
+    """A stdin/stdout program that is only valid inside APPS' ``def code():`` wrapper, wrapped."""
+    if req.tests is None or req.tests.style != "stdio":
+        return None
+    program = harness.apps_wrap(req.program)
+    try:
+        compile(harness.APPS_PRELUDE + program, "<program>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+    return dataclasses.replace(req, program=program)
 
 
 def _n(t: Tests | None) -> int:

@@ -1,0 +1,142 @@
+"""Hostile programs end in a typed outcome, the host stays unharmed, and nothing is left running."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from execrl.data.problem import Tests
+from execrl.execution import ExecRequest, Outcome
+
+ASSERTS = Tests(style="assert", asserts=["assert f() == 1"])
+PASSING = "def f():\n    return 1\n"
+
+
+def run(executor, program: str, tests: Tests = ASSERTS):
+    return executor.run([ExecRequest(program=program, tests=tests)])[0]
+
+
+def test_infinite_loop_times_out(executor) -> None:
+    r = run(executor, "while True:\n    pass\n")
+    assert r.outcome is Outcome.TIMEOUT
+
+
+def test_sleep_past_timeout(executor) -> None:
+    t0 = time.monotonic()
+    r = run(executor, PASSING + "import time\ntime.sleep(30)\n")
+    assert r.outcome is Outcome.TIMEOUT and time.monotonic() - t0 < 10
+
+
+def test_fork_bomb_is_contained(executor) -> None:
+    before = len(psutil.pids())
+    r = run(executor, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")
+    assert r.outcome in (Outcome.TIMEOUT, Outcome.RUNTIME_ERROR)
+    time.sleep(0.2)
+    assert len(psutil.pids()) < before + 10
+
+
+def test_memory_bomb(executor) -> None:
+    r = run(executor, "x = []\nwhile True:\n    x.append(bytearray(10**7))\n")
+    assert r.outcome in (Outcome.MEMORY_LIMIT, Outcome.RUNTIME_ERROR)
+    assert r.outcome is Outcome.MEMORY_LIMIT or r.error_type == "MemoryError"
+
+
+def test_deep_recursion(executor) -> None:
+    r = run(executor, "import sys\nsys.setrecursionlimit(10**6)\ndef f():\n    return f()\nf()\n")
+    assert r.outcome in (Outcome.RUNTIME_ERROR, Outcome.MEMORY_LIMIT, Outcome.TIMEOUT)
+
+
+def test_huge_output_is_cut(executor) -> None:
+    stdio = Tests(style="stdio", inputs=[""], outputs=["1"])
+    r = run(executor, "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 10**6)\n", stdio)
+    assert r.outcome in (Outcome.FAILED, Outcome.RUNTIME_ERROR)
+    assert r.stdout is None or len(r.stdout) < 2 * 10**6
+
+
+def test_reads_and_writes_outside_are_blocked(executor, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not delete")
+    target = Path("/tmp") / f"execrl_escape_{os.getpid()}"
+    prog = (
+        f"import os\nopen({str(target)!r}, 'w').write('x')\n"
+        f"os.remove({str(secret)!r})\n"
+        "def f():\n    return 1\n"
+    )
+    r = run(executor, prog)
+    assert r.outcome is not Outcome.PASSED or executor.caps.level == "process"
+    assert secret.exists() and secret.read_text() == "do not delete"
+    assert not target.exists()
+
+
+def test_etc_passwd_is_not_readable_as_root_only_file(executor) -> None:
+    # /etc/passwd is world-readable by design; /etc/shadow is what a program must not read
+    r = run(executor, "open('/etc/shadow').read()\n" + PASSING)
+    if os.geteuid() == 0 and "nobody" in executor.isolation_level:
+        assert r.outcome is Outcome.RUNTIME_ERROR and r.error_type == "PermissionError"
+
+
+def test_socket_cannot_reach_the_network(executor) -> None:
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+        prog = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\n" + PASSING
+        r = run(executor, prog)
+    if "netns" in executor.isolation_level:
+        assert r.outcome is Outcome.RUNTIME_ERROR
+
+
+def test_killing_the_parent_does_not_hurt_the_pool(executor) -> None:
+    r = run(executor, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + PASSING)
+    assert r.outcome in (Outcome.PASSED, Outcome.RUNTIME_ERROR, Outcome.INFRA_ERROR)
+    # the pool still works afterwards
+    assert run(executor, PASSING).outcome is Outcome.PASSED
+
+
+def test_detached_background_process_is_killed(executor) -> None:
+    marker = f"execrl_daemon_{os.getpid()}"
+    prog = (
+        "import os, time\n"
+        "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        f"        os.execvp('sleep', ['sleep', '300', '{marker}'])\n    os._exit(0)\n"
+        + PASSING
+    )
+    r = run(executor, prog)
+    assert r.outcome is Outcome.PASSED
+    time.sleep(0.3)
+    assert not [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+
+
+@pytest.mark.parametrize("exit_call", ["exit(0)", "import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit"])
+def test_exit_before_asserts_never_passes(executor, exit_call: str) -> None:
+    r = run(executor, PASSING + exit_call + "\n")
+    assert r.outcome is Outcome.RUNTIME_ERROR
+
+
+def test_redefining_builtins_does_not_fake_a_pass(executor) -> None:
+    progs = [
+        "import builtins\nbuiltins.AssertionError = ZeroDivisionError\ndef f():\n    return 2\n",
+        "import builtins\nbuiltins.print = lambda *a: None\ndef f():\n    return 2\n",
+        "import os\nos.write(3, b'P 0\\nE 0\\n')\ndef f():\n    return 2\n",  # a forged pass line without the nonce
+    ]
+    for p in progs:
+        assert run(executor, p).outcome is Outcome.FAILED, p
+
+
+def test_closing_stdout(executor) -> None:
+    stdio = Tests(style="stdio", inputs=[""], outputs=["1\n"])
+    r = run(executor, "import os\nos.close(1)\nprint(1)\n", stdio)
+    assert r.outcome in (Outcome.RUNTIME_ERROR, Outcome.FAILED)
+    assert run(executor, "import os\nos.close(1)\n" + PASSING).outcome is Outcome.PASSED
+
+
+def test_no_stray_processes_after_the_suite(executor) -> None:
+    # only the pool's workers remain as our descendants
+    kids = psutil.Process().children(recursive=True)
+    workers = {h.proc.pid for h in executor._handles if h.proc is not None}
+    assert {k.pid for k in kids} <= workers
