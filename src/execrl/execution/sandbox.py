@@ -2,7 +2,7 @@
 
 Levels, weakest first (``Executor(min_isolation=...)`` refuses to run below one):
 
-- ``process``: own session and process group, rlimits (CPU, address space, processes, file
+- ``process``: own process group, rlimits (CPU, address space, processes, file
   size, open files, no core dumps), a fresh working directory, a scrubbed environment; the
   worker is a child subreaper, so detached grandchildren come back to it and are killed.
 - ``namespaces``: also a private network namespace (no network) and a private mount namespace
@@ -73,7 +73,7 @@ class Capabilities:
         return "process"
 
     def describe(self) -> str:
-        parts = ["setsid", "rlimits", "subreaper"]
+        parts = ["process group", "rlimits", "subreaper"]
         if self.netns:
             parts += ["netns", "mountns+tmpfs"]
         if self.cgroups and self.root:

@@ -18,7 +18,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from execrl.models.checkpoint import load_actor_weights
-from execrl.utils.config import instantiate_list, name_wandb_run, print_config_tree, task_wrapper
+from execrl.utils.config import apply_torch_threads, instantiate_list, name_wandb_run, print_config_tree, task_wrapper
 
 log = logging.getLogger("execrl")
 
@@ -80,6 +80,7 @@ def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int 
 def fit(cfg: DictConfig, executor: Any) -> tuple[dict[str, float], Any, Any]:
     """Instantiate data, model, algorithm, callbacks, loggers, trainer from ``cfg`` and fit."""
     L.seed_everything(cfg.seed, workers=True)
+    apply_torch_threads(cfg)
     if cfg.get("print_config"):
         print_config_tree(cfg, save_to=cfg.paths.output_dir)
     datamodule = hydra.utils.instantiate(cfg.data)

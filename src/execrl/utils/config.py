@@ -104,3 +104,12 @@ def name_wandb_run(cfg: DictConfig) -> None:
             wb.name = hc.job.override_dirname
         if wb.get("group") is None and hc.mode == RunMode.MULTIRUN:
             wb.group = f"{cfg.task_name}-{Path(hc.sweep.dir).name}"
+
+
+def apply_torch_threads(cfg: DictConfig) -> None:
+    """Set torch's intra-op threads from ``torch_threads`` (hardware configs), if given."""
+    n = cfg.get("torch_threads")
+    if n:
+        import torch
+
+        torch.set_num_threads(int(n))

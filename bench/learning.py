@@ -1,0 +1,104 @@
+"""Does RL from execution feedback beat more SFT? Held-out pass@1 on synth, several seeds.
+
+Protocol (docs: reference/learning_calibration.md lessons): per seed, SFT to a plateau
+(``--sft-steps``), then from that one checkpoint run every method for the *same wall-clock
+budget* (``--budget``, Lightning's ``trainer.max_time``): ``sft_more`` (the equal-compute control)
+and each RL algorithm on the tests-only ``rl`` split. Every final actor is judged by greedy
+decoding on the 1,000 ``heldout`` problems, each program run in the sandbox.
+
+    python bench/learning.py --seeds 0 1 2 --methods sft_more grpo coderl ppo
+
+Prints a table (mean and spread across seeds) and writes bench/results/learning.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+
+METHOD_OVERRIDES = {
+    "sft_more": ["algo=sft"],
+    "grpo": ["algo=grpo"],
+    "coderl": ["algo=coderl"],
+    "ppo": ["algo=ppo"],
+}
+
+
+def train(run_dir: Path, overrides: list[str], log: Path) -> None:
+    cmd = [sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={run_dir}", "logger=csv", "warm_start.enabled=false", *overrides]
+    env = {**os.environ, "PROJECT_ROOT": str(ROOT), "HYDRA_FULL_ERROR": "1", "WANDB_MODE": "offline"}
+    with open(log, "w") as f:
+        subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
+
+
+def heldout_pass_at_1(ckpt: Path, data: str, seed: int, limit: int | None) -> float:
+    import hydra
+    from hydra import compose, initialize_config_dir
+
+    from execrl.execution import Executor
+    from execrl.models.checkpoint import load_actor
+    from execrl.tasks.train import greedy_pass_at_1
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", [f"data={data}", f"data.reader.seed={seed}", "data.val_limit=null"], return_hydra_config=False)
+    dm = hydra.utils.instantiate(cfg.data)
+    problems = dm.problems(dm.test_split, limit)
+    actor = load_actor(ckpt).eval()
+    with Executor(workers=2) as ex:
+        return greedy_pass_at_1(actor, problems, ex)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--methods", nargs="+", default=["sft_more", "grpo", "coderl", "ppo"])
+    ap.add_argument("--data", default="synth")
+    ap.add_argument("--sft-steps", type=int, default=600)
+    ap.add_argument("--budget", default="00:00:03:00", help="wall clock per method after SFT (DD:HH:MM:SS)")
+    ap.add_argument("--heldout-limit", type=int, default=None)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--extra", nargs="*", default=[], help="overrides added to every run")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    runs = out / "learning_runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[float]] = {"sft": []}
+    t_start = time.time()
+    for seed in args.seeds:
+        common = [f"data={args.data}", f"seed={seed}", f"data.reader.seed={seed}", *args.extra]
+        sft_dir = runs / f"sft_seed{seed}"
+        train(sft_dir, ["algo=sft", f"trainer.max_steps={args.sft_steps}", *common], runs / f"sft_seed{seed}.log")
+        sft_ckpt = sft_dir / "checkpoints" / "last.ckpt"
+        rows["sft"].append(heldout_pass_at_1(sft_ckpt, args.data, seed, args.heldout_limit))
+        print(f"seed {seed} sft: {rows['sft'][-1]:.3f}", flush=True)
+        for m in args.methods:
+            d = runs / f"{m}_seed{seed}"
+            train(d, [*METHOD_OVERRIDES[m], f"actor_ckpt={sft_ckpt}", f"+trainer.max_time={args.budget}", "trainer.max_steps=-1", *common], runs / f"{m}_seed{seed}.log")
+            score = heldout_pass_at_1(d / "checkpoints" / "last.ckpt", args.data, seed, args.heldout_limit)
+            rows.setdefault(m, []).append(score)
+            print(f"seed {seed} {m}: {score:.3f}", flush=True)
+    table = {m: {"per_seed": v, "mean": statistics.mean(v), "stdev": statistics.stdev(v) if len(v) > 1 else 0.0} for m, v in rows.items()}
+    print(f"\nheld-out greedy pass@1 on {args.data} ({len(args.seeds)} seeds, {args.budget} per method after {args.sft_steps} SFT steps)")
+    print(f"{'method':<10} {'mean':>6} {'stdev':>6}  per seed")
+    for m, r in table.items():
+        delta = "" if m == "sft" else f"  (vs sft {r['mean'] - table['sft']['mean']:+.3f})"
+        print(f"{m:<10} {r['mean']:6.3f} {r['stdev']:6.3f}  {' '.join(f'{x:.3f}' for x in r['per_seed'])}{delta}")
+    (out / "learning.json").write_text(json.dumps({"args": vars(args), "table": table, "seconds": time.time() - t_start,
+                                                   "machine": os.uname().nodename, "cpus": os.cpu_count()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
