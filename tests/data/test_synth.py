@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,18 @@ import pytest
 from conftest import requires_java_cpp
 from execrl.data.synth import SynthReader
 
-SMALL = {"sft": 400, "rl": 100, "heldout": 100, "val": 20}
+SMALL = {"sft": 2000, "rl": 2000, "heldout": 300, "val": 100}
+
+
+def pairs(sig: str) -> set[tuple[str, str]]:
+    """Adjacent op pairs of a signature such as ``add,neg|mod|y``."""
+    chains = [ch.split(",") for ch in sig.split("|") if ch != "y"]
+    return {(a, b) for ch in chains for a, b in zip(ch, ch[1:])}
+
+
+@pytest.fixture(scope="module")
+def small() -> SynthReader:
+    return SynthReader(sizes=SMALL)
 
 
 def test_seeded_and_sized() -> None:
@@ -19,59 +32,91 @@ def test_seeded_and_sized() -> None:
         pa = a.read(None, split)
         assert len(pa) == n and len({p.prompt for p in pa}) == n
         assert [p.prompt for p in pa] == [p.prompt for p in b.read(None, split)]
+        assert [p.tests.asserts for p in pa] == [p.tests.asserts for p in b.read(None, split)]
     assert [p.prompt for p in a.read(None, "sft")] != [p.prompt for p in c.read(None, "sft")]
 
 
-def test_splits_are_disjoint_by_composition() -> None:
-    r = SynthReader(sizes=SMALL)
-    sigs = {s: {p.meta["signature"] for p in r.read(None, s)} for s in ("sft", "rl", "heldout")}
+def test_default_sizes_are_fast() -> None:
+    t = time.perf_counter()
+    r = SynthReader()
+    sizes = {s: len(r.read(None, s)) for s in ("sft", "rl", "heldout", "val")}
+    elapsed = time.perf_counter() - t
+    assert sizes == {"sft": 20000, "rl": 2000, "heldout": 1000, "val": 200}
+    assert elapsed < 10, f"generating every split took {elapsed:.1f}s (about 2 s unloaded)"
+
+
+def test_splits_are_disjoint_by_composition(small: SynthReader) -> None:
+    sigs = {s: {p.meta["signature"] for p in small.read(None, s)} for s in ("sft", "rl", "heldout", "val")}
     assert not sigs["sft"] & sigs["rl"] and not sigs["sft"] & sigs["heldout"] and not sigs["rl"] & sigs["heldout"]
-    # sft never contains a novel op pair; rl and heldout always do
-    def pairs(sig: str) -> set:
-        return {(a, b) for ch in sig.split("|") if ch != "y" for a, b in zip(ch.split(","), ch.split(",")[1:])}
-
-    assert all(not pairs(s) & r.novel for s in sigs["sft"])
-    assert all(pairs(s) & r.novel for s in sigs["rl"] | sigs["heldout"])
-    # the novel pairs held-out needs are all taught by the rl split
-    rl_pairs = set().union(*(pairs(s) & r.novel for s in sigs["rl"]))
-    held_pairs = set().union(*(pairs(s) & r.novel for s in sigs["heldout"]))
-    assert len(held_pairs - rl_pairs) <= len(held_pairs) // 4
-
-
-def test_only_sft_has_solutions_and_val_avoids_heldout() -> None:
-    r = SynthReader(sizes=SMALL)
-    assert all(p.solutions for p in r.read(None, "sft"))
-    assert not any(p.solutions for p in r.read(None, "rl") + r.read(None, "heldout"))
-    assert not {p.prompt for p in r.read(None, "val")} & {p.prompt for p in r.read(None, "heldout")}
+    # sft and val never contain a novel op pair; rl and heldout always do
+    assert all(not pairs(s) & small.novel for s in sigs["sft"] | sigs["val"])
+    assert all(pairs(s) & small.novel for s in sigs["rl"] | sigs["heldout"])
+    # every novel pair held-out needs is taught by the rl split, and only there (lesson 2)
+    rl_pairs = set().union(*(pairs(s) & small.novel for s in sigs["rl"]))
+    held_pairs = set().union(*(pairs(s) & small.novel for s in sigs["heldout"]))
+    assert held_pairs <= rl_pairs and len(rl_pairs) == len(small.novel) == 50
+    # held-out settings are new: rl is two-op chains only, held-out is longer chains or branches
+    assert {p.difficulty for p in small.read(None, "rl")} == {"2op"}
+    assert {p.difficulty for p in small.read(None, "heldout")} == {"3op", "cond"}
 
 
-def test_reference_programs_pass_their_asserts(tmp_path: Path) -> None:
+def test_family_mix_matches_the_calibration(small: SynthReader) -> None:
+    sft = small.read(None, "sft")
+    two_arg = sum("|y" in p.meta["signature"] for p in sft) / len(sft)
+    cond = sum(p.difficulty == "cond" for p in sft) / len(sft)
+    assert 0.25 < two_arg < 0.35 and 0.18 < cond < 0.32, (two_arg, cond)
+    assert {p.difficulty for p in sft} == {"1op", "2op", "3op", "cond"}
+    assert all(len(p.tests.asserts) == 5 and p.tests.style == "assert" for p in sft)
+    # both phrasings of an op occur, and the prompt shows the name and call shape
+    texts = " ".join(p.meta["text"] for p in sft)
+    assert "negate it" in texts and "flip its sign" in texts
+    assert all(p.prompt.splitlines()[-1] == p.tests.asserts[0] for p in sft[:50])
+
+
+def test_solutions_only_outside_rl_and_val_is_new(small: SynthReader) -> None:
+    assert all(len(p.solutions) == 1 for s in ("sft", "heldout", "val") for p in small.read(None, s))
+    assert not any(p.solutions for p in small.read(None, "rl"))
+    full = SynthReader(sizes={**SMALL, "sft": 20000})
+    full_sft, val = full.read(None, "sft"), full.read(None, "val")
+    assert not {p.meta["reference"] for p in val} & {p.meta["reference"] for p in full_sft}
+
+
+def test_reference_programs_pass_their_asserts(small: SynthReader, tmp_path: Path) -> None:
     # trusted generated code, run in a subprocess all the same
-    r = SynthReader(sizes=SMALL)
-    probs = [p for s in ("sft", "rl", "heldout") for p in r.read(None, s)]
-    script = "".join(f"def _t{i}():\n" + "".join("    " + line + "\n" for line in p.meta["reference"].splitlines())
-                     + "".join(f"    {a}\n" for a in p.tests.asserts) + f"_t{i}()\n" for i, p in enumerate(probs))
+    probs = [p for s in ("sft", "rl", "heldout", "val") for p in small.read(None, s)]
+    script = "".join(
+        f"def _t{i}():\n"
+        + "".join("    " + line + "\n" for line in p.meta["reference"].splitlines())
+        + "".join(f"    {a}\n" for a in p.tests.asserts)
+        + f"_t{i}()\n"
+        for i, p in enumerate(probs)
+    )
     f = tmp_path / "check.py"
     f.write_text(script)
-    out = subprocess.run(["python3", str(f)], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, str(f)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    bad = probs[0].meta["reference"].replace("return", "return 1 +", 1) + "".join(f"{a}\n" for a in probs[0].tests.asserts)
-    assert subprocess.run(["python3", "-c", bad], capture_output=True).returncode != 0
+    # the asserts discriminate: an off-by-one program fails
+    one = next(p for p in probs if p.difficulty != "cond")
+    bad = one.meta["reference"].replace("return", "return 1 +", 1) + "".join(f"{a}\n" for a in one.tests.asserts)
+    assert subprocess.run([sys.executable, "-c", bad], capture_output=True).returncode != 0
 
 
 @requires_java_cpp
 def test_translation_pairs_agree(tmp_path: Path) -> None:
-    probs = SynthReader(task="translation", sizes={"sft": 4, "rl": 1, "heldout": 2, "val": 1}).read(None, "sft")
+    r = SynthReader(task="translation", sizes={"sft": 2, "rl": 1, "heldout": 2, "val": 1})
+    probs = r.read(None, "sft") + r.read(None, "heldout")
+    assert all(p.language == "cpp" and p.source_language == "java" and p.prompt == p.source_code for p in probs)
+    assert {p.difficulty for p in r.read(None, "heldout")} <= {"3op", "cond"}
     for i, p in enumerate(probs):
         d = tmp_path / str(i)
         d.mkdir()
         (d / "Main.java").write_text(p.source_code)
-        (d / "a.cpp").write_text(p.meta["reference"])
-        subprocess.run(["javac", "-d", str(d), str(d / "Main.java")], check=True)
+        (d / "a.cpp").write_text(p.solutions[0])
         subprocess.run(["g++", "-o", str(d / "a"), str(d / "a.cpp")], check=True)
-        java = subprocess.run(["java", "-cp", str(d), "Main"], capture_output=True, text=True, check=True).stdout
+        # java 11+ runs a single source file directly (one JVM start per program)
+        java = subprocess.run(["java", str(d / "Main.java")], capture_output=True, text=True, check=True).stdout
         cpp = subprocess.run([str(d / "a")], capture_output=True, text=True, check=True).stdout
-        assert java == cpp == p.tests.outputs[0]
+        assert java == cpp == p.tests.outputs[0] and p.tests.inputs == [""]
 
 
 def test_unknown_split_and_task() -> None:

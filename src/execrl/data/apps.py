@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from execrl.data.problem import Problem, Tests
+from execrl.data.problem import DataError, Problem, Tests
 from execrl.data.reader import Reader
 
 
@@ -16,12 +16,14 @@ def training_prompt(question: str, starter: str | None) -> str:
     return "\nQUESTION:\n" + question + "\n" + (starter or "") + "\n" + answer_type + "\nANSWER:\n"
 
 
-def inference_prompt(question: str, starter: str | None, fn_name: str | None) -> str:
-    """CodeRL's inference/critic prompt (generate.py): call-based iff ``fn_name`` is set."""
+def inference_prompt(question: str, starter: str | None, fn_name: str | None, has_io: bool = True) -> str:
+    """CodeRL's inference/critic prompt (generate.py): call-based iff ``fn_name`` is set, or,
+    without an ``input_output.json``, iff a starter exists."""
     out = "\nQUESTION:\n" + question
     if starter:
         out += "\n" + starter
-    out += "\nUse Call-Based format" if fn_name else "\nUse Standard Input format"
+    call = bool(fn_name) if has_io else bool(starter)
+    out += "\nUse Call-Based format" if call else "\nUse Standard Input format"
     return out + "\nANSWER:\n"
 
 
@@ -30,6 +32,8 @@ def tests_from_io(io: dict[str, Any] | None) -> Tests:
     if not io:
         return Tests()
     fn = io.get("fn_name")
+    if len(io["inputs"]) != len(io["outputs"]):
+        raise ValueError(f"{len(io['inputs'])} inputs but {len(io['outputs'])} outputs")
     return Tests(style="call" if fn else "stdio", inputs=list(io["inputs"]), outputs=list(io["outputs"]), fn_name=fn)
 
 
@@ -37,20 +41,28 @@ class APPSReader(Reader):
     """``path`` is a folder holding ``<split>/<id>/`` problem folders, or a ``.jsonl``/``.parquet``
     file of HF-style rows (``problem_id, question, solutions, input_output, difficulty, url,
     starter_code``; JSON columns may be strings). ``example_tests_dir`` is CodeRL's
-    ``APPS_test_example_tests`` (``<id>/example_input_output.json``), used by Critic Sampling."""
+    ``APPS_test_example_tests`` (``<id>/example_input_output.json``), used by Critic Sampling;
+    when unset, ``<path>/<split>_example_tests`` or ``<path>/../APPS_<split>_example_tests`` is
+    used if it exists (the shipped ``data/apps/test_example_tests``)."""
 
     def __init__(self, on_error: str = "raise", example_tests_dir: str | None = None, require_tests: bool = True) -> None:
         super().__init__(on_error)
         self.example_tests_dir = Path(example_tests_dir) if example_tests_dir else None
         self.require_tests = require_tests
+        self._examples: Path | None = self.example_tests_dir
 
     def read(self, path: str | None, split: str) -> list[Problem]:
         root = self.require(path, "an APPS folder (<split>/<id>/) or a jsonl/parquet file")
+        self._examples = self.example_tests_dir
+        if self._examples is None:
+            base = root if root.is_dir() else root.parent
+            found = [d for d in (base / f"{split}_example_tests", base.parent / f"APPS_{split}_example_tests") if d.is_dir()]
+            self._examples = found[0] if found else None
         if root.is_file():
             return [p for p in (self._from_row(root, i, row, split) for i, row in self._file_rows(root)) if p]
         folder = root / split
         if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: no APPS split {split!r} here (expected {root}/{split}/<id>/question.txt)")
+            raise DataError(str(folder), None, f"no APPS split {split!r} here: expected {folder}/<id>/question.txt (set data.path=...)")
         return [p for p in (self._from_folder(d, split) for d in sorted(folder.iterdir()) if d.is_dir()) if p]
 
     # ------------------------------------------------------------------ folders
@@ -68,21 +80,32 @@ class APPSReader(Reader):
                 continue
             try:
                 fields[name] = json.loads(f.read_text())
-            except json.JSONDecodeError as e:
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 self.bad_record(f, d.name, f"bad JSON: {e}")
                 return None
         starter = (d / "starter_code.py").read_text() if (d / "starter_code.py").exists() else None
         example_file = d / "example_input_output.json"
+        examples = self._load_examples(example_file, d.name) if example_file.exists() else None
+        meta = fields["metadata"] if isinstance(fields["metadata"], dict) else {}
         return self._problem(
-            str(d), d.name, split, question, fields["input_output"], fields["solutions"] or [],
-            (fields["metadata"] or {}).get("difficulty"), starter, (fields["metadata"] or {}).get("url"),
-            json.loads(example_file.read_text()) if example_file.exists() else None,
+            str(d / "input_output.json"), d.name, split, question, fields["input_output"], fields["solutions"] or [],
+            meta.get("difficulty"), starter or None, meta.get("url"), examples,
         )
+
+    def _load_examples(self, f: Path, pid: str) -> dict | None:
+        try:
+            return json.loads(f.read_text())  # may be JSON null: no examples in the statement
+        except json.JSONDecodeError as e:
+            self.bad_record(f, pid, f"bad JSON: {e}")
+            return None
 
     # ------------------------------------------------------------------ HF rows
     def _file_rows(self, f: Path):
         if f.suffix == ".parquet":
-            import pandas as pd
+            try:
+                import pandas as pd
+            except ImportError as e:  # pandas is a dev extra
+                raise DataError(str(f), None, "reading parquet needs pandas and pyarrow (pip install pandas pyarrow)") from e
 
             yield from enumerate(pd.read_parquet(f).to_dict("records"))
             return
@@ -100,34 +123,44 @@ class APPSReader(Reader):
                 return json.loads(v) if v.strip() else None
             return v
 
+        record = f"line {i}" if f.suffix != ".parquet" else f"row {i}"
         try:
-            pid = str(row.get("problem_id", i))
+            pid = row.get("problem_id", i)
+            # HF ids are ints; CodeRL folders and example tests use 4-digit names
+            pid = f"{int(pid):04d}" if str(pid).isdigit() else str(pid)
             question = row["question"]
             io, sols = js(row.get("input_output")), js(row.get("solutions")) or []
         except (KeyError, json.JSONDecodeError) as e:
-            self.bad_record(f, f"line {i}", f"missing or bad field: {e}")
+            self.bad_record(f, record, f"missing or bad field: {e!r}")
             return None
-        return self._problem(str(f), pid, split, question, io, sols, row.get("difficulty"), row.get("starter_code") or None, row.get("url"), None)
+        if not isinstance(question, str):
+            self.bad_record(f, record, "question is not a string")
+            return None
+        return self._problem(f"{f} ({record})", pid, split, question, io, sols, row.get("difficulty"), row.get("starter_code") or None, row.get("url"), None)
 
     # ------------------------------------------------------------------ shared
     def _problem(self, where, pid, split, question, io, sols, difficulty, starter, url, examples) -> Problem | None:
         try:
             tests = tests_from_io(io)
-        except (KeyError, TypeError) as e:
-            self.bad_record(where, pid, f"input_output.json lacks inputs/outputs: {e}")
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            self.bad_record(where, pid, f"input_output lacks aligned inputs/outputs: {e!r}")
             return None
         if self.require_tests and len(tests) == 0:
             self.bad_record(where, pid, "no tests (input_output.json missing or empty)")
             return None
-        if examples is None and self.example_tests_dir is not None:
-            f = self.example_tests_dir / pid / "example_input_output.json"
-            examples = json.loads(f.read_text()) if f.exists() else None
+        if examples is None and self._examples is not None:
+            f = self._examples / pid / "example_input_output.json"
+            examples = self._load_examples(f, pid) if f.exists() else None
         fn = tests.fn_name
-        example_tests = tests_from_io({**examples, "fn_name": fn}) if examples else None
+        try:
+            example_tests = tests_from_io({**examples, "fn_name": fn}) if examples else None
+        except (KeyError, TypeError, ValueError) as e:
+            self.bad_record(where, pid, f"example_input_output.json: {e!r}")
+            return None
         return Problem(
             task_id=f"apps/{split}/{pid}",
             dataset="apps",
-            prompt=inference_prompt(question, starter, fn),
+            prompt=inference_prompt(question, starter, fn, has_io=bool(io)),
             train_prompt=training_prompt(question, starter),
             language="python",
             tests=tests,
@@ -136,7 +169,7 @@ class APPSReader(Reader):
             difficulty=difficulty,
             split=split,
             starter_code=starter,
-            meta={"url": url},
+            meta={"url": url, "problem_id": pid},
         )
 
 

@@ -13,8 +13,9 @@ SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train
 
 
 def mbpp_prompt(text: str, tests: list[str]) -> str:
-    """The Austin et al. prompt: the description plus the three tests the code must pass."""
-    return f"You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n" + "\n".join(tests) + "\n"
+    """The Austin et al. prompt up to the code: the description, the three tests the code must
+    pass, and the ``[BEGIN]`` marker (a completion ends at ``[DONE]``)."""
+    return f"You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n" + "\n".join(tests) + "\n[BEGIN]\n"
 
 
 class MBPPReader(Reader):
@@ -37,10 +38,13 @@ class MBPPReader(Reader):
             except (KeyError, TypeError, ValueError) as e:
                 self.bad_record(p, i, f"missing or bad field {e}")
                 continue
+            if not isinstance(code, str) or not isinstance(tests, list):
+                self.bad_record(p, i, "code must be a string and test_list a list")
+                continue
             if not lo <= tid <= hi:
                 continue
             if not isinstance(text, str) or not tests:
-                self.bad_record(p, tid, "empty description or empty test_list")
+                self.bad_record(p, f"task_id {tid}", "empty description or empty test_list")
                 continue
             setup = "\n".join([row.get("test_setup_code") or "", *(row.get("test_imports") or [])]).strip()
             out.append(
@@ -63,14 +67,16 @@ class MBPPReader(Reader):
                 rows = json.loads(p.read_text())
             except json.JSONDecodeError as e:
                 raise DataError(str(p), None, f"bad JSON: {e}") from e
-            yield from enumerate(rows, 1)
+            if not isinstance(rows, list):
+                raise DataError(str(p), None, "expected a JSON list of problems")
+            yield from ((f"item {i}", r) for i, r in enumerate(rows, 1))
             return
         with open(p) as f:
             for i, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 try:
-                    yield i, json.loads(line)
+                    yield f"line {i}", json.loads(line)
                 except json.JSONDecodeError as e:
                     self.bad_record(p, f"line {i}", f"bad JSON: {e}")
-                    yield i, None
+                    yield f"line {i}", None

@@ -1,20 +1,23 @@
 """``synth``: an embedded, seeded task family that a ~1M-parameter model learns on a CPU in minutes.
 
-Programs are integer functions built from a chain of primitive operations (add, subtract,
+Programs are integer functions built from a chain of 1-3 primitive operations (add, subtract,
 multiply, floor-divide, modulo, square, abs, negate, max/min with a constant), described in
-English with two phrasings per operation and several connectors; 30% take two arguments and
-25% branch on parity. ``task="synthesis"`` gives MBPP-shaped problems (Python solution, 5 assert
-tests); ``task="translation"`` gives XLCoST-shaped Java -> C++ pairs judged by running them.
+English with two phrasings per operation and several connectors; 30% take a second argument
+``y`` (used by one add/sub/mul/max/min step) and 25% branch on parity. The target is one nested
+expression with minimal brackets (``max(abs(x - 18), -1)``; branches become a conditional
+expression). ``task="synthesis"`` gives MBPP-shaped problems (Python solution, 5 assert tests);
+``task="translation"`` gives XLCoST-shaped Java -> C++ pairs judged by running them.
 
-Splits are disjoint by *composition* (the ordered pairs of adjacent operations):
+Splits are disjoint by *composition* (the ordered pairs of adjacent operations). Following the
+calibration's lesson 2, the RL split is the only source of a skill that held-out needs:
 
 - the 100 ordered pairs split 50/50 into *base* and *novel* pairs (fixed by ``split_seed``);
 - ``sft``: programs whose pairs are all base pairs (with solutions);
-- ``rl``: two-op chains with a novel pair, tests only (no solutions): the only place a novel
-  pair is seen in training;
-- ``heldout``: novel pairs in settings never trained on (three-op chains, parity branches),
-  so held-out pass@1 rises only if RL on ``rl`` taught the novel compositions;
-- ``val``: drawn like ``heldout`` with other seeds and constants (for validation curves).
+- ``rl``: two-op chains containing a novel pair, tests only (no solutions): the only place a
+  novel pair is seen in training;
+- ``heldout``: novel pairs in settings never trained on with them (three-op chains and parity
+  branches), so held-out pass@1 rises beyond SFT only if RL on ``rl`` taught the novel pairs;
+- ``val``: drawn like ``sft`` (base pairs) but with programs that never occur in ``sft``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Callable
 from execrl.data.problem import Problem, Tests
 
 OPS = ["add", "sub", "mul", "div", "mod", "square", "abs", "neg", "max", "min"]
+# Java/C++ ``int`` would overflow on repeated squaring; translation drops ``square``
 TRANSLATION_OPS = [o for o in OPS if o != "square"]
 PHRASES = {
     "add": ["add {c}", "increase it by {c}"],
@@ -39,10 +43,12 @@ PHRASES = {
     "max": ["take the maximum with {c}", "clamp it from below at {c}"],
     "min": ["take the minimum with {c}", "clamp it from above at {c}"],
 }
-CONNECTORS = [", then ", ", after that ", " and then "]
-TAKES_Y = {"add", "sub", "mul", "max", "min"}
+CONNECTORS = [", then ", ", after that ", " and then ", ", next "]
+TAKES_Y = ["add", "sub", "mul", "max", "min"]  # never div/mod: y may be 0
+SPLITS = ("sft", "rl", "heldout", "val")
 DEFAULT_SIZES = {"sft": 20000, "rl": 2000, "heldout": 1000, "val": 200}
 SPLIT_SEEDS = {"sft": 1, "rl": 2, "heldout": 3, "val": 4}
+TWO_ARG_P, COND_P = 0.3, 0.25
 
 
 @dataclass
@@ -66,6 +72,7 @@ def _const(op: str, rng: random.Random) -> int | None:
 # ----------------------------------------------------------------------------- rendering
 # Expressions carry a precedence so that brackets appear only where needed.
 ATOM, POW, UNARY, MUL, ADD = 100, 95, 90, 80, 70
+FUNCS = {"python": ("abs", "max", "min"), "java": ("Math.abs", "Math.max", "Math.min"), "cpp": ("abs", "max", "min")}
 
 
 def _wrap(e: tuple[str, int], need: int) -> str:
@@ -75,19 +82,21 @@ def _wrap(e: tuple[str, int], need: int) -> str:
 def render(steps: list[Step], var: str, lang: str) -> str:
     """The chain applied to ``var`` as one expression in ``python``, ``java`` or ``cpp``."""
     e: tuple[str, int] = (var, ATOM)
-    div = "//" if lang == "python" else "/"
-    absf, maxf, minf = {"python": ("abs", "max", "min"), "java": ("Math.abs", "Math.max", "Math.min"), "cpp": ("abs", "max", "min")}[lang]
+    absf, maxf, minf = FUNCS[lang]
     for s in steps:
         a = str(s.arg)
+        neg_const = a.startswith("-")
         if s.op in ("add", "sub"):
-            e = (f"{_wrap(e, ADD)} {'+' if s.op == 'add' else '-'} {_wrap((a, ATOM if not a.startswith('-') else UNARY), MUL)}", ADD)
+            # the right operand of + and - needs brackets when it is a negative constant
+            e = (f"{_wrap(e, ADD)} {'+' if s.op == 'add' else '-'} {f'({a})' if neg_const else a}", ADD)
         elif s.op in ("mul", "div", "mod"):
-            sym = {"mul": "*", "div": div, "mod": "%"}[s.op]
-            e = (f"{_wrap(e, MUL)} {sym} {a if not a.startswith('-') else '(' + a + ')'}", MUL)
-        elif s.op == "square":
+            sym = {"mul": "*", "div": "//" if lang == "python" else "/", "mod": "%"}[s.op]
+            e = (f"{_wrap(e, MUL)} {sym} {f'({a})' if neg_const else a}", MUL)
+        elif s.op == "square":  # python only (see TRANSLATION_OPS)
             e = (f"{_wrap(e, ATOM)} ** 2", POW)
         elif s.op == "neg":
-            e = (f"-{_wrap(e, ATOM if e[1] == UNARY else UNARY + 1)}", UNARY)
+            # "-x ** 2" is -(x ** 2) in Python, so a power needs no brackets; "--x" would
+            e = (f"-{_wrap(e, POW if lang == 'python' else ATOM)}", UNARY)
         elif s.op == "abs":
             e = (f"{absf}({e[0]})", ATOM)
         else:
@@ -124,6 +133,7 @@ def evaluate(steps: list[Step], x: int, y: int, lang: str) -> int:
 
 
 def describe(steps: list[Step], rng: random.Random) -> str:
+    """English for a chain: one of two phrasings per step, joined by random connectors."""
     parts = [rng.choice(PHRASES[s.op]).format(c=s.arg) for s in steps]
     out = parts[0]
     for p in parts[1:]:
@@ -138,19 +148,34 @@ class Program:
     two_args: bool
 
     def pairs(self) -> set[tuple[str, str]]:
+        """Ordered pairs of adjacent operations: the unit of composition the splits separate."""
         return {(a.op, b.op) for ch in self.branches for a, b in zip(ch, ch[1:])}
 
     @property
     def signature(self) -> str:
+        """The composition without constants, e.g. ``abs,max`` or ``add|neg,mod|y``."""
         return "|".join(",".join(s.op for s in ch) for ch in self.branches) + ("|y" if self.two_args else "")
+
+    @property
+    def difficulty(self) -> str:
+        return "cond" if len(self.branches) > 1 else f"{len(self.branches[0])}op"
 
     def value(self, x: int, y: int, lang: str) -> int:
         ch = self.branches[0] if len(self.branches) == 1 or x % 2 == 0 else self.branches[1]
         return evaluate(ch, x, y, lang)
 
+    def expression(self, lang: str) -> str:
+        """The whole function body as one expression."""
+        if len(self.branches) == 1:
+            return render(self.branches[0], "x", lang)
+        even, odd = (render(ch, "x", lang) for ch in self.branches)
+        if lang == "python":
+            return f"{even} if x % 2 == 0 else {odd}"
+        return f"x % 2 == 0 ? {even} : {odd}"
+
 
 def split_pairs(ops: list[str], split_seed: int) -> tuple[set, set]:
-    """Ordered op pairs split 50/50 into base (SFT) and novel (RL/held-out) pairs."""
+    """Ordered op pairs split 50/50 into base (SFT) and novel (RL and held-out) pairs."""
     pairs = [(a, b) for a in ops for b in ops]
     random.Random(split_seed).shuffle(pairs)
     half = len(pairs) // 2
@@ -158,65 +183,89 @@ def split_pairs(ops: list[str], split_seed: int) -> tuple[set, set]:
 
 
 class SynthReader:
-    """Generates the ``synth`` problems of a split (``path`` is ignored: nothing is read)."""
+    """Generates the ``synth`` problems of a split (``path`` is ignored: nothing is read).
 
-    def __init__(self, task: str = "synthesis", seed: int = 0, split_seed: int = 1234, sizes: dict | None = None, num_tests: int = 5, on_error: str = "raise") -> None:
+    ``seed`` changes the instances (and, unless ``split_seed`` is given, which pairs are novel);
+    ``sizes`` overrides the number of problems per split; ``num_tests`` asserts per problem.
+    Results are cached per reader, so reading a split twice costs nothing.
+    """
+
+    def __init__(
+        self,
+        task: str = "synthesis",
+        seed: int = 0,
+        split_seed: int | None = None,
+        sizes: dict | None = None,
+        num_tests: int = 5,
+        on_error: str = "raise",
+    ) -> None:
         if task not in ("synthesis", "translation"):
             raise ValueError(f"synth task must be 'synthesis' or 'translation', got {task!r}")
         self.task, self.seed, self.num_tests = task, seed, num_tests
-        self.sizes = {**DEFAULT_SIZES, **(sizes or {})}
+        self.sizes = {**DEFAULT_SIZES, **(dict(sizes) if sizes else {})}
         self.ops = OPS if task == "synthesis" else TRANSLATION_OPS
-        self.base, self.novel = split_pairs(self.ops, split_seed)
-        self.skipped = 0
+        self.base, self.novel = split_pairs(self.ops, 1234 + seed if split_seed is None else split_seed)
+        self.on_error = on_error
+        self.skipped = 0  # generated data has no malformed records; kept for the reader interface
+        self._cache: dict[str, list[Problem]] = {}
 
-    # which split a sampled program belongs to (None: discard)
-    def _split_of(self, prog: Program) -> str | None:
-        pairs = prog.pairs()
-        novel = pairs & self.novel
-        if not novel:
+    def split_of(self, prog: Program) -> str:
+        """Which split a program's composition belongs to: ``sft`` (base pairs only), ``rl`` (a
+        two-op chain with a novel pair) or ``heldout`` (a novel pair in a longer chain or a branch)."""
+        if not prog.pairs() & self.novel:
             return "sft"
-        n_ops = sum(len(ch) for ch in prog.branches)
-        if len(prog.branches) == 1 and n_ops == 2:
+        if len(prog.branches) == 1 and len(prog.branches[0]) == 2:
             return "rl"
         return "heldout"
 
+    def _chain(self, rng: random.Random, n: int) -> list[Step]:
+        return [Step(o, _const(o, rng)) for o in (rng.choice(self.ops) for _ in range(n))]
+
     def _sample_program(self, rng: random.Random, want: str) -> Program:
-        cond = rng.random() < 0.25
-        if cond:
+        if rng.random() < COND_P and want != "rl":
             branches = [self._chain(rng, rng.randint(1, 2)) for _ in range(2)]
         else:
-            length = 2 if want == "rl" else (3 if want in ("heldout", "val") and rng.random() < 0.8 else rng.randint(1, 3))
-            branches = [self._chain(rng, length)]
-        two = rng.random() < 0.3 and branches[0][0].op in TAKES_Y
+            # rl is two-op chains only; held-out chains are three ops (a two-op chain with a novel
+            # pair is an rl composition)
+            n = {"rl": 2, "heldout": 3}.get(want) or rng.randint(1, 3)
+            branches = [self._chain(rng, n)]
+        two = rng.random() < TWO_ARG_P
         if two:
-            branches[0][0].arg = "y"
+            # y replaces the constant of one step that takes an operand (made to take one if none does)
+            steps = [s for ch in branches for s in ch]
+            takers = [s for s in steps if s.op in TAKES_Y]
+            step = rng.choice(takers) if takers else rng.choice(steps)
+            if step.op not in TAKES_Y:
+                step.op = rng.choice(TAKES_Y)
+            step.arg = "y"
         return Program(branches, two)
 
-    def _chain(self, rng: random.Random, n: int) -> list[Step]:
-        ops = [rng.choice(self.ops) for _ in range(n)]
-        return [Step(o, _const(o, rng)) for o in ops]
+    def read(self, path: str | None = None, split: str = "sft") -> list[Problem]:
+        """``sft``, ``rl``, ``heldout`` or ``val``; deterministic in (task, seed, split)."""
+        if split not in SPLITS:
+            raise ValueError(f"synth split {split!r} unknown; choose one of {list(SPLITS)}")
+        if split not in self._cache:
+            self._cache[split] = self._generate(split)
+        return list(self._cache[split])
 
-    def read(self, path: str | None, split: str) -> list[Problem]:
-        """``sft``, ``rl``, ``heldout`` or ``val``; deterministic in (seed, split)."""
-        if split not in DEFAULT_SIZES:
-            raise ValueError(f"synth split {split!r} unknown; choose one of {sorted(DEFAULT_SIZES)}")
-        target = "heldout" if split == "val" else split
+    def _generate(self, split: str) -> list[Problem]:
+        target = "sft" if split == "val" else split
         rng = random.Random(self.seed * 1000 + SPLIT_SEEDS[split])
-        # val must not repeat a heldout instance: remember heldout texts
-        avoid = {p.prompt for p in self.read(path, "heldout")} if split == "val" else set()
+        # val instances must be programs sft never shows
+        avoid = {p.meta["reference"] for p in self.read(None, "sft")} if split == "val" else set()
+        build: Callable = self._synthesis if self.task == "synthesis" else self._translation
         out: list[Problem] = []
         seen: set[str] = set()
-        build: Callable = self._synthesis if self.task == "synthesis" else self._translation
-        tries = 0
-        while len(out) < self.sizes[split]:
+        n, tries = self.sizes[split], 0
+        while len(out) < n:
             tries += 1
-            if tries > 200 * self.sizes[split]:
-                raise RuntimeError(f"synth: could not draw {self.sizes[split]} distinct {split} problems")
+            if tries > 200 * n + 1000:
+                raise RuntimeError(f"synth: could not draw {n} distinct {split} problems")
             prog = self._sample_program(rng, target)
-            if self._split_of(prog) != target:
+            if self.split_of(prog) != target:
                 continue
             prob = build(prog, rng, f"synth/{self.task}/{split}/{len(out)}", split)
-            if prob is None or prob.prompt in seen or prob.prompt in avoid:
+            if prob.prompt in seen or prob.meta["reference"] in avoid:
                 continue
             seen.add(prob.prompt)
             out.append(prob)
@@ -226,50 +275,54 @@ class SynthReader:
         xs = rng.sample(range(-30, 31), self.num_tests)
         return [(x, rng.randint(-10, 10)) for x in xs]
 
-    def _synthesis(self, prog: Program, rng: random.Random, tid: str, split: str) -> Problem:
+    def _text(self, prog: Program, rng: random.Random) -> str:
         sig = "f(x, y)" if prog.two_args else "f(x)"
-        args = "x, y" if prog.two_args else "x"
         takes = "integers x and y" if prog.two_args else "an integer x"
         if len(prog.branches) == 1:
-            text = f"Write a function {sig} that takes {takes}, {describe(prog.branches[0], rng)}, and returns the result."
-            body = f"    return {render(prog.branches[0], 'x', 'python')}\n"
-        else:
-            even, odd = (describe(ch, rng) for ch in prog.branches)
-            text = f"Write a function {sig} that takes {takes}. If x is even, {even}; otherwise {odd}. Return the result."
-            body = (f"    if x % 2 == 0:\n        return {render(prog.branches[0], 'x', 'python')}\n"
-                    f"    return {render(prog.branches[1], 'x', 'python')}\n")
-        code = f"def f({args}):\n{body}"
+            return f"Write a function {sig} that takes {takes}, {describe(prog.branches[0], rng)}, and returns the result."
+        even, odd = (describe(ch, rng) for ch in prog.branches)
+        return f"Write a function {sig} that takes {takes}. If x is even, {even}; otherwise {odd}. Return the result."
+
+    def _synthesis(self, prog: Program, rng: random.Random, tid: str, split: str) -> Problem:
+        text = self._text(prog, rng)
+        args = "x, y" if prog.two_args else "x"
+        code = f"def f({args}):\n    return {prog.expression('python')}\n"
         asserts = []
         for x, y in self._inputs(prog, rng):
             call = f"f({x}, {y})" if prog.two_args else f"f({x})"
             asserts.append(f"assert {call} == {prog.value(x, y, 'python')}")
+        # MBPP shape: the description, then one test that shows the name and call
         prompt = f"{text}\n{asserts[0]}\n"
         return Problem(
             task_id=tid, dataset="synth", prompt=prompt, language="python",
-            tests=Tests(style="assert", asserts=asserts), solutions=[code] if split == "sft" else [],
-            split=split, meta={"signature": prog.signature, "reference": code},
+            tests=Tests(style="assert", asserts=asserts), solutions=[] if split == "rl" else [code],
+            split=split, difficulty=prog.difficulty,
+            # reference: for tests and analysis only; training must not read it on the rl split
+            meta={"signature": prog.signature, "reference": code, "text": text},
         )
 
     def _translation(self, prog: Program, rng: random.Random, tid: str, split: str) -> Problem:
-        params = {"java": "int x, int y" if prog.two_args else "int x", "cpp": "int x, int y" if prog.two_args else "int x"}
+        params = "int x, int y" if prog.two_args else "int x"
         inputs = self._inputs(prog, rng)
         calls = [f"f({x}, {y})" if prog.two_args else f"f({x})" for x, y in inputs]
         expected = "".join(f"{prog.value(x, y, 'java')}\n" for x, y in inputs)
-
-        def body(lang: str, ind: str) -> str:
-            if len(prog.branches) == 1:
-                return f"{ind}return {render(prog.branches[0], 'x', lang)};\n"
-            return (f"{ind}if (x % 2 == 0) {{\n{ind}    return {render(prog.branches[0], 'x', lang)};\n{ind}}}\n"
-                    f"{ind}return {render(prog.branches[1], 'x', lang)};\n")
-
-        java = ("public class Main {\n    static int f(" + params["java"] + ") {\n" + body("java", "        ") + "    }\n"
-                "    public static void main(String[] args) {\n"
-                + "".join(f"        System.out.println({c});\n" for c in calls) + "    }\n}\n")
-        cpp = ("#include <bits/stdc++.h>\nusing namespace std;\n\nint f(" + params["cpp"] + ") {\n" + body("cpp", "    ") + "}\n\n"
-               "int main() {\n" + "".join(f"    cout << {c} << endl;\n" for c in calls) + "    return 0;\n}\n")
+        java = (
+            "public class Main {\n"
+            f"    static int f({params}) {{\n        return {prog.expression('java')};\n    }}\n\n"
+            "    public static void main(String[] args) {\n"
+            + "".join(f"        System.out.println({c});\n" for c in calls)
+            + "    }\n}\n"
+        )
+        cpp = (
+            # the three headers it needs, not <bits/stdc++.h>: compiles ~3x faster in the executor
+            "#include <algorithm>\n#include <cstdlib>\n#include <iostream>\nusing namespace std;\n\n"
+            f"int f({params}) {{\n    return {prog.expression('cpp')};\n}}\n\n"
+            "int main() {\n" + "".join(f"    cout << {c} << endl;\n" for c in calls) + "    return 0;\n}\n"
+        )
         return Problem(
             task_id=tid, dataset="synth_translation", prompt=java, language="cpp",
             tests=Tests(style="stdio", inputs=[""], outputs=[expected]),
-            solutions=[cpp] if split == "sft" else [], source_code=java, source_language="java",
-            split=split, meta={"signature": prog.signature, "reference": cpp},
+            solutions=[] if split == "rl" else [cpp], source_code=java, source_language="java",
+            split=split, difficulty=prog.difficulty,
+            meta={"signature": prog.signature, "reference": cpp},
         )

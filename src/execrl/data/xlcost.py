@@ -4,6 +4,10 @@ Layout under ``path``: ``{A}-{B}/{split}-{A}-{B}-tok.{ext}`` (one pre-tokenised 
 line, line i of one language translates line i of the other) and ``{split}-{Lang}-map.jsonl``
 (one problem id per line). The directory may be named either way round (``Java-C++`` or
 ``C++-Java``).
+
+PPOCoder feeds the raw token lines to CodeT5; here prompts and solutions are detokenised code by
+default (what a compiler or the executor takes); ``detokenize=False`` keeps the raw lines, and
+``meta["source_tok"]``/``meta["target_tok"]`` always hold them.
 """
 
 from __future__ import annotations
@@ -16,38 +20,69 @@ from execrl.data.reader import Reader
 DIR_NAME = {"javascript": "Javascript", "java": "Java", "c_sharp": "C#", "php": "PHP", "python": "Python", "c": "C", "cpp": "C++"}
 EXT = {"javascript": "js", "java": "java", "c_sharp": "cs", "php": "php", "python": "py", "c": "c", "cpp": "cpp"}
 QUOTES = ('"', "'")
+# markers XLCoST puts inside string and char literals, and the escapes they stand for
+LITERAL_MARKERS = {"STRNEWLINE": "\\n", "TABSYMBOL": "\\t", "STRTAB": "\\t"}
+C_LIKE = {"cpp", "c", "c_sharp"}
+
+
+def _literal(tokens: list[str], quote: str) -> str:
+    """Re-join the tokens of one string/char literal (``▁`` marks a space)."""
+    return quote + "".join(LITERAL_MARKERS.get(t, t) for t in tokens).replace("▁", " ") + quote
+
+
+def _closes(tok: str, quote: str) -> bool:
+    return tok.endswith(quote) and not tok.endswith("\\" + quote)
 
 
 def detokenize(line: str, language: str = "cpp") -> str:
-    """XLCoST tokens -> source code: ``NEW_LINE``/``INDENT``/``DEDENT`` become layout, string and
-    char literals are re-joined (``▁`` is a space inside them, ``STRNEWLINE`` a ``\\n`` escape)."""
+    """XLCoST tokens -> source code that compiles: ``NEW_LINE``/``INDENT``/``DEDENT`` become layout,
+    string and char literals are re-joined (``▁`` a space, ``STRNEWLINE``/``TABSYMBOL`` escapes,
+    quotes glued to a digit as in ``" - 1"`` -> ``"``, ``-``, ``1"``), and C-family preprocessor
+    directives (``#define`` ...) start a line of their own."""
     tokens = line.strip().split()
     lines: list[str] = []
     cur: list[str] = []
     indent = 0
     i = 0
+
+    def flush() -> None:
+        nonlocal cur
+        if cur:
+            lines.append("    " * indent + " ".join(cur))
+        cur = []
+
     while i < len(tokens):
         tok = tokens[i]
         if tok == "NEW_LINE":
-            lines.append("    " * indent + " ".join(cur))
-            cur = []
+            flush()
         elif tok == "INDENT":
             indent += 1
         elif tok == "DEDENT":
             indent = max(0, indent - 1)
-        elif tok in QUOTES:
+        elif tok[0] in QUOTES and not (len(tok) > 1 and _closes(tok[1:], tok[0])):
+            # a literal spread over tokens: the opening quote may carry the first piece, the
+            # closing one the last
+            q, body = tok[0], [tok[1:]] if len(tok) > 1 else []
             j = i + 1
-            while j < len(tokens) and tokens[j] != tok:
+            while j < len(tokens) and not _closes(tokens[j], q):
+                body.append(tokens[j])
                 j += 1
-            body = "".join(tokens[i + 1 : j]).replace("▁", " ").replace("STRNEWLINE", "\\n")
-            cur.append(tok + body + tok)
+            if j < len(tokens) and tokens[j] != q:
+                body.append(tokens[j][:-1])
+            cur.append(_literal(body, q))
             i = j
+        elif tok[0] in QUOTES:  # a whole literal in one token: "123"
+            cur.append(_literal([tok[1:-1]], tok[0]))
         else:
+            if language in C_LIKE and tok[0] == "#" and tok[1:2].isalpha():
+                flush()  # a directive only works at the start of a line
             cur.append(tok.replace("▁", " ") if "▁" in tok else tok)
         i += 1
-    if cur:
-        lines.append("    " * indent + " ".join(cur))
-    return "\n".join(lines).strip("\n") + "\n"
+    flush()
+    code = "\n".join(lines).strip("\n") + "\n"
+    if language == "php" and not code.lstrip().startswith("<?php"):
+        code = "<?php\n" + code  # as PPOCoder does: XLCoST's PHP lacks the open tag
+    return code
 
 
 class XLCoSTReader(Reader):
@@ -67,13 +102,15 @@ class XLCoSTReader(Reader):
         self.source_lang, self.target_lang, self.detok = source_lang, target_lang, detokenize
 
     def files(self, root: Path, split: str) -> tuple[Path, Path, Path | None]:
-        """The two program files and the id map of ``split`` (either directory order)."""
+        """The two program files and the id map of ``split``. ``root`` holds the pair folder (named
+        either way round) or is that folder; PPOCoder's copies add a ``.txt`` suffix, also accepted."""
         a, b = DIR_NAME[self.source_lang], DIR_NAME[self.target_lang]
         for x, y in ((a, b), (b, a)):
-            d = root / f"{x}-{y}"
+            d = root if root.name == f"{x}-{y}" else root / f"{x}-{y}"
             if d.is_dir():
                 src = d / f"{split}-{x}-{y}-tok.{EXT[self.source_lang]}"
                 tgt = d / f"{split}-{x}-{y}-tok.{EXT[self.target_lang]}"
+                src, tgt = (f if f.exists() or not f.with_name(f.name + ".txt").exists() else f.with_name(f.name + ".txt") for f in (src, tgt))
                 ids = d / f"{split}-{a}-map.jsonl"
                 return src, tgt, ids if ids.exists() else None
         raise DataError(str(root), None, f"no {a}-{b} (or {b}-{a}) folder: expected {root}/{a}-{b}/{split}-{a}-{b}-tok.{EXT[self.source_lang]}")
@@ -83,7 +120,7 @@ class XLCoSTReader(Reader):
         src_f, tgt_f, map_f = self.files(root, split)
         for f in (src_f, tgt_f):
             if not f.exists():
-                raise DataError(str(f), None, f"missing XLCoST file for split {split!r} (the shipped snapshot lacks the Java side of train)")
+                raise DataError(str(f), None, f"missing XLCoST file of split {split!r} (expected this path; data.path={root})")
         src_lines = src_f.read_text().splitlines()
         tgt_lines = tgt_f.read_text().splitlines()
         if len(src_lines) != len(tgt_lines):
@@ -108,7 +145,8 @@ class XLCoSTReader(Reader):
                     source_code=src,
                     source_language=self.source_lang,
                     split=split,
-                    meta={"problem_id": pid, "line": i + 1},
+                    # the raw token lines are PPOCoder's model input/target format
+                    meta={"problem_id": pid, "line": i + 1, "source_tok": s.strip(), "target_tok": t.strip()},
                 )
             )
         return out

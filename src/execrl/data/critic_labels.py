@@ -1,0 +1,110 @@
+"""Critic training data: programs labelled with their execution outcome (CodeRL stage S2/S3).
+
+``critic_labels.jsonl`` has one JSON object per line:
+
+- ``task_id`` (str): the problem's ``Problem.task_id``;
+- ``program`` (str): the program text that was executed;
+- ``outcome`` (str): an :class:`~execrl.execution.outcomes.Outcome` value (``compile_error``,
+  ``runtime_error``, ``timeout``, ``memory_limit``, ``failed``, ``passed``);
+- ``class`` (int): CodeRL's class, ``outcome_class(outcome)``: 0 compile error, 1 runtime error
+  (incl. timeout and memory limit), 2 failed, 3 passed (binary critics derive 0/1 from it).
+
+Optional fields: ``source`` (``sample`` / ``ground_truth`` / ``baseline``), ``error_type``.
+Infrastructure errors are never written (they are not the program's fault). Ground-truth
+solutions are labelled ``passed`` without running them, as CodeRL does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from execrl.data.problem import Problem
+from execrl.execution.outcomes import ExecutionResult, Outcome, outcome_class
+
+
+@dataclass
+class CriticLabel:
+    """One labelled program (``cls`` is serialised as ``class``)."""
+
+    task_id: str
+    program: str
+    outcome: str
+    cls: int
+    source: str = "sample"
+    error_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["class"] = d.pop("cls")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CriticLabel:
+        outcome = Outcome(d["outcome"]).value
+        c = d.get("class")
+        c = outcome_class(Outcome(outcome)) if c is None else int(c)
+        return cls(d["task_id"], d["program"], outcome, c, d.get("source", "sample"), d.get("error_type"))
+
+
+def label_results(task_ids: list[str], programs: list[str], results: list[ExecutionResult | None], source: str = "sample") -> list[CriticLabel]:
+    """Labels for executed programs; infrastructure errors (and missing results) are dropped."""
+    out = []
+    for tid, prog, r in zip(task_ids, programs, results):
+        if r is None or r.outcome is Outcome.INFRA_ERROR:
+            continue
+        out.append(CriticLabel(tid, prog, r.outcome.value, outcome_class(r.outcome), source, r.error_type))
+    return out
+
+
+def ground_truth_labels(problems: list[Problem], per_problem: int | None = None) -> list[CriticLabel]:
+    """Every ground-truth solution (or the first ``per_problem``) labelled ``passed``."""
+    out = []
+    for p in problems:
+        for s in p.solutions[:per_problem]:
+            out.append(CriticLabel(p.task_id, s, Outcome.PASSED.value, 3, "ground_truth"))
+    return out
+
+
+def sample_labels(
+    actor: Any,
+    problems: list[Problem],
+    executor: Any,
+    n: int = 4,
+    temperature: float = 0.6,
+    top_p: float = 0.95,
+    max_new_tokens: int | None = None,
+    batch_size: int = 16,
+    with_ground_truth: bool = True,
+) -> list[CriticLabel]:
+    """Sample ``n`` programs per problem from ``actor``, judge them in the sandbox (hidden tests),
+    and label them; ground-truth solutions are added as ``passed`` when ``with_ground_truth``."""
+    from execrl.algos.base import exec_request  # the one place that picks tests vs compile
+
+    labels: list[CriticLabel] = []
+    for i in range(0, len(problems), batch_size):
+        batch = problems[i : i + batch_size]
+        roll = actor.generate([p.prompt for p in batch], num_return_sequences=n, do_sample=True,
+                              temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+        probs = [batch[j // n] for j in range(len(roll.texts))]
+        results = executor.run([exec_request(p, prog) for p, prog in zip(probs, roll.texts)])
+        labels += label_results([p.task_id for p in probs], roll.texts, results)
+    if with_ground_truth:
+        labels += ground_truth_labels(problems)
+    return labels
+
+
+def write_labels(path: str | Path, labels: list[CriticLabel]) -> None:
+    """Write ``critic_labels.jsonl``."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        for lab in labels:
+            f.write(json.dumps(lab.to_dict()) + "\n")
+
+
+def read_labels(path: str | Path) -> list[CriticLabel]:
+    """Read ``critic_labels.jsonl`` (blank lines ignored)."""
+    with open(path) as f:
+        return [CriticLabel.from_dict(json.loads(line)) for line in f if line.strip()]
