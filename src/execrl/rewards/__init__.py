@@ -1,6 +1,18 @@
 """Rewards: plain callables over (problems, programs, executor) -> :class:`RewardBatch`."""
 
-from execrl.rewards.base import RewardBatch
+from execrl.rewards.base import Reward, RewardBatch
+from execrl.rewards.combine import WeightedSum
+from execrl.rewards.match import ASTMatch, DFGMatch, dataflow_match, syntax_match
 from execrl.rewards.unit_test import CompilerReward, UnitTestReward
 
-__all__ = ["RewardBatch", "UnitTestReward", "CompilerReward"]
+__all__ = [
+    "Reward",
+    "RewardBatch",
+    "UnitTestReward",
+    "CompilerReward",
+    "ASTMatch",
+    "DFGMatch",
+    "WeightedSum",
+    "syntax_match",
+    "dataflow_match",
+]

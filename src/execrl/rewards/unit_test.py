@@ -17,10 +17,13 @@ def test_request(problem: Problem, program: str) -> ExecRequest:
     return ExecRequest(program=program, language=problem.language, mode="compile")
 
 
+test_request.__test__ = False  # not a pytest test despite the name
+
+
 class UnitTestReward:
     """``kind="coderl"``: -1 / -0.6 / -0.3 / +1 by outcome class (compile error, runtime error,
     failed, passed); ``"binary"``: 1 if every test passes; ``"fraction"``: share of tests passed
-    (needs ``early_exit=False`` on the executor to see all tests)."""
+    (asks the executor not to stop at the first failing test)."""
 
     def __init__(self, kind: str = "coderl") -> None:
         if kind not in ("coderl", "binary", "fraction"):
@@ -47,12 +50,27 @@ class UnitTestReward:
 
 
 class CompilerReward:
-    """PPOCoder's compiler signal: ``+success`` if the program compiles, ``failure`` otherwise."""
+    """PPOCoder's compiler signal: ``success`` (+1) if the program compiles, ``failure`` (-1) if not.
 
-    def __init__(self, success: float = 1.0, failure: float = -1.0) -> None:
-        self.success, self.failure = success, failure
+    With ``use_tests=True``, problems that have unit tests get CodeRL's four levels instead
+    (-1 / -0.6 / -0.3 / +1, PPOCoder's program-synthesis reward); others are compiled only.
+    """
+
+    def __init__(self, success: float = 1.0, failure: float = -1.0, use_tests: bool = False) -> None:
+        self.success, self.failure, self.use_tests = success, failure, use_tests
 
     def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
-        results = executor.run([ExecRequest(program=prog, language=p.language, mode="compile") for p, prog in zip(problems, programs)])
-        rewards = [None if r.outcome is Outcome.INFRA_ERROR else (self.success if r.outcome is Outcome.PASSED else self.failure) for r in results]
+        reqs = [
+            test_request(p, prog) if self.use_tests else ExecRequest(program=prog, language=p.language, mode="compile")
+            for p, prog in zip(problems, programs)
+        ]
+        results = executor.run(reqs)
+        rewards: list[float | None] = []
+        for req, r in zip(reqs, results):
+            if r.outcome is Outcome.INFRA_ERROR:
+                rewards.append(None)
+            elif req.mode == "tests":
+                rewards.append(coderl_reward(r.outcome))
+            else:
+                rewards.append(self.success if r.outcome is Outcome.PASSED else self.failure)
         return RewardBatch(rewards=rewards, components={"compiler": rewards}, results=results)

@@ -1,0 +1,79 @@
+"""Reading samples files (docs/formats.md): one JSON object per line with a ``task_id`` and either
+``completions`` (list) or ``completion`` (one string; several lines of one task are concatenated)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def prompt_hash(prompt: str) -> str:
+    """First 16 hex digits of the prompt's SHA-256: evaluate.py warns when a sample was made from another prompt."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
+class SamplesFormatError(ValueError):
+    """A malformed samples file: the message names the file and the line."""
+
+
+@dataclass
+class ProblemSamplesIn:
+    """The samples of one problem as read from a file."""
+
+    task_id: str
+    completions: list[str] = field(default_factory=list)
+    logprobs: list[float | None] = field(default_factory=list)
+    scores: list[float | None] = field(default_factory=list)
+    prompt_sha: str | None = None
+    split: str | None = None
+
+
+def _floats(row: dict, key: str, n: int, where: str) -> list[float | None]:
+    vals = row.get(key)
+    if vals is None:
+        return [None] * n
+    if not isinstance(vals, list):
+        vals = [vals]
+    if len(vals) != n or not all(v is None or isinstance(v, (int, float)) for v in vals):
+        raise SamplesFormatError(f"{where}: '{key}' must be {n} numbers (or null), one per completion")
+    return [None if v is None else float(v) for v in vals]
+
+
+def read_samples(path: str | Path) -> list[ProblemSamplesIn]:
+    """Parse and validate a samples file; problems keep their first-seen order."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"samples file not found: {path}")
+    out: dict[str, ProblemSamplesIn] = {}
+    with path.open() as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row: Any = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SamplesFormatError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(row, dict):
+                raise SamplesFormatError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            if not isinstance(row.get("task_id"), (str, int)):
+                raise SamplesFormatError(f"{where}: missing 'task_id' (a string)")
+            if "completions" in row:
+                comps = row["completions"]
+                if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
+                    raise SamplesFormatError(f"{where}: 'completions' must be a list of strings")
+                lp, sc = _floats(row, "logprobs", len(comps), where), _floats(row, "scores", len(comps), where)
+            elif isinstance(row.get("completion"), str):
+                comps = [row["completion"]]
+                lp, sc = _floats(row, "logprob", 1, where), _floats(row, "score", 1, where)
+            else:
+                raise SamplesFormatError(f"{where}: needs 'completions' (list of strings) or 'completion' (a string)")
+            tid = str(row["task_id"])
+            p = out.setdefault(tid, ProblemSamplesIn(tid, prompt_sha=row.get("prompt_sha"), split=row.get("split")))
+            p.completions += comps
+            p.logprobs += lp
+            p.scores += sc
+    return list(out.values())

@@ -1,0 +1,1 @@
+"""Sampling programs from an actor: plain sampling, Critic Sampling (refine / repair), post-processing."""

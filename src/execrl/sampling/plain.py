@@ -1,0 +1,75 @@
+"""Plain sampling: ``n`` programs per problem in rounds of ``n_per_round`` (CodeRL's ``num_seqs`` /
+``num_seqs_per_iter``), temperature / top-p / top-k or greedy, then per-dataset post-processing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from execrl.data.problem import Problem
+from execrl.sampling.postprocess import postprocess
+
+
+@dataclass
+class Sample:
+    """One sampled program: ``completion`` is what gets executed, ``raw`` what the model said."""
+
+    completion: str
+    raw: str
+    logprob: float | None = None  # sum of the response's token log-probs under the model (T = 1)
+    num_tokens: int = 0
+
+
+class PlainSampler:
+    """Sample programs for a batch of problems with :meth:`Actor.generate`."""
+
+    def __init__(
+        self,
+        n: int = 1,
+        n_per_round: int | None = None,
+        greedy: bool = False,
+        temperature: float = 0.6,
+        top_p: float = 0.95,
+        top_k: int = 0,
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        strip_fences: bool = True,
+        untab: bool = False,
+        starter_code: bool = True,
+        logprobs: bool = True,
+    ) -> None:
+        if greedy and n != 1:
+            raise ValueError("greedy decoding gives one program per problem: use sampling.n=1")
+        self.n, self.n_per_round = n, min(n, n_per_round or n)
+        self.greedy, self.temperature, self.top_p, self.top_k = greedy, temperature, top_p, top_k
+        self.max_new_tokens = max_new_tokens
+        self.stop, self.strip_fences, self.untab, self.starter_code = None if stop is None else list(stop), strip_fences, untab, starter_code
+        self.logprobs = logprobs
+
+    def config(self) -> dict:
+        """The generation settings recorded beside every sample."""
+        return {"sampler": "plain", "n": self.n, "greedy": self.greedy, "temperature": self.temperature, "top_p": self.top_p,
+                "top_k": self.top_k, "max_new_tokens": self.max_new_tokens, "stop": self.stop}
+
+    @torch.no_grad()
+    def sample(self, actor, problems: Sequence[Problem]) -> list[list[Sample]]:
+        """``n`` samples for each problem, in problem order."""
+        out: list[list[Sample]] = [[] for _ in problems]
+        prompts = [p.prompt for p in problems]
+        for r in range(math.ceil(self.n / self.n_per_round)):
+            m = min(self.n_per_round, self.n - r * self.n_per_round)
+            roll = actor.generate(prompts, num_return_sequences=m, do_sample=not self.greedy, temperature=self.temperature,
+                                  top_p=self.top_p, top_k=self.top_k, max_new_tokens=self.max_new_tokens)
+            lps = [None] * len(roll.texts)
+            if self.logprobs:
+                lp = actor.response_logprobs(roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask)["logprobs"]
+                lps = lp.sum(-1).float().cpu().tolist()
+            lens = roll.response_mask.sum(-1).cpu().tolist()
+            for i, text in enumerate(roll.texts):
+                p = problems[i // m]
+                prog = postprocess(text, p, self.stop, self.strip_fences, self.untab, self.starter_code)
+                out[i // m].append(Sample(prog, text, lps[i], int(lens[i])))
+        return out

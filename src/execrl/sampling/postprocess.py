@@ -1,0 +1,80 @@
+"""Turn a raw model response into a program: strip prompt echo and markdown fences, cut at stop
+sequences, undo CodeRL's tab indentation, prepend APPS starter code where the model continued it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from execrl.data.problem import Problem
+
+# stop sequences per Problem.dataset, used when the sampling config leaves ``stop: null``
+DEFAULT_STOP: dict[str, tuple[str, ...]] = {
+    "mbpp": ("[DONE]", "\nassert ", "\nif __name__", "\nprint("),
+    "synth": ("\nassert ", "\nif __name__", "\nprint("),
+    "humaneval": ("\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("),
+}
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#-]*)[ \t]*\n(.*?)(?:```|\Z)", re.S)
+
+
+def strip_fences(text: str) -> str:
+    """The body of the first fenced code block (an unclosed fence runs to the end); else ``text``."""
+    m = _FENCE.search(text)
+    return m.group(2) if m else text
+
+
+def strip_prompt_echo(text: str, prompt: str) -> str:
+    """Drop a copy of the prompt at the start of the response (some causal models repeat it)."""
+    p = prompt.strip()
+    return text.lstrip()[len(p) :] if p and text.lstrip().startswith(p) else text
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """Cut before the earliest stop sequence."""
+    cut = len(text)
+    for s in stop:
+        if s:
+            i = text.find(s)
+            if i != -1:
+                cut = min(cut, i)
+    return text[:cut]
+
+
+def tabs_to_spaces(text: str, width: int = 4) -> str:
+    """Leading tabs -> spaces (CodeRL-trained models indent with tabs; starter code uses spaces)."""
+    return "\n".join(re.sub(r"^\t+", lambda m: " " * width * len(m.group(0)), line) for line in text.split("\n"))
+
+
+def _defined_names(code: str) -> list[str]:
+    return re.findall(r"^\s*(?:def|class)\s+(\w+)", code, re.M)
+
+
+def with_starter_code(program: str, starter_code: str | None) -> str:
+    """Prepend ``starter_code`` when the program does not define what the starter declares
+    (the model continued the starter's body instead of repeating it)."""
+    if not starter_code or not starter_code.strip():
+        return program
+    names = _defined_names(starter_code)
+    if names and all(re.search(rf"^\s*(?:def|class)\s+{re.escape(n)}\b", program, re.M) for n in names):
+        return program
+    return starter_code.rstrip() + "\n" + program
+
+
+def postprocess(text: str, problem: Problem | None = None, stop: Sequence[str] | None = None, fences: bool = True,
+                untab: bool = False, starter_code: bool = True) -> str:
+    """The program to execute for one raw response of ``problem``'s prompt."""
+    out = text
+    if problem is not None:
+        out = strip_prompt_echo(out, problem.prompt)
+    if fences and "```" in out:
+        out = strip_fences(out)
+    if stop is None:
+        stop = DEFAULT_STOP.get(problem.dataset, ()) if problem is not None else ()
+    out = cut_at_stop(out, stop)
+    out = re.sub(r"^(?:[ \t]*\n)+", "", out)  # blank leading lines only: a body keeps its indentation
+    if untab:
+        out = tabs_to_spaces(out)
+    if starter_code and problem is not None and problem.language == "python":
+        out = with_starter_code(out, problem.starter_code)
+    return out.rstrip() + "\n" if out.strip() else ""

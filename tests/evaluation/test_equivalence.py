@@ -1,0 +1,50 @@
+"""Computational accuracy: a translation is judged by running it beside its source program."""
+
+from __future__ import annotations
+
+from conftest import requires_java_cpp
+
+from execrl.data.problem import Problem
+from execrl.execution.outcomes import Outcome
+from execrl.metrics.equivalence import SourceOutputs, judge_translations
+
+PY_SRC = "def total(n):\n    s = 0\n    for i in range(n):\n        s += i * 2\n    return s\nprint(total(10))\nprint(total(3) - 1)\n"
+
+
+def _problem(tid: str, source: str, source_language: str = "python", language: str = "python") -> Problem:
+    return Problem(tid, "xlcost", prompt=source, language=language, source_code=source, source_language=source_language, solutions=[source])
+
+
+def test_flipped_operator_fails_and_copy_passes(executor):
+    p = _problem("t/0", PY_SRC)
+    flipped = PY_SRC.replace("s += i * 2", "s -= i * 2")
+    crash = PY_SRC.replace("print(total(10))", "print(total(10) / 0)")
+    broken = PY_SRC.replace("def total(n):", "def total(n)")
+    sources = SourceOutputs(executor)
+    got = judge_translations([p] * 4, [PY_SRC, flipped, crash, broken], executor, sources)
+    verdicts = [v.outcome for _, v in got]
+    assert verdicts == [Outcome.PASSED, Outcome.FAILED, Outcome.RUNTIME_ERROR, Outcome.COMPILE_ERROR]
+    assert got[1][1].tests[0].expected.startswith("90")  # the source printed 90, the flip -90
+    assert sources.cache["t/0"].ok and sources.flagged() == {}
+
+
+def test_nondeterministic_and_broken_sources_are_flagged_not_scored(executor):
+    rand = _problem("t/rand", "import random\nprint(random.random())\n")
+    clock = _problem("t/clock", "import time\nprint(time.perf_counter_ns())\n")
+    bad = _problem("t/bad", "print(1/0)\n")
+    sources = SourceOutputs(executor)
+    got = judge_translations([rand, clock, bad], ["print(0.5)\n", "print(1)\n", "print(1)\n"], executor, sources)
+    assert all(verdict is None for _, verdict in got)
+    assert all(run.outcome is Outcome.PASSED for run, _ in got)  # the candidates themselves ran fine
+    assert sources.flagged() == {"nondeterministic": 2, "runtime_error": 1}
+
+
+@requires_java_cpp
+def test_java_to_cpp_flipped_operator(executor):
+    java = ("public class Main { static int f ( int n ) { int s = 0 ; for ( int i = 1 ; i <= n ; i ++ ) s += i * i ; return s ; } "
+            "public static void main ( String [ ] args ) { System . out . println ( f ( 5 ) ) ; } }")
+    cpp = ("#include <iostream>\nusing namespace std ; int f ( int n ) { int s = 0 ; for ( int i = 1 ; i <= n ; i ++ ) s += i * i ; return s ; } "
+           "int main ( ) { cout << f ( 5 ) << endl ; return 0 ; }")
+    p = _problem("t/java", java, source_language="java", language="cpp")
+    got = judge_translations([p, p], [cpp, cpp.replace("s += i * i", "s += i + i")], executor)
+    assert [v.outcome for _, v in got] == [Outcome.PASSED, Outcome.FAILED]

@@ -1,0 +1,50 @@
+"""Plain sampler rounds / greedy, and n@k ranking by example tests inside evaluate's judge."""
+
+from __future__ import annotations
+
+import hydra
+import pytest
+from conftest import compose
+from omegaconf import OmegaConf
+
+from execrl.data.problem import Problem, Tests
+from execrl.sampling.plain import PlainSampler
+from execrl.tasks.evaluate import Judge, compute_metrics
+
+
+@pytest.fixture(scope="module")
+def tiny_actor(tmp_path_factory):
+    cfg = compose("generate", ["model=tiny_causal", "model.max_new_tokens=8"], tmp_path_factory.mktemp("g"))
+    return hydra.utils.instantiate(cfg.model).eval()
+
+
+def test_sampler_rounds_and_greedy(tiny_actor):
+    probs = [Problem(f"synth/{i}", "synth", prompt=f"Write f{i}.\n") for i in range(2)]
+    out = PlainSampler(n=3, n_per_round=2, temperature=1.0).sample(tiny_actor, probs)
+    assert [len(s) for s in out] == [3, 3]  # rounds of 2 and 1
+    assert all(s.logprob is not None and s.logprob <= 0 and s.num_tokens >= 1 for row in out for s in row)
+    g1 = PlainSampler(n=1, greedy=True).sample(tiny_actor, probs)
+    g2 = PlainSampler(n=1, greedy=True).sample(tiny_actor, probs)
+    assert [r[0].raw for r in g1] == [r[0].raw for r in g2]  # greedy is deterministic
+    with pytest.raises(ValueError):
+        PlainSampler(n=2, greedy=True)
+
+
+def test_example_test_ranking_gives_filtered_1_at_k(executor, tmp_path):
+    hidden = Tests(style="assert", asserts=["assert f(1) == 2", "assert f(5) == 6", "assert f(-3) == -2"])
+    example = Tests(style="assert", asserts=["assert f(1) == 2"])
+    p = Problem("toy/0", "toy", prompt="f adds one", tests=hidden, example_tests=example)
+    programs = [
+        "def f(x):\n    return x * 2\n",  # passes the example (1*2 == 2), fails hidden
+        "def f(x):\n    return 0\n",  # fails everything
+        "def f(x):\n    return x + 1\n",  # passes everything
+    ]
+    cfg = OmegaConf.create({"tests": "hidden", "rank_by": "example_tests", "early_exit": False, "equivalence": True})
+    recs = Judge(cfg, executor)([(p, i, prog, None, None) for i, prog in enumerate(programs)])
+    assert [r["outcome"] for r in recs] == ["failed", "failed", "passed"]
+    assert [r["score"] for r in recs] == [1.0, 0.0, 1.0]
+    assert recs[0]["pass_fraction"] == pytest.approx(1 / 3)  # every test ran (early_exit=false)
+    m = compute_metrics(recs, ks=[1, 3], nks=[[1, 3], [2, 3]])
+    # ranking [0, 2, 1]: 1@3 submits program 0 (fails); 2@3 also submits program 2 (passes)
+    assert m["1@3"] == 0.0 and m["2@3"] == 1.0 and m["pass@1"] == pytest.approx(1 / 3)
+    assert m["test_case_average"] == pytest.approx((1 / 3 + 0 + 1) / 3)
