@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import compose, run_cli
 
-FAST = ["logger=csv", "callbacks=none", "trainer.enable_checkpointing=false", "print_config=false"]
+FAST = ["logger=csv", "callbacks=none", "+trainer.enable_checkpointing=false", "print_config=false"]
 
 
 def _loss_curve(run_dir: Path) -> list[float]:

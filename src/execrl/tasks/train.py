@@ -102,8 +102,9 @@ def fit(cfg: DictConfig, executor: Any) -> tuple[dict[str, float], Any, Any]:
     name_wandb_run(cfg)
     loggers = instantiate_list(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    hparams = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
     for lg in loggers:
-        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        lg.log_hyperparams(hparams)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     return metrics, module, datamodule
