@@ -111,3 +111,11 @@ def test_min_isolation_refuses_weaker_hosts() -> None:
 
     with pytest.raises(IsolationError, match="min_isolation"):
         Executor(workers=1, isolation="process", min_isolation="cgroups")
+
+
+def test_java_main_class_skips_nested_helper_classes() -> None:
+    from execrl.execution.worker import _java_main_class
+
+    assert _java_main_class("class GFG { static class Node { int x; } public static void main(String[] a) {} }") == "GFG"
+    assert _java_main_class("class Node { } public class Main { public static void main(String[] a) {} }") == "Main"
+    assert _java_main_class("class A { void g() { if (x) { } } } class B { static class C {} public static void main(String[] a) {} }") == "B"

@@ -473,16 +473,27 @@ def _parse_messages(raw: bytes, nonce: str) -> list[tuple[str, int, str]]:
 
 
 def _java_main_class(program: str) -> str:
-    m = re.search(r"public\s+(?:final\s+)?class\s+(\w+)", program)
-    if m:
-        return m.group(1)
-    for m in re.finditer(r"class\s+(\w+)", program):
-        rest = program[m.end():]
-        nxt = re.search(r"class\s+\w+", rest)
-        if "static void main" in rest[: nxt.start() if nxt else len(rest)]:
-            return m.group(1)
-    m = re.search(r"class\s+(\w+)", program)
-    return m.group(1) if m else "Main"
+    """The class whose body declares ``main`` (nested helper classes do not count)."""
+    main_at = program.find("static void main")
+    if main_at < 0:
+        m = re.search(r"public\s+(?:final\s+)?class\s+(\w+)", program) or re.search(r"class\s+(\w+)", program)
+        return m.group(1) if m else "Main"
+    stack: list[tuple[str, int]] = []
+    depth, pending = 0, None
+    for m in re.finditer(r"\b(?:class|interface|enum)\s+(\w+)|[{}]", program[:main_at]):
+        tok = m.group(0)
+        if tok == "{":
+            depth += 1
+            if pending:
+                stack.append((pending, depth))
+                pending = None
+        elif tok == "}":
+            if stack and stack[-1][1] == depth:
+                stack.pop()
+            depth -= 1
+        else:
+            pending = m.group(1)
+    return stack[-1][0] if stack else "Main"
 
 
 PREIMPORT = ["cmath", "re", "bisect", "heapq", "string", "datetime", "decimal", "fractions", "statistics", "array", "struct", "json",
