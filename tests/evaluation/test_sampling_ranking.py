@@ -48,3 +48,26 @@ def test_example_test_ranking_gives_filtered_1_at_k(executor, tmp_path):
     # ranking [0, 2, 1]: 1@3 submits program 0 (fails); 2@3 also submits program 2 (passes)
     assert m["1@3"] == 0.0 and m["2@3"] == 1.0 and m["pass@1"] == pytest.approx(1 / 3)
     assert m["test_case_average"] == pytest.approx((1 / 3 + 0 + 1) / 3)
+
+
+def test_generate_loads_actor_from_checkpoint(tiny_actor, tmp_path):
+    """generate.py ckpt=...: the actor is rebuilt from the checkpoint's model config with its weights."""
+    import json
+
+    import torch
+
+    from execrl.tasks.generate import generate
+
+    model_cfg = {"arch": "causal", "tokenizer": "builtin", "max_prompt_len": 256, "max_new_tokens": 8,
+                 "config": {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 4, "num_attention_heads": 4,
+                            "num_key_value_heads": 4, "max_position_embeddings": 1024, "tie_word_embeddings": True}}
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({"state_dict": {f"actor.{k}": v for k, v in tiny_actor.state_dict().items()}, "execrl_model_cfg": model_cfg}, ckpt)
+    # a different model group: the checkpoint's config must win
+    cfg = compose("generate", ["data=synth", "data.reader.sizes.heldout=20", "limit=2", "sampling.greedy=true", "model=tiny_t5", f"ckpt={ckpt}"], tmp_path / "g")
+    generate(cfg)
+    rows = [json.loads(x) for x in (tmp_path / "g" / "samples.jsonl").read_text().splitlines()]
+    probs = {p.task_id: p for p in hydra.utils.instantiate(cfg.data).problems("heldout")}
+    want = tiny_actor.generate([probs[r["task_id"]].prompt for r in rows], do_sample=False).texts
+    assert [r["raw_completions"][0] for r in rows] == want
+    assert rows[0]["generation"]["ckpt"] == str(ckpt) and rows[0]["generation"]["greedy"] is True

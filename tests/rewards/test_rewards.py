@@ -136,3 +136,22 @@ def test_reward_configs_instantiate(name, cls):
 def test_default_reward_is_coderl_unit_test():
     r = hydra.utils.instantiate(compose("train").reward)
     assert isinstance(r, UnitTestReward) and r.kind == "coderl"
+
+
+def test_dfg_match_does_not_depend_on_hash_seed():
+    """CodeBLEU orders data-flow parents through set(): without canonical order the renamed copy
+    scored 0.9 or 1.0 depending on PYTHONHASHSEED."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from execrl.rewards import dataflow_match\n"
+        f"print(dataflow_match({JAVA_RENAMED!r}, {JAVA!r}, 'java'), dataflow_match({CPP_RENAMED!r}, {CPP!r}, 'cpp'))"
+    )
+    outs = {
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(s)},
+                       capture_output=True, text=True, check=True).stdout.strip()
+        for s in range(4)
+    }
+    assert outs == {"1.0 1.0"}

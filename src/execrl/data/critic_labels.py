@@ -9,7 +9,8 @@
 - ``class`` (int): CodeRL's class, ``outcome_class(outcome)``: 0 compile error, 1 runtime error
   (incl. timeout and memory limit), 2 failed, 3 passed (binary critics derive 0/1 from it).
 
-Optional fields: ``source`` (``sample`` / ``ground_truth`` / ``baseline``), ``error_type``.
+Optional fields: ``source`` (``sample`` / ``ground_truth`` / ``baseline``), ``error_type``,
+``split`` (the data split the task id comes from; evaluate.py's export also has ``index``, ``data``).
 Infrastructure errors are never written (they are not the program's fault). Ground-truth
 solutions are labelled ``passed`` without running them, as CodeRL does.
 """
@@ -35,6 +36,7 @@ class CriticLabel:
     cls: int
     source: str = "sample"
     error_type: str | None = None
+    split: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -46,7 +48,7 @@ class CriticLabel:
         outcome = Outcome(d["outcome"]).value
         c = d.get("class")
         c = outcome_class(Outcome(outcome)) if c is None else int(c)
-        return cls(d["task_id"], d["program"], outcome, c, d.get("source", "sample"), d.get("error_type"))
+        return cls(d["task_id"], d["program"], outcome, c, d.get("source", "sample"), d.get("error_type"), d.get("split"))
 
 
 def label_results(task_ids: list[str], programs: list[str], results: list[ExecutionResult | None], source: str = "sample") -> list[CriticLabel]:

@@ -26,6 +26,7 @@ class SourceRun:
     stdout: str | None
     outcome: Outcome
     flag: str | None = None  # compile_error | runtime_error | timeout | ... | nondeterministic | infrastructure_error
+    error: str | None = None  # the failing run's error text (truncated), for flagged sources
 
     @property
     def ok(self) -> bool:
@@ -44,19 +45,26 @@ class SourceOutputs:
         self.cache: dict[str, SourceRun] = {}
 
     def get(self, problems: Sequence[Problem]) -> dict[str, SourceRun]:
+        """The source run of every problem (computed for those not cached yet)."""
+        return self.get_with(problems, [])[0]
+
+    def get_with(self, problems: Sequence[Problem], extra: Sequence[ExecRequest]) -> tuple[dict[str, SourceRun], list[ExecutionResult]]:
+        """Like :meth:`get`, running ``extra`` requests (the candidates) in the first round's
+        executor call, so the workers never idle between sources and candidates."""
         todo: list[Problem] = []
         seen: set[str] = set()
         for p in problems:
             if p.task_id not in self.cache and p.task_id not in seen:
                 seen.add(p.task_id)
                 todo.append(p)
+        reqs = [run_request(p.source_code or "", p.source_language or "python", p.meta.get("stdin", "") if isinstance(p.meta, dict) else "") for p in todo]
+        first = self.executor.run(reqs + list(extra)) if reqs or extra else []
         if todo:
-            reqs = [run_request(p.source_code or "", p.source_language or "python", p.meta.get("stdin", "") if isinstance(p.meta, dict) else "") for p in todo]
             # separate run() calls: the executor deduplicates identical requests within one call
-            rounds = [self.executor.run(reqs) for _ in range(self.runs)]
+            rounds = [first[: len(reqs)]] + [self.executor.run(reqs) for _ in range(self.runs - 1)]
             for i, p in enumerate(todo):
                 self.cache[p.task_id] = _source_run([r[i] for r in rounds])
-        return {p.task_id: self.cache[p.task_id] for p in problems}
+        return {p.task_id: self.cache[p.task_id] for p in problems}, first[len(reqs) :]
 
     def flagged(self) -> dict[str, int]:
         """How many cached sources are flagged, by reason."""
@@ -71,7 +79,7 @@ def _source_run(results: list[ExecutionResult]) -> SourceRun:
     first = results[0]
     for r in results:
         if r.outcome is not Outcome.PASSED:
-            return SourceRun(r.stdout, r.outcome, flag=r.outcome.value)
+            return SourceRun(r.stdout, r.outcome, flag=r.outcome.value, error=(r.error or "")[:300] or None)
     if any((r.stdout or "") != (first.stdout or "") for r in results[1:]):
         return SourceRun(first.stdout, first.outcome, flag="nondeterministic")
     return SourceRun(first.stdout, Outcome.PASSED)
@@ -92,8 +100,7 @@ def judge_translations(problems: Sequence[Problem], programs: Sequence[str], exe
     """For each (problem, candidate): the candidate's own run (compile/run outcome) and its
     equivalence verdict (None when the problem's source is flagged)."""
     sources = sources or SourceOutputs(executor)
-    src = sources.get(problems)
-    runs = executor.run([run_request(prog, p.language) for p, prog in zip(problems, programs, strict=True)])
+    src, runs = sources.get_with(problems, [run_request(prog, p.language) for p, prog in zip(problems, programs, strict=True)])
     out = []
     for p, r in zip(problems, runs):
         s = src[p.task_id]

@@ -113,10 +113,10 @@ class Judge:
         """Compile rate from each candidate's run; computational accuracy against the source's output."""
         probs = [it[0] for it in items]
         equiv = bool(self.cfg.get("equivalence", True))
-        src = self.sources.get(probs) if equiv else {}
-        # without equivalence only compilation is judged: no need to run the candidate
-        runs = self.executor.run([run_request(prog, p.language) if equiv else ExecRequest(program=prog, language=p.language, mode="compile")
-                                  for p, _, prog, _, _ in items])
+        if equiv:
+            src, runs = self.sources.get_with(probs, [run_request(prog, p.language) for p, _, prog, _, _ in items])
+        else:  # only compilation is judged: no need to run the candidate
+            src, runs = {}, self.executor.run([ExecRequest(program=prog, language=p.language, mode="compile") for p, _, prog, _, _ in items])
         out = []
         for (p, k, prog, lp, sc), r in zip(items, runs):
             s = src.get(p.task_id)
@@ -126,7 +126,7 @@ class Judge:
             rec = _record(p, k, prog, verdict, score)
             rec.update(run_outcome=r.outcome.value, compiled=None if r.outcome.is_infra else r.outcome is not Outcome.COMPILE_ERROR,
                        scored=scored, source_language=p.source_language,
-                       source=None if s is None else {"outcome": s.outcome.value, "flag": s.flag},
+                       source=None if s is None else {"outcome": s.outcome.value, "flag": s.flag, "error": s.error},
                        reference=p.solutions[0] if p.solutions else None)
             out.append(rec)
         return out
@@ -196,14 +196,15 @@ def load_results(path: Path) -> list[dict[str, Any]]:
     return recs
 
 
-def write_critic_labels(records: list[dict[str, Any]], path: Path) -> int:
+def write_critic_labels(records: list[dict[str, Any]], path: Path, data: str = "", split: str = "") -> int:
     """Labelled programs for critic training (CodeRL's four classes); infrastructure errors left out."""
     n = 0
     with path.open("w") as f:
         for r in records:
             c = outcome_class(Outcome(r["outcome"]))
             if c is not None:
-                f.write(json.dumps({"task_id": r["task_id"], "index": r["index"], "program": r["program"], "outcome": r["outcome"], "class": c}) + "\n")
+                row = {"task_id": r["task_id"], "index": r["index"], "data": data, "split": split, "program": r["program"], "outcome": r["outcome"], "class": c}
+                f.write(json.dumps(row) + "\n")
                 n += 1
     return n
 
@@ -325,7 +326,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                                "seconds": secs, "programs_per_s": (len(items) / secs) if secs > 0 else None}
     (outdir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if cfg.get("critic_labels", True):
-        n = write_critic_labels(records, outdir / "critic_labels.jsonl")
+        n = write_critic_labels(records, outdir / "critic_labels.jsonl", datamodule.name, split)
         log.info("critic labels: %d programs -> %s", n, outdir / "critic_labels.jsonl")
     print_table(metrics, f"{datamodule.name}:{split} ({samples_path.name})")
     log_to_loggers(cfg, metrics, records)

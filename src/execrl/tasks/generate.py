@@ -10,7 +10,7 @@ from typing import Any
 
 import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from execrl.metrics.samples import prompt_hash
 from execrl.utils.config import print_config_tree, task_wrapper
@@ -82,8 +82,8 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     actor = load_model(cfg).to(device).eval()
     sampler = hydra.utils.instantiate(cfg.sampling)
-    gen_cfg = {**sampler.config(), "ckpt": cfg.get("ckpt"), "model": OmegaConf.to_container(cfg.model, resolve=True).get("pretrained") or cfg.model.get("arch"),
-               "seed": cfg.seed, "data": datamodule.name}
+    model_name = None if cfg.get("ckpt") else (cfg.model.get("pretrained") or cfg.model.get("arch"))
+    gen_cfg = {**sampler.config(), "ckpt": cfg.get("ckpt"), "model": model_name, "seed": cfg.seed, "data": datamodule.name}
 
     programs, t0 = 0, time.perf_counter()
     bs = max(1, int(cfg.batch_size))

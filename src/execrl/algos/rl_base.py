@@ -1,0 +1,265 @@
+"""Online RL LightningModule base (manual optimisation) shared by PPO (PPOCoder) and GRPO.
+
+One ``training_step`` = one RL iteration on a batch of problems: sample ``num_samples``
+programs per problem from the actor, score them with the reward (untrusted code runs only in
+the executor's sandbox), score them under a frozen reference copy of the actor, then update.
+
+``trainer.max_steps`` counts *optimizer* steps (Lightning's manual-optimisation semantics):
+an iteration with ``ppo_epochs`` x ``ceil(samples / minibatch_size)`` updates advances it
+that many times. An iteration with nothing to learn from (every sample dropped) still makes
+one no-op optimizer step, so ``max_steps`` always terminates.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from execrl.algos.base import ActorModule
+from execrl.algos.rl_core import kl_estimate
+from execrl.data.problem import Problem
+from execrl.execution.outcomes import Outcome
+from execrl.models.actor import Actor, Rollout
+from execrl.rewards.base import RewardBatch
+
+log = logging.getLogger("execrl")
+
+
+def build_reward(reward: Any) -> Any:
+    """A reward object from a Hydra config (``_target_``) or an already built object."""
+    if reward is None:
+        from execrl.rewards import UnitTestReward
+
+        return UnitTestReward("coderl")
+    if isinstance(reward, Mapping) or hasattr(reward, "_metadata"):
+        import hydra
+
+        return hydra.utils.instantiate(reward)
+    return reward
+
+
+class RLModule(ActorModule):
+    """Rollout -> reward -> reference log-probs -> ``update`` (implemented by subclasses)."""
+
+    train_items = "problems"
+    needs_warm_start = True
+    unsupported_strategies = {
+        "fsdp": "the frozen reference copy and generate() need the full actor on every rank",
+        "deepspeed_stage_3": "the frozen reference copy and generate() need the full actor on every rank",
+    }
+
+    def __init__(
+        self,
+        actor: Actor,
+        optimizer: Any = None,
+        scheduler: Any = None,
+        executor: Any = None,
+        reward: Any = None,
+        num_samples: int = 4,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        max_new_tokens: int | None = None,
+        kl_coef: float = 0.05,
+        kl_estimator: str = "k1",
+        ppo_epochs: int = 1,
+        minibatch_size: int = 16,
+        cliprange: float = 0.2,
+        max_grad_norm: float | None = 1.0,
+        ce_coef: float = 0.0,
+        ce_batch_size: int = 16,
+        completions_every: int = 50,
+        val_max_new_tokens: int | None = None,
+        log_completions: int = 8,
+    ) -> None:
+        super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
+        self.automatic_optimization = False
+        self.reward = build_reward(reward)
+        self.num_samples = int(num_samples)
+        self.sampling = dict(temperature=temperature, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens)
+        self.kl_coef, self.kl_estimator = float(kl_coef), kl_estimator
+        self.ppo_epochs, self.minibatch_size, self.cliprange = int(ppo_epochs), int(minibatch_size), float(cliprange)
+        self.max_grad_norm = max_grad_norm
+        self.ce_coef, self.ce_batch_size = float(ce_coef), int(ce_batch_size)
+        self.completions_every = completions_every
+        # Frozen reference policy for the KL penalty: the actor as handed over (the SFT checkpoint).
+        # A registered submodule, so it follows the device and a resumed run keeps the original.
+        self.ref_actor = copy.deepcopy(actor)  # put in eval mode at every use (Lightning toggles train())
+        for p in self.ref_actor.parameters():
+            p.requires_grad_(False)
+        self._anchor: list[tuple[str, str]] = []
+        self._rng = random.Random(0)
+
+    # ----------------------------------------------------------------- setup
+    def on_fit_start(self) -> None:
+        if self.executor is None and not _executor_free(self.reward):
+            raise ValueError(f"{type(self).__name__} scores programs by running them: set executor=default")
+        if self.ce_coef > 0:
+            self._anchor = self._anchor_pool()
+
+    def _anchor_pool(self) -> list[tuple[str, str]]:
+        """(training prompt, solution) pairs for the CE anchor: the SFT split of the datamodule."""
+        dm = getattr(self.trainer, "datamodule", None)
+        probs = dm.problems(dm.train_split, getattr(dm, "train_limit", None)) if dm is not None else []
+        pool = [(p.training_prompt, s) for p in probs for s in p.solutions]
+        if not pool:
+            log.warning("CE anchor: no solutions in the train split; anchoring on the RL batch's solutions")
+        return pool
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["execrl_rl_state"] = self.rl_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.load_rl_state(checkpoint.get("execrl_rl_state") or {})
+
+    def rl_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_rl_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # ----------------------------------------------------------------- rollouts
+    def rollout(self, batch: list[Problem], timings: dict[str, float]) -> tuple[Rollout, list[Problem], RewardBatch]:
+        """Sample ``num_samples`` programs per problem (rows grouped by problem) and score them."""
+        with self.timed("gen", timings):
+            ro = self.actor.generate(
+                [p.prompt for p in batch], num_return_sequences=self.num_samples, do_sample=True, **self.sampling
+            )
+        problems = [p for p in batch for _ in range(self.num_samples)]
+        with self.timed("reward", timings):
+            rb = self.reward.score(problems, ro.texts, self.executor)
+        return ro, problems, rb
+
+    def policy_logprobs(self, ro: Rollout, idx: torch.Tensor) -> torch.Tensor:
+        """Log-probs of rollout rows ``idx`` under the current actor (with grad unless disabled)."""
+        return self.actor.response_logprobs(
+            ro.prompt_ids[idx], ro.prompt_mask[idx], ro.response_ids[idx], ro.response_mask[idx]
+        )["logprobs"]
+
+    @torch.no_grad()
+    def ref_logprobs(self, ro: Rollout, idx: torch.Tensor) -> torch.Tensor:
+        self.ref_actor.eval()
+        return self.ref_actor.response_logprobs(
+            ro.prompt_ids[idx], ro.prompt_mask[idx], ro.response_ids[idx], ro.response_mask[idx]
+        )["logprobs"]
+
+    def reward_metrics(self, ro: Rollout, rb: RewardBatch) -> dict[str, float]:
+        """Reward mean and components, compile/pass rate of executed samples, response length."""
+        ok = [r for r in rb.rewards if r is not None]
+        m: dict[str, float] = {
+            "reward/mean": sum(ok) / len(ok) if ok else 0.0,
+            "train/dropped": float(len(rb.rewards) - len(ok)),
+            "train/response_len": ro.lengths.float().mean().item(),
+        }
+        for name, vals in rb.components.items():
+            vs = [v for v in vals if v is not None]
+            if vs:
+                m[f"reward/{name}"] = sum(vs) / len(vs)
+        judged = [r for r in rb.results if r is not None and r.outcome is not Outcome.INFRA_ERROR]
+        if judged:
+            m["train/compile_rate"] = sum(r.outcome is not Outcome.COMPILE_ERROR for r in judged) / len(judged)
+            m["train/pass_rate"] = sum(r.outcome is Outcome.PASSED for r in judged) / len(judged)
+        return m
+
+    def maybe_log_completions(self, batch_idx: int, problems: list[Problem], ro: Rollout, rb: RewardBatch) -> None:
+        if not self.completions_every or batch_idx % self.completions_every:
+            return
+        rows = [
+            {"task_id": p.task_id, "completion": t, "reward": r,
+             "outcome": res.outcome.value if res is not None else None}
+            for p, t, r, res in zip(problems, ro.texts, rb.rewards, rb.results or [None] * len(problems))
+        ]
+        self._log_completions_table(rows[: self.log_completions], "train/completions")
+
+    # ----------------------------------------------------------------- optimisation
+    def optimizer_update(self, loss: torch.Tensor | None) -> None:
+        """One optimizer (and LR-scheduler) step; ``loss=None`` is a no-op step that only counts."""
+        opt = self.optimizers()
+        opt.zero_grad()
+        if loss is not None:
+            self.manual_backward(loss)
+            if self.max_grad_norm:
+                self.clip_gradients(opt, gradient_clip_val=self.max_grad_norm, gradient_clip_algorithm="norm")
+        opt.step()  # parameters without gradients are left untouched by torch optimizers
+        sch = self.lr_schedulers()
+        if sch is not None:
+            sch.step()
+
+    def anchor_loss(self, batch: list[Problem]) -> torch.Tensor | None:
+        """CE on ground-truth solutions (learning_calibration lesson 3: keeps RL from forgetting)."""
+        if self.ce_coef <= 0:
+            return None
+        pool = self._anchor or [(p.training_prompt, s) for p in batch for s in p.solutions[:1]]
+        if not pool:
+            return None
+        pairs = self._rng.sample(pool, min(self.ce_batch_size, len(pool)))
+        return self.actor.sft_loss([a for a, _ in pairs], [b for _, b in pairs])
+
+    def policy_kl(self, logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean over kept sequences of the summed per-token k1 KL to the reference (real tokens
+        only; PPOCoder summed over padding too)."""
+        n = (mask.sum(-1) > 0).sum().clamp(min=1)
+        return (kl_estimate(logprobs, ref_logprobs, "k1") * mask).sum() / n
+
+    def update_rows(self, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows to train on and their 0/1 weights.
+
+        One process: only the kept rows (dropped samples cost nothing). Under DDP every rank
+        must run the same number of backward passes, so all rows are used and dropped ones get
+        weight 0 (their tokens are masked out of every loss).
+        """
+        trainer = getattr(self, "_trainer", None)
+        world = trainer.world_size if trainer is not None else 1
+        dev = self.actor.device
+        keep = keep.to(dev)
+        if world == 1:
+            rows = keep.nonzero().flatten()
+        else:
+            rows = torch.arange(keep.numel(), device=dev)
+        return rows, keep[rows].float()
+
+    @staticmethod
+    def trim(mask: torch.Tensor, *tensors: torch.Tensor) -> list[torch.Tensor]:
+        """Drop response columns that are padding in every row of a minibatch."""
+        width = max(int(mask.sum(-1).max().item()), 1)
+        return [t[:, :width] for t in tensors]
+
+    def training_step(self, batch: list[Problem], batch_idx: int) -> None:
+        timings: dict[str, float] = {}
+        self.actor.eval()  # no dropout: old/new log-prob ratios must differ only by the update
+        ro, problems, rb = self.rollout(batch, timings)
+        metrics = self.reward_metrics(ro, rb)
+        with self.timed("update", timings):
+            metrics.update(self.update(batch, ro, rb))
+        metrics.update(timings)
+        self.log_dict({k: float(v) for k, v in metrics.items()}, on_step=True, batch_size=len(batch))
+        self.log("reward", metrics["reward/mean"], prog_bar=True, batch_size=len(batch), logger=False)
+        self.maybe_log_completions(batch_idx, problems, ro, rb)
+
+    def update(self, batch: list[Problem], ro: Rollout, rb: RewardBatch) -> dict[str, float]:
+        raise NotImplementedError
+
+
+def _executor_free(reward: Any) -> bool:
+    """True for rewards that never execute code (AST/DFG match only)."""
+    from execrl.rewards import ASTMatch, DFGMatch, WeightedSum
+
+    if isinstance(reward, WeightedSum):
+        return all(_executor_free(r) for r, _ in reward.components.values())
+    return isinstance(reward, (ASTMatch, DFGMatch))
+
+
+def mean_stats(stats: list[dict[str, torch.Tensor | float]]) -> dict[str, float]:
+    """Average a list of per-minibatch stat dicts."""
+    if not stats:
+        return {}
+    return {k: sum(float(s[k]) for s in stats) / len(stats) for k in stats[0]}
+
+
+__all__ = ["RLModule", "build_reward", "mean_stats"]

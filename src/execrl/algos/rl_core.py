@@ -1,0 +1,246 @@
+"""Pure RL building blocks shared by PPO (PPOCoder) and GRPO: no Lightning, no models.
+
+Tensors are ``[B, T]`` over *response* tokens with a ``mask`` that is 1 on real response
+tokens (``Actor.response_mask``: up to and including the first EOS) and 0 on padding. The
+formulas follow PPOCoder's ``ppo.py`` (itself the early TRL PPOTrainer) with the upstream
+bugs fixed: rewards sit on the last *real* token, KL statistics ignore padding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# ---------------------------------------------------------------------------------- masking
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Mean of ``x`` over positions where ``mask`` is 1 (0 when the mask is empty)."""
+    mask = mask.to(x.dtype)
+    if dim is None:
+        return (x * mask).sum() / mask.sum().clamp(min=1)
+    return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
+
+
+def masked_var(x: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) -> torch.Tensor:
+    """Variance of the masked entries (Bessel-corrected like TRL when ``unbiased``)."""
+    mean = masked_mean(x, mask)
+    var = masked_mean((x - mean) ** 2, mask)
+    n = mask.sum()
+    if unbiased and n > 1:
+        var = var * n / (n - 1)
+    return var
+
+
+def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True, eps: float = 1e-8) -> torch.Tensor:
+    """``(x - mean) / sqrt(var + eps)`` over the masked entries; padding stays 0."""
+    mean, var = masked_mean(x, mask), masked_var(x, mask)
+    if not torch.isfinite(var):
+        var = torch.ones_like(var)
+    out = (x - mean) * torch.rsqrt(var + eps)
+    if not shift_mean:
+        out = out + mean
+    return out * mask.to(x.dtype)
+
+
+def whiten_per_sequence(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """PPOCoder's upstream whitening: each sequence on its own (its minibatch size was 1)."""
+    return torch.stack([masked_whiten(x[i], mask[i], eps=eps) for i in range(x.shape[0])])
+
+
+def last_token_index(mask: torch.Tensor) -> torch.Tensor:
+    """Index of the last real token of each row (0 for an empty row)."""
+    return (mask.long().sum(-1) - 1).clamp(min=0)
+
+
+# ---------------------------------------------------------------------------------- KL
+
+
+def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = "k1") -> torch.Tensor:
+    """Per-token KL(pi || ref) estimate from sampled-token log-probs (Schulman's k1 / k3).
+
+    ``k1 = log pi - log ref`` (unbiased, can be negative; PPOCoder/TRL's penalty);
+    ``k3 = exp(log ref - log pi) - (log ref - log pi) - 1`` (unbiased, always >= 0; GRPO's).
+    """
+    log_ratio = logprobs - ref_logprobs
+    if kind == "k1":
+        return log_ratio
+    if kind == "k3":
+        return torch.expm1(-log_ratio) + log_ratio
+    if kind == "abs":
+        return log_ratio.abs()
+    if kind == "mse":
+        return 0.5 * log_ratio**2
+    raise ValueError(f"KL estimator must be k1|k3|abs|mse, got {kind!r}")
+
+
+class FixedKLController:
+    """Constant KL coefficient ``beta``."""
+
+    def __init__(self, kl_coef: float) -> None:
+        self.value = float(kl_coef)
+
+    def update(self, current_kl: float, n_steps: int) -> None:
+        pass
+
+
+class AdaptiveKLController:
+    """Ziegler et al. (2019) proportional controller, as in PPOCoder/TRL.
+
+    ``beta <- beta * (1 + clip(KL / target - 1, -0.2, 0.2) * n_steps / horizon)``
+    """
+
+    def __init__(self, init_kl_coef: float, target: float, horizon: float) -> None:
+        if target <= 0 or horizon <= 0:
+            raise ValueError("adaptive KL needs target > 0 and horizon > 0")
+        self.value, self.target, self.horizon = float(init_kl_coef), float(target), float(horizon)
+
+    def update(self, current_kl: float, n_steps: int) -> None:
+        proportional_error = min(max(current_kl / self.target - 1.0, -0.2), 0.2)
+        self.value *= 1.0 + proportional_error * n_steps / self.horizon
+
+
+def kl_controller(kl_coef: float, adaptive: bool = True, target: float | None = 1.0, horizon: float = 10000):
+    """The adaptive controller when ``adaptive`` and a target is set, else a fixed coefficient."""
+    if adaptive and target:
+        return AdaptiveKLController(kl_coef, target, horizon)
+    return FixedKLController(kl_coef)
+
+
+# ---------------------------------------------------------------------------------- rewards
+
+
+def place_scores(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[B]`` scalar scores -> ``[B, T]`` with each score on its row's last real response token.
+
+    ``Actor.response_mask`` covers the tokens up to and including EOS for both seq2seq and
+    causal actors, so this is the EOS token (or the last token of a truncated response, which
+    upstream PPOCoder missed: it put it on token 0).
+    """
+    out = torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device)
+    out.scatter_(1, last_token_index(mask).unsqueeze(1), scores.unsqueeze(1))
+    return out * mask.to(scores.dtype)
+
+
+def token_rewards(
+    scores: torch.Tensor,
+    logprobs: torch.Tensor,
+    ref_logprobs: torch.Tensor,
+    mask: torch.Tensor,
+    beta: float,
+    kl_kind: str = "k1",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPOCoder's per-token reward ``r_t = -beta * KL_t + score * [t = last]``; returns (rewards, KL_t)."""
+    kl = kl_estimate(logprobs, ref_logprobs, kl_kind) * mask
+    return place_scores(scores, mask) - beta * kl, kl
+
+
+# ---------------------------------------------------------------------------------- advantages
+
+
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation over response tokens.
+
+    ``delta_t = r_t + gamma * V_{t+1} - V_t`` with ``V`` = 0 after the last real token,
+    ``A_t = delta_t + gamma * lam * A_{t+1}``; returns ``(advantages, returns = A + V)``,
+    both 0 on padding.
+    """
+    m = mask.to(values.dtype)
+    r, v = rewards * m, values * m
+    T = r.shape[1]
+    adv = torch.zeros_like(v)
+    last = torch.zeros_like(v[:, 0])
+    for t in reversed(range(T)):
+        next_v = v[:, t + 1] if t + 1 < T else torch.zeros_like(last)
+        delta = r[:, t] + gamma * next_v - v[:, t]
+        last = delta + gamma * lam * last
+        last = last * m[:, t]  # padding contributes nothing and resets the recursion
+        adv[:, t] = last
+    return adv, (adv + v) * m
+
+
+def group_advantages(
+    rewards: torch.Tensor, group_size: int, scale_std: bool = True, eps: float = 1e-6
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GRPO: ``A_i = (r_i - mean_group) / (std_group + eps)`` over consecutive groups of ``group_size``.
+
+    ``rewards`` holds NaN for dropped samples (sandbox failures). Returns ``(advantages, keep)``:
+    ``keep`` is False for dropped samples and for every sample of a group whose rewards are all
+    equal (zero advantage: no learning signal, only cost).
+    """
+    if rewards.numel() % group_size:
+        raise ValueError(f"{rewards.numel()} rewards do not split into groups of {group_size}")
+    r = rewards.view(-1, group_size)
+    valid = ~torch.isnan(r)
+    n = valid.sum(-1, keepdim=True)
+    filled = torch.where(valid, r, torch.zeros_like(r))
+    mean = filled.sum(-1, keepdim=True) / n.clamp(min=1)
+    dev = torch.where(valid, r - mean, torch.zeros_like(r))
+    var = (dev**2).sum(-1, keepdim=True) / (n - 1).clamp(min=1)
+    adv = dev / (var.sqrt() + eps) if scale_std else dev
+    informative = (dev.abs() > 1e-8).any(-1, keepdim=True) & (n > 1)
+    keep = valid & informative
+    adv = torch.where(keep, adv, torch.zeros_like(adv))
+    return adv.view(-1), keep.view(-1)
+
+
+# ---------------------------------------------------------------------------------- losses
+
+
+def clipped_policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    cliprange: float = 0.2,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """PPO's clipped surrogate ``mean(max(-A * ratio, -A * clip(ratio, 1 - eps, 1 + eps)))``.
+
+    ``advantages`` is ``[B, T]`` (PPO) or ``[B]`` (GRPO, broadcast over tokens). Returns the
+    token-mean loss and stats: ``clipfrac`` (share of tokens where the clip was active) and
+    ``approx_kl`` (``0.5 * mean((log ratio)^2)``, TRL's policy drift estimate).
+    """
+    if advantages.dim() == 1:
+        advantages = advantages.unsqueeze(1).expand_as(logprobs)
+    log_ratio = logprobs - old_logprobs
+    ratio = torch.exp(log_ratio)
+    loss1 = -advantages * ratio
+    loss2 = -advantages * torch.clamp(ratio, 1.0 - cliprange, 1.0 + cliprange)
+    loss = masked_mean(torch.max(loss1, loss2), mask)
+    with torch.no_grad():
+        stats = {
+            "clipfrac": masked_mean((loss2 > loss1).float(), mask),
+            "approx_kl": masked_mean(0.5 * log_ratio**2, mask),
+        }
+    return loss, stats
+
+
+def clipped_value_loss(
+    values: torch.Tensor,
+    old_values: torch.Tensor,
+    returns: torch.Tensor,
+    mask: torch.Tensor,
+    cliprange_value: float = 0.2,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``0.5 * mean(max((V - R)^2, (clip(V, V_old +- eps) - R)^2))`` and the value clip fraction."""
+    clipped = old_values + torch.clamp(values - old_values, -cliprange_value, cliprange_value)
+    l1 = (values - returns) ** 2
+    l2 = (clipped - returns) ** 2
+    loss = 0.5 * masked_mean(torch.max(l1, l2), mask)
+    with torch.no_grad():
+        stats = {"vf_clipfrac": masked_mean((l2 > l1).float(), mask)}
+    return loss, stats
+
+
+def minibatches(n: int, size: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """A random partition of ``range(n)`` into index tensors of at most ``size``."""
+    size = max(1, min(size, n)) if n else 1
+    perm = torch.randperm(n, generator=generator)
+    return [perm[i : i + size] for i in range(0, n, size)] if n else []
+
+
+def num_minibatches(n: int, size: int) -> int:
+    return math.ceil(n / max(1, size)) if n else 0

@@ -1,0 +1,337 @@
+"""Critic Sampling (CodeRL §1.10, never released upstream): sample, test on the example tests, then
+refine from critic-chosen prefixes of passing programs, or repair the best failing programs.
+
+Per problem and round:
+
+1. sample ``n`` programs from the actor and run them on the problem's *example* tests (a
+   problem without ``example_tests`` uses the hidden asserts quoted in its prompt when
+   ``example_fallback=prompt``, else a compile check);
+2. **refine** (some program passed): for each passing program (the ``max_seeds`` best by critic
+   score), ``q_t = p_critic(passed | prompt, w_<t)`` at every position; the seed is the prefix
+   ``w_<t_max`` with ``t_max = argmax_t q_t``; ``n_refine`` continuations are sampled from the
+   seeds (about ``n_refine / #seeds`` each);
+3. **repair** (none passed): the ``repair_top_m`` failing programs the critic rates most likely
+   to pass are rewritten by the repair model (default: the actor itself) from a prompt holding the
+   problem, the program, its error class and message; ``n_refine / M`` repairs each.
+
+New programs are judged on the example tests too; with ``rounds > 1`` the next round decides
+refine/repair on the whole pool. Every program of the pool is returned, in generation order,
+with its stage, parent, example-test verdict and critic score (``score``: pooled p(passed), usable
+as evaluate.py's ``rank_by=score``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from execrl.data.problem import Problem, Tests
+from execrl.execution.outcomes import CLASS_NAMES, ExecutionResult, Outcome, outcome_class
+from execrl.execution.request import ExecRequest
+from execrl.sampling.plain import Sample
+from execrl.sampling.postprocess import postprocess
+
+DEFAULT_REPAIR_TEMPLATE = "{prompt}\n# Previous attempt:\n{program}\n# It fails with {error_class}: {error}\n# Corrected program:\n"
+
+
+@dataclass
+class CriticSample(Sample):
+    """A Critic Sampling program: ``stage`` is ``sample``, ``refine`` or ``repair``; ``parent`` the
+    index (in the problem's list) of the seed or repaired program."""
+
+    stage: str = "sample"
+    parent: int | None = None
+    example_passed: bool | None = None
+    outcome: str | None = None  # example-test outcome
+    score: float | None = None  # critic's pooled p(passed)
+    ids: list[int] = field(default_factory=list, repr=False)  # response token ids (for prefixes)
+    prefix: list[int] | None = field(default=None, repr=False)  # refine: the forced prefix
+    token_scores: list[float] | None = field(default=None, repr=False)  # per-position p(passed), seeds only
+
+
+# ---------------------------------------------------------------------- small pure pieces
+def example_tests(problem: Problem, fallback: str = "prompt") -> Tests | None:
+    """The problem's example tests; with ``fallback=prompt`` the hidden asserts its prompt quotes."""
+    ex = problem.example_tests
+    if ex is not None and len(ex):
+        return ex
+    t = problem.tests
+    if fallback == "prompt" and t is not None and t.style == "assert":
+        shown = [a for a in t.asserts if a.strip() and a.strip() in problem.prompt]
+        if shown:
+            return Tests(style="assert", asserts=shown, setup_code=t.setup_code)
+    return None
+
+
+def example_request(problem: Problem, program: str, fallback: str = "prompt") -> ExecRequest:
+    """Run ``program`` on the example tests (a compile check when the problem has none)."""
+    tests = example_tests(problem, fallback)
+    if tests is None:
+        return ExecRequest(program=program, language=problem.language, mode="compile")
+    return ExecRequest(program=program, language=problem.language, tests=tests, mode="tests")
+
+
+def best_prefix_len(token_scores: Sequence[float]) -> int:
+    """``t_max = argmax_t q_t`` over the scored positions; the seed is ``ids[:t_max]`` (position t
+    has read ``w_<t``, so the last position, at EOS, scores the whole program)."""
+    if not token_scores:
+        return 0
+    return int(max(range(len(token_scores)), key=lambda t: (token_scores[t], -t)))
+
+
+def error_message(result: ExecutionResult | None, limit: int = 300) -> str:
+    """A short message for the repair prompt: the error text's tail, or the failing test's diff."""
+    if result is None:
+        return ""
+    if result.error:
+        lines = [ln for ln in result.error.strip().splitlines() if ln.strip()]
+        return (lines[-1] if lines else "")[-limit:]
+    bad = [t for t in result.tests if t.outcome is not Outcome.PASSED]
+    if bad:
+        t = bad[0]
+        return (t.error or f"expected {t.expected}, got {t.got}")[-limit:]
+    return result.outcome.value
+
+
+def repair_prompt(problem: Problem, program: str, result: ExecutionResult | None, template: str = DEFAULT_REPAIR_TEMPLATE) -> str:
+    """The repair model's input: problem, failing program, error class and message."""
+    c = outcome_class(result.outcome) if result is not None and not result.outcome.is_infra else None
+    return template.format(prompt=problem.prompt.rstrip("\n"), program=program.rstrip("\n"),
+                           error_class=CLASS_NAMES[c] if c is not None else "error", error=error_message(result))
+
+
+def split_budget(total: int, k: int) -> list[int]:
+    """``total`` programs over ``k`` seeds, as evenly as possible (earlier seeds get the remainder)."""
+    if k <= 0:
+        return []
+    return [total // k + (i < total % k) for i in range(k)]
+
+
+# ---------------------------------------------------------------------- the procedure
+class _Run:
+    def __init__(self, actor, critic, executor, repair_actor, cfg: dict[str, Any]) -> None:
+        self.actor, self.critic, self.executor = actor, critic, executor
+        self.repair_actor = repair_actor or actor
+        self.cfg = cfg
+
+    def _post(self, text: str, p: Problem) -> str:
+        c = self.cfg
+        return postprocess(text, p, c["stop"], c["strip_fences"], c["untab"], c["starter_code"])
+
+    def _gen_kwargs(self) -> dict[str, Any]:
+        c = self.cfg
+        return dict(do_sample=True, temperature=c["temperature"], top_p=c["top_p"], top_k=c["top_k"], max_new_tokens=c["max_new_tokens"])
+
+    @torch.no_grad()
+    def score(self, problems: list[Problem], samples: list[CriticSample], token_level: bool) -> None:
+        """Critic p(passed): pooled into ``score``; per position into ``token_scores`` when asked."""
+        if self.critic is None or not samples:
+            return
+        self.critic.eval()
+        k = self.critic.passed_class
+        bs = self.cfg["critic_batch_size"]
+        for i in range(0, len(samples), bs):
+            chunk, probs = samples[i : i + bs], problems[i : i + bs]
+            p_ids, p_mask = self.critic.backbone.encode_prompts([p.prompt for p in probs])
+            width = max(len(s.ids) for s in chunk)
+            pad = self.actor.pad_id
+            r_ids = torch.tensor([s.ids + [pad] * (width - len(s.ids)) for s in chunk], device=p_ids.device)
+            r_mask = torch.tensor([[1] * len(s.ids) + [0] * (width - len(s.ids)) for s in chunk], device=p_ids.device)
+            tok = self.critic.token_logits(p_ids, p_mask, r_ids, r_mask)
+            pooled = torch.softmax(self.critic.pool(tok, r_mask), -1)[:, k].tolist()
+            q = torch.softmax(tok, -1)[..., k].cpu()
+            for j, s in enumerate(chunk):
+                s.score = float(pooled[j])
+                if token_level:
+                    s.token_scores = q[j, : len(s.ids)].tolist()
+
+    def judge(self, problems: list[Problem], samples: list[CriticSample]) -> dict[int, ExecutionResult]:
+        reqs = [example_request(p, s.completion, self.cfg["example_fallback"]) for p, s in zip(problems, samples)]
+        results = self.executor.run(reqs) if reqs else []
+        for s, r in zip(samples, results):
+            s.outcome = r.outcome.value
+            s.example_passed = None if r.outcome.is_infra else r.outcome is Outcome.PASSED
+        return {id(s): r for s, r in zip(samples, results)}
+
+    def _rows(self, actor, prompts: list[str], n: int, prefix: list[int] | None = None) -> list[tuple[str, list[int]]]:
+        if n <= 0:
+            return []
+        p_ids, p_mask = actor.encode_prompts(prompts)
+        roll = actor.generate(prompt_ids=p_ids, prompt_mask=p_mask, num_return_sequences=n,
+                              prefix_ids=None if prefix is None else [prefix] * len(prompts), **self._gen_kwargs())
+        out = []
+        for ids, m, text in zip(roll.response_ids.tolist(), roll.response_mask.tolist(), roll.texts):
+            out.append((text, [t for t, keep in zip(ids, m) if keep]))
+        return out
+
+    def initial(self, problems: list[Problem]) -> list[list[CriticSample]]:
+        n = self.cfg["n"]
+        rows = self._rows(self.actor, [p.prompt for p in problems], n)
+        pools: list[list[CriticSample]] = [[] for _ in problems]
+        for j, (text, ids) in enumerate(rows):
+            p = problems[j // n]
+            pools[j // n].append(CriticSample(self._post(text, p), text, None, len(ids), ids=ids))
+        return pools
+
+    def round(self, problems: list[Problem], pools: list[list[CriticSample]], results: dict[int, ExecutionResult]) -> list[tuple[Problem, CriticSample]]:
+        """One refine-or-repair round for every problem; returns the new (problem, sample) pairs."""
+        c = self.cfg
+        budget = c["n_refine"] or c["n"]
+        new: list[tuple[Problem, CriticSample]] = []
+        passing = [(p, s) for p, pool in zip(problems, pools) for s in pool if s.example_passed]
+        self.score([p for p, _ in passing], [s for _, s in passing], token_level=True)
+        for p, pool in zip(problems, pools):
+            good = [i for i, s in enumerate(pool) if s.example_passed]
+            if good:
+                good.sort(key=lambda i: -(pool[i].score or 0.0))
+                seeds = good[: c["max_seeds"]] if c["max_seeds"] else good
+                for i, k in zip(seeds, split_budget(budget, len(seeds))):
+                    seed = pool[i]
+                    t_max = best_prefix_len(seed.token_scores or [])
+                    prefix = seed.ids[:t_max]
+                    for text, ids in self._rows(self.actor, [p.prompt], k, prefix=prefix):
+                        new.append((p, CriticSample(self._post(text, p), text, None, len(ids), stage="refine", parent=i, ids=ids, prefix=prefix)))
+            else:
+                failed = [i for i, s in enumerate(pool) if s.example_passed is False]
+                if not failed:
+                    continue  # every program hit an infrastructure error: nothing to repair from
+                if any(pool[i].score is None for i in failed):
+                    self.score([p] * len(failed), [pool[i] for i in failed], token_level=False)
+                failed.sort(key=lambda i: -(pool[i].score or 0.0))
+                chosen = failed[: max(1, c["repair_top_m"])]
+                for i, k in zip(chosen, split_budget(budget, len(chosen))):
+                    prompt = repair_prompt(p, pool[i].completion, results.get(id(pool[i])), c["repair_template"])
+                    for text, ids in self._rows(self.repair_actor, [prompt], k):
+                        new.append((p, CriticSample(self._post(text, p), text, None, len(ids), stage="repair", parent=i, ids=ids)))
+        return new
+
+
+def critic_sampling(
+    actor: Any,
+    critic: Any,
+    executor: Any,
+    problems: Sequence[Problem],
+    *,
+    n: int = 8,
+    n_refine: int | None = None,
+    rounds: int = 1,
+    max_seeds: int | None = None,
+    repair_top_m: int = 1,
+    repair_actor: Any = None,
+    repair_template: str = DEFAULT_REPAIR_TEMPLATE,
+    example_fallback: str = "prompt",
+    temperature: float = 0.6,
+    top_p: float = 0.95,
+    top_k: int = 0,
+    max_new_tokens: int | None = None,
+    stop: Sequence[str] | None = None,
+    strip_fences: bool = True,
+    untab: bool = False,
+    starter_code: bool = True,
+    critic_batch_size: int = 32,
+) -> list[list[CriticSample]]:
+    """Critic Sampling for ``problems``; returns each problem's pool (``n + rounds * n_refine``
+    programs at most: ``n`` sampled, then ``n_refine`` refined or repaired per round)."""
+    problems = list(problems)
+    cfg = dict(n=n, n_refine=n_refine, max_seeds=max_seeds, repair_top_m=repair_top_m, repair_template=repair_template,
+               example_fallback=example_fallback, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
+               stop=None if stop is None else list(stop), strip_fences=strip_fences, untab=untab, starter_code=starter_code,
+               critic_batch_size=critic_batch_size)
+    run = _Run(actor, critic, executor, repair_actor, cfg)
+    pools = run.initial(problems)
+    flat = [(p, s) for p, pool in zip(problems, pools) for s in pool]
+    results = run.judge([p for p, _ in flat], [s for _, s in flat])
+    for _ in range(rounds):
+        new = run.round(problems, pools, results)
+        if not new:
+            break
+        results.update(run.judge([p for p, _ in new], [s for _, s in new]))
+        index = {id(p): i for i, p in enumerate(problems)}
+        for p, s in new:
+            pools[index[id(p)]].append(s)
+    # every program gets a critic score (for ranking, e.g. evaluate.py rank_by=score)
+    todo = [(p, s) for p, pool in zip(problems, pools) for s in pool if s.score is None]
+    run.score([p for p, _ in todo], [s for _, s in todo], token_level=False)
+    return pools
+
+
+class CriticSampler:
+    """``sampling=critic``: :func:`critic_sampling` with a critic (and optional repair model) loaded
+    from checkpoints. ``sample(actor, problems, executor=...)``; without an executor it starts a
+    default sandbox pool (closed by :meth:`close`)."""
+
+    needs_executor = True
+
+    def __init__(
+        self,
+        critic_ckpt: str | None = None,
+        repair_ckpt: str | None = None,
+        n: int = 8,
+        n_refine: int | None = None,
+        rounds: int = 1,
+        max_seeds: int | None = None,
+        repair_top_m: int = 1,
+        repair_template: str = DEFAULT_REPAIR_TEMPLATE,
+        example_fallback: str = "prompt",
+        temperature: float = 0.6,
+        top_p: float = 0.95,
+        top_k: int = 0,
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] | None = None,
+        strip_fences: bool = True,
+        untab: bool = False,
+        starter_code: bool = True,
+        critic_batch_size: int = 32,
+        critic: Any = None,
+        repair_actor: Any = None,
+    ) -> None:
+        self.critic_ckpt, self.repair_ckpt = critic_ckpt, repair_ckpt
+        self.critic, self.repair_actor = critic, repair_actor
+        self.kwargs = dict(n=n, n_refine=n_refine, rounds=rounds, max_seeds=max_seeds, repair_top_m=repair_top_m,
+                           repair_template=repair_template, example_fallback=example_fallback, temperature=temperature,
+                           top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, stop=None if stop is None else list(stop),
+                           strip_fences=strip_fences, untab=untab, starter_code=starter_code, critic_batch_size=critic_batch_size)
+        self._own_executor = None
+
+    @property
+    def n(self) -> int:
+        k = self.kwargs
+        return k["n"] + k["rounds"] * (k["n_refine"] or k["n"])
+
+    def config(self) -> dict:
+        """The generation settings recorded beside every sample."""
+        return {"sampler": "critic", "critic_ckpt": self.critic_ckpt, "repair_ckpt": self.repair_ckpt,
+                **{k: v for k, v in self.kwargs.items() if k != "repair_template"}}
+
+    def _load(self, actor: Any) -> None:
+        if self.critic is None:
+            if not self.critic_ckpt:
+                raise ValueError("sampling=critic needs sampling.critic_ckpt (an algo=critic checkpoint, binary=true as in the paper)")
+            from execrl.models.critic import load_critic
+
+            self.critic = load_critic(self.critic_ckpt, actor=actor)
+        self.critic.to(actor.device).eval()
+        if self.repair_actor is None and self.repair_ckpt:
+            from execrl.models.checkpoint import load_actor
+
+            self.repair_actor = load_actor(self.repair_ckpt).to(actor.device).eval()
+
+    def sample(self, actor: Any, problems: Sequence[Problem], executor: Any = None) -> list[list[CriticSample]]:
+        """Each problem's Critic Sampling pool (see the module docstring)."""
+        self._load(actor)
+        if executor is None:
+            if self._own_executor is None:
+                from execrl.execution import Executor
+
+                self._own_executor = Executor()
+            executor = self._own_executor
+        return critic_sampling(actor, self.critic, executor, problems, repair_actor=self.repair_actor, **self.kwargs)
+
+    def close(self) -> None:
+        if self._own_executor is not None:
+            self._own_executor.close()
+            self._own_executor = None
+
