@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,17 +9,7 @@ import torch
 
 from conftest import run_cli
 
-FAST = ["data.train_limit=64", "data.val_limit=8", "trainer.val_check_interval=1000", "logger=csv", "executor.workers=1"]
-
-
-def _metrics(run_dir: Path) -> list[dict]:
-    rows: list[dict] = []
-    for f in sorted(run_dir.rglob("metrics.csv")):
-        import csv
-
-        with open(f) as fh:
-            rows += list(csv.DictReader(fh))
-    return rows
+FAST = ["++data.train_limit=64", "++data.val_limit=8", "trainer.val_check_interval=1000", "logger=csv", "executor.workers=1"]
 
 
 @pytest.mark.parametrize("algo", ["sft", "grpo"])
@@ -41,11 +30,13 @@ def test_local_launcher_multirun_writes_two_run_dirs(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     runs = sorted(p for p in tmp_path.iterdir() if p.is_dir() and p.name.isdigit())
     assert [p.name for p in runs] == ["0", "1"]
+    from omegaconf import OmegaConf
+
     lrs = set()
     for run in runs:
         assert (run / "checkpoints" / "last.ckpt").exists()
-        lrs.add((run / ".hydra" / "overrides.yaml").read_text().count("optimizer.lr=2e-3"))
-    assert lrs == {0, 1}  # one job per lr value
+        lrs.add(float(OmegaConf.load(run / ".hydra" / "config.yaml").optimizer.lr))
+    assert lrs == {1e-3, 2e-3}  # one job per lr value
 
 
 def test_resume_continues_step_count(tmp_path: Path) -> None:
@@ -57,8 +48,6 @@ def test_resume_continues_step_count(tmp_path: Path) -> None:
     assert "Restoring states from the checkpoint" in r2.stderr + r2.stdout
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == 6
-    steps = [int(row["step"]) for row in _metrics(tmp_path) if row.get("step")]
-    assert max(steps) >= 5
 
 
 def test_ray_executor_matches_local_pool() -> None:
