@@ -25,14 +25,6 @@ CODERL = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The tiny models run ~7x faster on one intra-op thread on a shared, oversubscribed CPU."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
 def _fit(tmp_path: Path, overrides: list[str]):
     from execrl.tasks.train import build_executor, fit
 

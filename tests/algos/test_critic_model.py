@@ -16,15 +16,6 @@ from execrl.models.critic import build_critic, pool_logits, token_class_probs
 
 ROOT = Path(__file__).resolve().parents[2]
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The tiny models run ~7x faster on one intra-op thread on a shared, oversubscribed CPU."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 def tiny_actor(name: str = "tiny_t5"):
     torch.manual_seed(0)
     cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml"))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fakes import ParityExecutor
-from test_ppo import _fit, _module
+from test_ppo import ParityExecutor, _fit, _learning_check, _module
 
 
 @pytest.mark.parametrize("model", ["tiny_t5", "tiny_causal"])
@@ -46,3 +45,8 @@ def test_grpo_all_equal_rewards_make_a_noop_step(tmp_path):
     assert trainer.global_step == 2
     assert all(torch.equal(before[k], v) for k, v in module.actor.state_dict().items())
     assert all(float(r["grpo/kept_frac"]) == 0.0 for r in rows if r.get("grpo/kept_frac"))
+
+
+@pytest.mark.slow
+def test_grpo_raises_compile_reward():
+    _learning_check("grpo", 20)

@@ -25,15 +25,6 @@ from execrl.sampling.critic_sampling import (
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = "def f(x):\n    return x + 1\n"
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The tiny models run ~7x faster on one intra-op thread on a shared, oversubscribed CPU."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 def _problem(task_id: str, shown: str, hidden: list[str]) -> Problem:
     return Problem(task_id, "synth", f"Write a function f(x).\n{shown}\n", tests=Tests(style="assert", asserts=[shown, *hidden]))
 
