@@ -331,4 +331,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     print_table(metrics, f"{datamodule.name}:{split} ({samples_path.name})")
     log_to_loggers(cfg, metrics, records)
     print(f"results: {results_path}\nmetrics: {outdir / 'metrics.json'}")
+    if cfg.get("plots"):
+        from execrl.metrics.plots import save_evaluation_plots  # matplotlib only when asked for
+
+        print("plots: " + " ".join(str(p) for p in save_evaluation_plots(outdir)))
     return metrics
