@@ -43,14 +43,13 @@ def train(run_dir: Path, overrides: list[str], log: Path) -> None:
 
 def heldout_pass_at_1(ckpt: Path, data: str, seed: int, limit: int | None) -> float:
     import hydra
-    from hydra import compose, initialize_config_dir
 
     from execrl.execution import Executor
     from execrl.models.checkpoint import load_actor
     from execrl.tasks.train import greedy_pass_at_1
+    from execrl.utils.config import compose
 
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", [f"data={data}", f"data.reader.seed={seed}", "data.val_limit=null"], return_hydra_config=False)
+    cfg = compose("train", [f"data={data}", f"data.reader.seed={seed}", "data.val_limit=null"])
     dm = hydra.utils.instantiate(cfg.data)
     problems = dm.problems(dm.test_split, limit)
     actor = load_actor(ckpt).eval()

@@ -16,31 +16,14 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub here: fail fast instead of retrying
 PYTHON = sys.executable
 
+from execrl.utils.config import compose  # noqa: E402,F401  (after the env above; tests import it from here)
+
 
 def has_toolchain(*tools: str) -> bool:
     return all(shutil.which(t) for t in tools)
 
 
 requires_java_cpp = pytest.mark.skipif(not has_toolchain("javac", "java", "g++"), reason="Requires: javac, java, g++")
-
-
-def compose(config_name: str = "train", overrides: list[str] | None = None, output_dir: Path | None = None):
-    """Compose a config like the CLI does, with a Hydra runtime so ${hydra:...} resolves."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=True)
-    if output_dir is not None:
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(output_dir)
-            cfg.hydra.run.dir = str(output_dir)
-    HydraConfig.instance().set_config(cfg)
-    return cfg
 
 
 @pytest.fixture

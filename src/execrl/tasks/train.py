@@ -77,8 +77,10 @@ def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int 
     return passed / max(judged, 1)
 
 
-def fit(cfg: DictConfig, executor: Any) -> tuple[dict[str, float], Any, Any]:
-    """Instantiate data, model, algorithm, callbacks, loggers, trainer from ``cfg`` and fit."""
+def fit(cfg: DictConfig, executor: Any, extra_callbacks: list[Any] | None = None) -> tuple[dict[str, float], Any, Any]:
+    """Instantiate data, model, algorithm, callbacks, loggers, trainer from ``cfg`` and fit.
+
+    ``extra_callbacks`` (Lightning callback objects) join the configured ones, e.g. a benchmark's timer."""
     L.seed_everything(cfg.seed, workers=True)
     apply_torch_threads(cfg)
     if cfg.get("print_config"):
@@ -98,7 +100,7 @@ def fit(cfg: DictConfig, executor: Any) -> tuple[dict[str, float], Any, Any]:
     )
     module.model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     datamodule.items = module.train_items
-    callbacks = instantiate_list(cfg.get("callbacks"))
+    callbacks = instantiate_list(cfg.get("callbacks")) + list(extra_callbacks or [])
     name_wandb_run(cfg)
     loggers = instantiate_list(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

@@ -31,6 +31,27 @@ def set_project_root_env() -> None:
     os.environ.setdefault("PROJECT_ROOT", str(project_root()))
 
 
+def compose(config_name: str = "train", overrides: list[str] | None = None, output_dir: str | Path | None = None) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` like the CLI does, outside ``@hydra.main`` (tests, benches).
+
+    A Hydra runtime is set so ``${hydra:...}`` resolves; ``output_dir`` becomes the run dir."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
+        cfg = hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=True)
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(output_dir)
+            cfg.hydra.run.dir = str(output_dir)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
 @rank_zero_only
 def print_config_tree(cfg: DictConfig, save_to: str | Path | None = None, order: Sequence[str] = PRINT_ORDER) -> None:
     """Print the composed config as a rich tree and save it as ``config_tree.log``."""
