@@ -83,7 +83,7 @@ def run_ours(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, f
                             "print_config=false", "hardware=cpu", f"data.batch_size={args.problems}", f"algo.num_samples={args.group}",
                             f"algo.max_new_tokens={args.max_new_tokens}", f"algo.minibatch_size={n}", "algo.ppo_epochs=1",
                             "algo.ce_coef=0", "algo.kl_coef=0.02", "algo.completions_every=1000000", f"optimizer.lr={args.lr}",
-                            "trainer.max_steps=-1", "trainer.val_check_interval=null", "trainer.limit_val_batches=0",
+                            "trainer.max_steps=-1", "trainer.val_check_interval=null", "+trainer.limit_val_batches=0",
                             "+trainer.enable_checkpointing=false", "+trainer.enable_progress_bar=false"],
                   output_dir=args.out / "rl_throughput_ours")
     timer = StepTimer()
@@ -103,7 +103,9 @@ def run_trl(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, fl
     from execrl.utils.config import compose
 
     actor = load_actor(ckpt)
-    model, tok = actor.model, actor.tokenizer
+    hf_dir = args.out / "rl_throughput_trl" / "actor_hf"  # TRL builds its reference model from a path
+    actor.save_pretrained(str(hf_dir))
+    tok = actor.tokenizer
     dm_cfg = compose("train", COMMON).data
     import hydra
 
@@ -118,8 +120,6 @@ def run_trl(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, fl
         stage["reward"] = stage.get("reward", 0.0) + time.perf_counter() - t0
         return [1.0 if r.outcome is Outcome.PASSED else 0.0 for r in res]
 
-    generate = model.generate
-
     def timed_generate(*a, **kw):
         t0 = time.perf_counter()
         out = generate(*a, **kw)
@@ -128,7 +128,6 @@ def run_trl(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, fl
         stage["tokens"] = stage.get("tokens", 0.0) + float((new != tok.pad_token_id).sum())
         return out
 
-    model.generate = timed_generate
     steps: list[dict[str, float]] = []
 
     class StepTimer(TrainerCallback):
@@ -151,8 +150,10 @@ def run_trl(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, fl
     )
     data = Dataset.from_list([{"prompt": p.prompt, "task_id": p.task_id} for p in problems])
     torch.set_num_threads(1)
-    trainer = GRPOTrainer(model=model, reward_funcs=unit_test_reward, args=config, train_dataset=data, processing_class=tok,
+    trainer = GRPOTrainer(model=str(hf_dir), reward_funcs=unit_test_reward, args=config, train_dataset=data, processing_class=tok,
                           callbacks=[StepTimer()])
+    generate = trainer.model.generate
+    trainer.model.generate = timed_generate
     trainer.train()
     return steps
 
@@ -174,6 +175,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "learning_runs").mkdir(exist_ok=True)
     ckpt = sft_checkpoint(args.out / "learning_runs", args.sft_steps)
     n = args.problems * args.group
     with Executor(workers=2, timeout_s=2.0) as ex:

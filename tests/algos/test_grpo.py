@@ -50,3 +50,21 @@ def test_grpo_all_equal_rewards_make_a_noop_step(tmp_path):
 @pytest.mark.slow
 def test_grpo_raises_compile_reward():
     _learning_check("grpo", 20)
+
+
+def test_on_policy_shortcut_gives_the_same_update(tmp_path):
+    """One epoch over one minibatch reuses the current log-probs as the sampling ones: same weights as two passes."""
+    finals = []
+    for reuse in (True, False):
+        torch.manual_seed(0)
+        _, module = _module("tiny_causal", "grpo", "binary", ParityExecutor(), ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=0.0"])
+        module.reuse_on_policy_logprobs = reuse
+        calls = []
+        inner = module.policy_logprobs
+        module.policy_logprobs = lambda ro, idx: calls.append(len(idx)) or inner(ro, idx)
+        _, rows = _fit(module, tmp_path / str(reuse), steps=2)
+        assert any(float(r["grpo/kept_frac"]) > 0 for r in rows if r.get("grpo/kept_frac"))
+        assert len(calls) == (2 if reuse else 4)  # one forward per update instead of two
+        finals.append(module.actor.state_dict())
+    for k in finals[0]:
+        torch.testing.assert_close(finals[0][k], finals[1][k], rtol=1e-5, atol=1e-6)

@@ -22,6 +22,8 @@ from execrl.rewards.base import RewardBatch
 class GRPOModule(RLModule):
     """Group-relative policy optimisation over the same rewards as PPO, with no value head."""
 
+    reuse_on_policy_logprobs = True  # tests switch it off to check the shortcut changes nothing
+
     def __init__(
         self,
         actor: Actor,
@@ -53,16 +55,20 @@ class GRPOModule(RLModule):
         adv = adv.to(dev)[rows]
         fmask = ro.response_mask[rows]
         mask = fmask * weight.long().unsqueeze(1)  # dropped rows (DDP only) weigh 0
+        # one epoch over one minibatch is fully on-policy: the sampling policy's log-probs are the
+        # current ones, so the extra no-grad forward pass is skipped (as TRL does for num_iterations=1)
+        on_policy = self.reuse_on_policy_logprobs and self.ppo_epochs == 1 and rows.numel() <= self.minibatch_size
         with torch.no_grad():
-            old_lp = self.policy_logprobs(ro, rows)
+            old_lp = None if on_policy else self.policy_logprobs(ro, rows)
             ref_lp = self.ref_logprobs(ro, rows)
-            kl_before = self.policy_kl(old_lp, ref_lp, mask)
         stats = []
         for _ in range(self.ppo_epochs):
             for mb in minibatches(rows.numel(), self.minibatch_size):
                 mb = mb.to(dev)
                 sub = rows[mb]  # rows of the rollout in this minibatch
                 lp = self.policy_logprobs(ro, sub)
+                if old_lp is None:  # on-policy: mb is a permutation of all rows
+                    old_lp = torch.empty_like(lp).index_copy_(0, mb, lp.detach())
                 m, o_lp, r_lp, lp = self.trim(fmask[mb], mask[mb], old_lp[mb], ref_lp[mb], lp)
                 pg, pst = clipped_policy_loss(lp, o_lp, adv[mb], m, self.cliprange)
                 kl = masked_mean(kl_estimate(lp, r_lp, self.kl_estimator), m)
@@ -77,6 +83,6 @@ class GRPOModule(RLModule):
                     stat["grpo/loss/ce"] = anchor
                 stats.append({k: v.detach() for k, v in stat.items()})
         out.update(mean_stats(stats))
-        out["kl"] = float(kl_before)
+        out["kl"] = float(self.policy_kl(old_lp, ref_lp, mask))  # of the sampling policy, before the update
         out["grpo/advantages/abs_mean"] = float(masked_mean(adv.abs(), weight))
         return out
