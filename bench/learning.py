@@ -75,6 +75,7 @@ def main() -> None:
     runs = out / "learning_runs"
     runs.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[float]] = {"sft": []}
+    failed: list[str] = []
     t_start = time.time()
     for seed in args.seeds:
         common = [f"data={args.data}", f"seed={seed}", f"data.reader.seed={seed}", *args.extra]
@@ -85,7 +86,13 @@ def main() -> None:
         print(f"seed {seed} sft: {rows['sft'][-1]:.3f}", flush=True)
         for m in args.methods:
             d = runs / f"{m}_seed{seed}"
-            train(d, [*METHOD_OVERRIDES[m], f"actor_ckpt={sft_ckpt}", f"+trainer.max_time={args.budget}", "trainer.max_steps=-1", *common], runs / f"{m}_seed{seed}.log")
+            try:
+                train(d, [*METHOD_OVERRIDES[m], f"actor_ckpt={sft_ckpt}", f"+trainer.max_time={args.budget}", "trainer.max_steps=-1", *common],
+                      runs / f"{m}_seed{seed}.log")
+            except subprocess.CalledProcessError:  # keep the other methods' figures; the log says why
+                print(f"seed {seed} {m}: FAILED, see {runs / f'{m}_seed{seed}.log'}", flush=True)
+                failed.append(f"{m}_seed{seed}")
+                continue
             score = heldout_pass_at_1(d / "checkpoints" / "last.ckpt", args.data, seed, args.heldout_limit)
             rows.setdefault(m, []).append(score)
             print(f"seed {seed} {m}: {score:.3f}", flush=True)
@@ -95,7 +102,7 @@ def main() -> None:
     for m, r in table.items():
         delta = "" if m == "sft" else f"  (vs sft {r['mean'] - table['sft']['mean']:+.3f})"
         print(f"{m:<10} {r['mean']:6.3f} {r['stdev']:6.3f}  {' '.join(f'{x:.3f}' for x in r['per_seed'])}{delta}")
-    (out / "learning.json").write_text(json.dumps({"args": vars(args), "table": table, "seconds": time.time() - t_start,
+    (out / "learning.json").write_text(json.dumps({"args": vars(args), "table": table, "failed": failed, "seconds": time.time() - t_start,
                                                    "machine": os.uname().nodename, "cpus": os.cpu_count()}, indent=2))
 
 
