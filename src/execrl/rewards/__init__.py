@@ -2,6 +2,7 @@
 
 from execrl.rewards.base import Reward, RewardBatch
 from execrl.rewards.combine import WeightedSum
+from execrl.rewards.equivalence import EquivalenceReward
 from execrl.rewards.match import ASTMatch, DFGMatch, dataflow_match, syntax_match
 from execrl.rewards.unit_test import CompilerReward, UnitTestReward
 
@@ -10,6 +11,7 @@ __all__ = [
     "RewardBatch",
     "UnitTestReward",
     "CompilerReward",
+    "EquivalenceReward",
     "ASTMatch",
     "DFGMatch",
     "WeightedSum",

@@ -21,21 +21,24 @@ class WeightedSum:
     """``total = sum_i weight_i * reward_i``; ``None`` when any component is ``None`` (sandbox failure).
 
     ``components`` maps a name to ``(reward, weight)`` or ``{"reward": ..., "weight": ...}``
-    (the Hydra form; a reward may still be a config with ``_target_``). Logged components are the
+    (the Hydra form; a reward may still be a config with ``_target_``); a ``None`` spec is skipped, so
+    a config can drop a component it inherits (``compiler: null``). Logged components are the
     unweighted per-component scores under their names; ``results`` are the first executing
     component's execution results (for compile-rate logging).
     """
 
     def __init__(self, components: Mapping[str, Any]) -> None:
-        if not components:
-            raise ValueError("WeightedSum needs at least one component")
         self.components: dict[str, tuple[Any, float]] = {}
         for name, spec in components.items():
+            if spec is None:
+                continue
             if isinstance(spec, Mapping):
                 reward, weight = spec["reward"], spec.get("weight", 1.0)
             else:
                 reward, weight = spec
             self.components[str(name)] = (_instantiate(reward), float(weight))
+        if not self.components:
+            raise ValueError("WeightedSum needs at least one component")
 
     def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
         n = len(programs)
