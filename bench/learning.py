@@ -8,7 +8,14 @@ decoding on the 1,000 ``heldout`` problems, each program run in the sandbox.
 
     python bench/learning.py --seeds 0 1 2 --methods sft_more grpo coderl ppo
 
-Prints a table (mean and spread across seeds) and writes bench/results/learning.json.
+Translation (issue: behaviour-judged rewards): ``--data synth_translation`` with methods
+``ppo_ppocoder`` (compiler + AST + DFG) and ``ppo_equivalence`` (the translation run beside its
+source); held-out greedy programs are judged by what they print (computational accuracy, which
+is pass@1 against the source's output) and by whether they compile:
+
+    python bench/learning.py --data synth_translation --methods sft_more ppo_ppocoder ppo_equivalence --heldout-limit 200
+
+Prints a table (mean and spread across seeds) and writes bench/results/learning[_<data>].json.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ METHOD_OVERRIDES = {
     "grpo": ["algo=grpo"],
     "coderl": ["algo=coderl"],
     "ppo": ["algo=ppo"],
+    "ppo_ppocoder": ["algo=ppo", "reward=ppocoder"],
+    "ppo_equivalence": ["algo=ppo", "reward=equivalence"],
 }
 
 
@@ -41,12 +50,13 @@ def train(run_dir: Path, overrides: list[str], log: Path) -> None:
         subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
 
 
-def heldout_pass_at_1(ckpt: Path, data: str, seed: int, limit: int | None) -> float:
+def heldout_scores(ckpt: Path, data: str, seed: int, limit: int | None) -> dict[str, float]:
+    """Greedy held-out pass@1 and compile rate of a checkpoint, every program run in the sandbox."""
     import hydra
 
-    from execrl.execution import Executor
+    from execrl.execution import Executor, Outcome
     from execrl.models.checkpoint import load_actor
-    from execrl.tasks.train import greedy_pass_at_1
+    from execrl.tasks.train import greedy_outcomes
     from execrl.utils.config import compose
 
     cfg = compose("train", [f"data={data}", f"data.reader.seed={seed}", "data.val_limit=null"])
@@ -54,7 +64,13 @@ def heldout_pass_at_1(ckpt: Path, data: str, seed: int, limit: int | None) -> fl
     problems = dm.problems(dm.test_split, limit)
     actor = load_actor(ckpt).eval()
     with Executor(workers=2) as ex:
-        return greedy_pass_at_1(actor, problems, ex)
+        judged = [o for o in greedy_outcomes(actor, problems, ex) if not o.is_infra]
+    n = max(len(judged), 1)
+    return {"pass@1": sum(o is Outcome.PASSED for o in judged) / n, "compile_rate": sum(o is not Outcome.COMPILE_ERROR for o in judged) / n}
+
+
+def stats(values: list[float]) -> dict:
+    return {"per_seed": values, "mean": statistics.mean(values), "stdev": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def main() -> None:
@@ -74,7 +90,7 @@ def main() -> None:
     out = Path(args.out)
     runs = out / "learning_runs"
     runs.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, list[float]] = {"sft": []}
+    scores: dict[str, list[dict[str, float]]] = {"sft": []}
     failed: list[str] = []
     t_start = time.time()
     for seed in args.seeds:
@@ -82,8 +98,8 @@ def main() -> None:
         sft_dir = runs / f"sft_seed{seed}"
         train(sft_dir, ["algo=sft", f"trainer.max_steps={args.sft_steps}", *common], runs / f"sft_seed{seed}.log")
         sft_ckpt = sft_dir / "checkpoints" / "last.ckpt"
-        rows["sft"].append(heldout_pass_at_1(sft_ckpt, args.data, seed, args.heldout_limit))
-        print(f"seed {seed} sft: {rows['sft'][-1]:.3f}", flush=True)
+        scores["sft"].append(heldout_scores(sft_ckpt, args.data, seed, args.heldout_limit))
+        print(f"seed {seed} sft: {scores['sft'][-1]}", flush=True)
         for m in args.methods:
             d = runs / f"{m}_seed{seed}"
             try:
@@ -93,18 +109,18 @@ def main() -> None:
                 print(f"seed {seed} {m}: FAILED, see {runs / f'{m}_seed{seed}.log'}", flush=True)
                 failed.append(f"{m}_seed{seed}")
                 continue
-            score = heldout_pass_at_1(d / "checkpoints" / "last.ckpt", args.data, seed, args.heldout_limit)
-            rows.setdefault(m, []).append(score)
-            print(f"seed {seed} {m}: {score:.3f}", flush=True)
-    table = {m: {"per_seed": v, "mean": statistics.mean(v), "stdev": statistics.stdev(v) if len(v) > 1 else 0.0} for m, v in rows.items()}
+            scores.setdefault(m, []).append(heldout_scores(d / "checkpoints" / "last.ckpt", args.data, seed, args.heldout_limit))
+            print(f"seed {seed} {m}: {scores[m][-1]}", flush=True)
+    table = {m: stats([x["pass@1"] for x in v]) for m, v in scores.items()}
+    compile_rate = {m: stats([x["compile_rate"] for x in v]) for m, v in scores.items()}
     print(f"\nheld-out greedy pass@1 on {args.data} ({len(args.seeds)} seeds, {args.budget} per method after {args.sft_steps} SFT steps)")
-    print(f"{'method':<10} {'mean':>6} {'stdev':>6}  per seed")
+    print(f"{'method':<16} {'pass@1':>7} {'stdev':>6} {'compiles':>9}  per seed")
     for m, r in table.items():
-        delta = "" if m == "sft" else f"  (vs sft {r['mean'] - table['sft']['mean']:+.3f})"
-        print(f"{m:<10} {r['mean']:6.3f} {r['stdev']:6.3f}  {' '.join(f'{x:.3f}' for x in r['per_seed'])}{delta}")
-    (out / "learning.json").write_text(json.dumps({"args": vars(args), "table": table, "failed": failed, "seconds": time.time() - t_start,
-                                                   "machine": os.uname().nodename, "cpus": os.cpu_count()}, indent=2))
-
+        delta = "".join(f"  (vs {ref} {r['mean'] - table[ref]['mean']:+.3f})" for ref in ("sft", "sft_more") if ref in table and ref != m)
+        print(f"{m:<16} {r['mean']:7.3f} {r['stdev']:6.3f} {compile_rate[m]['mean']:9.3f}  {' '.join(f'{x:.3f}' for x in r['per_seed'])}{delta}")
+    name = "learning.json" if args.data == "synth" else f"learning_{args.data}.json"
+    (out / name).write_text(json.dumps({"args": vars(args), "table": table, "compile_rate": compile_rate, "failed": failed,
+                                        "seconds": time.time() - t_start, "machine": os.uname().nodename, "cpus": os.cpu_count()}, indent=2))
 
 if __name__ == "__main__":
     main()

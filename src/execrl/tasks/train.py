@@ -61,20 +61,24 @@ def warm_start_config(cfg: DictConfig) -> DictConfig:
     return hydra.compose(config_name="train", overrides=overrides)
 
 
-def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int = 100) -> float:
-    """Held-out greedy pass@1 of ``actor`` (each program judged in the sandbox)."""
+def greedy_outcomes(actor: Any, problems: list, executor: Any, batch_size: int = 100) -> list[Any]:
+    """The sandbox outcome of ``actor``'s greedy program for each problem, in order."""
     from execrl.algos.base import exec_request
-    from execrl.execution.outcomes import Outcome
 
-    passed = judged = 0
+    out = []
     for i in range(0, len(problems), batch_size):
         batch = problems[i : i + batch_size]
         programs = actor.generate([p.prompt for p in batch], do_sample=False).texts
-        for r in executor.run([exec_request(p, prog) for p, prog in zip(batch, programs)]):
-            if r.outcome is not Outcome.INFRA_ERROR:
-                judged += 1
-                passed += r.outcome is Outcome.PASSED
-    return passed / max(judged, 1)
+        out += [r.outcome for r in executor.run([exec_request(p, prog) for p, prog in zip(batch, programs)])]
+    return out
+
+
+def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int = 100) -> float:
+    """Held-out greedy pass@1 of ``actor`` (infrastructure errors are left out, not failures)."""
+    from execrl.execution.outcomes import Outcome
+
+    judged = [o for o in greedy_outcomes(actor, problems, executor, batch_size) if not o.is_infra]
+    return sum(o is Outcome.PASSED for o in judged) / max(len(judged), 1)
 
 
 def fit(cfg: DictConfig, executor: Any, extra_callbacks: list[Any] | None = None) -> tuple[dict[str, float], Any, Any]:
