@@ -37,6 +37,7 @@ METHOD_OVERRIDES = {
     "sft_more": ["algo=sft"],
     "grpo": ["algo=grpo"],
     "coderl": ["algo=coderl"],
+    "coderl_online": ["algo=coderl", "algo.mode=online"],
     "ppo": ["algo=ppo"],
     "ppo_ppocoder": ["algo=ppo", "reward=ppocoder"],
     "ppo_equivalence": ["algo=ppo", "reward=equivalence"],
@@ -83,6 +84,8 @@ def main() -> None:
     ap.add_argument("--heldout-limit", type=int, default=None)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--extra", nargs="*", default=[], help="overrides added to every run")
+    ap.add_argument("--reuse-sft", action="store_true", help="start from an existing sft_seed<N> checkpoint in the runs folder")
+    ap.add_argument("--tag", default="", help="suffix of the JSON's name (keeps an earlier table)")
     args = ap.parse_args()
     import torch
 
@@ -96,8 +99,9 @@ def main() -> None:
     for seed in args.seeds:
         common = [f"data={args.data}", f"seed={seed}", f"data.reader.seed={seed}", *args.extra]
         sft_dir = runs / f"sft_seed{seed}"
-        train(sft_dir, ["algo=sft", f"trainer.max_steps={args.sft_steps}", *common], runs / f"sft_seed{seed}.log")
         sft_ckpt = sft_dir / "checkpoints" / "last.ckpt"
+        if not (args.reuse_sft and sft_ckpt.exists()):
+            train(sft_dir, ["algo=sft", f"trainer.max_steps={args.sft_steps}", *common], runs / f"sft_seed{seed}.log")
         scores["sft"].append(heldout_scores(sft_ckpt, args.data, seed, args.heldout_limit))
         print(f"seed {seed} sft: {scores['sft'][-1]}", flush=True)
         for m in args.methods:
@@ -118,7 +122,7 @@ def main() -> None:
     for m, r in table.items():
         delta = "".join(f"  (vs {ref} {r['mean'] - table[ref]['mean']:+.3f})" for ref in ("sft", "sft_more") if ref in table and ref != m)
         print(f"{m:<16} {r['mean']:7.3f} {r['stdev']:6.3f} {compile_rate[m]['mean']:9.3f}  {' '.join(f'{x:.3f}' for x in r['per_seed'])}{delta}")
-    name = "learning.json" if args.data == "synth" else f"learning_{args.data}.json"
+    name = "learning" + ("" if args.data == "synth" else f"_{args.data}") + (f"_{args.tag}" if args.tag else "") + ".json"
     (out / name).write_text(json.dumps({"args": vars(args), "table": table, "compile_rate": compile_rate, "failed": failed,
                                         "seconds": time.time() - t_start, "machine": os.uname().nodename, "cpus": os.cpu_count()}, indent=2))
 
