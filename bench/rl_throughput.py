@@ -92,6 +92,7 @@ def run_ours(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, f
 
 
 def run_trl(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, float]]:
+    import hydra
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -106,10 +107,7 @@ def run_trl(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, fl
     hf_dir = args.out / "rl_throughput_trl" / "actor_hf"  # TRL builds its reference model from a path
     actor.save_pretrained(str(hf_dir))
     tok = actor.tokenizer
-    dm_cfg = compose("train", COMMON).data
-    import hydra
-
-    dm = hydra.utils.instantiate(dm_cfg)
+    dm = hydra.utils.instantiate(compose("train", COMMON).data)
     problems = dm.problems(dm.rl_split, None)
     by_id = {p.task_id: p for p in problems}
     stage: dict[str, float] = {}
