@@ -55,9 +55,9 @@ def heldout_scores(ckpt: Path, data: str, seed: int, limit: int | None) -> dict[
     """Greedy held-out pass@1 and compile rate of a checkpoint, every program run in the sandbox."""
     import hydra
 
-    from execrl.execution import Executor, Outcome
+    from execrl.execution import Executor
     from execrl.models.checkpoint import load_actor
-    from execrl.tasks.train import greedy_outcomes
+    from execrl.tasks.train import greedy_outcomes, outcome_rates
     from execrl.utils.config import compose
 
     cfg = compose("train", [f"data={data}", f"data.reader.seed={seed}", "data.val_limit=null"])
@@ -65,9 +65,7 @@ def heldout_scores(ckpt: Path, data: str, seed: int, limit: int | None) -> dict[
     problems = dm.problems(dm.test_split, limit)
     actor = load_actor(ckpt).eval()
     with Executor(workers=2) as ex:
-        judged = [o for o in greedy_outcomes(actor, problems, ex) if not o.is_infra]
-    n = max(len(judged), 1)
-    return {"pass@1": sum(o is Outcome.PASSED for o in judged) / n, "compile_rate": sum(o is not Outcome.COMPILE_ERROR for o in judged) / n}
+        return outcome_rates(greedy_outcomes(actor, problems, ex))
 
 
 def stats(values: list[float]) -> dict:

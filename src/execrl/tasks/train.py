@@ -73,12 +73,18 @@ def greedy_outcomes(actor: Any, problems: list, executor: Any, batch_size: int =
     return out
 
 
-def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int = 100) -> float:
-    """Held-out greedy pass@1 of ``actor`` (infrastructure errors are left out, not failures)."""
+def outcome_rates(outcomes: list[Any]) -> dict[str, float]:
+    """pass@1 and compile rate of one program per problem (infrastructure errors are left out, not failures)."""
     from execrl.execution.outcomes import Outcome
 
-    judged = [o for o in greedy_outcomes(actor, problems, executor, batch_size) if not o.is_infra]
-    return sum(o is Outcome.PASSED for o in judged) / max(len(judged), 1)
+    judged = [o for o in outcomes if not o.is_infra]
+    n = max(len(judged), 1)
+    return {"pass@1": sum(o is Outcome.PASSED for o in judged) / n, "compile_rate": sum(o is not Outcome.COMPILE_ERROR for o in judged) / n}
+
+
+def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int = 100) -> float:
+    """Held-out greedy pass@1 of ``actor``."""
+    return outcome_rates(greedy_outcomes(actor, problems, executor, batch_size))["pass@1"]
 
 
 def fit(cfg: DictConfig, executor: Any, extra_callbacks: list[Any] | None = None) -> tuple[dict[str, float], Any, Any]:
