@@ -94,6 +94,35 @@ def test_xlcost_programs_compile_and_run_like_plain_toolchains(executor, tmp_pat
     assert java.outcome is Outcome.PASSED and java.stdout.strip()
 
 
+@requires_java_cpp
+def test_precompiled_stdcpp_header_is_used_and_changes_no_verdict(executor, tmp_path) -> None:
+    from execrl.execution import sandbox
+    from execrl.execution.cpp_pch import pch_include_dir
+
+    flags = ["-O1", "-std=c++17"]  # the worker's C++ flags: a .gch only fits the flags it was built with
+    inc = pch_include_dir(sandbox.workdir_base(), "g++", flags)
+    assert inc is not None and (inc / "bits" / "stdc++.h.gch").is_file()
+    prog = "#include <bits/stdc++.h>\nusing namespace std;\nint main() { vector<int> v{3, 1, 2}; sort(v.begin(), v.end()); cout << v[0]; }\n"
+    (tmp_path / "a.cpp").write_text(prog)
+    # g++ -H marks a precompiled header it uses with "!" (and falls back to the header silently)
+    used = subprocess.run(["g++", *flags, "-H", "-I", str(inc), "-fsyntax-only", str(tmp_path / "a.cpp")], capture_output=True, text=True)
+    assert f"! {inc}/bits/stdc++.h.gch" in used.stderr
+    # flags it does not fit ("x": rejected): g++ reads the plain header through the wrapper
+    other = subprocess.run(["g++", "-O1", "-std=c++14", "-H", "-I", str(inc), "-fsyntax-only", str(tmp_path / "a.cpp")], capture_output=True, text=True)
+    assert other.returncode == 0 and other.stderr.startswith(f"x {inc}/bits/stdc++.h.gch")
+    programs = [
+        (prog, Outcome.PASSED),
+        ("#include <bits/stdc++.h>\nint main() { std::cout << undeclared; }\n", Outcome.COMPILE_ERROR),
+        ("#include <iostream>\nint main() { std::vector<int> v; }\n", Outcome.COMPILE_ERROR),  # <vector> never included
+        ("#include <iostream>\n#include <bits/stdc++.h>\nint main() { std::cout << 1; }\n", Outcome.PASSED),  # not first: no .gch
+    ]
+    with Executor(workers=1, cpp_pch=False) as plain:
+        without = plain.run([ExecRequest(program=p, language="cpp", mode="run") for p, _ in programs])
+    with_pch = executor.run([ExecRequest(program=p, language="cpp", mode="run") for p, _ in programs])
+    assert [r.outcome for r in with_pch] == [r.outcome for r in without] == [o for _, o in programs]
+    assert with_pch[0].stdout == without[0].stdout == "1"
+
+
 def test_infrastructure_error_is_typed_not_raised(executor) -> None:
     r = executor.run([ExecRequest(program="print(1)", language="cobol")])[0]
     assert r.outcome is Outcome.INFRA_ERROR

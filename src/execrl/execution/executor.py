@@ -92,7 +92,7 @@ class Executor:
 
     def __init__(self, workers: int = 2, timeout_s: float = 4.0, compile_timeout_s: float = 20.0, memory_mb: int = 512,
                  max_output_bytes: int = 1 << 20, early_exit: bool = True, nproc: int = 64, min_isolation: str | None = None,
-                 isolation: str = "auto") -> None:
+                 isolation: str = "auto", cpp_pch: bool = True) -> None:
         caps = sandbox.probe()
         if isolation != "auto":  # ask for less than the host allows (e.g. to compare levels)
             want = sandbox.level_rank(isolation)
@@ -106,7 +106,7 @@ class Executor:
         self.timeout_s = timeout_s
         self.stats: dict[str, Any] = {"programs": 0, "deduplicated": 0, "infra_errors": 0, "seconds": 0.0}
         cfgs = [WorkerConfig(timeout_s=timeout_s, compile_timeout_s=compile_timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
-                             early_exit=early_exit, nproc=nproc, name=f"w{i}", caps=caps) for i in range(max(1, workers))]
+                             early_exit=early_exit, nproc=nproc, cpp_pch=cpp_pch, name=f"w{i}", caps=caps) for i in range(max(1, workers))]
         # no honest program needs longer than this; beyond it the worker itself is stuck
         hard = 60.0 + compile_timeout_s + timeout_s * 50
         self._handles = [_WorkerHandle(c, hard) for c in cfgs]

@@ -29,6 +29,7 @@ from typing import Any
 
 from execrl.data.problem import Tests
 from execrl.execution import compare, harness, sandbox
+from execrl.execution.cpp_pch import pch_include_dir
 from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult, worst
 from execrl.execution.request import ExecRequest
 
@@ -71,6 +72,7 @@ class WorkerConfig:
     max_output_bytes: int = 1 << 20
     early_exit: bool = True
     nproc: int = 64
+    cpp_pch: bool = True  # precompiled <bits/stdc++.h> (execution/cpp_pch.py)
     name: str = "w0"
     caps: sandbox.Capabilities = field(default_factory=sandbox.Capabilities)
 
@@ -104,6 +106,7 @@ class Worker:
             self.cgroup.join(os.getpid())
         sandbox.enter_worker_namespaces(cfg.caps)
         self.compiled: OrderedDict[str, tuple[str, list[str] | None, str]] = OrderedDict()
+        self._pch: Path | None | bool = None  # built at the first C++ compile; False: unavailable
         sandbox.become_subreaper()
 
     # ------------------------------------------------------------------ child processes
@@ -287,7 +290,10 @@ class Worker:
             run = [sandbox.toolchains()["java"] or "java", "-Xmx256m", "-Xss64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", d, name]
         else:
             Path(d, "main.cpp").write_text(program)
-            argv = [sandbox.toolchains()["g++"] or "g++", "-O1", "-std=c++17", "-o", f"{d}/main", f"{d}/main.cpp"]
+            gxx, flags = sandbox.toolchains()["g++"] or "g++", ["-O1", "-std=c++17"]
+            if self._pch is None:
+                self._pch = (self.cfg.cpp_pch and pch_include_dir(self.base, gxx, flags)) or False
+            argv = [gxx, *flags, *(["-I", str(self._pch)] if self._pch else []), "-o", f"{d}/main", f"{d}/main.cpp"]
             run = [f"{d}/main"]
         if d and self.cgroup is not None:
             for f in Path(d).iterdir():
