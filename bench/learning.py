@@ -11,9 +11,16 @@ decoding on the 1,000 ``heldout`` problems, each program run in the sandbox.
 Translation (issue: behaviour-judged rewards): ``--data synth_translation`` with methods
 ``ppo_ppocoder`` (compiler + AST + DFG) and ``ppo_equivalence`` (the translation run beside its
 source); held-out greedy programs are judged by what they print (computational accuracy, which
-is pass@1 against the source's output) and by whether they compile:
+is pass@1 against the source's output), by whether they compile, and by CodeBLEU against the
+reference translation:
 
-    python bench/learning.py --data synth_translation --methods sft_more ppo_ppocoder ppo_equivalence --heldout-limit 200
+    python bench/learning.py --data synth_translation --methods sft_more ppo_ppocoder ppo_equivalence \
+        --heldout-limit 200 --curve-every 0 --method-extra data.batch_size=16
+
+(every sample is compiled: 16 problems per iteration keep several iterations inside the budget).
+With ``--curve-every N`` (default 30) each run also keeps a checkpoint every N seconds
+(``callbacks=timed``) and the JSON gets ``curves``: held-out pass@1 on the first ``--curve-limit``
+problems against seconds since launch, drawn by ``notebooks/results.ipynb``.
 
 Prints a table (mean and spread across seeds) and writes bench/results/learning[_<data>].json.
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,10 +60,12 @@ def train(run_dir: Path, overrides: list[str], log: Path) -> None:
 
 
 def heldout_scores(ckpt: Path, data: str, seed: int, limit: int | None) -> dict[str, float]:
-    """Greedy held-out pass@1 and compile rate of a checkpoint, every program run in the sandbox."""
+    """Greedy held-out pass@1 and compile rate of a checkpoint, every program run in the sandbox
+    (translation: pass@1 is computational accuracy, and CodeBLEU against the reference is added)."""
     import hydra
 
     from execrl.execution import Executor
+    from execrl.metrics.translation import codebleu
     from execrl.models.checkpoint import load_actor
     from execrl.tasks.train import greedy_outcomes, outcome_rates
     from execrl.utils.config import compose
@@ -64,8 +74,24 @@ def heldout_scores(ckpt: Path, data: str, seed: int, limit: int | None) -> dict[
     dm = hydra.utils.instantiate(cfg.data)
     problems = dm.problems(dm.test_split, limit)
     actor = load_actor(ckpt).eval()
+    programs: list[str] = []
     with Executor(workers=2) as ex:
-        return outcome_rates(greedy_outcomes(actor, problems, ex))
+        scores = outcome_rates(greedy_outcomes(actor, problems, ex, programs=programs))
+    if problems and problems[0].is_translation:
+        cb = codebleu([p.solutions[0] for p in problems], programs, problems[0].language)
+        if cb is not None:
+            scores["codebleu"] = cb["codebleu"]
+    return scores
+
+
+def curve(run_dir: Path, launched: float, start: dict[str, float], data: str, seed: int, limit: int) -> list[dict[str, float]]:
+    """Held-out scores of a run's timed checkpoints (``callbacks=timed``) and its last one, against
+    seconds since the run was launched; ``start`` is the point at 0 s (the SFT checkpoint)."""
+    ckpts = sorted((run_dir / "checkpoints" / "timed").glob("*.ckpt"), key=lambda f: f.stat().st_mtime)
+    points = [{"seconds": 0.0, **start}]
+    for c in [*ckpts, run_dir / "checkpoints" / "last.ckpt"]:
+        points.append({"seconds": c.stat().st_mtime - launched, **heldout_scores(c, data, seed, limit)})
+    return points
 
 
 def stats(values: list[float]) -> dict:
@@ -82,8 +108,11 @@ def main() -> None:
     ap.add_argument("--heldout-limit", type=int, default=None)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--extra", nargs="*", default=[], help="overrides added to every run")
+    ap.add_argument("--method-extra", nargs="*", default=[], help="overrides added to the runs after SFT only (e.g. a smaller batch)")
     ap.add_argument("--reuse-sft", action="store_true", help="start from an existing sft_seed<N> checkpoint in the runs folder")
     ap.add_argument("--tag", default="", help="suffix of the JSON's name (keeps an earlier table)")
+    ap.add_argument("--curve-every", type=int, default=30, help="seconds between timed checkpoints scored for the pass@1-vs-time curve (0: none)")
+    ap.add_argument("--curve-limit", type=int, default=300, help="held-out problems each curve point is scored on")
     args = ap.parse_args()
     import torch
 
@@ -94,6 +123,8 @@ def main() -> None:
     scores: dict[str, list[dict[str, float]]] = {"sft": []}
     failed: list[str] = []
     t_start = time.time()
+    curves: dict[str, list[list[dict[str, float]]]] = {}
+    timed = ["callbacks=timed", f"callbacks.timed_checkpoint.train_time_interval.seconds={args.curve_every}"] if args.curve_every else []
     for seed in args.seeds:
         common = [f"data={args.data}", f"seed={seed}", f"data.reader.seed={seed}", *args.extra]
         sft_dir = runs / f"sft_seed{seed}"
@@ -102,26 +133,40 @@ def main() -> None:
             train(sft_dir, ["algo=sft", f"trainer.max_steps={args.sft_steps}", *common], runs / f"sft_seed{seed}.log")
         scores["sft"].append(heldout_scores(sft_ckpt, args.data, seed, args.heldout_limit))
         print(f"seed {seed} sft: {scores['sft'][-1]}", flush=True)
+        sft_start = heldout_scores(sft_ckpt, args.data, seed, args.curve_limit) if args.curve_every else {}
         for m in args.methods:
             d = runs / f"{m}_seed{seed}"
+            shutil.rmtree(d / "checkpoints" / "timed", ignore_errors=True)  # an earlier run's points would join this curve
+            launched = time.time()
             try:
-                train(d, [*METHOD_OVERRIDES[m], f"actor_ckpt={sft_ckpt}", f"+trainer.max_time={args.budget}", "trainer.max_steps=-1", *common],
-                      runs / f"{m}_seed{seed}.log")
+                train(d, [*METHOD_OVERRIDES[m], f"actor_ckpt={sft_ckpt}", f"+trainer.max_time={args.budget}", "trainer.max_steps=-1",
+                          *timed, *common, *args.method_extra], runs / f"{m}_seed{seed}.log")
             except subprocess.CalledProcessError:  # keep the other methods' figures; the log says why
                 print(f"seed {seed} {m}: FAILED, see {runs / f'{m}_seed{seed}.log'}", flush=True)
                 failed.append(f"{m}_seed{seed}")
                 continue
             scores.setdefault(m, []).append(heldout_scores(d / "checkpoints" / "last.ckpt", args.data, seed, args.heldout_limit))
             print(f"seed {seed} {m}: {scores[m][-1]}", flush=True)
+            if args.curve_every:
+                curves.setdefault(m, []).append(curve(d, launched, sft_start, args.data, seed, args.curve_limit))
     table = {m: stats([x["pass@1"] for x in v]) for m, v in scores.items()}
     compile_rate = {m: stats([x["compile_rate"] for x in v]) for m, v in scores.items()}
+    extra = {k: {m: stats([x[k] for x in v]) for m, v in scores.items()} for k in ("codebleu",) if all(k in x for v in scores.values() for x in v)}
     print(f"\nheld-out greedy pass@1 on {args.data} ({len(args.seeds)} seeds, {args.budget} per method after {args.sft_steps} SFT steps)")
-    print(f"{'method':<16} {'pass@1':>7} {'stdev':>6} {'compiles':>9}  per seed")
+    cols = [("compiles", compile_rate)] + [(k, v) for k, v in extra.items()]
+    print(f"{'method':<16} {'pass@1':>7} {'stdev':>6} " + " ".join(f"{c:>9}" for c, _ in cols) + "  per seed")
     for m, r in table.items():
         delta = "".join(f"  (vs {ref} {r['mean'] - table[ref]['mean']:+.3f})" for ref in ("sft", "sft_more") if ref in table and ref != m)
-        print(f"{m:<16} {r['mean']:7.3f} {r['stdev']:6.3f} {compile_rate[m]['mean']:9.3f}  {' '.join(f'{x:.3f}' for x in r['per_seed'])}{delta}")
+        print(f"{m:<16} {r['mean']:7.3f} {r['stdev']:6.3f} " + " ".join(f"{v[m]['mean']:9.3f}" for _, v in cols)
+              + f"  {' '.join(f'{x:.3f}' for x in r['per_seed'])}{delta}")
+    if curves:
+        print(f"\npass@1 on the first {args.curve_limit} held-out problems vs seconds since launch (mean over seeds, point by point)")
+        for m, runs_ in curves.items():
+            n = min(len(c) for c in runs_)
+            pts = [(statistics.mean(c[i]["seconds"] for c in runs_), statistics.mean(c[i]["pass@1"] for c in runs_)) for i in range(n)]
+            print(f"{m:<16} " + "  ".join(f"{t:4.0f}s {v:.3f}" for t, v in pts))
     name = "learning" + ("" if args.data == "synth" else f"_{args.data}") + (f"_{args.tag}" if args.tag else "") + ".json"
-    (out / name).write_text(json.dumps({"args": vars(args), "table": table, "compile_rate": compile_rate, "failed": failed,
+    (out / name).write_text(json.dumps({"args": vars(args), "table": table, "compile_rate": compile_rate, **extra, "curves": curves, "failed": failed,
                                         "seconds": time.time() - t_start, "machine": os.uname().nodename, "cpus": os.cpu_count()}, indent=2))
 
 if __name__ == "__main__":

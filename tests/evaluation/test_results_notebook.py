@@ -21,6 +21,9 @@ LEARNING = {"args": {"seeds": [0, 1, 2]}, "table": {
     "sft": {"per_seed": [0.10, 0.12, 0.11], "mean": 0.11, "stdev": 0.01},
     "sft_more": {"per_seed": [0.11, 0.13, 0.12], "mean": 0.12, "stdev": 0.01},
     "grpo": {"per_seed": [0.20, 0.25, 0.22], "mean": 0.2233, "stdev": 0.0252},
+}, "curves": {
+    "grpo": [[{"seconds": 0.0, "pass@1": 0.10}, {"seconds": 40.0, "pass@1": 0.20}],
+             [{"seconds": 0.0, "pass@1": 0.12}, {"seconds": 50.0, "pass@1": 0.30}, {"seconds": 90.0, "pass@1": 0.31}]],
 }}
 
 
@@ -86,6 +89,15 @@ def test_learning_comparison_bars_errorbars_and_seed_dots():
     assert sum(len(c.get_offsets()) for c in dots) == 9
 
 
+def test_learning_curves_a_line_per_seed_and_a_mean_over_common_points():
+    ax = plots.learning_curves(LEARNING).axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 3
+    mean = [ln for ln in lines if ln.get_label() == "grpo"][0]
+    assert list(mean.get_xdata()) == [0.0, 45.0] and list(mean.get_ydata()) == pytest.approx([0.11, 0.25])
+    assert not plots.learning_curves({"table": {}}).axes[0].get_lines()
+
+
 def test_save_evaluation_plots_writes_pngs(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps(_metrics()))
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _outcomes({"passed": 1, "failed": 2})) + '{"torn')
@@ -146,7 +158,7 @@ def test_notebook_on_tiny_runs(tmp_path, monkeypatch):
     outputs = _execute({"EXECRL_RUN_DIR": str(ev), "EXECRL_TRAIN_RUN_DIR": str(tr), "EXECRL_LEARNING_JSON": str(learning)}, monkeypatch)
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert "skipped" not in _text(outputs)
-    assert _images(outputs) == 4  # pass@k, outcomes, training curves, learning comparison
+    assert _images(outputs) == 5  # pass@k, outcomes, training curves, learning comparison, learning curves
     tables = [o for o in outputs if o["output_type"] == "display_data" and "text/html" in o["data"]]
     assert any("pass@1" in t["data"]["text/html"] for t in tables)
 

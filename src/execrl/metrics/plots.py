@@ -155,6 +155,31 @@ def learning_comparison(learning: dict[str, Any]) -> Figure:
     return fig
 
 
+def learning_curves(learning: dict[str, Any]) -> Figure:
+    """Held-out pass@1 against wall-clock seconds per method (``curves`` of bench/learning.json):
+    one thin line per seed, a thick line for the point-by-point mean."""
+    curves = learning.get("curves") or {}
+    fig, axes = _figure(width=7.0)
+    ax = axes[0, 0]
+    for i, (m, seeds) in enumerate(curves.items()):
+        color = f"C{i}"
+        for c in seeds:
+            ax.plot([p["seconds"] for p in c], [p["pass@1"] for p in c], color=color, alpha=0.3, lw=1)
+        n = min((len(c) for c in seeds), default=0)
+        if n:
+            mean = [[sum(c[j][k] for c in seeds) / len(seeds) for j in range(n)] for k in ("seconds", "pass@1")]
+            ax.plot(*mean, color=color, lw=2.5, marker="o", label=m)
+    ax.set_xlabel("seconds since launch (after the shared SFT checkpoint)")
+    ax.set_ylabel("held-out pass@1")
+    ax.set_title("held-out pass@1 vs wall clock")
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no curves (bench/learning.py --curve-every)", ha="center", va="center", transform=ax.transAxes)
+    return fig
+
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Records of a JSON Lines file (a torn last line of an interrupted run is skipped)."""
     out = []

@@ -61,15 +61,19 @@ def warm_start_config(cfg: DictConfig) -> DictConfig:
     return hydra.compose(config_name="train", overrides=overrides)
 
 
-def greedy_outcomes(actor: Any, problems: list, executor: Any, batch_size: int = 100) -> list[Any]:
-    """The sandbox outcome of ``actor``'s greedy program for each problem, in order."""
+def greedy_outcomes(actor: Any, problems: list, executor: Any, batch_size: int = 100, programs: list[str] | None = None) -> list[Any]:
+    """The sandbox outcome of ``actor``'s greedy program for each problem, in order.
+
+    ``programs``: a list that receives the greedy programs themselves (e.g. for CodeBLEU)."""
     from execrl.algos.base import exec_request
 
     out = []
     for i in range(0, len(problems), batch_size):
         batch = problems[i : i + batch_size]
-        programs = actor.generate([p.prompt for p in batch], do_sample=False).texts
-        out += [r.outcome for r in executor.run([exec_request(p, prog) for p, prog in zip(batch, programs)])]
+        texts = actor.generate([p.prompt for p in batch], do_sample=False).texts
+        if programs is not None:
+            programs += texts
+        out += [r.outcome for r in executor.run([exec_request(p, prog) for p, prog in zip(batch, texts)])]
     return out
 
 
