@@ -94,7 +94,7 @@ def _fit(module, tmp_path: Path, steps: int, batch_size: int = 2, data=None):
 def test_ppo_few_steps_updates_actor_and_logs(model, tmp_path):
     torch.manual_seed(0)
     ex = ParityExecutor()
-    cfg, module = _module(model, "ppo", "ppocoder", ex)
+    cfg, module = _module(model, "ppo", "ppocoder", ex, ["algo.ppo_epochs=2"])
     before = {k: v.clone() for k, v in module.actor.state_dict().items()}
     ref_before = {k: v.clone() for k, v in module.ref_actor.state_dict().items()}
     v_before = module.value_head.summary.weight.clone()
