@@ -124,19 +124,22 @@ def main() -> None:
     failed: list[str] = []
     t_start = time.time()
     curves: dict[str, list[list[dict[str, float]]]] = {}
-    timed = ["callbacks=timed", f"callbacks.timed_checkpoint.train_time_interval.seconds={args.curve_every}"] if args.curve_every else []
+    timed = ["callbacks=timed", f"callbacks.timed_checkpoint.seconds={args.curve_every}"] if args.curve_every else []
     for seed in args.seeds:
         common = [f"data={args.data}", f"seed={seed}", f"data.reader.seed={seed}", *args.extra]
         sft_dir = runs / f"sft_seed{seed}"
         sft_ckpt = sft_dir / "checkpoints" / "last.ckpt"
         if not (args.reuse_sft and sft_ckpt.exists()):
+            shutil.rmtree(sft_dir, ignore_errors=True)
             train(sft_dir, ["algo=sft", f"trainer.max_steps={args.sft_steps}", *common], runs / f"sft_seed{seed}.log")
         scores["sft"].append(heldout_scores(sft_ckpt, args.data, seed, args.heldout_limit))
         print(f"seed {seed} sft: {scores['sft'][-1]}", flush=True)
         sft_start = heldout_scores(sft_ckpt, args.data, seed, args.curve_limit) if args.curve_every else {}
         for m in args.methods:
             d = runs / f"{m}_seed{seed}"
-            shutil.rmtree(d / "checkpoints" / "timed", ignore_errors=True)  # an earlier run's points would join this curve
+            # a fresh run dir: Lightning would write last-v1.ckpt beside an earlier run's last.ckpt,
+            # and an earlier run's timed checkpoints would join this curve
+            shutil.rmtree(d, ignore_errors=True)
             launched = time.time()
             try:
                 train(d, [*METHOD_OVERRIDES[m], f"actor_ckpt={sft_ckpt}", f"+trainer.max_time={args.budget}", "trainer.max_steps=-1",

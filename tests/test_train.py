@@ -59,3 +59,21 @@ def test_default_job_warm_starts_then_runs_coderl_and_reports(tmp_path: Path) ->
     assert summary["split"] == "heldout" and summary["n"] == 12
     assert 0.0 <= summary["heldout/pass@1_sft"] <= 1.0 and 0.0 <= summary["heldout/pass@1_coderl"] <= 1.0
     assert "held-out pass@1 on synth:heldout (12 problems): SFT" in proc.stdout
+
+
+def test_timed_checkpoints_under_manual_optimisation(tmp_path: Path) -> None:
+    """callbacks=timed saves on wall clock for RL modules too (Lightning's ModelCheckpoint does not)."""
+    import torch
+
+    from execrl.tasks.train import train
+
+    cfg = compose("train", [
+        "algo=grpo", "warm_start.enabled=false", "logger=csv", "callbacks=timed", "callbacks.timed_checkpoint.seconds=0",
+        "print_config=false", "trainer.max_steps=3", "trainer.val_check_interval=100", "data.batch_size=2",
+        "algo.num_samples=2", "model.max_new_tokens=8",
+    ], output_dir=tmp_path)
+    train(cfg)
+    timed = sorted((tmp_path / "checkpoints" / "timed").glob("*.ckpt"))
+    # a zero interval: one checkpoint after every iteration, named by the optimizer step reached
+    steps = [torch.load(f, map_location="cpu", weights_only=False)["global_step"] for f in timed]
+    assert steps == [int(f.stem.split("_")[1]) for f in timed] and len(steps) >= 2 and steps[-1] == 3

@@ -292,7 +292,9 @@ class Worker:
             Path(d, "main.cpp").write_text(program)
             gxx, flags = sandbox.toolchains()["g++"] or "g++", ["-O1", "-std=c++17"]
             if self._pch is None:
-                self._pch = (self.cfg.cpp_pch and pch_include_dir(self.base, gxx, flags)) or False
+                # a base on the worker's private tmpfs (rootless hosts) is per worker and too small for a .gch
+                private = self.cfg.caps.netns and any(Path(t) in self.base.parents for t in sandbox.PRIVATE_TMP)
+                self._pch = (self.cfg.cpp_pch and not private and pch_include_dir(self.base, gxx, flags)) or False
             argv = [gxx, *flags, *(["-I", str(self._pch)] if self._pch else []), "-o", f"{d}/main", f"{d}/main.cpp"]
             run = [f"{d}/main"]
         if d and self.cgroup is not None:

@@ -1,0 +1,33 @@
+"""Lightning callbacks that Lightning's own do not cover."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+
+class TimedCheckpoint(L.Callback):
+    """Save a checkpoint every ``seconds`` of training wall clock, keeping all of them
+    (``<dirpath>/step_XXXXXX.ckpt``), for learning curves against time.
+
+    Lightning's ``ModelCheckpoint(train_time_interval=...)`` does the same for automatic
+    optimisation only: under manual optimisation (every RL module here) it saves on step counts
+    alone, so the time interval never fires.
+    """
+
+    def __init__(self, dirpath: str, seconds: float = 30.0) -> None:
+        self.dirpath, self.seconds = Path(dirpath), float(seconds)
+        self._last = 0.0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # every rank must take the same decision: save_checkpoint is collective
+        due = trainer.strategy.broadcast(time.monotonic() - self._last >= self.seconds)
+        if due:
+            self._last = time.monotonic()
+            trainer.save_checkpoint(self.dirpath / f"step_{trainer.global_step:06d}.ckpt")
