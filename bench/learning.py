@@ -91,7 +91,7 @@ def curve(run_dir: Path, launched: float, start: dict[str, float], data: str, se
     points = [{"seconds": 0.0, **start}]
     for c in [*ckpts, run_dir / "checkpoints" / "last.ckpt"]:
         points.append({"seconds": c.stat().st_mtime - launched, **heldout_scores(c, data, seed, limit)})
-    return points
+    return sorted(points, key=lambda p: p["seconds"])  # last.ckpt can be written before a timed one of the same step
 
 
 def stats(values: list[float]) -> dict:
@@ -118,7 +118,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     out = Path(args.out)
-    runs = out / "learning_runs"
+    runs = out / "learning_runs" / args.data  # per dataset: run names (sft_seed0, ...) repeat across them
     runs.mkdir(parents=True, exist_ok=True)
     scores: dict[str, list[dict[str, float]]] = {"sft": []}
     failed: list[str] = []
