@@ -15,7 +15,8 @@ is pass@1 against the source's output), by whether they compile, and by CodeBLEU
 reference translation:
 
     python bench/learning.py --data synth_translation --methods sft_more ppo_ppocoder ppo_equivalence \
-        --heldout-limit 200 --curve-every 0 --method-extra data.batch_size=16
+        --sft-steps 150 --budget 00:00:01:30 --heldout-limit 150 --curve-every 0 \
+        --extra model.max_new_tokens=160 --method-extra data.batch_size=16
 
 (every sample is compiled: 16 problems per iteration keep several iterations inside the budget).
 With ``--curve-every N`` (default 30) each run also keeps a checkpoint every N seconds

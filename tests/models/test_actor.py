@@ -78,3 +78,13 @@ def test_checkpoint_roundtrip(actor, tmp_path) -> None:
 def test_missing_checkpoint_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         load_actor(tmp_path / "nope.ckpt")
+
+
+def test_targets_longer_than_max_new_tokens_are_cut_with_a_warning(actor, caplog) -> None:
+    long = "x = 1\n" * 200
+    with caplog.at_level("WARNING", logger="execrl"):
+        ids, mask = actor.encode_responses(["x = 1\n", long])
+        actor.encode_responses([long])  # said once per actor, not per batch
+    assert ids.shape[1] == actor.max_new_tokens and int(mask[1].sum()) == actor.max_new_tokens
+    warned = [r.getMessage() for r in caplog.records if "max_new_tokens" in r.getMessage()]
+    assert warned == [f"1 of 2 target programs are longer than max_new_tokens={actor.max_new_tokens} and are cut: raise model.max_new_tokens"]

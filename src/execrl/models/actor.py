@@ -9,6 +9,7 @@ state that predicted each of them, so value heads and critics line up for both a
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ from transformers import (
 )
 
 from execrl.models.tokenizer import load_tokenizer
+
+log = logging.getLogger("execrl")
 
 
 @dataclass
@@ -87,7 +90,14 @@ class Actor(nn.Module):
     def encode_responses(self, texts: list[str], max_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Response ids (text + EOS, right-padded) and mask, e.g. for ground-truth programs."""
         max_len = max_len or self.max_new_tokens
-        rows = [self.tokenizer(t, add_special_tokens=False)["input_ids"][: max_len - 1] + [self.eos_id] for t in texts]
+        full = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        cut = sum(len(r) > max_len - 1 for r in full)
+        if cut and not getattr(self, "_warned_cut", False):
+            # a target the actor can never finish: it learns to stop mid-program (e.g. nothing compiles)
+            log.warning("%d of %d target programs are longer than max_new_tokens=%d and are cut: raise model.max_new_tokens",
+                        cut, len(texts), max_len)
+            self._warned_cut = True
+        rows = [r[: max_len - 1] + [self.eos_id] for r in full]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
