@@ -48,7 +48,10 @@ METHOD_OVERRIDES = {
     "coderl": ["algo=coderl"],
     "coderl_online": ["algo=coderl", "algo.mode=online"],
     "ppo": ["algo=ppo"],
-    "ppo_ppocoder": ["algo=ppo", "reward=ppocoder"],
+    # PPOCoder's translation reward: compiles or not (+1/-1), AST and DFG match; without use_tests=false its
+    # compiler term would grade the tests that synth translation derives from the source's output,
+    # i.e. it would be the equivalence reward
+    "ppo_ppocoder": ["algo=ppo", "reward=ppocoder", "reward.components.compiler.reward.use_tests=false"],
     "ppo_equivalence": ["algo=ppo", "reward=equivalence"],
 }
 

@@ -105,6 +105,7 @@ def test_reference_programs_pass_their_asserts(small: SynthReader, tmp_path: Pat
 def test_translation_pairs_agree(tmp_path: Path) -> None:
     r = SynthReader(task="translation", sizes={"sft": 2, "rl": 1, "heldout": 2, "val": 1})
     probs = r.read(None, "sft") + r.read(None, "heldout")
+    assert all(p.solutions for p in r.read(None, "rl"))  # unlike synthesis: AST/DFG rewards need the reference
     assert all(p.language == "cpp" and p.source_language == "java" and p.prompt == p.source_code for p in probs)
     assert {p.difficulty for p in r.read(None, "heldout")} <= {"3op", "cond"}
     for i, p in enumerate(probs):

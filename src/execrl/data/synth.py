@@ -322,7 +322,8 @@ class SynthReader:
         return Problem(
             task_id=tid, dataset="synth_translation", prompt=java, language="cpp",
             tests=Tests(style="stdio", inputs=[""], outputs=[expected]),
-            solutions=[] if split == "rl" else [cpp], source_code=java, source_language="java",
+            # translation RL keeps the parallel reference: PPOCoder's AST/DFG rewards match against it
+            solutions=[cpp], source_code=java, source_language="java",
             split=split, difficulty=prog.difficulty,
             meta={"signature": prog.signature, "reference": cpp},
         )
