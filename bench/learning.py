@@ -63,15 +63,14 @@ def train(run_dir: Path, overrides: list[str], log: Path) -> None:
         subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
 
 
-def heldout_scores(ckpt: Path, data: str, seed: int, limit: int | None) -> dict[str, float]:
-    """Greedy held-out pass@1 and compile rate of a checkpoint, every program run in the sandbox
-    (translation: pass@1 is computational accuracy, and CodeBLEU against the reference is added)."""
+def judge(ckpt: Path, data: str, seed: int, limit: int | None) -> tuple[list, list[str], list]:
+    """The first ``limit`` held-out problems, a checkpoint's greedy programs for them and their
+    sandbox outcomes."""
     import hydra
 
     from execrl.execution import Executor
-    from execrl.metrics.translation import codebleu
     from execrl.models.checkpoint import load_actor
-    from execrl.tasks.train import greedy_outcomes, outcome_rates
+    from execrl.tasks.train import greedy_outcomes
     from execrl.utils.config import compose
 
     cfg = compose("train", [f"data={data}", f"data.reader.seed={seed}", "data.val_limit=null"])
@@ -80,7 +79,18 @@ def heldout_scores(ckpt: Path, data: str, seed: int, limit: int | None) -> dict[
     actor = load_actor(ckpt).eval()
     programs: list[str] = []
     with Executor(workers=2) as ex:
-        scores = outcome_rates(greedy_outcomes(actor, problems, ex, programs=programs))
+        outcomes = greedy_outcomes(actor, problems, ex, programs=programs)
+    return problems, programs, outcomes
+
+
+def rates(judged: tuple[list, list[str], list], n: int | None = None) -> dict[str, float]:
+    """pass@1 and compile rate over the first ``n`` judged problems (translation: pass@1 is
+    computational accuracy, and CodeBLEU against the reference is added)."""
+    from execrl.metrics.translation import codebleu
+    from execrl.tasks.train import outcome_rates
+
+    problems, programs, outcomes = (x[:n] for x in judged)
+    scores = outcome_rates(outcomes)
     if problems and problems[0].is_translation:
         cb = codebleu([p.solutions[0] for p in problems], programs, problems[0].language)
         if cb is not None:
@@ -88,13 +98,13 @@ def heldout_scores(ckpt: Path, data: str, seed: int, limit: int | None) -> dict[
     return scores
 
 
-def curve(run_dir: Path, launched: float, start: dict[str, float], data: str, seed: int, limit: int) -> list[dict[str, float]]:
-    """Held-out scores of a run's timed checkpoints (``callbacks=timed``) and its last one, against
-    seconds since the run was launched; ``start`` is the point at 0 s (the SFT checkpoint)."""
+def curve(run_dir: Path, launched: float, start: dict[str, float], last: dict[str, float], data: str, seed: int, limit: int) -> list[dict[str, float]]:
+    """Held-out scores of a run's timed checkpoints (``callbacks=timed``) against seconds since the
+    run was launched; ``start`` is the point at 0 s (the SFT checkpoint), ``last`` that of last.ckpt."""
     ckpts = sorted((run_dir / "checkpoints" / "timed").glob("*.ckpt"), key=lambda f: f.stat().st_mtime)
-    points = [{"seconds": 0.0, **start}]
-    for c in [*ckpts, run_dir / "checkpoints" / "last.ckpt"]:
-        points.append({"seconds": c.stat().st_mtime - launched, **heldout_scores(c, data, seed, limit)})
+    points = [{"seconds": 0.0, **start}, {"seconds": (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime - launched, **last}]
+    for c in ckpts:
+        points.append({"seconds": c.stat().st_mtime - launched, **rates(judge(c, data, seed, limit))})
     return sorted(points, key=lambda p: p["seconds"])  # last.ckpt can be written before a timed one of the same step
 
 
@@ -136,9 +146,11 @@ def main() -> None:
         if not (args.reuse_sft and sft_ckpt.exists()):
             shutil.rmtree(sft_dir, ignore_errors=True)
             train(sft_dir, ["algo=sft", f"trainer.max_steps={args.sft_steps}", *common], runs / f"sft_seed{seed}.log")
-        scores["sft"].append(heldout_scores(sft_ckpt, args.data, seed, args.heldout_limit))
+        # one judging serves the table and the curve's points (the curve's problems are a prefix of the table's)
+        limit = None if args.heldout_limit is None else max(args.heldout_limit, args.curve_limit if args.curve_every else 0)
+        sft = judge(sft_ckpt, args.data, seed, limit)
+        scores["sft"].append(rates(sft, args.heldout_limit))
         print(f"seed {seed} sft: {scores['sft'][-1]}", flush=True)
-        sft_start = heldout_scores(sft_ckpt, args.data, seed, args.curve_limit) if args.curve_every else {}
         for m in args.methods:
             d = runs / f"{m}_seed{seed}"
             # a fresh run dir: Lightning would write last-v1.ckpt beside an earlier run's last.ckpt,
@@ -152,10 +164,12 @@ def main() -> None:
                 print(f"seed {seed} {m}: FAILED, see {runs / f'{m}_seed{seed}.log'}", flush=True)
                 failed.append(f"{m}_seed{seed}")
                 continue
-            scores.setdefault(m, []).append(heldout_scores(d / "checkpoints" / "last.ckpt", args.data, seed, args.heldout_limit))
+            last = judge(d / "checkpoints" / "last.ckpt", args.data, seed, limit)
+            scores.setdefault(m, []).append(rates(last, args.heldout_limit))
             print(f"seed {seed} {m}: {scores[m][-1]}", flush=True)
             if args.curve_every:
-                curves.setdefault(m, []).append(curve(d, launched, sft_start, args.data, seed, args.curve_limit))
+                curves.setdefault(m, []).append(curve(d, launched, rates(sft, args.curve_limit), rates(last, args.curve_limit),
+                                                      args.data, seed, args.curve_limit))
     table = {m: stats([x["pass@1"] for x in v]) for m, v in scores.items()}
     compile_rate = {m: stats([x["compile_rate"] for x in v]) for m, v in scores.items()}
     extra = {k: {m: stats([x[k] for x in v]) for m, v in scores.items()} for k in ("codebleu",) if all(k in x for v in scores.values() for x in v)}
