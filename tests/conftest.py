@@ -24,6 +24,8 @@ def has_toolchain(*tools: str) -> bool:
 
 
 requires_java_cpp = pytest.mark.skipif(not has_toolchain("javac", "java", "g++"), reason="Requires: javac, java, g++")
+requires_csharp = pytest.mark.skipif(not has_toolchain("mcs", "mono"), reason="Requires: mcs, mono (apt: mono-mcs mono-runtime)")
+requires_php = pytest.mark.skipif(not has_toolchain("php"), reason="Requires: php (apt: php-cli)")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -90,6 +91,25 @@ def test_socket_cannot_reach_the_network(executor) -> None:
         r = run(executor, prog)
     if "netns" in executor.isolation_level:
         assert r.outcome is Outcome.RUNTIME_ERROR
+
+
+@pytest.mark.skipif(not shutil.which("php"), reason="Requires: php")
+def test_php_program_is_sandboxed_like_python(executor, tmp_path: Path) -> None:
+    # the sandbox is the process, not the language: a PHP program gets the same walls
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not delete")
+    target = Path("/tmp") / f"execrl_php_escape_{os.getpid()}"
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        prog = (f"<?php\n@unlink('{secret}');\n@file_put_contents('{target}', 'x');\n"
+                f"$s = @fsockopen('127.0.0.1', {srv.getsockname()[1]}, $errno, $errstr, 1);\necho $s ? 'connected' : 'blocked';\n")
+        r = executor.run([ExecRequest(program=prog, language="php", mode="run")])[0]
+    assert r.outcome is Outcome.PASSED
+    assert secret.exists() and secret.read_text() == "do not delete"
+    assert not target.exists()
+    if "netns" in executor.isolation_level:
+        assert r.stdout == "blocked"
 
 
 def test_killing_the_parent_does_not_hurt_the_pool(executor) -> None:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, requires_java_cpp
+from conftest import ROOT, has_toolchain, requires_csharp, requires_java_cpp, requires_php
 from execrl.algos.base import exec_request
 from execrl.data.apps import APPSReader
 from execrl.data.mbpp import MBPPReader
@@ -148,3 +148,34 @@ def test_java_main_class_skips_nested_helper_classes() -> None:
     assert _java_main_class("class GFG { static class Node { int x; } public static void main(String[] a) {} }") == "GFG"
     assert _java_main_class("class Node { } public class Main { public static void main(String[] a) {} }") == "Main"
     assert _java_main_class("class A { void g() { if (x) { } } } class B { static class C {} public static void main(String[] a) {} }") == "B"
+
+
+# Each: a program that doubles the number it reads, a wrong one, one that does not compile, one that crashes.
+CSHARP = ("using System;\nclass GFG { public static void Main(String[] a) { int n = int.Parse(Console.ReadLine()); Console.WriteLine(n * 2); } }",
+          "using System;\nclass GFG { public static void Main(String[] a) { int n = int.Parse(Console.ReadLine()); Console.WriteLine(n + 2); } }",
+          "using System;\nclass GFG { public static void Main(String[] a) { int n = ; } }",
+          "using System;\nclass GFG { public static void Main(String[] a) { int[] x = new int[1]; x[int.Parse(Console.ReadLine())] = 1; } }")
+C = ("#include <stdio.h>\nint main() { int n; scanf(\"%d\", &n); printf(\"%d\\n\", n * 2); return 0; }",
+     "#include <stdio.h>\nint main() { int n; scanf(\"%d\", &n); printf(\"%d\\n\", n + 2); return 0; }",
+     "#include <stdio.h>\nint main() { int n = ; }",
+     "#include <stdlib.h>\nint main() { abort(); }")
+PHP = ("$n = intval(trim(fgets(STDIN)));\necho $n * 2 . \"\\n\";",  # XLCoST's PHP has no open tag; the runner adds it
+       "<?php\n$n = intval(trim(fgets(STDIN)));\necho $n + 2 . \"\\n\";",
+       "<?php\nfunction f( {",
+       "<?php\necho $undefined_is_only_a_warning;\nthrow new Exception('boom');")
+
+
+@pytest.mark.parametrize("language,programs", [pytest.param("c", C, marks=pytest.mark.skipif(not has_toolchain("gcc"), reason="Requires: gcc")), pytest.param("c_sharp", CSHARP, marks=requires_csharp),
+                                                pytest.param("php", PHP, marks=requires_php)])
+def test_c_csharp_and_php_verdicts(executor, language, programs) -> None:
+    tests = Tests(style="stdio", inputs=["3", "10"], outputs=["6", "20"])
+    got = executor.run([ExecRequest(program=p, language=language, tests=tests) for p in programs])
+    assert [r.outcome for r in got] == [Outcome.PASSED, Outcome.FAILED, Outcome.COMPILE_ERROR, Outcome.RUNTIME_ERROR]
+    assert got[0].num_passed == 2
+    assert executor.run([ExecRequest(program=programs[0], language=language, mode="compile")])[0].outcome is Outcome.PASSED
+
+
+@requires_php
+def test_php_warnings_stay_off_stdout(executor) -> None:
+    r = executor.run([ExecRequest(program="<?php\necho $undefined;\necho 7;", language="php", mode="run")])[0]
+    assert r.outcome is Outcome.PASSED and r.stdout == "7"

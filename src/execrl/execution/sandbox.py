@@ -300,6 +300,6 @@ def remove_workdir(d: str) -> None:
 
 
 def toolchains() -> dict[str, str | None]:
-    return {t: shutil.which(t) for t in ("javac", "java", "g++")}
+    return {t: shutil.which(t) for t in ("javac", "java", "g++", "gcc", "mcs", "mono", "php")}
 
 

@@ -236,8 +236,8 @@ class Worker:
         lang = req.language.lower()
         if lang in ("python", "py", "python3"):
             return self._python(req, early)
-        if lang in ("java", "cpp", "c++"):
-            return self._compiled(req, "java" if lang == "java" else "cpp", early)
+        if lang in COMPILED:
+            return self._compiled(req, COMPILED[lang], early)
         return ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type="UnsupportedLanguage", error=f"no runner for language {req.language!r}")
 
     # ------------------------------------------------------------------ python
@@ -274,7 +274,34 @@ class Worker:
         nonce = secrets.token_hex(8)
         return self.spawn(("py", harness.run_stdio, (program, nonce, True)), stdin=stdin.encode(), timeout=self.cfg.timeout_s, nonce=nonce)
 
-    # ------------------------------------------------------------------ java / c++
+    # ------------------------------------------------------------------ java / c++ / c / c# / php
+    def _build_argv(self, program: str, lang: str, d: str) -> tuple[list[str], list[str]]:
+        """Write ``program`` into ``d``; return (argv that compiles or checks it, argv that runs it)."""
+        tools = sandbox.toolchains()
+        if lang == "java":
+            name = _java_main_class(program)
+            Path(d, f"{name}.java").write_text(program)
+            return ([tools["javac"] or "javac", "-J-Xmx512m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8", "-nowarn", "-d", d, f"{d}/{name}.java"],
+                    [tools["java"] or "java", "-Xmx256m", "-Xss64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", d, name])
+        if lang == "c":
+            Path(d, "main.c").write_text(program)
+            return [tools["gcc"] or "gcc", "-O1", "-std=gnu11", "-o", f"{d}/main", f"{d}/main.c", "-lm"], [f"{d}/main"]
+        if lang == "csharp":
+            Path(d, "main.cs").write_text(program)
+            return [tools["mcs"] or "mcs", "-nowarn:0162,0168,0219", "-out:" + f"{d}/main.exe", f"{d}/main.cs"], [tools["mono"] or "mono", f"{d}/main.exe"]
+        if lang == "php":
+            Path(d, "main.php").write_text(program if program.lstrip().startswith("<?") else "<?php\n" + program)
+            # warnings go to stderr, as every other language's: stdout is what the program printed
+            php = [tools["php"] or "php", "-d", "display_errors=stderr", "-d", "log_errors=0", "-d", "memory_limit=-1"]
+            return [*php, "-l", f"{d}/main.php"], [*php, f"{d}/main.php"]
+        Path(d, "main.cpp").write_text(program)
+        gxx, flags = tools["g++"] or "g++", ["-O1", "-std=c++17"]
+        if self._pch is None:
+            # a base on the worker's private tmpfs (rootless hosts) is per worker and too small for a .gch
+            private = self.cfg.caps.netns and any(Path(t) in self.base.parents for t in sandbox.PRIVATE_TMP)
+            self._pch = (self.cfg.cpp_pch and not private and pch_include_dir(self.base, gxx, flags)) or False
+        return [gxx, *flags, *(["-I", str(self._pch)] if self._pch else []), "-o", f"{d}/main", f"{d}/main.cpp"], [f"{d}/main"]
+
     def _compile(self, program: str, lang: str) -> tuple[str | None, list[str] | None, str]:
         """Compile once per distinct program; returns (dir, argv to run, error)."""
         key = hashlib.sha256((lang + "\0" + program).encode()).hexdigest()
@@ -283,20 +310,7 @@ class Worker:
             return self.compiled[key]
         d = sandbox.make_workdir(self.base, self.cfg.caps.root and self.cgroup is not None)
         limits = sandbox.Limits(cpu_s=int(self.cfg.compile_timeout_s) + 5, memory_mb=2048, nproc=max(self.cfg.nproc, 512), fsize_mb=64, nofile=256, address_space=False)
-        if lang == "java":
-            name = _java_main_class(program)
-            Path(d, f"{name}.java").write_text(program)
-            argv = [sandbox.toolchains()["javac"] or "javac", "-J-Xmx512m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8", "-nowarn", "-d", d, f"{d}/{name}.java"]
-            run = [sandbox.toolchains()["java"] or "java", "-Xmx256m", "-Xss64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", d, name]
-        else:
-            Path(d, "main.cpp").write_text(program)
-            gxx, flags = sandbox.toolchains()["g++"] or "g++", ["-O1", "-std=c++17"]
-            if self._pch is None:
-                # a base on the worker's private tmpfs (rootless hosts) is per worker and too small for a .gch
-                private = self.cfg.caps.netns and any(Path(t) in self.base.parents for t in sandbox.PRIVATE_TMP)
-                self._pch = (self.cfg.cpp_pch and not private and pch_include_dir(self.base, gxx, flags)) or False
-            argv = [gxx, *flags, *(["-I", str(self._pch)] if self._pch else []), "-o", f"{d}/main", f"{d}/main.cpp"]
-            run = [f"{d}/main"]
+        argv, run = self._build_argv(program, lang, d)
         if d and self.cgroup is not None:
             for f in Path(d).iterdir():
                 os.chown(f, sandbox.NOBODY, sandbox.NOBODY)
@@ -322,8 +336,9 @@ class Worker:
             return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type="CompileError", error=err, num_tests=_n(req.tests))
         if req.mode == "compile":
             return ExecutionResult(outcome=Outcome.PASSED)
-        limits = sandbox.Limits(cpu_s=int(self.cfg.timeout_s) + 2, memory_mb=self.cfg.memory_mb, nproc=max(self.cfg.nproc, 256) if lang == "java" else self.cfg.nproc,
-                                address_space=lang != "java")
+        vm = lang in ("java", "csharp")  # JVM / Mono: many threads and a large address-space reservation
+        limits = sandbox.Limits(cpu_s=int(self.cfg.timeout_s) + 2, memory_mb=self.cfg.memory_mb, nproc=max(self.cfg.nproc, 256) if vm else self.cfg.nproc,
+                                address_space=not vm)
         timeout = self.cfg.timeout_s + (1.5 if lang == "java" else 0.0)  # JVM start-up is not the program's time
 
         def once(stdin: str) -> Spawned:
@@ -478,6 +493,10 @@ def _parse_messages(raw: bytes, nonce: str) -> list[tuple[str, int, str]]:
         except ValueError:
             continue
     return out
+
+
+# request language -> runner; each has a compile (or syntax-check) step and a run step
+COMPILED = {"java": "java", "cpp": "cpp", "c++": "cpp", "c": "c", "c_sharp": "csharp", "csharp": "csharp", "c#": "csharp", "cs": "csharp", "php": "php"}
 
 
 def _java_main_class(program: str) -> str:
