@@ -88,3 +88,29 @@ def test_targets_longer_than_max_new_tokens_are_cut_with_a_warning(actor, caplog
     assert ids.shape[1] == actor.max_new_tokens and int(mask[1].sum()) == actor.max_new_tokens
     warned = [r.getMessage() for r in caplog.records if "max_new_tokens" in r.getMessage()]
     assert warned == [f"1 of 2 target programs are longer than max_new_tokens={actor.max_new_tokens} and are cut: raise model.max_new_tokens"]
+
+
+def test_shared_prompt_scoring_equals_one_pass_per_row(actor) -> None:
+    # rows repeat prompts (as num_samples programs per problem do), in no particular order, with
+    # prompts of different lengths (padding) and responses of different lengths
+    prompts = ["Write a function that adds one to x", "x", "Write a function that adds one to x", "x", "y = 3"]
+    targets = ["def f(x):\n    return x + 1\n", "a", "return 0", "def g(a, b): return a + b", "pass"]
+    p_ids, p_mask = actor.encode_prompts(prompts)
+    r_ids, r_mask = actor.encode_responses(targets)
+
+    def score(share):
+        actor.zero_grad()
+        actor.share_prompts = share
+        out = actor.response_logprobs(p_ids, p_mask, r_ids, r_mask, return_hidden=True, return_entropy=True)
+        (out["logprobs"].sum() + out["hidden"][r_mask.bool()].sum()).backward()
+        return out, [p.grad.clone() for p in actor.parameters() if p.grad is not None]
+
+    alone, g_alone = score(False)
+    shared, g_shared = score(True)
+    valid = r_mask.bool()
+    assert torch.allclose(alone["logprobs"], shared["logprobs"], atol=1e-5) and torch.allclose(alone["entropy"], shared["entropy"], atol=1e-5)
+    assert torch.allclose(alone["hidden"][valid], shared["hidden"][valid], atol=1e-5)
+    assert len(g_alone) == len(g_shared) and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g_alone, g_shared))
+    # one-token responses need no second pass
+    one = actor.response_logprobs(p_ids, p_mask, r_ids[:, :1], r_mask[:, :1])["logprobs"]
+    assert torch.allclose(one, alone["logprobs"][:, :1], atol=1e-5)

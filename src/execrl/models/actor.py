@@ -9,6 +9,7 @@ state that predicted each of them, so value heads and critics line up for both a
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -53,12 +54,14 @@ class Actor(nn.Module):
         tokenizer: Any,
         max_prompt_len: int = 512,
         max_new_tokens: int = 256,
+        share_prompts: bool = True,
     ) -> None:
         super().__init__()
         self.model = model
         self.tokenizer = tokenizer
         self.max_prompt_len = max_prompt_len
         self.max_new_tokens = max_new_tokens
+        self.share_prompts = share_prompts
         self.is_seq2seq = bool(model.config.is_encoder_decoder)
         self.pad_id = int(tokenizer.pad_token_id)
         self.eos_id = int(tokenizer.eos_token_id)
@@ -129,27 +132,52 @@ class Actor(nn.Module):
         response_ids: torch.Tensor,
         response_mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits ``[B, T, V]`` scoring each response token, and the hidden states that produced them."""
+        """Logits ``[B, T, V]`` scoring each response token, and the hidden states that produced them.
+
+        Rows that repeat a prompt (``num_samples`` programs per problem) share one pass over it:
+        the prompt is encoded (seq2seq) or run into a KV cache (causal) once per distinct prompt
+        and the result indexed out to its rows, so an RL update costs the responses plus each
+        prompt once instead of every prompt ``num_samples`` times. Same logits and gradients.
+        """
+        shared = _shared_rows(prompt_ids, prompt_mask) if self.share_prompts else None
         if self.is_seq2seq:
             start = self.model.config.decoder_start_token_id
             dec_in = torch.cat([torch.full_like(response_ids[:, :1], start), response_ids[:, :-1]], dim=1)
             dec_mask = torch.cat([torch.ones_like(response_mask[:, :1]), response_mask[:, :-1]], dim=1)
+            enc = None
+            if shared is not None:
+                first, inverse = shared
+                enc = (self.model.get_encoder()(input_ids=prompt_ids[first], attention_mask=prompt_mask[first]).last_hidden_state[inverse],)
             out = self.model(
-                input_ids=prompt_ids,
+                input_ids=None if enc else prompt_ids,
+                encoder_outputs=enc,
                 attention_mask=prompt_mask,
                 decoder_input_ids=dec_in,
                 decoder_attention_mask=dec_mask,
                 output_hidden_states=True,
             )
             return out.logits, out.decoder_hidden_states[-1]
-        ids = torch.cat([prompt_ids, response_ids], dim=1)
         mask = torch.cat([prompt_mask, response_mask], dim=1)
         # left padding: positions count real tokens only, as generate() does
         pos = (torch.cumsum(mask, dim=1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, output_hidden_states=True)
         p, t = prompt_ids.shape[1], response_ids.shape[1]
-        # position p-1+j predicts response token j
-        return out.logits[:, p - 1 : p - 1 + t], out.hidden_states[-1][:, p - 1 : p - 1 + t]
+        if shared is None:
+            out = self.model(input_ids=torch.cat([prompt_ids, response_ids], dim=1), attention_mask=mask, position_ids=pos, output_hidden_states=True)
+            # position p-1+j predicts response token j
+            return out.logits[:, p - 1 : p - 1 + t], out.hidden_states[-1][:, p - 1 : p - 1 + t]
+        first, inverse = shared
+        pre = self.model(input_ids=prompt_ids[first], attention_mask=prompt_mask[first], position_ids=pos[first, :p],
+                         use_cache=True, output_hidden_states=True, logits_to_keep=1)
+        cache_kw = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"  # renamed in 5.x
+        # the prompt's last position predicts response token 0, response position j token j+1
+        logits, hidden = pre.logits[inverse, -1:], pre.hidden_states[-1][inverse, -1:]
+        if t > 1:
+            cache = getattr(pre, cache_kw)
+            cache.batch_select_indices(inverse)  # each row's copy of its prompt's keys and values (differentiable)
+            out = self.model(input_ids=response_ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos[:, p:-1],
+                             use_cache=True, output_hidden_states=True, **{cache_kw: cache})
+            logits, hidden = torch.cat([logits, out.logits], dim=1), torch.cat([hidden, out.hidden_states[-1]], dim=1)
+        return logits, hidden
 
     def response_logprobs(
         self,
@@ -267,6 +295,7 @@ def build_actor(
     max_prompt_len: int = 512,
     max_new_tokens: int = 256,
     dtype: str | None = None,
+    share_prompts: bool = True,
 ) -> Actor:
     """Build an :class:`Actor`: load ``pretrained`` (local path or hub id) or build from ``config``.
 
@@ -296,4 +325,15 @@ def build_actor(
             model = AutoModelForCausalLM.from_config(LlamaConfig(**common, bos_token_id=tok.bos_token_id, **cfg))
         else:
             raise ValueError(f"model.arch must be 'seq2seq' or 'causal', got {arch!r}")
-    return Actor(model, tok, max_prompt_len=max_prompt_len, max_new_tokens=max_new_tokens)
+    return Actor(model, tok, max_prompt_len=max_prompt_len, max_new_tokens=max_new_tokens, share_prompts=share_prompts)
+
+
+def _shared_rows(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(one row index per distinct prompt, each row's distinct-prompt index), or None when no prompt repeats."""
+    _, inverse = torch.unique(torch.cat([prompt_ids, prompt_mask], dim=1), dim=0, return_inverse=True)
+    u = int(inverse.max()) + 1
+    if u == prompt_ids.shape[0]:
+        return None
+    first = torch.full((u,), prompt_ids.shape[0], dtype=torch.long, device=inverse.device)
+    first.scatter_reduce_(0, inverse, torch.arange(inverse.numel(), device=inverse.device), reduce="amin")
+    return first, inverse
