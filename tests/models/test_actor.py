@@ -114,3 +114,31 @@ def test_shared_prompt_scoring_equals_one_pass_per_row(actor) -> None:
     # one-token responses need no second pass
     one = actor.response_logprobs(p_ids, p_mask, r_ids[:, :1], r_mask[:, :1])["logprobs"]
     assert torch.allclose(one, alone["logprobs"][:, :1], atol=1e-5)
+
+
+def test_shared_prefill_sampling_equals_plain_generate(actor) -> None:
+    # both paths expand to the same rows before the sampling loop, so a seed gives the same programs
+    # (a long and a short prompt: left padding must not shift the cached positions)
+    prompts = ["Write a function that adds one to every element of a list and returns the new list", "def add two numbers a and b"]
+    got = {}
+    for share in (False, True):
+        actor.share_prompts = share
+        torch.manual_seed(3)
+        got[share] = actor.generate(prompts, num_return_sequences=4, temperature=0.3)
+    assert torch.equal(got[False].response_ids, got[True].response_ids) and got[False].texts == got[True].texts
+    assert torch.equal(got[False].prompt_ids, got[True].prompt_ids)
+    assert len(set(got[True].texts[:4])) > 1  # rows of one prompt still differ
+
+
+def test_prefill_cache_continues_like_one_forward_pass() -> None:
+    from execrl.models.actor import _cache_kwarg
+
+    # a random tiny model barely reacts to positions, so compare logits, not samples
+    torch.manual_seed(0)
+    actor = build_actor("causal", config=TINY["causal"])
+    ids, mask = actor.encode_prompts(["Write a function that adds one to every element of a list", "def add two numbers a and b"])
+    pos = (mask.cumsum(1) - 1).clamp(min=0)
+    full = actor.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1]
+    cache = actor.prefill(ids[:, :-1], mask[:, :-1])
+    step = actor.model(input_ids=ids[:, -1:], attention_mask=mask, position_ids=pos[:, -1:], **{_cache_kwarg(actor.model): cache}).logits[:, -1]
+    assert torch.allclose(step, full, atol=1e-6)

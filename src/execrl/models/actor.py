@@ -168,7 +168,7 @@ class Actor(nn.Module):
         first, inverse = shared
         pre = self.model(input_ids=prompt_ids[first], attention_mask=prompt_mask[first], position_ids=pos[first, :p],
                          use_cache=True, output_hidden_states=True, logits_to_keep=1)
-        cache_kw = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"  # renamed in 5.x
+        cache_kw = _cache_kwarg(self.model)
         # the prompt's last position predicts response token 0, response position j token j+1
         logits, hidden = pre.logits[inverse, -1:], pre.hidden_states[-1][inverse, -1:]
         if t > 1:
@@ -246,6 +246,8 @@ class Actor(nn.Module):
         try:
             if prefix_ids is not None:
                 out, plen = self._generate_with_prefix(prompt_ids, prompt_mask, prefix_ids, kwargs)
+            elif n > 1 and self.share_prompts and not self.is_seq2seq and prompt_ids.shape[1] > 1:
+                out, plen = self._generate_from_shared_prefill(prompt_ids, prompt_mask, kwargs), prompt_ids.shape[1]
             else:
                 out = self.model.generate(input_ids=prompt_ids, attention_mask=prompt_mask, **kwargs)
                 plen = 1 if self.is_seq2seq else prompt_ids.shape[1]
@@ -259,6 +261,23 @@ class Actor(nn.Module):
         rep_ids = prompt_ids.repeat_interleave(n, dim=0)
         rep_mask = prompt_mask.repeat_interleave(n, dim=0)
         return Rollout(rep_ids, rep_mask, response, mask, self.decode(response, mask))
+
+    def _generate_from_shared_prefill(self, prompt_ids, prompt_mask, kwargs):
+        """Causal sampling of ``n`` responses per prompt with the prompt run once, not ``n`` times:
+        all but its last token go into a KV cache that is repeated to the ``n`` rows, and
+        ``generate`` continues from it. (Seq2seq ``generate`` already encodes each prompt once.)"""
+        n = kwargs.pop("num_return_sequences")
+        cache = self.prefill(prompt_ids[:, :-1], prompt_mask[:, :-1])
+        cache.batch_repeat_interleave(n)
+        return self.model.generate(input_ids=prompt_ids.repeat_interleave(n, dim=0), attention_mask=prompt_mask.repeat_interleave(n, dim=0),
+                                   **{_cache_kwarg(self.model): cache}, **kwargs)
+
+    def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> Any:
+        """KV cache of a causal model over left-padded ``ids`` (positions count real tokens, as
+        ``generate`` and :meth:`forward_responses` do)."""
+        pos = (torch.cumsum(mask, dim=1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+        return getattr(out, _cache_kwarg(self.model))
 
     def _generate_with_prefix(self, prompt_ids, prompt_mask, prefix_ids, kwargs):
         """Generate one prompt at a time with a forced response prefix (prefixes differ in length)."""
@@ -326,6 +345,11 @@ def build_actor(
         else:
             raise ValueError(f"model.arch must be 'seq2seq' or 'causal', got {arch!r}")
     return Actor(model, tok, max_prompt_len=max_prompt_len, max_new_tokens=max_new_tokens, share_prompts=share_prompts)
+
+
+def _cache_kwarg(model: PreTrainedModel) -> str:
+    """The KV-cache argument (and output field) name: ``cache`` from transformers 5.x, ``past_key_values`` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _shared_rows(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
