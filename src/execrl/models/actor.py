@@ -354,6 +354,8 @@ def _cache_kwarg(model: PreTrainedModel) -> str:
 
 def _shared_rows(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(one row index per distinct prompt, each row's distinct-prompt index), or None when no prompt repeats."""
+    if prompt_ids.shape[0] < 2:
+        return None
     _, inverse = torch.unique(torch.cat([prompt_ids, prompt_mask], dim=1), dim=0, return_inverse=True)
     u = int(inverse.max()) + 1
     if u == prompt_ids.shape[0]:
