@@ -14,11 +14,11 @@ source); held-out greedy programs are judged by what they print (computational a
 is pass@1 against the source's output), by whether they compile, and by CodeBLEU against the
 reference translation:
 
-    python bench/learning.py --data synth_translation --methods sft_more ppo_ppocoder ppo_equivalence \
-        --sft-steps 150 --budget 00:00:01:30 --heldout-limit 150 --curve-every 0 \
+    python bench/learning.py --data synth_translation --seeds 0 1 2 --methods sft_more ppo_ppocoder ppo_equivalence \
+        --sft-steps 400 --budget 00:00:05:00 --heldout-limit 150 --curve-every 0 \
         --extra model.max_new_tokens=160 --method-extra data.batch_size=16
 
-(every sample is compiled: 16 problems per iteration keep several iterations inside the budget).
+(every sample is compiled: 16 problems per iteration give PPO 7-11 iterations in the 5 minutes).
 With ``--curve-every N`` (default 30) each run also keeps a checkpoint every N seconds
 (``callbacks=timed``) and the JSON gets ``curves``: held-out pass@1 on the first ``--curve-limit``
 problems against seconds since launch, drawn by ``notebooks/results.ipynb``.
