@@ -131,14 +131,12 @@ def test_shared_prefill_sampling_equals_plain_generate(actor) -> None:
 
 
 def test_prefill_cache_continues_like_one_forward_pass() -> None:
-    from execrl.models.actor import _cache_kwarg
-
     # a random tiny model barely reacts to positions, so compare logits, not samples
     torch.manual_seed(0)
     actor = build_actor("causal", config=TINY["causal"])
     ids, mask = actor.encode_prompts(["Write a function that adds one to every element of a list", "def add two numbers a and b"])
     pos = (mask.cumsum(1) - 1).clamp(min=0)
     full = actor.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1]
-    cache = actor.prefill(ids[:, :-1], mask[:, :-1])
-    step = actor.model(input_ids=ids[:, -1:], attention_mask=mask, position_ids=pos[:, -1:], **{_cache_kwarg(actor.model): cache}).logits[:, -1]
+    cache, _ = actor.prefill(ids[:, :-1], mask[:, :-1])
+    step = actor.model(input_ids=ids[:, -1:], attention_mask=mask, position_ids=pos[:, -1:], **{actor.cache_kw: cache}).logits[:, -1]
     assert torch.allclose(step, full, atol=1e-6)

@@ -62,6 +62,7 @@ class Actor(nn.Module):
         self.max_prompt_len = max_prompt_len
         self.max_new_tokens = max_new_tokens
         self.share_prompts = share_prompts
+        self.cache_kw = _cache_kwarg(model)  # fixed per model: not looked up on every forward
         self.is_seq2seq = bool(model.config.is_encoder_decoder)
         self.pad_id = int(tokenizer.pad_token_id)
         self.eos_id = int(tokenizer.eos_token_id)
@@ -166,16 +167,13 @@ class Actor(nn.Module):
             # position p-1+j predicts response token j
             return out.logits[:, p - 1 : p - 1 + t], out.hidden_states[-1][:, p - 1 : p - 1 + t]
         first, inverse = shared
-        pre = self.model(input_ids=prompt_ids[first], attention_mask=prompt_mask[first], position_ids=pos[first, :p],
-                         use_cache=True, output_hidden_states=True, logits_to_keep=1)
-        cache_kw = _cache_kwarg(self.model)
+        cache, pre = self.prefill(prompt_ids[first], prompt_mask[first], output_hidden_states=True)
         # the prompt's last position predicts response token 0, response position j token j+1
         logits, hidden = pre.logits[inverse, -1:], pre.hidden_states[-1][inverse, -1:]
         if t > 1:
-            cache = getattr(pre, cache_kw)
             cache.batch_select_indices(inverse)  # each row's copy of its prompt's keys and values (differentiable)
             out = self.model(input_ids=response_ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos[:, p:-1],
-                             use_cache=True, output_hidden_states=True, **{cache_kw: cache})
+                             use_cache=True, output_hidden_states=True, **{self.cache_kw: cache})
             logits, hidden = torch.cat([logits, out.logits], dim=1), torch.cat([hidden, out.hidden_states[-1]], dim=1)
         return logits, hidden
 
@@ -267,17 +265,19 @@ class Actor(nn.Module):
         all but its last token go into a KV cache that is repeated to the ``n`` rows, and
         ``generate`` continues from it. (Seq2seq ``generate`` already encodes each prompt once.)"""
         n = kwargs.pop("num_return_sequences")
-        cache = self.prefill(prompt_ids[:, :-1], prompt_mask[:, :-1])
+        cache, _ = self.prefill(prompt_ids[:, :-1], prompt_mask[:, :-1])
         cache.batch_repeat_interleave(n)
         return self.model.generate(input_ids=prompt_ids.repeat_interleave(n, dim=0), attention_mask=prompt_mask.repeat_interleave(n, dim=0),
-                                   **{_cache_kwarg(self.model): cache}, **kwargs)
+                                   **{self.cache_kw: cache}, **kwargs)
 
-    def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> Any:
+    def prefill(self, ids: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False) -> tuple[Any, Any]:
         """KV cache of a causal model over left-padded ``ids`` (positions count real tokens, as
-        ``generate`` and :meth:`forward_responses` do)."""
+        ``generate`` and :meth:`forward_responses` do), and the model output (logits of the last
+        position only)."""
         pos = (torch.cumsum(mask, dim=1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
-        return getattr(out, _cache_kwarg(self.model))
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1,
+                         output_hidden_states=output_hidden_states)
+        return getattr(out, self.cache_kw), out
 
     def _generate_with_prefix(self, prompt_ids, prompt_mask, prefix_ids, kwargs):
         """Generate one prompt at a time with a forced response prefix (prefixes differ in length)."""
