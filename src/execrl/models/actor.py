@@ -185,10 +185,12 @@ class Actor(nn.Module):
         response_mask: torch.Tensor,
         return_hidden: bool = False,
         return_entropy: bool = False,
+        temperature: float = 1.0,
     ) -> dict[str, torch.Tensor]:
-        """``logprobs[b, t] = log p(response[b, t] | prompt, response[b, <t])`` (0 where masked)."""
+        """``logprobs[b, t] = log p(response[b, t] | prompt, response[b, <t])`` (0 where masked),
+        under the sampling distribution ``softmax(logits / temperature)`` (as TRL scores GRPO)."""
         logits, hidden = self.forward_responses(prompt_ids, prompt_mask, response_ids, response_mask)
-        logp = torch.log_softmax(logits.float(), dim=-1)
+        logp = torch.log_softmax(logits.float() / temperature, dim=-1)
         lp = torch.gather(logp, -1, response_ids.unsqueeze(-1)).squeeze(-1) * response_mask
         out = {"logprobs": lp}
         if return_hidden:
