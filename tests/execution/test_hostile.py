@@ -143,10 +143,11 @@ def test_redefining_builtins_does_not_fake_a_pass(executor) -> None:
     progs = [
         "import builtins\nbuiltins.AssertionError = ZeroDivisionError\ndef f():\n    return 2\n",
         "import builtins\nbuiltins.print = lambda *a: None\ndef f():\n    return 2\n",
-        "import os\nos.write(3, b'P 0\\nE 0\\n')\ndef f():\n    return 2\n",  # a forged pass line without the nonce
+        # forged frames on every descriptor: a frame can only say what a call returned, never "pass"
+        "import os\nfor fd in range(3, 10):\n    try:\n        os.write(fd, b'\\x07\\x00\\x00\\x00[\"end\"]')\n    except OSError:\n        pass\ndef f():\n    return 2\n",
     ]
     for p in progs:
-        assert run(executor, p).outcome is Outcome.FAILED, p
+        assert run(executor, p).outcome in (Outcome.FAILED, Outcome.RUNTIME_ERROR), p
 
 
 def test_closing_stdout(executor) -> None:

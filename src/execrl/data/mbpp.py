@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 import json
 from pathlib import Path
 
@@ -16,6 +18,17 @@ def mbpp_prompt(text: str, tests: list[str]) -> str:
     """The Austin et al. prompt up to the code: the description, the three tests the code must
     pass, and the ``[BEGIN]`` marker (a completion ends at ``[DONE]``)."""
     return f"You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n" + "\n".join(tests) + "\n[BEGIN]\n"
+
+
+def builtin_entry_points(reference: str, tests: list[str]) -> list[str]:
+    """Builtin names the tests call that the reference solution defines (MBPP 126's ``sum``):
+    those names are the program's in the judge, not the builtins."""
+    try:
+        defined = {n.name for n in ast.parse(reference).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        called = {n.func.id for t in tests for n in ast.walk(ast.parse(t)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    except SyntaxError:
+        return []
+    return sorted(n for n in defined & called if hasattr(builtins, n))
 
 
 class MBPPReader(Reader):
@@ -53,7 +66,7 @@ class MBPPReader(Reader):
                     dataset="mbpp",
                     prompt=mbpp_prompt(text, tests),
                     language="python",
-                    tests=Tests(style="assert", asserts=list(tests), setup_code=setup),
+                    tests=Tests(style="assert", asserts=list(tests), setup_code=setup, entry_points=builtin_entry_points(code, tests)),
                     solutions=[code.replace("\r\n", "\n")],
                     split=split,
                     meta={"text": text, "challenge_test_list": row.get("challenge_test_list") or []},

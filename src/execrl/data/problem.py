@@ -17,6 +17,9 @@ class Tests:
     - ``call``: ``fn_name`` is called with ``*inputs[i]`` and compared with ``outputs[i]``
       (APPS call-based: Codewars functions or LeetCode ``class Solution`` methods).
     - ``assert``: ``asserts`` are Python statements run after ``setup_code`` (MBPP, HumanEval).
+      They run in the trusted judge; the program's functions are reached by name. A name in
+      ``entry_points`` is the program's even where it shadows a builtin (MBPP 126 tests a
+      function called ``sum``); any other builtin name in a test is the judge's own.
     - ``none``: no tests (translation problems compare against the source program instead).
     """
 
@@ -26,6 +29,7 @@ class Tests:
     fn_name: str | None = None
     asserts: list[str] = field(default_factory=list)
     setup_code: str = ""
+    entry_points: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.asserts) if self.style == "assert" else len(self.inputs)

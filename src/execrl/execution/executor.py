@@ -6,6 +6,7 @@ import atexit
 import logging
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from execrl.execution import sandbox
+from execrl.execution.judge import JudgeConfig, WorkerLost, judge
 from execrl.execution.outcomes import ExecutionResult, Outcome
 from execrl.execution.request import ExecRequest
 from execrl.execution.worker import WorkerConfig, recv_msg, send_msg
@@ -28,8 +30,9 @@ class IsolationError(RuntimeError):
 class _WorkerHandle:
     """One ``python -m execrl.execution.worker`` process and the thread that feeds it."""
 
-    def __init__(self, cfg: WorkerConfig, hard_timeout_s: float) -> None:
-        self.cfg, self.hard_timeout_s = cfg, hard_timeout_s
+    def __init__(self, cfg: WorkerConfig) -> None:
+        self.cfg = cfg
+        self._lost: str | None = None
         self.proc: subprocess.Popen | None = None
         self.restarts = -1
         self.start()
@@ -42,7 +45,9 @@ class _WorkerHandle:
                                      env=env, close_fds=True, start_new_session=True)
         send_msg(self.proc.stdin.fileno(), self.cfg)
         ready = recv_msg(self.proc.stdout.fileno())
-        if not ready or ready[0] != "ready":
+        if not ready or ready[0] != "ready":  # no program caused this: an infrastructure error
+            self.proc.kill()
+            self.proc = None
             raise RuntimeError("sandbox worker failed to start")
         self.restarts += 1
 
@@ -57,28 +62,53 @@ class _WorkerHandle:
             self.proc.wait()
         self.proc = None
 
-    def run(self, rid: int, req: ExecRequest) -> ExecutionResult:
-        """Send one request; a worker that dies or hangs becomes an infrastructure error and is restarted."""
+    def ask(self, msg: tuple, timeout: float) -> tuple:
+        """One message to the worker and its reply; a dead or stuck worker raises WorkerLost."""
+        if self.proc is None:
+            self.start()  # fails with RuntimeError (an infrastructure error) if it cannot start
         try:
-            send_msg(self.proc.stdin.fileno(), (rid, req))
-            box: list = []
-            reader = threading.Thread(target=lambda: box.append(recv_msg(self.proc.stdout.fileno())), daemon=True)
-            reader.start()
-            reader.join(self.hard_timeout_s)
-            if reader.is_alive() or not box or box[0] is None:
-                raise RuntimeError("sandbox worker died or hung" if not reader.is_alive() else "sandbox worker exceeded the hard timeout")
-            return box[0][1]
-        except Exception as e:
-            log.warning("sandbox worker failure (%s); restarting it", e)
-            if self.proc is not None:
-                self.proc.kill()
-                self.proc.wait()
-                self.proc = None
-            try:
-                self.start()
-            except Exception as e2:  # the next request will try again
-                log.error("could not restart sandbox worker: %s", e2)
-            return ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type=type(e).__name__, error=str(e))
+            send_msg(self.proc.stdin.fileno(), msg)
+            reply = recv_msg(self.proc.stdout.fileno(), timeout=timeout)
+        except TimeoutError:
+            self._lost = "hung"
+            raise WorkerLost("sandbox worker exceeded the hard timeout") from None
+        except OSError as e:
+            self._lost = "died"
+            raise WorkerLost(f"sandbox worker pipe failed: {e}") from None
+        if reply is None:
+            self._lost = "died"
+            raise WorkerLost("sandbox worker died")
+        return reply
+
+    def run(self, req: ExecRequest, cfg: JudgeConfig) -> tuple[ExecutionResult, bool]:
+        """Judge one request. A worker lost while the program ran is charged to the program
+        (returned flag True), restarted, and never turns the sample into a dropped one."""
+        self._lost = None
+        try:
+            return judge(req, self.ask, cfg), False
+        except WorkerLost as e:
+            log.warning("sandbox worker lost while a program ran (%s); charging the program and restarting the worker", e)
+            code = self.proc.poll() if self.proc is not None else None
+            self._restart()
+            if self._lost == "hung":
+                return ExecutionResult(outcome=Outcome.TIMEOUT, error_type="SandboxTimeout", error=str(e), num_tests=_n(req)), True
+            oc = Outcome.MEMORY_LIMIT if code == -signal.SIGKILL else Outcome.RUNTIME_ERROR
+            return ExecutionResult(outcome=oc, error_type="SandboxKilled" if code == -signal.SIGKILL else "SandboxFailure", error=str(e),
+                                   num_tests=_n(req)), True
+
+    def _restart(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        try:
+            self.start()
+        except Exception as e2:  # the next request will try again
+            log.error("could not restart sandbox worker: %s", e2)
+
+
+def _n(req: ExecRequest) -> int:
+    return len(req.tests) if req.tests is not None else 0
 
 
 class Executor:
@@ -92,7 +122,10 @@ class Executor:
 
     def __init__(self, workers: int = 2, timeout_s: float = 4.0, compile_timeout_s: float = 20.0, memory_mb: int = 512,
                  max_output_bytes: int = 1 << 20, early_exit: bool = True, nproc: int = 64, min_isolation: str | None = None,
-                 isolation: str = "auto", cpp_pch: bool = True) -> None:
+                 isolation: str = "auto", cpp_pch: bool = True, compare: str = "strict", apps_compat: bool = False,
+                 max_program_bytes: int = 1 << 20) -> None:
+        if compare not in ("strict", "apps"):
+            raise ValueError(f"executor.compare={compare!r}: choose strict (exact up to whitespace) or apps (APPS' lenient cascade)")
         caps = sandbox.probe()
         if isolation != "auto":  # ask for less than the host allows (e.g. to compare levels)
             want = sandbox.level_rank(isolation)
@@ -104,18 +137,19 @@ class Executor:
         if min_isolation is not None and sandbox.level_rank(caps.level) < sandbox.level_rank(min_isolation):
             raise IsolationError(f"sandbox isolation {caps.level!r} is below executor.min_isolation={min_isolation!r}: {'; '.join(caps.notes)}")
         self.timeout_s = timeout_s
-        self.stats: dict[str, Any] = {"programs": 0, "deduplicated": 0, "infra_errors": 0, "seconds": 0.0}
+        self.judge_cfg = JudgeConfig(timeout_s=timeout_s, compile_timeout_s=compile_timeout_s, early_exit=early_exit, compare=compare,
+                                     apps_compat=apps_compat, max_program_bytes=max_program_bytes, memory_mb=memory_mb)
+        # charged_failures: programs during whose run the worker died or hung (charged, never dropped)
+        self.stats: dict[str, Any] = {"programs": 0, "deduplicated": 0, "infra_errors": 0, "charged_failures": 0, "weak_tests": 0, "seconds": 0.0}
         cfgs = [WorkerConfig(timeout_s=timeout_s, compile_timeout_s=compile_timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
-                             early_exit=early_exit, nproc=nproc, cpp_pch=cpp_pch, name=f"w{i}", caps=caps) for i in range(max(1, workers))]
-        # no honest program needs longer than this; beyond it the worker itself is stuck
-        hard = 60.0 + compile_timeout_s + timeout_s * 50
-        self._handles = [_WorkerHandle(c, hard) for c in cfgs]
+                             nproc=nproc, cpp_pch=cpp_pch, name=f"w{i}", caps=caps) for i in range(max(1, workers))]
+        self._handles = [_WorkerHandle(c) for c in cfgs]
         self._jobs: queue.Queue = queue.Queue()
         self._threads = [threading.Thread(target=self._loop, args=(h,), daemon=True) for h in self._handles]
         for t in self._threads:
             t.start()
         self._closed = False
-        self._rid = 0
+        self._lock = threading.Lock()
         atexit.register(self.close)
 
     @property
@@ -127,16 +161,23 @@ class Executor:
             job = self._jobs.get()
             if job is None:
                 return
-            rid, req, fut = job
-            fut.set_result(handle.run(rid, req))
+            req, fut = job
+            try:
+                res, charged = handle.run(req, self.judge_cfg)
+            except Exception as e:  # a bug of ours, before any program ran: never the program's fault
+                log.exception("judging failed")
+                res, charged = ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type=type(e).__name__, error=str(e)[:1500]), False
+            with self._lock:
+                self.stats["charged_failures"] += charged
+                self.stats["weak_tests"] += res.weak_tests
+            fut.set_result(res)
 
     def submit(self, req: ExecRequest) -> Future:
         """Queue one request; the future resolves to its :class:`ExecutionResult`."""
         if self._closed:
             raise RuntimeError("executor is closed")
         fut: Future = Future()
-        self._rid += 1
-        self._jobs.put((self._rid, req, fut))
+        self._jobs.put((req, fut))
         return fut
 
     def run(self, requests: list[ExecRequest]) -> list[ExecutionResult]:

@@ -1,23 +1,31 @@
-"""Code that runs *inside* the sandboxed child (a fork of a warm worker) for Python programs.
+"""Code that runs *inside* the sandboxed child (a fork of a warm worker), for Python programs.
 
-It reports through fd 3 only: ``<nonce> <kind> <test> <payload>`` lines. The parent never takes
-the child's word for a pass on stdin/stdout or call-based tests: the child sends what the program
-printed or returned and the parent compares it with expected outputs the child never sees. For
-assert-style tests (MBPP) the parent requires an explicit pass line for every assert, so a
-program that exits, crashes or closes its streams before the asserts finish never passes.
+The child never holds a test: it runs a program and answers the judge's questions about it
+in plain data (``execution/plain.py``). Two shapes:
+
+- :func:`run_script`: the program as a script reading stdin (stdin/stdout tests, translation).
+  It writes one status frame (``end``, ``exception``, ``compile_error``) on ``CHAN_OUT``.
+- :func:`serve_module`: the program as a module, then a loop answering requests from the judge
+  on ``CHAN_IN``: call a global or a referenced object, get or set an attribute. Results go
+  back as plain data, anything else as an opaque reference.
+
+Every frame is the candidate's word and is treated as such by the judge: a frame can claim
+what a call returned, never that a test passed. The program can tamper with everything here.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
+import struct
 import sys
+import traceback
 
-RESULT_FD = 3
-# bound at import, before any program can rebind the builtins the harness relies on
-_AssertionError, _BaseException, _SystemExit = AssertionError, BaseException, SystemExit
-_exec, _compile, _type = exec, compile, type
+from execrl.execution import plain
+
+CHAN_IN, CHAN_OUT = 3, 4  # requests from the worker, frames to the worker
+_BaseException, _SystemExit, _exec, _compile, _type = BaseException, SystemExit, exec, compile, type
+_write, _read = os.write, os.read
 
 # CodeRL/APPS prepend this import block to every program (testing_util.py).
 APPS_PRELUDE = """import sys
@@ -38,119 +46,119 @@ from heapq import *
 """
 
 
-def _std_streams() -> None:
-    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+# ----------------------------------------------------------------------------- frames
+def send_frame(fd: int, data: bytes) -> None:
+    buf = struct.pack("<I", len(data)) + data
+    while buf:
+        try:
+            n = _write(fd, buf)
+        except OSError:
+            return
+        buf = buf[n:]
+
+
+def read_frame(fd: int) -> bytes | None:
+    head = _read_exact(fd, 4)
+    if head is None:
+        return None
+    (n,) = struct.unpack("<I", head)
+    return _read_exact(fd, n)
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks, got = [], 0
+    while got < n:
+        try:
+            b = _read(fd, n - got)
+        except OSError:
+            return None
+        if not b:
+            return None
+        chunks.append(b)
+        got += len(b)
+    return b"".join(chunks)
+
+
+def _status(*parts) -> None:
+    send_frame(CHAN_OUT, plain.encode(list(parts), _no_ref))
+
+
+def _no_ref(obj):
+    return ["ref", -1]
+
+
+def _exc_info(e: BaseException) -> list:
+    try:
+        msg = str(e)[:500]
+    except _BaseException:
+        msg = ""
+    try:
+        tb = traceback.format_exc()[-1500:]
+    except _BaseException:
+        tb = ""
+    return [_type(e).__name__, msg, tb]
+
+
+def _std_streams(apps_stdin: bool = False) -> None:
+    if apps_stdin:  # APPS patches sys.stdin with a StringIO: no .buffer, no fileno
+        sys.stdin = io.StringIO(os.fdopen(0, "r", closefd=False).read())
+    else:
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=False)
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
-
-
-class _Reporter:
-    def __init__(self, nonce: str) -> None:
-        self._write, self._nonce = os.write, nonce  # bound before untrusted code runs
-
-    def __call__(self, kind: str, test: int = -1, payload: str = "") -> None:
-        line = f"{self._nonce} {kind} {test} {payload}".replace("\n", "\\n") + "\n"
-        try:
-            self._write(RESULT_FD, line.encode("utf-8", "replace"))
-        except OSError:
-            pass
 
 
 def _flush() -> None:
     for s in (sys.stdout, sys.stderr):
         try:
             s.flush()
-        except Exception:
+        except _BaseException:
             pass
 
 
-def run_asserts(program: str, asserts: list[str], setup: str, nonce: str, early_exit: bool) -> None:
-    """MBPP/HumanEval style: setup, the program once, then each assert."""
-    report = _Reporter(nonce)
-    _std_streams()
-    g: dict = {"__name__": "__main__"}
+# ----------------------------------------------------------------------------- scripts
+def check_syntax(program: str) -> None:
+    """Byte-compile only (PPOCoder's compiler reward for Python), in the sandbox's memory."""
     try:
-        code = _compile(program, "<program>", "exec")
-    except _BaseException as e:  # SyntaxError, ValueError (null bytes), RecursionError, MemoryError
-        report("C", -1, _type(e).__name__)
-        return
-    try:
-        _exec(code, g)
-        if setup:  # MBPP's test_setup_code uses the program's definitions: it runs after it
-            _exec(_compile(setup, "<setup>", "exec"), g)
-    except _BaseException as e:  # incl. SystemExit: an exit before the asserts is not a pass
-        report("X", -1, _type(e).__name__)
-        _flush()
-        return
-    for i, a in enumerate(asserts):
-        report("S", i)
-        try:
-            _exec(_compile(a, f"<test {i}>", "exec"), g)
-        except _AssertionError:
-            report("F", i)
-            if early_exit:
-                break
-            continue
-        except _BaseException as e:
-            report("X", i, _type(e).__name__)
-            if early_exit:
-                break
-            continue
-        report("P", i)
-    _flush()
-
-
-def run_call(program: str, fn_name: str, inputs: list, nonce: str, early_exit: bool) -> None:
-    """APPS call-based: build the module (any exception = compile error), call per test, send output."""
-    report = _Reporter(nonce)
-    _std_streams()
-    g: dict = {"__name__": "__main__"}
-    try:
-        _exec(_compile(APPS_PRELUDE + program, "<program>", "exec"), g)
-        obj = g["Solution"]() if "class Solution" in program else None
-        method = getattr(obj, fn_name) if obj is not None else g[fn_name]
+        _compile(program, "<program>", "exec")
     except _BaseException as e:
-        report("C", -1, _type(e).__name__)
+        _status("compile_error", *_exc_info(e))
         return
-    dumps = json.dumps
-    for i, args in enumerate(inputs):
-        report("S", i)
-        try:
-            if isinstance(args, list) and args and isinstance(args[0], dict):
-                args = [{int(k) if k.lstrip("-").isdigit() else k: v for k, v in args[0].items()}, *args[1:]]
-            out = method(*args)
-            if isinstance(out, tuple):
-                out = list(out)
-            payload = dumps(out)
-        except _BaseException as e:
-            report("X", i, _type(e).__name__)
-            if early_exit:
-                break
-            continue
-        report("O", i, payload)
-    _flush()
+    _status("end")
 
 
-def run_stdio(program: str, nonce: str, prelude: bool) -> None:
-    """Run the program once as a script reading stdin; SystemExit is a normal end (as in APPS)."""
-    report = _Reporter(nonce)
-    _std_streams()
-    src = (APPS_PRELUDE if prelude else "") + program
+def run_script(program: str, prelude: bool, apps_compat: bool = False, wrap_fallback: bool = False) -> None:
+    """Run the program once as a script reading stdin; SystemExit is a normal end (as in APPS).
+
+    ``apps_compat`` runs it as APPS' harness does: wrapped in ``def code()``, in a namespace
+    whose ``__name__`` is not ``__main__``, with a StringIO stdin. ``wrap_fallback`` runs a
+    program that does not compile as it is (say, a top-level ``return``) in that wrapper."""
+    _std_streams(apps_stdin=apps_compat)
+    head = APPS_PRELUDE if (prelude or apps_compat) else ""
     try:
-        code = _compile(src, "<program>", "exec")
+        code = _compile(head + (apps_wrap(program) if apps_compat else program), "<program>", "exec")
     except _BaseException as e:
-        report("C", -1, _type(e).__name__)
-        return
+        code = None
+        if wrap_fallback and not apps_compat and _type(e) is SyntaxError:
+            try:
+                code = _compile(head + apps_wrap(program), "<program>", "exec")
+            except _BaseException:
+                pass
+        if code is None:
+            _status("compile_error", *_exc_info(e))
+            return
     try:
-        _exec(code, {"__name__": "__main__"})
+        _exec(code, {"__name__": "code" if apps_compat else "__main__"})
     except _SystemExit:
         pass
     except _BaseException as e:
         _flush()
-        report("X", 0, _type(e).__name__)
+        sys.stderr.write(traceback.format_exc()[-2000:])
+        _flush()
+        _status("exception", *_exc_info(e))
         return
     _flush()
-    report("E", 0)
+    _status("end")
 
 
 def apps_wrap(program: str) -> str:
@@ -170,3 +178,101 @@ def apps_wrap(program: str) -> str:
     if not started:
         return program
     return "\n".join(out) + "\ncode()\n"
+
+
+# ----------------------------------------------------------------------------- modules
+class _Objects:
+    """The child's table of objects the judge holds references to."""
+
+    def __init__(self) -> None:
+        self.table: list = []
+
+    def ref(self, obj) -> list:
+        self.table.append(obj)
+        return ["ref", len(self.table) - 1, _type(obj).__name__[:60]]
+
+    def get(self, payload: list):
+        return self.table[payload[0]]
+
+
+def serve_module(program: str, prelude: bool, module_name: str) -> None:
+    """Build the program as a module, then answer the judge's requests until it hangs up."""
+    _std_streams()
+    objs = _Objects()
+    g: dict = {"__name__": module_name}
+    try:
+        code = _compile((APPS_PRELUDE if prelude else "") + program, "<program>", "exec")
+    except _BaseException as e:
+        _status("compile_error", *_exc_info(e))
+        return
+    try:
+        _exec(code, g)
+    except _BaseException as e:  # incl. SystemExit: an exit before the tests is not a pass
+        _flush()
+        _status("exception", *_exc_info(e))
+        return
+    _flush()
+    _status("ready")
+
+    def resolve(p: list):
+        if p[0] == "g":
+            if p[1] not in g:
+                raise NameError(f"name {p[1]!r} is not defined")
+            return g[p[1]]
+        return objs.get(p)
+
+    while True:
+        raw = read_frame(CHAN_IN)
+        if raw is None:
+            return
+        try:
+            req = plain.decode(raw, _Ref)
+        except _BaseException:
+            return
+        reply = _answer(req, objs, resolve, g)
+        _flush()
+        send_frame(CHAN_OUT, reply)
+
+
+class _Ref:
+    """A reference the judge sent: a global of the program or an object in the table."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: list) -> None:
+        self.payload = payload
+
+
+def _answer(req: list, objs: _Objects, resolve, g: dict) -> bytes:
+    def unwrap(v):
+        t = _type(v)
+        if t is _Ref:
+            return resolve(v.payload)
+        if t is list:
+            return [unwrap(x) for x in v]
+        if t is tuple:
+            return tuple(unwrap(x) for x in v)
+        if t is dict:
+            return {k: unwrap(x) for k, x in v.items()}
+        return v
+
+    try:
+        op, target = req[0], unwrap(req[1])
+        if op == "call":
+            args, kwargs = unwrap(req[2]), unwrap(req[3])
+            value = target(*args, **kwargs)
+            # mutated list/dict/set arguments go back so that asserts on them see the change
+            after = [a if _type(a) in (list, dict, set, bytearray) else None for a in args]
+            return plain.encode(["ok", value, after], objs.ref)
+        if op == "get":
+            return plain.encode(["ok", target, []], objs.ref)
+        if op == "eval":  # the weaker path: a call expression whose arguments cannot cross
+            return plain.encode(["ok", eval(_compile(target, "<test>", "eval"), g), []], objs.ref)
+        if op == "getattr":
+            return plain.encode(["ok", getattr(target, req[2]), []], objs.ref)
+        if op == "setattr":
+            setattr(target, req[2], unwrap(req[3]))
+            return plain.encode(["ok", None, []], objs.ref)
+        return plain.encode(["error", "unknown request"], objs.ref)
+    except _BaseException as e:
+        return plain.encode(["raise", *_exc_info(e)], objs.ref)

@@ -129,10 +129,20 @@ class ExecutionResult:
     stdout: str | None = None  # for run-only requests (translation equivalence)
     time_s: float = 0.0
     num_tests: int = 0  # tests the problem has (tests may stop early at the first failure)
+    compare_outcomes: dict[str, str] | None = None  # stdin/stdout and call-based: the verdict under each comparison
+    weak_tests: int = 0  # tests judged by the weaker path (execution/judge.py)
 
     @property
     def passed(self) -> bool:
         return self.outcome is Outcome.PASSED
+
+    @property
+    def first_failure(self) -> Outcome | None:
+        """The outcome of the first test that did not pass (CodeRL's error class), or of the
+        whole program where no test ran; None if it passed."""
+        if self.outcome is Outcome.PASSED:
+            return None
+        return next((t.outcome for t in self.tests if t.outcome is not Outcome.PASSED), self.outcome)
 
     @property
     def num_passed(self) -> int:

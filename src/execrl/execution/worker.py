@@ -1,20 +1,22 @@
-"""A long-lived, pre-warmed worker: receives requests on a pipe and runs each program in a
-freshly forked, sandboxed child (``python -m execrl.execution.worker``; started by Executor).
+"""A long-lived, pre-warmed worker: runs untrusted programs in freshly forked, sandboxed
+children and relays what they say (started by the Executor as its own process).
 
 Forking a warm interpreter costs about a millisecond, where starting a new one costs tens, so
-the worker is what makes execution fast; the child is what makes it safe. The worker itself
-never runs untrusted code.
+the worker is what makes execution fast; the child is what makes it safe. The worker never
+holds a test: it receives a program and its inputs (:class:`RunSpec`), and the judge's
+questions as opaque frames; it returns how each run ended (:class:`RunReport`) and the child's
+frames, undecoded. Whatever a child writes is bounded, and a child's run always ends by the
+deadline the judge set, which nothing the child says can extend.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import hashlib
 import os
 import pickle
 import re
-import secrets
+import select
 import selectors
 import signal
 import struct
@@ -25,16 +27,13 @@ import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from execrl.data.problem import Tests
-from execrl.execution import compare, harness, sandbox
+from execrl.execution import harness, plain, sandbox
 from execrl.execution.cpp_pch import pch_include_dir
-from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult, worst
-from execrl.execution.request import ExecRequest
 
 
-# ----------------------------------------------------------------------------- framing
+# ----------------------------------------------------------------------------- framing (judge <-> worker: both trusted)
 def send_msg(fd: int, obj: Any) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     buf = struct.pack("<Q", len(data)) + data
@@ -43,18 +42,24 @@ def send_msg(fd: int, obj: Any) -> None:
         buf = buf[n:]
 
 
-def recv_msg(fd: int) -> Any:
-    head = _read_exact(fd, 8)
+def recv_msg(fd: int, timeout: float | None = None) -> Any:
+    """One message, or None if the peer is gone; ``TimeoutError`` past ``timeout`` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    head = _read_exact(fd, 8, deadline)
     if head is None:
         return None
     (n,) = struct.unpack("<Q", head)
-    body = _read_exact(fd, n)
+    body = _read_exact(fd, n, deadline)
     return None if body is None else pickle.loads(body)
 
 
-def _read_exact(fd: int, n: int) -> bytes | None:
+def _read_exact(fd: int, n: int, deadline: float | None = None) -> bytes | None:
     chunks, got = [], 0
     while got < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError("no reply from the sandbox worker")
         b = os.read(fd, n - got)
         if not b:
             return None
@@ -63,14 +68,13 @@ def _read_exact(fd: int, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-# ----------------------------------------------------------------------------- config
+# ----------------------------------------------------------------------------- what is asked, what comes back
 @dataclass
 class WorkerConfig:
     timeout_s: float = 4.0
     compile_timeout_s: float = 20.0
     memory_mb: int = 512
     max_output_bytes: int = 1 << 20
-    early_exit: bool = True
     nproc: int = 64
     cpp_pch: bool = True  # precompiled <bits/stdc++.h> (execution/cpp_pch.py)
     name: str = "w0"
@@ -78,62 +82,172 @@ class WorkerConfig:
 
 
 @dataclass
-class Spawned:
+class RunSpec:
+    """Run one program: no tests, no expected output, only the program and what to feed it.
+
+    - ``kind="script"``: run it once on ``stdin`` (compiled languages: compile first, cached).
+    - ``kind="module"``: build it as a Python module and keep it alive to answer requests.
+    - ``kind="compile"``: compile (Python: byte-compile) only.
+    """
+
+    kind: Literal["script", "module", "compile"]
+    program: str
+    language: str = "python"
+    stdin: str = ""
+    prelude: bool = False  # APPS' import block before the program
+    apps_compat: bool = False  # run as APPS' harness does (scripts only)
+    wrap_fallback: bool = False  # a script that only compiles inside APPS' def code(): wrapper
+    module_name: str = "solution"
+    timeout_s: float = 4.0  # per run, or per module build and per request
+    total_s: float = 8.0  # the whole run or session, whatever the child says
+    memory_mb: int | None = None  # None: the worker's default; 0: no address-space cap
+
+
+@dataclass
+class RunReport:
+    """How a child's run ended, from the worker's own observations, plus the child's frames."""
+
     exit_code: int | None = None
     signal: int | None = None
     stdout: bytes = b""
     stderr: bytes = b""
-    messages: list[tuple[str, int, str]] = field(default_factory=list)
+    frames: list[bytes] = field(default_factory=list)
     timed_out: bool = False
     output_exceeded: bool = False
     memory_hit: bool = False
+    compile_error: str | None = None  # compiled languages: the compiler's message
     elapsed: float = 0.0
-    nonce: str = ""  # set for Python harness runs, which must report an end marker
+
+
+class _Child:
+    """A running sandboxed child and the pipes the worker watches."""
+
+    def __init__(self, pid: int, fds: dict[str, int], total_s: float, workdir: str | None) -> None:
+        self.pid, self.fds, self.workdir = pid, fds, workdir
+        self.t0 = time.monotonic()
+        self.cap = self.t0 + total_s
+        self.stdout, self.stderr, self.chan = bytearray(), bytearray(), bytearray()
+        self.frames: list[bytes] = []
+        self.pending = b""  # request bytes not yet written to the child
+        self.spec: RunSpec | None = None
+        self.feeder: threading.Thread | None = None
+        self.exited = self.timed_out = self.output_exceeded = False
+        self.pidfd = os.pidfd_open(pid)
+        self.sel = selectors.DefaultSelector()
+        for name in ("out", "err", "chan"):
+            os.set_blocking(fds[name], False)
+            self.sel.register(fds[name], selectors.EVENT_READ, name)
+        self.sel.register(self.pidfd, selectors.EVENT_READ, "pid")
+        if "req" in fds:
+            os.set_blocking(fds["req"], False)
 
 
 class Worker:
-    """Runs requests; one sandboxed child at a time."""
+    """Runs one sandboxed child at a time; keeps compiled programs for reuse."""
 
     def __init__(self, cfg: WorkerConfig) -> None:
         self.cfg = cfg
         self.base = sandbox.workdir_base()
         self.cgroup = None
         if cfg.caps.cgroups:
-            # JVM and compilers need more than a Python program: the cgroup cap is the larger one
             # the worker sits in its own cgroup so that children inherit it at fork for free; its
             # own ~100 MiB are added to the cap; JVMs and compilers need about 1 GiB
             self.cgroup = sandbox.WorkerCgroup(f"{os.getpid()}-{cfg.name}", max(cfg.memory_mb, 1024) + 256, cfg.nproc + 1)
             self.cgroup.join(os.getpid())
         sandbox.enter_worker_namespaces(cfg.caps)
-        self.compiled: OrderedDict[str, tuple[str, list[str] | None, str]] = OrderedDict()
+        self.compiled: OrderedDict[str, tuple[str | None, list[str] | None, str]] = OrderedDict()
         self._pch: Path | None | bool = None  # built at the first C++ compile; False: unavailable
+        self.session: _Child | None = None
         sandbox.become_subreaper()
 
+    # ------------------------------------------------------------------ messages from the judge
+    def handle(self, msg: tuple) -> tuple:
+        """``script``/``compile`` -> report; ``open``/``req`` -> frame or report; ``close`` -> report."""
+        op = msg[0]
+        try:
+            if op == "script":
+                return ("report", self.script(msg[1]))
+            if op == "compile":
+                return ("report", self.compile_only(msg[1]))
+            if op == "open":
+                self.close_session()
+                return self.open_session(msg[1])
+            if op == "req":
+                return self.request(msg[1])
+            if op == "close":
+                return ("report", self.close_session() or RunReport())
+            return ("error", f"unknown message {op!r}")
+        except Exception:
+            self.close_session()
+            return ("error", traceback.format_exc()[-1500:])
+
+    def script(self, spec: RunSpec) -> RunReport:
+        lang = _language(spec.language)
+        if lang == "python":
+            target = ("py", harness.run_script, (spec.program, spec.prelude, spec.apps_compat, spec.wrap_fallback))
+            child = self.start(target, spec.stdin.encode("utf-8", "surrogatepass"), spec)
+            self.pump(child, child.cap, until_frame=False)
+            return self.finish(child)
+        d, run, err = self._compile(spec.program, lang)
+        if d is None:
+            return RunReport(compile_error=err)
+        vm = lang in ("java", "csharp")  # JVM / Mono: many threads and a large address-space reservation
+        limits = sandbox.Limits(cpu_s=int(spec.total_s) + 2, memory_mb=self.cfg.memory_mb, nproc=max(self.cfg.nproc, 256) if vm else self.cfg.nproc,
+                                address_space=not vm)
+        child = self.start(("exec", run), spec.stdin.encode("utf-8", "surrogatepass"), spec, limits)
+        self.pump(child, child.cap, until_frame=False)
+        return self.finish(child)
+
+    def compile_only(self, spec: RunSpec) -> RunReport:
+        lang = _language(spec.language)
+        if lang == "python":
+            child = self.start(("py", harness.check_syntax, (spec.program,)), b"", spec)
+            self.pump(child, child.cap, until_frame=False)
+            return self.finish(child)
+        _, _, err = self._compile(spec.program, lang)
+        return RunReport(compile_error=err or None, exit_code=0)
+
+    def open_session(self, spec: RunSpec) -> tuple:
+        child = self.start(("py", harness.serve_module, (spec.program, spec.prelude, spec.module_name)), b"", spec, module=True)
+        self.session = child
+        frame = self.pump(child, min(child.cap, time.monotonic() + spec.timeout_s), until_frame=True)
+        if frame is None:
+            return ("report", self.close_session())
+        return ("frame", frame)
+
+    def request(self, data: bytes) -> tuple:
+        child = self.session
+        if child is None:
+            return ("report", RunReport(exit_code=None))
+        child.pending += struct.pack("<I", len(data)) + data
+        frame = self.pump(child, min(child.cap, time.monotonic() + child.spec.timeout_s), until_frame=True)
+        if frame is None:
+            return ("report", self.close_session())
+        return ("frame", frame)
+
+    def close_session(self) -> RunReport | None:
+        child, self.session = self.session, None
+        return None if child is None else self.finish(child)
+
     # ------------------------------------------------------------------ child processes
-    def spawn(self, target: tuple, stdin: bytes = b"", timeout: float = 4.0, limits: sandbox.Limits | None = None,
-              reset_on_message: bool = False, workdir: str | None = None, nonce: str = "") -> Spawned:
+    def start(self, target: tuple, stdin: bytes, spec: RunSpec, limits: sandbox.Limits | None = None, module: bool = False,
+              workdir: str | None = None) -> _Child:
         """Fork a sandboxed child running ``target`` (``("py", fn, args)`` or ``("exec", argv)``)."""
-        limits = limits or sandbox.Limits(cpu_s=int(timeout) + 2, memory_mb=self.cfg.memory_mb, nproc=self.cfg.nproc)
-        own_dir = workdir is None
+        if limits is None:
+            mem = self.cfg.memory_mb if spec.memory_mb is None else spec.memory_mb
+            limits = sandbox.Limits(cpu_s=int(spec.total_s) + 2, memory_mb=mem or self.cfg.memory_mb, nproc=self.cfg.nproc, address_space=bool(mem))
         wd = workdir or sandbox.make_workdir(self.base, self.cfg.caps.root and self.cgroup is not None)
         r_in, w_in = os.pipe()
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
-        r_res, w_res = os.pipe()
-        t0 = time.monotonic()
+        r_req, w_req = os.pipe()
+        r_chan, w_chan = os.pipe()
         pid = os.fork()
         if pid == 0:  # ---------------- child
             try:
-                os.dup2(r_in, 0)
-                os.dup2(w_out, 1)
-                os.dup2(w_err, 2)
-                os.dup2(w_res, harness.RESULT_FD)
-                for fd in os.listdir("/proc/self/fd"):  # cheaper than closerange over every possible fd
-                    if int(fd) > harness.RESULT_FD:
-                        try:
-                            os.close(int(fd))
-                        except OSError:
-                            pass
+                for src, dst in ((r_in, 0), (w_out, 1), (w_err, 2), (r_req, harness.CHAN_IN), (w_chan, harness.CHAN_OUT)):
+                    os.dup2(src, dst)
+                os.closerange(harness.CHAN_OUT + 1, _max_fd())
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
                 sandbox.enter(self.cfg.caps, limits, wd, self.cgroup)
                 if target[0] == "exec":
@@ -146,155 +260,154 @@ class Worker:
                 finally:
                     os._exit(111)
         # ---------------------------- parent
-        for fd in (r_in, w_out, w_err, w_res):
+        for fd in (r_in, w_out, w_err, r_req, w_chan):
             os.close(fd)
-        feeder = None
+        if not module:
+            os.close(w_req)
+        fds = {"out": r_out, "err": r_err, "chan": r_chan, **({"req": w_req} if module else {})}
+        child = _Child(pid, fds, spec.total_s, wd if workdir is None else None)
+        child.spec = spec
         if stdin:
-            feeder = threading.Thread(target=_feed, args=(w_in, stdin), daemon=True)
-            feeder.start()
+            child.feeder = threading.Thread(target=_feed, args=(w_in, stdin), daemon=True)
+            child.feeder.start()
         else:
             os.close(w_in)
-        res = Spawned(nonce=nonce)
-        out, err, msgs = bytearray(), bytearray(), bytearray()
-        sel = selectors.DefaultSelector()
-        for fd, buf in ((r_out, out), (r_err, err), (r_res, msgs)):
-            os.set_blocking(fd, False)
-            sel.register(fd, selectors.EVENT_READ, buf)
-        deadline = t0 + timeout
-        open_fds = 3
-        while open_fds:
+        return child
+
+    def pump(self, c: _Child, deadline: float, until_frame: bool) -> bytes | None:
+        """Collect the child's output until it sends a frame (``until_frame``) or exits, or until
+        ``deadline``; returns the frame, or None once the child is gone or cut off."""
+        while True:
+            if until_frame and c.frames:
+                return c.frames.pop(0)
+            if c.exited or c.timed_out or c.output_exceeded:
+                return None
             left = deadline - time.monotonic()
             if left <= 0:
-                res.timed_out = True
-                break
-            for key, _ in sel.select(timeout=min(left, 0.5)):
-                try:
-                    chunk = os.read(key.fd, 65536)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    sel.unregister(key.fd)
-                    open_fds -= 1
-                    continue
-                buf = key.data
-                if key.fd == r_res and reset_on_message:
-                    deadline = time.monotonic() + timeout
-                if key.fd == r_out and len(buf) + len(chunk) > self.cfg.max_output_bytes:
-                    res.output_exceeded = True
-                    open_fds = 0
+                c.timed_out = True
+                return None
+            if c.pending:
+                self._write_pending(c)
+            for key, _ in c.sel.select(timeout=min(left, 1.0)):
+                if key.data == "pid":
+                    c.exited = True
+                    self._drain(c)
                     break
-                if key.fd != r_out and len(buf) > 1 << 20:
-                    continue  # stderr and messages beyond 1 MiB are dropped, not stored
-                buf.extend(chunk)
-        sel.close()
-        # kill everything the child started, wherever it went
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if res.timed_out or res.output_exceeded:
+                self._read(c, key.fd, key.data)
+
+    def _write_pending(self, c: _Child) -> None:
+        fd = c.fds["req"]
+        while c.pending:
+            if not select.select([], [fd], [], 0)[1]:
+                return  # the child is not reading: keep the rest for the next turn
             try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
+                n = os.write(fd, c.pending[: 1 << 16])
+            except BlockingIOError:
+                return
+            except OSError:
+                c.pending = b""
+                return
+            c.pending = c.pending[n:]
+
+    def _read(self, c: _Child, fd: int, name: str) -> bool:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            c.sel.unregister(fd)
+            return False
+        if name == "out":
+            if len(c.stdout) + len(chunk) > self.cfg.max_output_bytes:
+                c.output_exceeded = True
+            else:
+                c.stdout.extend(chunk)
+        elif name == "err":
+            c.stderr.extend(chunk)
+            if len(c.stderr) > 1 << 16:  # keep the tail: that is where the traceback is
+                del c.stderr[: len(c.stderr) - 8192]
+        else:
+            c.chan.extend(chunk)
+            while len(c.chan) >= 4:
+                (n,) = struct.unpack("<I", c.chan[:4])
+                if n > plain.MAX_BYTES:
+                    c.output_exceeded = True
+                    break
+                if len(c.chan) < 4 + n:
+                    break
+                c.frames.append(bytes(c.chan[4 : 4 + n]))
+                del c.chan[: 4 + n]
+            if len(c.frames) > 64:
+                c.output_exceeded = True  # frames nobody asked for
+        return True
+
+    def _drain(self, c: _Child) -> None:
+        """Read what an exited child left in its pipes (grandchildren may hold them open)."""
+        for key in list(c.sel.get_map().values()):
+            if key.data == "pid":
+                continue
+            for _ in range(64):
+                if not self._read(c, key.fd, key.data):
+                    break
+
+    def finish(self, c: _Child) -> RunReport:
+        """Kill the child and everything it started, reap it, and report how its run ended."""
+        if not c.exited:
+            self._drain(c)
+        for kill in (lambda: os.kill(c.pid, signal.SIGKILL), lambda: os.killpg(c.pid, signal.SIGKILL)):
+            try:
+                kill()
+            except (ProcessLookupError, PermissionError):
                 pass
-        _, status = os.waitpid(pid, 0)
+        _, status = os.waitpid(c.pid, 0)  # returns at once: it was SIGKILLed, whatever group it moved to
         if self.cgroup is not None:
             self.cgroup.kill_all()
-            res.memory_hit = self.cgroup.hit_memory_limit()
-        if self.cgroup is None:  # without a cgroup, detached grandchildren come back to us (subreaper)
+        else:  # without a cgroup, detached grandchildren come back to us (subreaper)
             sandbox.kill_descendants()
-        else:
-            sandbox.reap()
+        sandbox.reap()
+        memory_hit = self.cgroup.hit_memory_limit() if self.cgroup is not None else False
         sandbox.clear_private_tmp(self.cfg.caps)
-        for fd in (r_out, r_err, r_res):
-            os.close(fd)
-        if feeder is not None:
-            feeder.join(timeout=1)
-        res.elapsed = time.monotonic() - t0
+        c.sel.close()
+        for fd in (*c.fds.values(), c.pidfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if c.feeder is not None:
+            c.feeder.join(timeout=1)
+        if c.workdir:
+            sandbox.remove_workdir(c.workdir)
+        rep = RunReport(stdout=bytes(c.stdout), stderr=bytes(c.stderr[-4000:]), frames=c.frames, timed_out=c.timed_out,
+                        output_exceeded=c.output_exceeded, memory_hit=memory_hit, elapsed=time.monotonic() - c.t0)
+        if not c.exited and not c.timed_out and not c.output_exceeded:
+            rep.timed_out = True  # cut off by the session's end while still running
         if os.WIFSIGNALED(status):
-            res.signal = os.WTERMSIG(status)
+            rep.signal = os.WTERMSIG(status)
         else:
-            res.exit_code = os.WEXITSTATUS(status)
-        res.stdout, res.stderr = bytes(out), bytes(err[-4000:])
-        res.messages = _parse_messages(bytes(msgs), nonce)
-        if own_dir:
-            sandbox.remove_workdir(wd)
-        return res
-
-    # ------------------------------------------------------------------ requests
-    def run(self, req: ExecRequest) -> ExecutionResult:
-        t0 = time.monotonic()
-        try:
-            res = self._run(req)
-        except Exception as e:  # a bug or host failure: never blame the program
-            res = ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type=type(e).__name__, error=traceback.format_exc()[-1500:])
-        res.time_s = time.monotonic() - t0
-        return res
-
-    def _run(self, req: ExecRequest) -> ExecutionResult:
-        early = self.cfg.early_exit if req.early_exit is None else req.early_exit
-        lang = req.language.lower()
-        if lang in ("python", "py", "python3"):
-            return self._python(req, early)
-        if lang in COMPILED:
-            return self._compiled(req, COMPILED[lang], early)
-        return ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type="UnsupportedLanguage", error=f"no runner for language {req.language!r}")
-
-    # ------------------------------------------------------------------ python
-    def _python(self, req: ExecRequest, early: bool) -> ExecutionResult:
-        try:
-            compile(req.program, "<program>", "exec")
-        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as e:
-            wrapped = _apps_wrapped(req) if isinstance(e, SyntaxError) else None
-            if wrapped is None:
-                return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type=type(e).__name__, error=str(e)[:500], num_tests=_n(req.tests))
-            req = wrapped
-        if req.mode == "compile":
-            return ExecutionResult(outcome=Outcome.PASSED, num_tests=0)
-        t = req.tests
-        if req.mode == "run" or t is None or t.style == "none":
-            nonce = secrets.token_hex(8)
-            sp = self.spawn(("py", harness.run_stdio, (req.program, nonce, False)), stdin=req.stdin.encode(), timeout=self.cfg.timeout_s, nonce=nonce)
-            return self._once_result(sp)
-        if t.style == "assert":
-            nonce = secrets.token_hex(8)
-            sp = self.spawn(("py", harness.run_asserts, (req.program, t.asserts, t.setup_code, nonce, early)),
-                            timeout=self.cfg.timeout_s, reset_on_message=True, nonce=nonce)
-            return self._from_messages(sp, len(t.asserts), early, kind="assert")
-        if t.style == "call":
-            nonce = secrets.token_hex(8)
-            sp = self.spawn(("py", harness.run_call, (req.program, t.fn_name, t.inputs, nonce, early)),
-                            timeout=self.cfg.timeout_s, reset_on_message=True, nonce=nonce)
-            return self._from_messages(sp, len(t.inputs), early, kind="call", expected=t.outputs)
-        if t.style == "stdio":
-            return self._stdio_tests(lambda stdin: self._python_stdio(req.program, stdin), t, early)
-        return ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type="BadTests", error=f"unknown test style {t.style!r}")
-
-    def _python_stdio(self, program: str, stdin: str) -> Spawned:
-        nonce = secrets.token_hex(8)
-        return self.spawn(("py", harness.run_stdio, (program, nonce, True)), stdin=stdin.encode(), timeout=self.cfg.timeout_s, nonce=nonce)
+            rep.exit_code = os.WEXITSTATUS(status)
+        return rep
 
     # ------------------------------------------------------------------ java / c++ / c / c# / php
-    def _build_argv(self, program: str, lang: str, d: str) -> tuple[list[str], list[str]]:
+    def _build_argv(self, program: bytes, lang: str, d: str) -> tuple[list[str], list[str]]:
         """Write ``program`` into ``d``; return (argv that compiles or checks it, argv that runs it)."""
         tools = sandbox.toolchains()
         if lang == "java":
-            name = _java_main_class(program)
-            Path(d, f"{name}.java").write_text(program)
+            name = _java_main_class(program.decode("utf-8", "replace"))
+            Path(d, f"{name}.java").write_bytes(program)
             return ([tools["javac"] or "javac", "-J-Xmx512m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8", "-nowarn", "-d", d, f"{d}/{name}.java"],
                     [tools["java"] or "java", "-Xmx256m", "-Xss64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", d, name])
         if lang == "c":
-            Path(d, "main.c").write_text(program)
+            Path(d, "main.c").write_bytes(program)
             return [tools["gcc"] or "gcc", "-O1", "-std=gnu11", "-o", f"{d}/main", f"{d}/main.c", "-lm"], [f"{d}/main"]
         if lang == "csharp":
-            Path(d, "main.cs").write_text(program)
+            Path(d, "main.cs").write_bytes(program)
             return [tools["mcs"] or "mcs", "-nowarn:0162,0168,0219", "-out:" + f"{d}/main.exe", f"{d}/main.cs"], [tools["mono"] or "mono", f"{d}/main.exe"]
         if lang == "php":
-            Path(d, "main.php").write_text(program if program.lstrip().startswith("<?") else "<?php\n" + program)
+            Path(d, "main.php").write_bytes(program if program.lstrip().startswith(b"<?") else b"<?php\n" + program)
             # warnings go to stderr, as every other language's: stdout is what the program printed
             php = [tools["php"] or "php", "-d", "display_errors=stderr", "-d", "log_errors=0", "-d", "memory_limit=-1"]
             return [*php, "-l", f"{d}/main.php"], [*php, f"{d}/main.php"]
-        Path(d, "main.cpp").write_text(program)
+        Path(d, "main.cpp").write_bytes(program)
         gxx, flags = tools["g++"] or "g++", ["-O1", "-std=c++17"]
         if self._pch is None:
             # a base on the worker's private tmpfs (rootless hosts) is per worker and too small for a .gch
@@ -304,20 +417,24 @@ class Worker:
 
     def _compile(self, program: str, lang: str) -> tuple[str | None, list[str] | None, str]:
         """Compile once per distinct program; returns (dir, argv to run, error)."""
-        key = hashlib.sha256((lang + "\0" + program).encode()).hexdigest()
+        source = program.encode("utf-8", "surrogatepass")  # a lone surrogate is the compiler's problem
+        key = hashlib.sha256(lang.encode() + b"\0" + source).hexdigest()
         if key in self.compiled:
             self.compiled.move_to_end(key)
             return self.compiled[key]
         d = sandbox.make_workdir(self.base, self.cfg.caps.root and self.cgroup is not None)
         limits = sandbox.Limits(cpu_s=int(self.cfg.compile_timeout_s) + 5, memory_mb=2048, nproc=max(self.cfg.nproc, 512), fsize_mb=64, nofile=256, address_space=False)
-        argv, run = self._build_argv(program, lang, d)
+        argv, run = self._build_argv(source, lang, d)
         if d and self.cgroup is not None:
             for f in Path(d).iterdir():
                 os.chown(f, sandbox.NOBODY, sandbox.NOBODY)
-        sp = self.spawn(("exec", argv), timeout=self.cfg.compile_timeout_s, limits=limits, workdir=d)
+        spec = RunSpec(kind="compile", program="", timeout_s=self.cfg.compile_timeout_s, total_s=self.cfg.compile_timeout_s)
+        child = self.start(("exec", argv), b"", spec, limits, workdir=d)
+        self.pump(child, child.cap, until_frame=False)
+        rep = self.finish(child)
         err = ""
-        if sp.timed_out or sp.exit_code != 0:
-            err = (sp.stderr.decode(errors="replace")[-1500:] or "compile timeout") if not sp.timed_out else "compile timeout"
+        if rep.timed_out or rep.exit_code != 0:
+            err = "compile timeout" if rep.timed_out else (rep.stderr.decode(errors="replace")[-1500:] or "compile error")
             entry: tuple = (None, None, err)
             sandbox.remove_workdir(d)
         else:
@@ -330,144 +447,12 @@ class Worker:
                 sandbox.remove_workdir(old)
         return entry
 
-    def _compiled(self, req: ExecRequest, lang: str, early: bool) -> ExecutionResult:
-        d, run, err = self._compile(req.program, lang)
-        if d is None:
-            return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type="CompileError", error=err, num_tests=_n(req.tests))
-        if req.mode == "compile":
-            return ExecutionResult(outcome=Outcome.PASSED)
-        vm = lang in ("java", "csharp")  # JVM / Mono: many threads and a large address-space reservation
-        limits = sandbox.Limits(cpu_s=int(self.cfg.timeout_s) + 2, memory_mb=self.cfg.memory_mb, nproc=max(self.cfg.nproc, 256) if vm else self.cfg.nproc,
-                                address_space=not vm)
-        timeout = self.cfg.timeout_s + (1.5 if lang == "java" else 0.0)  # JVM start-up is not the program's time
 
-        def once(stdin: str) -> Spawned:
-            return self.spawn(("exec", run), stdin=stdin.encode(), timeout=timeout, limits=limits)
-
-        t = req.tests
-        if req.mode == "run" or t is None or t.style in ("none",):
-            return self._once_result(once(req.stdin))
-        if t.style != "stdio":
-            return ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type="BadTests", error=f"{lang} programs take stdio tests, not {t.style!r}")
-        return self._stdio_tests(once, t, early)
-
-    # ------------------------------------------------------------------ verdicts
-    def _stdio_tests(self, run_one, t: Tests, early: bool) -> ExecutionResult:
-        tests: list[TestResult] = []
-        stdout = ""
-        for i, (inp, exp) in enumerate(zip(t.inputs, t.outputs)):
-            stdin = "\n".join(inp) if isinstance(inp, list) else str(inp)
-            sp = run_one(stdin)
-            outcome, err = self._process_outcome(sp)
-            if outcome is Outcome.COMPILE_ERROR:
-                return ExecutionResult(outcome=outcome, error_type=err, num_tests=len(t.inputs))
-            text = sp.stdout.decode("utf-8", errors="replace")
-            if outcome is Outcome.PASSED and not compare.stdio_match(text, exp):
-                outcome, err = Outcome.FAILED, "WrongAnswer"
-            stdout = text
-            tests.append(TestResult(outcome=outcome, error_type=err, time_s=sp.elapsed))
-            if early and outcome is not Outcome.PASSED:
-                break
-        return _reduce(tests, len(t.inputs), stdout=stdout[:4000])
-
-    def _process_outcome(self, sp: Spawned) -> tuple[Outcome, str | None]:
-        """How one run ended, from the parent's observations (and, for Python, the harness)."""
-        kinds = {k for k, _, _ in sp.messages}
-        if "C" in kinds:
-            return Outcome.COMPILE_ERROR, next(p for k, _, p in sp.messages if k == "C")
-        if sp.output_exceeded:
-            return Outcome.FAILED, "OutputLimitExceeded"
-        if sp.timed_out:
-            return Outcome.TIMEOUT, "Timeout"
-        if sp.memory_hit:
-            return Outcome.MEMORY_LIMIT, "MemoryLimit"
-        xs = [p for k, _, p in sp.messages if k == "X"]
-        if xs:
-            return (Outcome.MEMORY_LIMIT if xs[0] == "MemoryError" else Outcome.RUNTIME_ERROR), xs[0]
-        if sp.signal is not None:
-            if sp.signal == signal.SIGXCPU:
-                return Outcome.TIMEOUT, "CPUTimeLimit"
-            return Outcome.RUNTIME_ERROR, f"Signal{sp.signal}"
-        if sp.exit_code not in (0, None):
-            if sp.exit_code == 111 and b"MemoryError" in sp.stderr:
-                return Outcome.MEMORY_LIMIT, "MemoryError"
-            return Outcome.RUNTIME_ERROR, f"ExitCode{sp.exit_code}"
-        if sp.nonce and "E" not in kinds:
-            return Outcome.RUNTIME_ERROR, "ExitedEarly"  # os._exit or a killed harness
-        return Outcome.PASSED, None
-
-    def _once_result(self, sp: Spawned) -> ExecutionResult:
-        outcome, err = self._process_outcome(sp)
-        return ExecutionResult(outcome=outcome, error_type=err, error=sp.stderr.decode(errors="replace")[-1500:] if err else None,
-                               stdout=sp.stdout.decode("utf-8", errors="replace")[: self.cfg.max_output_bytes], num_tests=0)
-
-    def _from_messages(self, sp: Spawned, n: int, early: bool, kind: str, expected: list | None = None) -> ExecutionResult:
-        msgs = sp.messages
-        head = [(k, p) for k, i, p in msgs if i == -1]
-        if any(k == "C" for k, _ in head):
-            return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type=next(p for k, p in head if k == "C"), num_tests=n)
-        if any(k == "X" for k, _ in head):
-            et = next(p for k, p in head if k == "X")
-            oc = Outcome.MEMORY_LIMIT if et == "MemoryError" else Outcome.RUNTIME_ERROR
-            return ExecutionResult(outcome=oc, error_type=et, error=sp.stderr.decode(errors="replace")[-1500:], tests=[TestResult(outcome=oc, error_type=et)], num_tests=n)
-        per: dict[int, TestResult] = {}
-        started: list[int] = []
-        for k, i, p in msgs:
-            if i < 0:
-                continue
-            if k == "S":
-                started.append(i)
-            elif k == "P":
-                per[i] = TestResult(outcome=Outcome.PASSED)
-            elif k == "F":
-                per[i] = TestResult(outcome=Outcome.FAILED, error_type="AssertionError")
-            elif k == "X":
-                per[i] = TestResult(outcome=Outcome.MEMORY_LIMIT if p == "MemoryError" else Outcome.RUNTIME_ERROR, error_type=p)
-            elif k == "O":
-                ok = expected is not None and i < len(expected) and compare.call_match(p, expected[i])
-                per[i] = TestResult(outcome=Outcome.PASSED if ok else Outcome.FAILED, error_type=None if ok else "WrongAnswer")
-        tests = []
-        for i in range(n):
-            if i in per:
-                tests.append(per[i])
-                if early and per[i].outcome is not Outcome.PASSED:
-                    break
-                continue
-            # a test that started (or never started) without a verdict: how did the child end?
-            ended, et = self._process_outcome(Spawned(exit_code=sp.exit_code, signal=sp.signal, timed_out=sp.timed_out,
-                                                      output_exceeded=sp.output_exceeded, memory_hit=sp.memory_hit))
-            if ended is Outcome.PASSED:
-                ended, et = Outcome.RUNTIME_ERROR, "ExitedEarly"
-            tests.append(TestResult(outcome=ended, error_type=et))
-            break
-        return _reduce(tests, n, stderr=sp.stderr)
-
-
-def _reduce(tests: list[TestResult], n: int, stdout: str | None = None, stderr: bytes = b"") -> ExecutionResult:
-    if not tests:
-        return ExecutionResult(outcome=Outcome.RUNTIME_ERROR, error_type="NoTestRan", num_tests=n)
-    outcome = worst([t.outcome for t in tests])
-    if outcome is Outcome.PASSED and len(tests) < n:
-        outcome = Outcome.FAILED
-    et = next((t.error_type for t in tests if t.outcome is outcome), None)
-    return ExecutionResult(outcome=outcome, tests=tests, error_type=et, error=stderr.decode(errors="replace")[-1500:] if outcome is not Outcome.PASSED else None,
-                           stdout=stdout, num_tests=n)
-
-
-def _apps_wrapped(req: ExecRequest) -> ExecRequest | None:
-    """A stdin/stdout program that is only valid inside APPS' ``def code():`` wrapper, wrapped."""
-    if req.tests is None or req.tests.style != "stdio":
-        return None
-    program = harness.apps_wrap(req.program)
+def _max_fd() -> int:
     try:
-        compile(harness.APPS_PRELUDE + program, "<program>", "exec")
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return None
-    return dataclasses.replace(req, program=program)
-
-
-def _n(t: Tests | None) -> int:
-    return len(t) if t is not None else 0
+        return os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        return 1024
 
 
 def _feed(fd: int, data: bytes) -> None:
@@ -482,21 +467,17 @@ def _feed(fd: int, data: bytes) -> None:
         os.close(fd)
 
 
-def _parse_messages(raw: bytes, nonce: str) -> list[tuple[str, int, str]]:
-    out = []
-    for line in raw.decode("utf-8", errors="replace").splitlines():
-        parts = line.split(" ", 3)
-        if len(parts) < 3 or (nonce and parts[0] != nonce):
-            continue  # a forged or garbled line
-        try:
-            out.append((parts[1], int(parts[2]), (parts[3] if len(parts) > 3 else "").replace("\\n", "\n")))
-        except ValueError:
-            continue
-    return out
-
-
 # request language -> runner; each has a compile (or syntax-check) step and a run step
 COMPILED = {"java": "java", "cpp": "cpp", "c++": "cpp", "c": "c", "c_sharp": "csharp", "csharp": "csharp", "c#": "csharp", "cs": "csharp", "php": "php"}
+
+
+def _language(lang: str) -> str:
+    low = lang.lower()
+    if low in ("python", "py", "python3"):
+        return "python"
+    if low in COMPILED:
+        return COMPILED[low]
+    raise ValueError(f"no runner for language {lang!r}")
 
 
 def _java_main_class(program: str) -> str:
@@ -527,11 +508,11 @@ PREIMPORT = ["cmath", "re", "bisect", "heapq", "string", "datetime", "decimal", 
              "copy", "operator", "functools", "itertools", "collections", "math", "random", "typing", "textwrap", "unicodedata",
              "hashlib", "binascii", "base64", "calendar", "queue", "enum", "dataclasses", "abc", "numbers", "io", "csv", "pprint",
              "difflib", "fnmatch", "glob", "shutil", "tempfile", "threading", "socket", "select", "signal", "subprocess", "zlib",
-             "regex", "sys", "os", "time", "numpy", "collections.abc", "itertools", "operator", "locale", "_strptime"]
+             "regex", "sys", "os", "time", "numpy", "collections.abc", "locale", "_strptime"]
 
 
 def main() -> None:
-    """Worker loop: ``(config)`` first, then ``(id, ExecRequest)`` -> ``(id, ExecutionResult)``."""
+    """Worker loop: ``(config)`` first, then judge messages (see :meth:`Worker.handle`)."""
     proto_in, proto_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -554,9 +535,9 @@ def main() -> None:
             msg = recv_msg(proto_in)
             if msg is None:
                 break
-            rid, req = msg
-            send_msg(proto_out, (rid, worker.run(req)))
+            send_msg(proto_out, worker.handle(msg))
     finally:
+        worker.close_session()
         sandbox.kill_descendants()
         if worker.cgroup is not None:
             worker.cgroup.remove()
