@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from test_ppo import ParityExecutor, _fit, _learning_check, _module
+from test_ppo import ParityExecutor, _fit, _learning_check, _module, problems
 
 
 @pytest.mark.parametrize("model", ["tiny_t5", "tiny_causal"])
 def test_grpo_few_steps_updates_actor_and_logs(model, tmp_path):
     torch.manual_seed(0)
     ex = ParityExecutor()
-    cfg, module = _module(model, "grpo", "binary", ex, ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=1.0"])
+    cfg, module = _module(model, "grpo", "binary", ex, ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=1.0",
+                                                       "algo.kl_coef=0.02"])
     assert not hasattr(module, "value_head")
     before = {k: v.clone() for k, v in module.actor.state_dict().items()}
     trainer, rows = _fit(module, tmp_path, steps=4)
@@ -21,10 +22,10 @@ def test_grpo_few_steps_updates_actor_and_logs(model, tmp_path):
     assert changed > len(before) // 2
     assert all(torch.equal(before[k], v) for k, v in module.ref_actor.state_dict().items())
     logged = {k for r in rows for k, v in r.items() if v != ""}
-    for key in ["reward/mean", "kl", "beta", "clipfrac", "grpo/kept_frac", "grpo/loss/ce", "grpo/loss/kl", "timing_s/gen",
+    for key in ["reward/mean", "kl", "beta", "clipfrac", "train/signal_frac", "loss/ce", "loss/kl", "loss/policy", "timing_s/gen",
                 "timing_s/reward", "timing_s/update", "train/pass_rate"]:
         assert key in logged, key
-    kept = [float(r["grpo/kept_frac"]) for r in rows if r.get("grpo/kept_frac")]
+    kept = [float(r["train/signal_frac"]) for r in rows if r.get("train/signal_frac")]
     assert any(k > 0 for k in kept)
 
 
@@ -44,7 +45,7 @@ def test_grpo_all_equal_rewards_make_a_noop_step(tmp_path):
     trainer, rows = _fit(module, tmp_path, steps=2)
     assert trainer.global_step == 2
     assert all(torch.equal(before[k], v) for k, v in module.actor.state_dict().items())
-    assert all(float(r["grpo/kept_frac"]) == 0.0 for r in rows if r.get("grpo/kept_frac"))
+    assert all(float(r["train/signal_frac"]) == 0.0 for r in rows if r.get("train/signal_frac"))
 
 
 @pytest.mark.slow
@@ -63,8 +64,75 @@ def test_on_policy_shortcut_gives_the_same_update(tmp_path):
         inner = module.policy_logprobs
         module.policy_logprobs = lambda ro, idx: calls.append(len(idx)) or inner(ro, idx)
         _, rows = _fit(module, tmp_path / str(reuse), steps=2)
-        assert any(float(r["grpo/kept_frac"]) > 0 for r in rows if r.get("grpo/kept_frac"))
+        assert any(float(r["train/signal_frac"]) > 0 for r in rows if r.get("train/signal_frac"))
         assert len(calls) == (2 if reuse else 4)  # one forward per update instead of two
         finals.append(module.actor.state_dict())
     for k in finals[0]:
         torch.testing.assert_close(finals[0][k], finals[1][k], rtol=1e-5, atol=1e-6)
+
+
+class OneAlwaysPasses(ParityExecutor):
+    """Problem p0 (its test says ``== 1``) always passes, so its group has zero advantage; others by parity."""
+
+    def run(self, requests):
+        res = super().run(requests)
+        for req, r in zip(requests, res):
+            if req.tests is not None and req.tests.asserts[0].endswith("== 1"):
+                r.outcome = type(r.outcome)("passed")
+        return res
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "bnpo", "dr_grpo", "dapo"])
+def test_skipping_zero_advantage_rows_leaves_the_update_unchanged(loss_type, tmp_path):
+    """Zero-advantage rows (beta 0) add exactly 0 but count in the normaliser: skipping their forward
+    pass gives the same weights as running it; dropping them from the loss (the old objective) does not."""
+    finals, forwarded = {}, {}
+    for mode in ("skip", "full", "drop"):
+        torch.manual_seed(0)
+        extra = ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=0.0", f"algo.loss_type={loss_type}",
+                 f"algo.drop_zero_advantage_rows={mode == 'drop'}"]
+        _, module = _module("tiny_causal", "grpo", "binary", OneAlwaysPasses(), extra)
+        module.skip_zero_rows = mode != "full"
+        calls = []
+        inner = module.policy_logprobs
+        module.policy_logprobs = lambda ro, idx: calls.append(len(idx)) or inner(ro, idx)
+        _fit(module, tmp_path / mode, steps=1)
+        finals[mode], forwarded[mode] = module.actor.state_dict(), calls
+    assert forwarded["full"] == [8] and forwarded["skip"][0] <= 4  # p0's 4 rows were not run
+    for k in finals["full"]:
+        torch.testing.assert_close(finals["skip"][k], finals["full"][k], rtol=1e-5, atol=1e-7)
+    # every loss type divides by something that counts p0's rows, so dropping them changes the update
+    assert any(not torch.allclose(finals["drop"][k], finals["full"][k], rtol=1e-5, atol=1e-7) for k in finals["full"])
+
+
+def test_dynamic_sampling_refills_with_signal(tmp_path):
+    """Both batch problems always pass (no signal): dynamic sampling draws other problems until the
+    batch holds two groups whose rewards differ."""
+
+    class FirstTwoPass(ParityExecutor):
+        def run(self, requests):
+            res = super().run(requests)
+            for req, r in zip(requests, res):
+                if req.tests.asserts[0].endswith(("== 1", "== 2")):
+                    r.outcome = type(r.outcome)("passed")
+            return res
+
+    torch.manual_seed(0)
+    ex = FirstTwoPass()
+    _, module = _module("tiny_causal", "grpo", "binary", ex, ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=0.0",
+                                                             "algo.dynamic_sampling=true", "algo.dynamic_sampling_max_rounds=10"])
+    module._refill_pool = problems(8)[2:]
+    _, rows = _fit(module, tmp_path, steps=1)
+    row = next(r for r in rows if r.get("train/signal_groups"))
+    assert float(row["train/signal_groups"]) >= 2 and float(row["train/signal_frac"]) == 1.0
+    assert len(ex.requests) > 2 * 4 and float(row["train/dynamic_rounds"]) >= 1
+
+
+def test_ratio_logprobs_use_the_sampling_temperature():
+    _, module = _module("tiny_t5", "grpo", "binary", ParityExecutor(), ["algo.temperature=0.5"])
+    ro = module.actor.generate(["write f"], num_return_sequences=2, do_sample=True, max_new_tokens=4)
+    idx = torch.arange(2)
+    logits, _ = module.actor.forward_responses(ro.prompt_ids, ro.prompt_mask, ro.response_ids, ro.response_mask)
+    want = torch.log_softmax(logits / 0.5, -1).gather(-1, ro.response_ids.unsqueeze(-1)).squeeze(-1) * ro.response_mask
+    torch.testing.assert_close(module.policy_logprobs(ro, idx), want)
+    torch.testing.assert_close(module.ref_logprobs(ro, idx), want)

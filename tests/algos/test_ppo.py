@@ -66,7 +66,7 @@ def translation_problems(n: int = 8) -> list[Problem]:
 
 
 METRICS = ["reward/mean", "reward/compiler", "reward/ast", "reward/dfg", "train/compile_rate", "kl", "beta", "clipfrac",
-           "ppo/loss/value", "timing_s/gen", "timing_s/reward", "timing_s/update"]
+           "loss/value", "timing_s/gen", "timing_s/reward", "timing_s/update"]
 
 
 def _module(model: str, algo: str, reward: str, executor, extra: list[str] = ()):
@@ -175,3 +175,27 @@ def _learning_check(algo: str, steps: int):
     first, last = sum(r[:5]) / 5, sum(r[-5:]) / 5
     assert last > first + 0.3, (first, last)
     assert last > 0.8
+
+
+def test_ppo_refuses_a_reward_kl_without_the_kl_gradient():
+    """k3 as a detached reward points about against the KL's gradient (test_rl_core): PPO takes k1 only."""
+    with pytest.raises(Exception, match="kl_estimator='k3' does not give a KL gradient"):  # hydra wraps the ValueError
+        _module("tiny_t5", "ppo", "unit_test", ParityExecutor(), ["algo.kl_estimator=k3"])
+    cfg, module = _module("tiny_t5", "ppo", "unit_test", ParityExecutor())
+    assert cfg.algo.kl_estimator == "k1" and module.kl_estimator == "k1"
+
+
+def test_missing_eos_penalty_and_reward_whitening():
+    from execrl.models.actor import Rollout
+    from execrl.rewards.base import RewardBatch
+
+    _, module = _module("tiny_t5", "ppo", "unit_test", ParityExecutor(), ["algo.missing_eos_penalty=0.5", "algo.whiten_rewards=true"])
+    eos, pad = module.actor.eos_id, module.actor.pad_id
+    p_ids, p_mask = module.actor.encode_prompts(["write f", "write f"])
+    r_ids = torch.tensor([[7, eos, pad], [7, 8, 9]])  # row 1 was cut at max_new_tokens
+    ro = Rollout(p_ids, p_mask, r_ids, module.actor.response_mask(r_ids), ["a", "b"])
+    rb = RewardBatch(rewards=[1.0, 1.0])
+    assert module.scores(ro, rb, torch.arange(2)).tolist() == [1.0, 0.5]
+    pg = module.prepare(ro, rb)
+    assert pg.adv.shape == (2, 3) and (pg.adv[0, 2] == 0)  # padding keeps no advantage
+    assert pg.stats["beta"] == pytest.approx(module.kl_ctl.value)

@@ -10,13 +10,17 @@ import torch
 from execrl.algos.rl_core import (
     AdaptiveKLController,
     FixedKLController,
+    aggregate_loss,
+    check_kl_estimator,
     clipped_policy_loss,
     clipped_value_loss,
     gae,
     group_advantages,
+    grpo_per_token_loss,
     kl_estimate,
     masked_whiten,
     place_scores,
+    soft_overlong_penalty,
     token_rewards,
     whiten_per_sequence,
 )
@@ -119,16 +123,123 @@ def test_place_scores_and_token_rewards():
 def test_group_advantages_hand_values():
     nan = float("nan")
     rewards = T([1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, nan, 1.0, 0.0])
-    adv, keep = group_advantages(rewards, group_size=4)
-    s = math.sqrt(3) / 2  # 0.5 / std([1, 0, 0, 1], unbiased)
-    assert adv[:4].tolist() == pytest.approx([s, -s, -s, s], abs=1e-4)
-    assert keep.tolist() == [True] * 4 + [False] * 4 + [True, False, True, True]  # equal group and NaN dropped
-    a = 1 / math.sqrt(3)  # group [0, 1, 0]: dev [-1/3, 2/3, -1/3], std sqrt(1/3)
-    assert adv[8:].tolist() == pytest.approx([-a, 0.0, 2 * a, -a], abs=1e-4)
-    adv_raw, _ = group_advantages(rewards, group_size=4, scale_std=False)
+    adv, valid, informative = group_advantages(rewards, group_size=4)
+    s = 0.5 / (math.sqrt(1 / 3) + 1e-4)  # dev 0.5 over std([1, 0, 0, 1], unbiased) + TRL's eps
+    assert adv[:4].tolist() == pytest.approx([s, -s, -s, s], abs=1e-6)
+    assert valid.tolist() == [True] * 9 + [False, True, True]
+    assert informative.tolist() == [True] * 4 + [False] * 4 + [True] * 4  # the all-equal group has no signal
+    a = (1 / 3) / (math.sqrt(1 / 3) + 1e-4)  # group [0, 1, 0]: dev [-1/3, 2/3, -1/3], std sqrt(1/3)
+    assert adv[8:].tolist() == pytest.approx([-a, 0.0, 2 * a, -a], abs=1e-6)
+    adv_raw, _, _ = group_advantages(rewards, group_size=4, scale="none")
     assert adv_raw[:4].tolist() == pytest.approx([0.5, -0.5, -0.5, 0.5])
     with pytest.raises(ValueError):
         group_advantages(rewards, group_size=5)
+
+
+def test_group_advantages_batch_scale():
+    """scale_rewards=batch: group mean, std of all rewards of the batch (TRL)."""
+    adv, _, _ = group_advantages(T([1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]), 4, scale="batch")
+    std = math.sqrt(1.5 / 7)  # rewards' mean 0.75: squared deviations 2 * .5625 + 6 * .0625 = 1.5, over n - 1
+    b = 0.5 / (std + 1e-4)
+    assert adv.tolist() == pytest.approx([b, -b, -b, b, 0, 0, 0, 0], abs=1e-6)
+    with pytest.raises(ValueError):
+        group_advantages(T([1.0]), 1, scale="rank")
+
+
+def test_soft_overlong_penalty_hand_values():
+    # max 10 tokens, buffer 4: free up to 6, then linear to -factor at 10
+    assert soft_overlong_penalty(T([5, 6, 8, 10]), 10, 4, factor=2.0).tolist() == pytest.approx([0, 0, -1.0, -2.0])
+    assert soft_overlong_penalty(T([10]), 10, 0).tolist() == [0.0]
+
+
+# a fixed batch for the GRPO loss: old log-probs 0, ratios [1.5, .5, 1] and [1.1, 1, pad], A = [1, -2]
+LP = T([[math.log(1.5), math.log(0.5), 0.0], [math.log(1.1), 0.0, 5.0]])
+MASK = T([[1, 1, 1], [1, 1, 0]])
+ADV = T([1.0, -2.0])
+# per token -min(r A, clip(r, .8, 1.2) A): row 0 [-1.2, -0.5, -1.0] (sum -2.7), row 1 [2.2, 2.0] (sum 4.2)
+
+
+@pytest.mark.parametrize("loss_type, kw, expected", [
+    ("grpo", {}, (-2.7 / 3 + 4.2 / 2) / 2),          # per-sequence token mean, mean over sequences
+    ("bnpo", {}, (-2.7 + 4.2) / 5),                   # token mean over the batch
+    ("dr_grpo", {"max_completion_length": 4}, 1.5 / (2 * 4)),  # over B * max length
+    ("dapo", {"num_tokens": 10}, 1.5 / 10),          # over the step's tokens (e.g. two minibatches of 5)
+    ("dapo", {}, 1.5 / 5),
+    ("grpo", {"num_rows": 4}, (-2.7 / 3 + 4.2 / 2) / 4),  # two more rows that add exactly 0
+])
+def test_grpo_loss_types_match_trl_formula(loss_type, kw, expected):
+    per_token, st = grpo_per_token_loss(LP, torch.zeros(2, 3), ADV, MASK)
+    assert aggregate_loss(per_token, MASK, loss_type, **kw).item() == pytest.approx(expected, abs=1e-6)
+    assert st["clipfrac"].item() == pytest.approx(1 / 5)  # ratio 1.5 with A > 0; 0.5 with A > 0 is not clipped
+    with pytest.raises(ValueError):
+        aggregate_loss(per_token, MASK, "sum")
+
+
+def test_grpo_loss_options_hand_values():
+    old = torch.zeros(2, 3)
+    bnpo = lambda pt: aggregate_loss(pt, MASK, "bnpo").item()  # noqa: E731
+    # clip-higher: 1.5 is inside [0.8, 1.6], so row 0 token 0 gives -1.5 instead of -1.2
+    assert bnpo(grpo_per_token_loss(LP, old, ADV, MASK, epsilon_high=0.6)[0]) == pytest.approx((-3.0 + 4.2) / 5)
+    # two-sided clip delta=1.05 caps the unclipped ratio: row 0 token 0 -1.05; row 1 keeps the clipped 2.2
+    assert bnpo(grpo_per_token_loss(LP, old, ADV, MASK, delta=1.05)[0]) == pytest.approx((-2.55 + 4.2) / 5)
+    # k3 KL in the loss: ref = log 2 on row 0 token 2 (lp 0): 2 - log 2 - 1 per token, times beta
+    ref = LP.clone()
+    ref[0, 2] = math.log(2)
+    pt, st = grpo_per_token_loss(LP, old, ADV, MASK, ref_logprobs=ref, beta=0.1)
+    assert bnpo(pt) == pytest.approx((-2.7 + 0.1 * (1 - math.log(2)) + 4.2) / 5)
+    assert st["kl"].item() == pytest.approx((1 - math.log(2)) / 5)
+    with pytest.raises(ValueError):
+        grpo_per_token_loss(LP, old, ADV, MASK, ref_logprobs=ref, beta=0.1, kl_estimator="k1")
+    # GSPO: one ratio per sequence, exp(mean log ratio): 0.75^(1/3) and 1.1^(1/2), inside the clip range
+    pt, _ = grpo_per_token_loss(LP, old, ADV, MASK, importance_sampling_level="sequence")
+    w0, w1 = 0.75 ** (1 / 3), 1.1**0.5
+    assert pt[0].tolist() == pytest.approx([-w0] * 3) and pt[1].tolist() == pytest.approx([2 * w1, 2 * w1, 0.0])
+    assert aggregate_loss(pt, MASK, "grpo").item() == pytest.approx((-w0 + 2 * w1) / 2)
+
+
+def _expected_update(theta: torch.Tensor, ref_logp: torch.Tensor, kind: str) -> torch.Tensor:
+    """Exact E_{a ~ pi}[-KL_t(a) * grad log pi(a)]: where a detached per-token reward -KL_t moves
+    the logits of a softmax policy pi = softmax(theta) under the policy gradient."""
+    theta = theta.clone().requires_grad_()
+    logp = torch.log_softmax(theta, -1)
+    penalty = kl_estimate(logp.detach(), ref_logp, kind)
+    (g,) = torch.autograd.grad((logp.exp().detach() * -penalty * logp).sum(), theta)
+    return g
+
+
+def test_reward_kl_penalty_gradient_direction():
+    """PPO puts -beta * KL_t in the reward: with k1 the expected update is exactly -grad KL(pi || ref);
+    with k3 it points about the opposite way (so PPO refuses k3 there)."""
+    theta, ref = T([2.0, 0.0, -1.0]), torch.log_softmax(T([0.0, 1.0, 0.5]), -1)
+    th = theta.clone().requires_grad_()
+    logp = torch.log_softmax(th, -1)
+    (descent,) = torch.autograd.grad(-(logp.exp() * (logp - ref)).sum(), th)
+    torch.testing.assert_close(_expected_update(theta, ref, "k1"), descent)
+    assert torch.cosine_similarity(_expected_update(theta, ref, "k3"), descent, 0).item() < -0.9
+    assert check_kl_estimator("k1", "reward") == "k1"
+    with pytest.raises(ValueError):
+        check_kl_estimator("k3", "reward")
+
+
+def test_loss_kl_gradient_is_a_kl_gradient():
+    """In the loss (GRPO), mse's expected gradient is grad KL(pi || ref) and k3's grad KL(ref || pi)."""
+    theta, ref = T([2.0, 0.0, -1.0]), torch.log_softmax(T([0.0, 1.0, 0.5]), -1)
+
+    def expected_loss_grad(kind):
+        th = theta.clone().requires_grad_()
+        logp = torch.log_softmax(th, -1)
+        (g,) = torch.autograd.grad((logp.exp().detach() * kl_estimate(logp, ref, kind)).sum(), th)
+        return g
+
+    def kl_grad(forward: bool):
+        th = theta.clone().requires_grad_()
+        logp = torch.log_softmax(th, -1)
+        kl = (logp.exp() * (logp - ref)).sum() if forward else (ref.exp() * (ref - logp)).sum()
+        return torch.autograd.grad(kl, th)[0]
+
+    torch.testing.assert_close(expected_loss_grad("mse"), kl_grad(True))
+    torch.testing.assert_close(expected_loss_grad("k3"), kl_grad(False))
+    assert expected_loss_grad("k1").abs().max() < 1e-6  # k1 in the loss has no expected gradient
 
 
 @pytest.fixture(scope="module", params=["tiny_t5", "tiny_causal"])

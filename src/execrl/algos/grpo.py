@@ -1,19 +1,35 @@
-"""GRPO (Shao et al. 2024): critic-free PPO with group-relative advantages and a KL to the reference.
+"""GRPO (Shao et al. 2024) and its modern variants, with the loss of TRL's ``GRPOTrainer``.
 
-Per iteration: ``num_samples`` programs per problem, ``A = (r - group mean) / group std``
-(``scale_std=false``: Dr. GRPO's plain difference), zero-advantage groups and sandbox failures
-dropped, clipped surrogate + ``kl_coef`` x k3 KL to the frozen reference, token-mean loss, and
-optionally ``ce_coef`` x CE on SFT solutions (the anchor learning_calibration.md found necessary).
+Per iteration: ``num_samples`` programs per problem, group-relative advantages
+(``scale_rewards``: group std, batch std, or none as in Dr. GRPO), then the clipped surrogate
+``-min(w A, clip(w, 1 - eps, 1 + eps_high) A) + beta * KL_t`` (k3 to the frozen reference, in the
+loss) reduced by ``loss_type``: ``grpo`` (per-sequence mean), ``bnpo`` (token mean), ``dr_grpo``
+(constant normaliser), ``dapo`` (token mean over the whole step). Options: ``epsilon_high``
+(DAPO's clip-higher), ``delta`` (two-sided clip), ``importance_sampling_level=sequence`` (GSPO),
+``mask_truncated_completions``, DAPO's soft overlong penalty (``overlong_buffer``) and dynamic
+sampling (refill the batch with groups whose rewards differ). Every sampled row stays in the loss;
+rows with zero advantage and ``beta == 0`` add exactly 0, so their forward pass is skipped while
+they still count in the normaliser. ``ce_coef`` adds execrl's CE anchor on SFT solutions.
+Defaults are TRL's (``conf/algo/grpo.yaml``).
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import torch
 
-from execrl.algos.rl_base import RLModule, mean_stats
-from execrl.algos.rl_core import clipped_policy_loss, group_advantages, kl_estimate, masked_mean, minibatches
+from execrl.algos.rl_base import PGBatch, RLModule
+from execrl.algos.rl_core import (
+    LOSS_TYPES,
+    aggregate_loss,
+    check_kl_estimator,
+    group_advantages,
+    grpo_per_token_loss,
+    masked_mean,
+    soft_overlong_penalty,
+)
 from execrl.data.problem import Problem
 from execrl.models.actor import Actor, Rollout
 from execrl.rewards.base import RewardBatch
@@ -23,6 +39,7 @@ class GRPOModule(RLModule):
     """Group-relative policy optimisation over the same rewards as PPO, with no value head."""
 
     reuse_on_policy_logprobs = True  # tests switch it off to check the shortcut changes nothing
+    skip_zero_rows = True  # tests switch it off to check that skipping leaves the update unchanged
 
     def __init__(
         self,
@@ -32,57 +49,162 @@ class GRPOModule(RLModule):
         executor: Any = None,
         reward: Any = None,
         *,
-        scale_std: bool = True,
+        loss_type: str = "dapo",
+        scale_rewards: str = "group",
+        epsilon_high: float | None = None,
+        delta: float | None = None,
+        importance_sampling_level: str = "token",
+        mask_truncated_completions: bool = False,
+        overlong_buffer: int = 0,
+        overlong_penalty: float = 1.0,
+        dynamic_sampling: bool = False,
+        dynamic_sampling_max_rounds: int = 3,
+        drop_zero_advantage_rows: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("kl_estimator", "k3")
+        kwargs.setdefault("kl_coef", 0.0)
         super().__init__(actor, optimizer, scheduler, executor, reward, **kwargs)
-        self.scale_std = scale_std
+        if loss_type not in LOSS_TYPES:
+            raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+        if self.kl_coef:
+            check_kl_estimator(self.kl_estimator, "loss")
+        group_advantages(torch.zeros(1), 1, scale_rewards)  # validates scale_rewards early
+        self.loss_type, self.scale_rewards = loss_type, scale_rewards
+        self.epsilon_high, self.delta, self.is_level = epsilon_high, delta, importance_sampling_level
+        self.mask_truncated = mask_truncated_completions
+        self.overlong_buffer, self.overlong_penalty = int(overlong_buffer), float(overlong_penalty)
+        self.dynamic_sampling, self.dynamic_rounds = dynamic_sampling, int(dynamic_sampling_max_rounds)
+        self.drop_zero = drop_zero_advantage_rows  # execrl <= 2.31x-bench behaviour: not TRL's objective
+        self._refill_rng = random.Random(0)
 
-    def update(self, batch: list[Problem], ro: Rollout, rb: RewardBatch) -> dict[str, float]:
-        rewards = torch.tensor([float("nan") if r is None else r for r in rb.rewards], dtype=torch.float)
-        adv, keep = group_advantages(rewards, self.num_samples, scale_std=self.scale_std)
-        rows, weight = self.update_rows(keep)
-        out = {"grpo/kept_frac": float(keep.float().mean()), "beta": self.kl_coef}
-        if rows.numel() == 0:
-            # no group had different rewards: only the anchor (if any) has something to teach
-            anchor = self.anchor_loss(batch)
-            self.optimizer_update(None if anchor is None else self.ce_coef * anchor)
-            if anchor is not None:
-                out["grpo/loss/ce"] = float(anchor)
-            return out
-        dev = rows.device
-        adv = adv.to(dev)[rows]
-        fmask = ro.response_mask[rows]
-        mask = fmask * weight.long().unsqueeze(1)  # dropped rows (DDP only) weigh 0
-        # one epoch over one minibatch is fully on-policy: the sampling policy's log-probs are the
-        # current ones, so the extra no-grad forward pass is skipped (as TRL does for num_iterations=1)
+    @property
+    def max_completion_length(self) -> int:
+        return int(self.sampling["max_new_tokens"] or self.actor.max_new_tokens)
+
+    # ----------------------------------------------------------------- rewards and rollouts
+    def shaped_rewards(self, ro: Rollout, rb: RewardBatch) -> torch.Tensor:
+        """``[B]`` rewards (NaN: dropped sample) plus DAPO's soft overlong penalty."""
+        r = torch.tensor([float("nan") if x is None else x for x in rb.rewards], dtype=torch.float)
+        if self.overlong_buffer:
+            r = r + soft_overlong_penalty(ro.lengths.cpu(), self.max_completion_length, self.overlong_buffer, self.overlong_penalty)
+        return r
+
+    def signal_groups(self, ro: Rollout, rb: RewardBatch) -> torch.Tensor:
+        """``[groups]`` True where the group's rewards differ."""
+        _, valid, informative = group_advantages(self.shaped_rewards(ro, rb), self.num_samples, "none")
+        return (valid & informative).view(-1, self.num_samples).any(-1)
+
+    def rollout(self, batch: list[Problem], timings: dict[str, float]) -> tuple[Rollout, list[Problem], RewardBatch]:
+        """With ``dynamic_sampling`` (DAPO), groups without signal are replaced by groups of
+        freshly drawn problems until the batch is full of groups with signal (or
+        ``dynamic_sampling_max_rounds`` extra rounds were sampled)."""
+        parts = [super().rollout(batch, timings)]
+        if not self.dynamic_sampling:
+            return parts[0]
+        keep = [(0, g) for g in self.signal_groups(parts[0][0], parts[0][2]).nonzero().flatten().tolist()]
+        rounds = 0
+        while len(keep) < len(batch) and rounds < self.dynamic_rounds:
+            rounds += 1
+            parts.append(super().rollout(self.refill_problems(batch, len(batch) - len(keep)), timings))
+            keep += [(len(parts) - 1, g) for g in self.signal_groups(parts[-1][0], parts[-1][2]).nonzero().flatten().tolist()]
+        self._dynamic_stats = {"train/dynamic_rounds": float(rounds), "train/signal_groups": float(len(keep))}
+        if not keep:
+            return parts[0]
+        return self.concat_groups(parts, keep[: len(batch)])
+
+    def refill_problems(self, batch: list[Problem], k: int) -> list[Problem]:
+        """``k`` problems for dynamic sampling: drawn from the RL split, else from the batch."""
+        pool = getattr(self, "_refill_pool", None)
+        if pool is None:
+            dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+            pool = dm.problems(dm.rl_split or dm.train_split, getattr(dm, "train_limit", None)) if dm is not None else []
+            self._refill_pool = pool
+        pool = pool or batch
+        return [pool[self._refill_rng.randrange(len(pool))] for _ in range(k)]
+
+    def concat_groups(self, parts: list[tuple[Rollout, list[Problem], RewardBatch]], keep: list[tuple[int, int]]):
+        """The rollout made of groups ``keep`` = [(part, group index)], padded to common widths."""
+        n = self.num_samples
+        rows = [(i, g * n + j) for i, g in keep for j in range(n)]
+        left = not self.actor.is_seq2seq  # causal prompts are left-padded
+
+        def stack(get, pad_value, pad_left):
+            width = max(get(parts[i][0]).shape[1] for i, _ in rows)
+            out = []
+            for i, r in rows:
+                x = get(parts[i][0])[r]
+                pad = x.new_full((width - x.shape[0],), pad_value)
+                out.append(torch.cat([pad, x]) if pad_left else torch.cat([x, pad]))
+            return torch.stack(out)
+
+        pad = self.actor.pad_id
+        ro = Rollout(stack(lambda o: o.prompt_ids, pad, left), stack(lambda o: o.prompt_mask, 0, left),
+                     stack(lambda o: o.response_ids, pad, False), stack(lambda o: o.response_mask, 0, False),
+                     [parts[i][0].texts[r] for i, r in rows])
+        problems = [parts[i][1][r] for i, r in rows]
+        names = parts[0][2].components.keys()
+        rb = RewardBatch(rewards=[parts[i][2].rewards[r] for i, r in rows],
+                         components={k: [parts[i][2].components[k][r] for i, r in rows] for k in names},
+                         results=[parts[i][2].results[r] if parts[i][2].results else None for i, r in rows])
+        return ro, problems, rb
+
+    # ----------------------------------------------------------------- the algorithm
+    def prepare(self, ro: Rollout, rb: RewardBatch) -> PGBatch:
+        dev = self.actor.device
+        adv, valid, informative = group_advantages(self.shaped_rewards(ro, rb), self.num_samples, self.scale_rewards)
+        mask = ro.response_mask * valid.to(dev).unsqueeze(1).long()
+        if self.mask_truncated:
+            mask = mask * self.has_eos(ro).long().unsqueeze(1)
+        stats = {"train/signal_frac": float((valid & informative).float().mean()), "beta": self.kl_coef,
+                 **getattr(self, "_dynamic_stats", {})}
+        # one process: dropped samples are no rows at all; DDP: every rank runs the same number of
+        # minibatches over all rows (dropped ones masked), and every row's forward pass
+        ddp = self.world_size() > 1
+        kept = valid & informative if self.drop_zero else valid
+        rows = torch.arange(valid.numel(), device=dev) if ddp else kept.nonzero().flatten().to(dev)
+        if ddp and self.drop_zero:
+            mask = mask * (valid & informative).to(dev).unsqueeze(1).long()
+        adv, valid, informative, mask = adv.to(dev)[rows], valid.to(dev)[rows], informative.to(dev)[rows], mask[rows]
+        forward = None
+        if self.skip_zero_rows and not ddp and not self.kl_coef:
+            forward = informative & (mask.sum(-1) > 0)  # the others add exactly 0 to the loss
         on_policy = self.reuse_on_policy_logprobs and self.ppo_epochs == 1 and rows.numel() <= self.minibatch_size
         with torch.no_grad():
-            old_lp = None if on_policy else self.policy_logprobs(ro, rows)
-            ref_lp = self.ref_logprobs(ro, rows)
-        stats = []
-        for _ in range(self.ppo_epochs):
-            for mb in minibatches(rows.numel(), self.minibatch_size):
-                mb = mb.to(dev)
-                sub = rows[mb]  # rows of the rollout in this minibatch
-                lp = self.policy_logprobs(ro, sub)
-                if old_lp is None:  # on-policy: mb is a permutation of all rows
-                    old_lp = torch.empty_like(lp).index_copy_(0, mb, lp.detach())
-                m, o_lp, r_lp, lp = self.trim(fmask[mb], mask[mb], old_lp[mb], ref_lp[mb], lp)
-                pg, pst = clipped_policy_loss(lp, o_lp, adv[mb], m, self.cliprange)
-                kl = masked_mean(kl_estimate(lp, r_lp, self.kl_estimator), m)
-                loss = pg + self.kl_coef * kl
-                anchor = self.anchor_loss(batch)
-                if anchor is not None:
-                    loss = loss + self.ce_coef * anchor
-                self.optimizer_update(loss)
-                stat = {"grpo/loss/policy": pg, "grpo/loss/kl": kl, "grpo/loss/total": loss,
-                        "clipfrac": pst["clipfrac"], "grpo/approx_kl": pst["approx_kl"]}
-                if anchor is not None:
-                    stat["grpo/loss/ce"] = anchor
-                stats.append({k: v.detach() for k, v in stat.items()})
-        out.update(mean_stats(stats))
-        out["kl"] = float(self.policy_kl(old_lp, ref_lp, mask))  # of the sampling policy, before the update
-        out["grpo/advantages/abs_mean"] = float(masked_mean(adv.abs(), weight))
+            # one epoch over one minibatch is fully on-policy: the sampling policy's log-probs are
+            # the current ones, so the extra forward pass is skipped (as TRL does for num_iterations=1)
+            old_lp = None if on_policy or rows.numel() == 0 else self.policy_logprobs(ro, rows)
+            ref_lp = self.ref_logprobs(ro, rows) if self.kl_coef and rows.numel() else None
+        if ref_lp is not None and old_lp is not None:  # on-policy: measured in the one minibatch
+            stats["kl"] = float(self.policy_kl(old_lp, ref_lp, mask))
+        if rows.numel():
+            stats["advantages/abs_mean"] = float(adv[valid].abs().mean()) if bool(valid.any()) else 0.0
+        return PGBatch(rows, mask, adv, old_lp, ref_lp, forward, extra={"valid": valid}, stats=stats)
+
+    def minibatch_loss(self, ro: Rollout, pg: PGBatch, mb: torch.Tensor, fwd: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        lp = self.policy_logprobs(ro, pg.rows[fwd])
+        old = lp.detach() if pg.old_lp is None else pg.old_lp[fwd]
+        ref = None if pg.ref_lp is None else pg.ref_lp[fwd]
+        m = pg.mask[fwd]
+        per_token, st = grpo_per_token_loss(lp, old, pg.adv[fwd], m, self.cliprange, self.epsilon_high, self.delta,
+                                            self.is_level, ref, self.kl_coef, self.kl_estimator)
+        num_tokens = pg.mask[mb].sum().float()
+        if self.loss_type == "dapo":  # TRL: the step's tokens over all ranks, per rank
+            num_tokens = self.all_reduce(num_tokens, "sum") / self.world_size()
+        loss = aggregate_loss(per_token, m, self.loss_type, self.max_completion_length,
+                              num_rows=int(pg.extra["valid"][mb].sum()), num_tokens=num_tokens)
+        stat = {"loss/policy": loss, "clipfrac": st["clipfrac"], "approx_kl": st["approx_kl"]}
+        if "kl" in st:
+            stat["loss/kl"] = st["kl"]
+            if pg.old_lp is None:  # summed k1 of the sampling policy (= the current one) to the reference
+                stat["kl"] = self.policy_kl(lp.detach(), ref, m)
+        return loss, stat
+
+    def finish(self, pg: PGBatch | None, stats: list[dict]) -> dict[str, float]:
+        out = {"beta": self.kl_coef}
+        if pg is None or pg.rows.numel() == 0:
+            out["train/signal_frac"] = 0.0
         return out
+
+
+__all__ = ["GRPOModule", "masked_mean"]

@@ -2,13 +2,16 @@
 
 Per iteration: sample (top-k "action space", ``num_samples`` per problem), score with the
 reward (PPOCoder: compiler + AST + DFG; program synthesis: unit tests), per-token reward
-``-beta * KL_t`` plus the score on the last real response token, GAE, whitened advantages,
-``ppo_epochs`` passes of clipped policy + ``vf_coef`` x clipped value loss over minibatches,
-then the adaptive KL controller update.
+``-beta * (log pi - log ref)`` (k1, PPOCoder's; the only estimate whose policy gradient is the
+KL's) plus the score on the last real response token, GAE, whitened advantages, ``ppo_epochs``
+passes of clipped policy + ``vf_coef`` x clipped value loss over minibatches, then the adaptive
+KL controller update (statistic and step count reduced over DDP ranks). TRL's options:
+``missing_eos_penalty`` (subtracted from the score of responses cut before EOS) and
+``whiten_rewards`` (whiten the token rewards before GAE).
 
-Upstream behaviour is reachable by config (spec 2.7/2.11): ``minibatch_size=1 ppo_epochs=1
-whiten=sequence vf_coef=1e-3``. The defaults fix its bugs: truncated responses still get their
-score, and the KL statistic ignores padding.
+``experiment=ppocoder_paper`` is PPOCoder's released setting (spec 2.7); ``algo=ppo``'s defaults
+are execrl's measured ones (``conf/algo/ppo.yaml``). Both fix upstream's bugs: truncated
+responses still get their score, and the KL statistic ignores padding.
 """
 
 from __future__ import annotations
@@ -17,19 +20,18 @@ from typing import Any
 
 import torch
 
-from execrl.algos.rl_base import RLModule, mean_stats
+from execrl.algos.rl_base import PGBatch, RLModule
 from execrl.algos.rl_core import (
+    check_kl_estimator,
     clipped_policy_loss,
     clipped_value_loss,
     gae,
     kl_controller,
     masked_mean,
     masked_whiten,
-    minibatches,
     token_rewards,
     whiten_per_sequence,
 )
-from execrl.data.problem import Problem
 from execrl.models.actor import Actor, Rollout
 from execrl.models.value_head import ValueHead
 from execrl.rewards.base import RewardBatch
@@ -55,9 +57,13 @@ class PPOModule(RLModule):
         vf_coef: float = 0.1,
         whiten: str = "batch",
         value_dropout: float = 0.0,
+        missing_eos_penalty: float | None = None,
+        whiten_rewards: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(actor, optimizer, scheduler, executor, reward, **kwargs)
+        check_kl_estimator(self.kl_estimator, "reward")
+        self.missing_eos_penalty, self.whiten_rewards = missing_eos_penalty, whiten_rewards
         if whiten not in ("batch", "sequence", "none"):
             raise ValueError(f"whiten must be batch|sequence|none, got {whiten!r}")
         self.value_head = ValueHead(actor.hidden_size, dropout=value_dropout)
@@ -73,63 +79,56 @@ class PPOModule(RLModule):
             self.kl_ctl.value = float(state["kl_coef"])
 
     def _forward(self, ro: Rollout, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.actor.response_logprobs(
-            ro.prompt_ids[idx], ro.prompt_mask[idx], ro.response_ids[idx], ro.response_mask[idx], return_hidden=True
-        )
+        out = self.forward_rows(ro, idx, return_hidden=True)
         return out["logprobs"], self.value_head(out["hidden"]) * ro.response_mask[idx]
 
-    def update(self, batch: list[Problem], ro: Rollout, rb: RewardBatch) -> dict[str, float]:
+    def scores(self, ro: Rollout, rb: RewardBatch, rows: torch.Tensor) -> torch.Tensor:
+        """The rows' scalar scores; ``missing_eos_penalty`` is subtracted where no EOS was sampled."""
+        s = torch.tensor([rb.rewards[i] or 0.0 for i in rows.tolist()], dtype=torch.float, device=rows.device)
+        if self.missing_eos_penalty:
+            s = s - self.missing_eos_penalty * (~self.has_eos(ro)[rows]).float()
+        return s
+
+    def prepare(self, ro: Rollout, rb: RewardBatch) -> PGBatch:
         beta = self.kl_ctl.value
         keep = torch.tensor([r is not None for r in rb.rewards])
         rows, weight = self.update_rows(keep)
-        if rows.numel() == 0:  # every sample hit a sandbox failure: nothing to learn from
-            self.optimizer_update(None)
-            return {"kl": 0.0, "beta": beta}
-        dev = rows.device
         mask = ro.response_mask[rows] * weight.long().unsqueeze(1)  # dropped rows (DDP only) weigh 0
-        scores = torch.tensor([rb.rewards[i] or 0.0 for i in rows.tolist()], dtype=torch.float, device=dev)
+        if rows.numel() == 0:  # every sample hit a sandbox failure: nothing to learn from
+            return PGBatch(rows, mask, torch.zeros(0), stats={"kl": 0.0, "beta": beta}, extra={"weight": weight})
+        scores = self.scores(ro, rb, rows)
         with torch.no_grad():
             old_lp, old_v = self._forward(ro, rows)
             ref_lp = self.ref_logprobs(ro, rows)
             rewards, _ = token_rewards(scores, old_lp, ref_lp, mask, beta, self.kl_estimator)
+            if self.whiten_rewards:  # TRL: scale only, the mean stays
+                rewards = masked_whiten(rewards, mask, shift_mean=False)
             adv, returns = gae(rewards, old_v, mask, self.gamma, self.lam)
             if self.whiten == "batch":
                 adv = masked_whiten(adv, mask)
             elif self.whiten == "sequence":
                 adv = whiten_per_sequence(adv, mask)
             kl = self.policy_kl(old_lp, ref_lp, mask)
-        stats = []
-        for _ in range(self.ppo_epochs):
-            for mb in minibatches(rows.numel(), self.minibatch_size):
-                mb = mb.to(dev)
-                lp, v = self._forward(ro, rows[mb])
-                m, o_lp, o_v, a, ret, lp, v = self.trim(
-                    ro.response_mask[rows[mb]], mask[mb], old_lp[mb], old_v[mb], adv[mb], returns[mb], lp, v
-                )
-                pg, pst = clipped_policy_loss(lp, o_lp, a, m, self.cliprange)
-                vf, vst = clipped_value_loss(v, o_v, ret, m, self.cliprange_value)
-                loss = pg + self.vf_coef * vf
-                anchor = self.anchor_loss(batch)
-                if anchor is not None:
-                    loss = loss + self.ce_coef * anchor
-                self.optimizer_update(loss)
-                stat = {"ppo/loss/policy": pg, "ppo/loss/value": vf, "ppo/loss/total": loss, "ppo/clipfrac": pst["clipfrac"],
-                        "ppo/approx_kl": pst["approx_kl"], "ppo/vf_clipfrac": vst["vf_clipfrac"]}
-                if anchor is not None:
-                    stat["ppo/loss/ce"] = anchor
-                stats.append({k: v.detach() for k, v in stat.items()})
-        # every rank must move beta the same way: average the KL statistic across processes
-        trainer = getattr(self, "_trainer", None)
-        if trainer is not None and trainer.world_size > 1:
-            kl = trainer.strategy.reduce(kl, reduce_op="mean")
-        self.kl_ctl.update(float(kl), n_steps=int(weight.sum().item()))
-        out = mean_stats(stats)
-        out.update({
-            "kl": float(kl),
-            "beta": beta,
-            "clipfrac": out.get("ppo/clipfrac", 0.0),
-            "ppo/returns/mean": float(masked_mean(returns, mask)),
-            "ppo/values/mean": float(masked_mean(old_v, mask)),
-            "ppo/advantages/mean": float(masked_mean(adv, mask)),
-        })
-        return out
+        stats = {"beta": beta, "returns/mean": float(masked_mean(returns, mask)), "values/mean": float(masked_mean(old_v, mask)),
+                 "advantages/mean": float(masked_mean(adv, mask))}
+        return PGBatch(rows, mask, adv, old_lp, ref_lp, None, extra={"old_v": old_v, "returns": returns, "weight": weight, "kl": kl},
+                       stats=stats)
+
+    def minibatch_loss(self, ro: Rollout, pg: PGBatch, mb: torch.Tensor, fwd: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        lp, v = self._forward(ro, pg.rows[mb])
+        m, o_lp, o_v, a, ret, lp, v = self.trim(ro.response_mask[pg.rows[mb]], pg.mask[mb], pg.old_lp[mb], pg.extra["old_v"][mb],
+                                                 pg.adv[mb], pg.extra["returns"][mb], lp, v)
+        pl, pst = clipped_policy_loss(lp, o_lp, a, m, self.cliprange)
+        vf, vst = clipped_value_loss(v, o_v, ret, m, self.cliprange_value)
+        return pl + self.vf_coef * vf, {"loss/policy": pl, "loss/value": vf, "clipfrac": pst["clipfrac"],
+                                        "approx_kl": pst["approx_kl"], "vf_clipfrac": vst["vf_clipfrac"]}
+
+    def finish(self, pg: PGBatch | None, stats: list[dict]) -> dict[str, float]:
+        """Adaptive KL: every rank must move beta the same way, so the KL statistic is averaged
+        and the step count (samples) summed over ranks."""
+        if pg is None or "kl" not in pg.extra:
+            return {"kl": 0.0}
+        kl = self.all_reduce(pg.extra["kl"], "mean")
+        n_steps = self.all_reduce(pg.extra["weight"].sum(), "sum")
+        self.kl_ctl.update(float(kl), n_steps=int(n_steps.item()))
+        return {"kl": float(kl)}

@@ -1,8 +1,13 @@
-"""Online RL LightningModule base (manual optimisation) shared by PPO (PPOCoder) and GRPO.
+"""The one policy-gradient loop (manual optimisation) that PPO (PPOCoder) and GRPO share.
 
-One ``training_step`` = one RL iteration on a batch of problems: sample ``num_samples``
-programs per problem from the actor, score them with the reward (untrusted code runs only in
-the executor's sandbox), score them under a frozen reference copy of the actor, then update.
+One ``training_step`` = one RL iteration on a batch of problems: rollout (sample ``num_samples``
+programs per problem, score them with the reward; untrusted code runs only in the executor's
+sandbox) -> :meth:`RLModule.prepare` (the algorithm's advantages from the sampling policy and the
+frozen reference) -> ``ppo_epochs`` x minibatches of :meth:`RLModule.minibatch_loss` (the
+algorithm's loss) plus the shared CE anchor -> :meth:`RLModule.finish` (e.g. the KL controller)
+-> stats. An algorithm is its ``prepare`` and ``minibatch_loss`` (verl's "a variant is one
+function"); metric keys are shared: ``loss/*``, ``kl``, ``beta``, ``clipfrac``, ``approx_kl``,
+``advantages/*``, ``reward/*``, ``train/*``, ``timing_s/*``.
 
 ``trainer.max_steps`` counts *optimizer* steps (Lightning's manual-optimisation semantics):
 an iteration with ``ppo_epochs`` x ``ceil(samples / minibatch_size)`` updates advances it
@@ -16,18 +21,40 @@ import copy
 import logging
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from execrl.algos.base import ActorModule
-from execrl.algos.rl_core import kl_estimate
+from execrl.algos.rl_core import kl_estimate, minibatches
 from execrl.data.problem import Problem
 from execrl.execution.outcomes import Outcome
 from execrl.models.actor import Actor, Rollout
 from execrl.rewards.base import RewardBatch
 
 log = logging.getLogger("execrl")
+
+
+@dataclass
+class PGBatch:
+    """What one iteration trains on, indexed by position in ``rows`` (rollout row indices).
+
+    ``mask`` is the loss mask (0 for dropped samples); ``adv`` is ``[R]`` or ``[R, T]``;
+    ``old_lp`` is None when the update is fully on-policy (the current log-probs are reused);
+    ``forward[i]`` is False for a row whose loss term is exactly 0 (its forward pass is skipped,
+    but it still counts in the normalisers, so the loss is unchanged); ``extra`` holds per-row
+    tensors of the algorithm (old values, returns).
+    """
+
+    rows: torch.Tensor
+    mask: torch.Tensor
+    adv: torch.Tensor
+    old_lp: torch.Tensor | None = None
+    ref_lp: torch.Tensor | None = None
+    forward: torch.Tensor | None = None
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
 
 
 def build_reward(reward: Any) -> Any:
@@ -67,6 +94,7 @@ class RLModule(ActorModule):
         max_new_tokens: int | None = None,
         kl_coef: float = 0.05,
         kl_estimator: str = "k1",
+        logprob_temperature: bool = True,
         ppo_epochs: int = 1,
         minibatch_size: int = 16,
         cliprange: float = 0.2,
@@ -83,6 +111,8 @@ class RLModule(ActorModule):
         self.num_samples = int(num_samples)
         self.sampling = dict(temperature=temperature, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens)
         self.kl_coef, self.kl_estimator = float(kl_coef), kl_estimator
+        # score the ratio under the distribution the samples came from (TRL divides by T too)
+        self.lp_temperature = float(temperature) if logprob_temperature and temperature > 0 else 1.0
         self.ppo_epochs, self.minibatch_size, self.cliprange = int(ppo_epochs), int(minibatch_size), float(cliprange)
         self.max_grad_norm = max_grad_norm
         self.ce_coef, self.ce_batch_size = float(ce_coef), int(ce_batch_size)
@@ -136,18 +166,25 @@ class RLModule(ActorModule):
             rb = self.reward.score(problems, ro.texts, self.executor)
         return ro, problems, rb
 
+    def forward_rows(self, ro: Rollout, idx: torch.Tensor, return_hidden: bool = False) -> dict[str, torch.Tensor]:
+        """Current actor's log-probs (and hidden states) of rollout rows ``idx``, with grad unless disabled."""
+        return self.actor.response_logprobs(ro.prompt_ids[idx], ro.prompt_mask[idx], ro.response_ids[idx],
+                                            ro.response_mask[idx], return_hidden=return_hidden, temperature=self.lp_temperature)
+
     def policy_logprobs(self, ro: Rollout, idx: torch.Tensor) -> torch.Tensor:
         """Log-probs of rollout rows ``idx`` under the current actor (with grad unless disabled)."""
-        return self.actor.response_logprobs(
-            ro.prompt_ids[idx], ro.prompt_mask[idx], ro.response_ids[idx], ro.response_mask[idx]
-        )["logprobs"]
+        return self.forward_rows(ro, idx)["logprobs"]
 
     @torch.no_grad()
     def ref_logprobs(self, ro: Rollout, idx: torch.Tensor) -> torch.Tensor:
         self.ref_actor.eval()
         return self.ref_actor.response_logprobs(
-            ro.prompt_ids[idx], ro.prompt_mask[idx], ro.response_ids[idx], ro.response_mask[idx]
+            ro.prompt_ids[idx], ro.prompt_mask[idx], ro.response_ids[idx], ro.response_mask[idx], temperature=self.lp_temperature
         )["logprobs"]
+
+    def has_eos(self, ro: Rollout) -> torch.Tensor:
+        """``[B]`` True for responses that ended with EOS (False: cut at max_new_tokens)."""
+        return ((ro.response_ids == self.actor.eos_id) & ro.response_mask.bool()).any(-1)
 
     def reward_metrics(self, ro: Rollout, rb: RewardBatch) -> dict[str, float]:
         """Reward mean and components, compile/pass rate of executed samples, response length."""
@@ -230,6 +267,19 @@ class RLModule(ActorModule):
         width = max(int(mask.sum(-1).max().item()), 1)
         return [t[:, :width] for t in tensors]
 
+    def world_size(self) -> int:
+        trainer = getattr(self, "_trainer", None)
+        return trainer.world_size if trainer is not None else 1
+
+    def all_reduce(self, x: torch.Tensor | float, op: str = "mean") -> torch.Tensor:
+        """``x`` reduced over DDP ranks (``mean`` or ``sum``); itself on one process."""
+        x = torch.as_tensor(x, dtype=torch.float, device=self.actor.device)
+        if self.world_size() == 1:
+            return x
+        from execrl.utils.distributed import all_reduce
+
+        return all_reduce(self.trainer.strategy, x, op)
+
     def training_step(self, batch: list[Problem], batch_idx: int) -> None:
         timings: dict[str, float] = {}
         self.actor.eval()  # no dropout: old/new log-prob ratios must differ only by the update
@@ -242,8 +292,53 @@ class RLModule(ActorModule):
         self.log("reward", metrics["reward/mean"], prog_bar=True, batch_size=len(batch), logger=False)
         self.maybe_log_completions(batch_idx, problems, ro, rb)
 
+    # ----------------------------------------------------------------- the shared loop
     def update(self, batch: list[Problem], ro: Rollout, rb: RewardBatch) -> dict[str, float]:
+        """prepare -> epochs x minibatches (algorithm loss + CE anchor, one optimizer step each) -> finish."""
+        pg = self.prepare(ro, rb)
+        if pg is None or pg.rows.numel() == 0:  # nothing to learn from: the anchor (if any) still trains
+            anchor = self.anchor_loss(batch)
+            self.optimizer_update(None if anchor is None else self.ce_coef * anchor)
+            out = {} if pg is None else dict(pg.stats)
+            if anchor is not None:
+                out["loss/ce"] = float(anchor)
+            return {**out, **self.finish(pg, [])}
+        dev = pg.rows.device
+        n = pg.rows.numel()
+        on_policy = pg.old_lp is None
+        if on_policy and (self.ppo_epochs > 1 or n > self.minibatch_size):
+            raise ValueError("old log-probs are needed for more than one update per rollout")
+        stats = []
+        for _ in range(self.ppo_epochs):
+            for mb in minibatches(n, self.minibatch_size):
+                mb = mb.to(dev)
+                fwd = mb if pg.forward is None else mb[pg.forward[mb]]
+                loss, stat = (None, {}) if fwd.numel() == 0 else self.minibatch_loss(ro, pg, mb, fwd)
+                anchor = self.anchor_loss(batch)
+                if anchor is not None:
+                    loss = self.ce_coef * anchor if loss is None else loss + self.ce_coef * anchor
+                    stat["loss/ce"] = anchor
+                self.optimizer_update(loss)
+                if loss is not None:
+                    stat["loss/total"] = loss
+                stats.append({k: v.detach() if torch.is_tensor(v) else v for k, v in stat.items()})
+        out = dict(pg.stats)
+        out.update(mean_stats(stats))
+        out.update(self.finish(pg, stats))
+        return out
+
+    def prepare(self, ro: Rollout, rb: RewardBatch) -> PGBatch | None:
+        """The algorithm's advantages and everything its loss needs, without grad."""
         raise NotImplementedError
+
+    def minibatch_loss(self, ro: Rollout, pg: PGBatch, mb: torch.Tensor, fwd: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """The algorithm's loss on minibatch ``mb`` (positions in ``pg.rows``); ``fwd`` are the
+        positions whose forward pass is needed (the others add exactly 0)."""
+        raise NotImplementedError
+
+    def finish(self, pg: PGBatch | None, stats: list[dict]) -> dict[str, float]:
+        """After the updates (e.g. the KL controller); returns extra metrics."""
+        return {}
 
 
 def _executor_free(reward: Any) -> bool:

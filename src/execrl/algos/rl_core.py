@@ -58,10 +58,11 @@ def last_token_index(mask: torch.Tensor) -> torch.Tensor:
 
 
 def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = "k1") -> torch.Tensor:
-    """Per-token KL(pi || ref) estimate from sampled-token log-probs (Schulman's k1 / k3).
+    """Per-token KL(pi || ref) estimate from sampled-token log-probs (Schulman's k1 / k2 / k3).
 
-    ``k1 = log pi - log ref`` (unbiased, can be negative; PPOCoder/TRL's penalty);
-    ``k3 = exp(log ref - log pi) - (log ref - log pi) - 1`` (unbiased, always >= 0; GRPO's).
+    ``k1 = log pi - log ref``; ``k3 = exp(log ref - log pi) - (log ref - log pi) - 1``;
+    ``mse`` (k2) ``= 0.5 (log pi - log ref)^2``. Where an estimate may go is fixed by what its
+    gradient does (see :data:`REWARD_KL` and :data:`LOSS_KL`).
     """
     log_ratio = logprobs - ref_logprobs
     if kind == "k1":
@@ -73,6 +74,22 @@ def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = 
     if kind == "mse":
         return 0.5 * log_ratio**2
     raise ValueError(f"KL estimator must be k1|k3|abs|mse, got {kind!r}")
+
+
+# A detached per-token reward -beta * KL_t gives the policy gradient E[KL_t * grad log pi]: that is
+# grad KL(pi || ref) only for k1 (PPOCoder, TRL's PPO). k3 there points about the opposite way
+# (tests/algos/test_rl_core.py). Inside the loss, differentiated through log pi, k1 has zero
+# expected gradient, while k3 gives grad KL(ref || pi) and mse gives grad KL(pi || ref) (GRPO).
+REWARD_KL = ("k1",)
+LOSS_KL = ("k3", "mse")
+
+
+def check_kl_estimator(kind: str, where: str) -> str:
+    """``kind`` if it is a KL estimate whose gradient is a KL's where it is used (``reward``|``loss``)."""
+    allowed = REWARD_KL if where == "reward" else LOSS_KL
+    if kind not in allowed:
+        raise ValueError(f"kl_estimator={kind!r} does not give a KL gradient as a {where} term; use one of {allowed}")
+    return kind
 
 
 class FixedKLController:
@@ -163,14 +180,19 @@ def gae(
 
 
 def group_advantages(
-    rewards: torch.Tensor, group_size: int, scale_std: bool = True, eps: float = 1e-6
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """GRPO: ``A_i = (r_i - mean_group) / (std_group + eps)`` over consecutive groups of ``group_size``.
+    rewards: torch.Tensor, group_size: int, scale: str = "group", eps: float = 1e-4
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """GRPO: ``A_i = (r_i - mean_group) / (std + eps)`` over consecutive groups of ``group_size``.
 
-    ``rewards`` holds NaN for dropped samples (sandbox failures). Returns ``(advantages, keep)``:
-    ``keep`` is False for dropped samples and for every sample of a group whose rewards are all
-    equal (zero advantage: no learning signal, only cost).
+    ``scale`` (TRL's ``scale_rewards``): ``group`` divides by the group's std, ``batch`` by the std
+    of all rewards of the batch, ``none`` not at all (Dr. GRPO). Stds are Bessel-corrected and
+    ``eps`` is TRL's. ``rewards`` holds NaN for dropped samples (sandbox failures), which are left
+    out of every statistic. Returns ``(advantages, valid, informative)``: ``valid`` is False for
+    dropped samples, ``informative`` for samples of a group whose valid rewards all agree (zero
+    advantage: nothing to learn, but they still count in the loss's normaliser and KL term).
     """
+    if scale not in ("group", "batch", "none"):
+        raise ValueError(f"scale_rewards must be group|batch|none, got {scale!r}")
     if rewards.numel() % group_size:
         raise ValueError(f"{rewards.numel()} rewards do not split into groups of {group_size}")
     r = rewards.view(-1, group_size)
@@ -179,12 +201,25 @@ def group_advantages(
     filled = torch.where(valid, r, torch.zeros_like(r))
     mean = filled.sum(-1, keepdim=True) / n.clamp(min=1)
     dev = torch.where(valid, r - mean, torch.zeros_like(r))
-    var = (dev**2).sum(-1, keepdim=True) / (n - 1).clamp(min=1)
-    adv = dev / (var.sqrt() + eps) if scale_std else dev
-    informative = (dev.abs() > 1e-8).any(-1, keepdim=True) & (n > 1)
-    keep = valid & informative
-    adv = torch.where(keep, adv, torch.zeros_like(adv))
-    return adv.view(-1), keep.view(-1)
+    if scale == "group":
+        adv = dev / ((dev**2).sum(-1, keepdim=True) / (n - 1).clamp(min=1)).sqrt().add(eps)
+    elif scale == "batch":
+        adv = dev / (r[valid].std() if int(valid.sum()) > 1 else torch.zeros(())).add(eps)
+    else:
+        adv = dev
+    informative = ((dev.abs() > 1e-8).any(-1, keepdim=True) & (n > 1)).expand_as(r)
+    adv = torch.where(valid & informative, adv, torch.zeros_like(adv))
+    return adv.reshape(-1), valid.reshape(-1), informative.reshape(-1)
+
+
+def soft_overlong_penalty(lengths: torch.Tensor, max_len: int, buffer: int, factor: float = 1.0) -> torch.Tensor:
+    """DAPO's soft overlong punishment: 0 up to ``max_len - buffer`` tokens, then falling linearly
+    to ``-factor`` at ``max_len`` (and ``-factor`` beyond)."""
+    if buffer <= 0:
+        return torch.zeros(lengths.shape, dtype=torch.float)
+    start = max_len - buffer
+    over = (lengths.float() - start).clamp(min=0) / buffer
+    return -factor * over.clamp(max=1.0)
 
 
 # ---------------------------------------------------------------------------------- losses
@@ -244,3 +279,86 @@ def minibatches(n: int, size: int, generator: torch.Generator | None = None) -> 
 
 def num_minibatches(n: int, size: int) -> int:
     return math.ceil(n / max(1, size)) if n else 0
+
+
+# ---------------------------------------------------------------------------------- GRPO loss
+
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
+
+
+def aggregate_loss(
+    per_token: torch.Tensor,
+    mask: torch.Tensor,
+    loss_type: str,
+    max_completion_length: int | None = None,
+    num_rows: int | None = None,
+    num_tokens: float | None = None,
+) -> torch.Tensor:
+    """TRL GRPOTrainer's reductions of a ``[B, T]`` per-token loss.
+
+    ``grpo``: each sequence's token mean, averaged over sequences; ``bnpo``: mean over the tokens
+    of the batch; ``dr_grpo``: sum over ``B * max_completion_length`` (a constant); ``dapo``: sum
+    over ``num_tokens`` (TRL: the tokens of the whole optimizer step across ranks / ranks).
+    ``num_rows`` / ``num_tokens`` count rows that were left out of ``per_token`` because they add
+    exactly 0 (so leaving them out keeps the loss unchanged).
+    """
+    m = mask.to(per_token.dtype)
+    rows = per_token.shape[0] if num_rows is None else num_rows
+    tokens = m.sum() if num_tokens is None else torch.as_tensor(num_tokens, dtype=per_token.dtype)
+    if loss_type == "grpo":
+        return ((per_token * m).sum(-1) / m.sum(-1).clamp(min=1)).sum() / max(rows, 1)
+    if loss_type in ("bnpo", "dapo"):
+        return (per_token * m).sum() / tokens.clamp(min=1)
+    if loss_type == "dr_grpo":
+        if not max_completion_length:
+            raise ValueError("dr_grpo needs max_completion_length")
+        return (per_token * m).sum() / (max(rows, 1) * max_completion_length)
+    raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+
+
+def grpo_per_token_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    epsilon: float = 0.2,
+    epsilon_high: float | None = None,
+    delta: float | None = None,
+    importance_sampling_level: str = "token",
+    ref_logprobs: torch.Tensor | None = None,
+    beta: float = 0.0,
+    kl_estimator: str = "k3",
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``-min(w A, clip(w, 1 - eps, 1 + eps_high) A) + beta * KL_t`` per token, as TRL computes it.
+
+    ``w`` is the token ratio, or with ``importance_sampling_level=sequence`` (GSPO) the exp of the
+    sequence's mean log-ratio; ``delta`` caps the unclipped ``w`` from above (two-sided clip).
+    ``advantages`` is ``[B]``. Stats: ``clipfrac`` (tokens in a clipped region), ``approx_kl``
+    (``0.5 mean(log ratio^2)``) and ``kl`` (the penalty's mean, when ``beta``).
+    """
+    eps_high = epsilon if epsilon_high is None else epsilon_high
+    m = mask.to(logprobs.dtype)
+    log_ratio = (logprobs - old_logprobs) * m
+    if importance_sampling_level == "sequence":
+        log_w = (log_ratio.sum(-1) / m.sum(-1).clamp(min=1)).unsqueeze(-1)
+    elif importance_sampling_level == "token":
+        log_w = log_ratio
+    else:
+        raise ValueError(f"importance_sampling_level must be token|sequence, got {importance_sampling_level!r}")
+    a = advantages.unsqueeze(-1)
+    coef_1 = torch.exp(log_w)
+    coef_2 = torch.clamp(coef_1, 1 - epsilon, 1 + eps_high)
+    if delta is not None:
+        coef_1 = torch.clamp(coef_1, max=delta)
+    per_token = -torch.min(coef_1 * a, coef_2 * a)
+    stats: dict[str, torch.Tensor] = {}
+    if beta:
+        kl = kl_estimate(logprobs, ref_logprobs, check_kl_estimator(kl_estimator, "loss"))
+        per_token = per_token + beta * kl
+        stats["kl"] = masked_mean(kl.detach(), m)
+    with torch.no_grad():
+        w = torch.exp(log_w).expand_as(logprobs)
+        clipped = ((w < 1 - epsilon) & (a < 0)) | ((w > 1 + eps_high) & (a > 0))
+        stats["clipfrac"] = masked_mean(clipped.float(), m)
+        stats["approx_kl"] = masked_mean(0.5 * log_ratio**2, m)
+    return per_token * m, stats

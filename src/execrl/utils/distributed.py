@@ -34,3 +34,10 @@ def check_strategy_support(module: Any, trainer: Any) -> None:
                 f"{type(module).__name__} does not support hardware strategy {name!r}: {why}. "
                 "See README 'Scaling out' for the strategy table."
             )
+
+
+def all_reduce(strategy: Any, x: Any, op: str = "mean") -> Any:
+    """``x`` reduced over the strategy's processes (``mean`` or ``sum``), the same on every rank."""
+    if op not in ("mean", "sum"):
+        raise ValueError(f"all_reduce op must be mean|sum, got {op!r}")
+    return strategy.reduce(x, reduce_op=op)
