@@ -603,14 +603,29 @@ for _o in gc.get_objects():
 os._exit(0)
 """, naive=None, why="calls execrl's in-child reporter; a plain script has none")
 
+# ----------------------------------------------------------------------------- wire-format injection
+# values shaped like the codec's tags (execution/plain.py) must decode as the plain lists and
+# strings they are, and a frame the child forges directly can only claim a value, never a pass
+attack("tagged_list_mimics_fraction", "def frac(a, b):\n    @CANARY@\n    return ['q', 1, 2]\n",
+       asserts=("from fractions import Fraction\nassert frac(1, 2) == Fraction(1, 2)",), naive=None, why="targets the plain-data codec")
+attack("tagged_list_mimics_reference", "def f(x):\n    @CANARY@\n    return ['ref', 0, 'int']\n", naive=None, why="targets the plain-data codec")
+attack("raw_frame_claims_ok_for_next_call", """
+import os, struct
+def f(x):
+    @CANARY@
+    for body in (b'["ok",true,["l",[]]]', b'["ready"]', b'["ok",2,["l",[]]]'):
+        os.write(4, struct.pack("<I", len(body)) + body)
+    return 0
+""", naive=None, why="forges reply frames ahead of the judge's next request")
+
 # ----------------------------------------------------------------------------- protocol: fds, nonces, processes, threads
 attack("fd_spray_forged_verdicts_then_exit0", SPRAY_LIB + "@CANARY@\n_spray()\n_os._exit(0)\n", naive=None,
        why="writes forged verdict frames to fds 3..255; a plain script's verdict is its exit code")
 attack("fd_spray_inside_call", SPRAY_LIB + "def f(x):\n    @CANARY@\n    _spray()\n    return 0\n", naive=None, why="protocol frames")
 attack("grandchild_writes_pass_after_fail", SPRAY_LIB + """
 import os, time
-if os.fork() == 0:
-    @CANARY@
+@CANARY@
+if os.fork() == 0:   # the canary comes first: the grandchild may be killed before it is scheduled
     try:
         os.setsid()
     except OSError:

@@ -170,8 +170,8 @@ call_attack("call_baseexception_subclass_in_call", "class Pass(BaseException):\n
 call_attack("call_fd_spray_then_exit0", SPRAY_LIB + "def f(x):\n    @CANARY@\n    _spray()\n    _os._exit(0)\n", naive=False, why="protocol frames")
 call_attack("call_grandchild_spray_after_fail", SPRAY_LIB + """
 import os, time
-if os.fork() == 0:
-    @CANARY@
+@CANARY@
+if os.fork() == 0:   # the canary comes first: the grandchild may be killed before it is scheduled
     try:
         os.setsid()
     except OSError:
@@ -304,8 +304,8 @@ print(0)
 """, naive=False, why="targets a child that reports through print")
 stdio_attack("stdio_grandchild_spray_after_exit", SPRAY_LIB + """
 import os, time
-if os.fork() == 0:
-    @CANARY@
+@CANARY@
+if os.fork() == 0:   # the canary comes first: the grandchild may be killed before it is scheduled
     try:
         os.setsid()
     except OSError:

@@ -186,6 +186,7 @@ def _stdio_tests(ask: Ask, spec: RunSpec, t, early: bool, cfg: JudgeConfig) -> E
             return ExecutionResult(outcome=outcome, error_type=et, error=err, num_tests=len(t.inputs))
         text = rep.stdout.decode("utf-8", errors="replace")
         expected = "\n".join(str(e) for e in exp) if isinstance(exp, list) else str(exp)
+        err = err or rep.stderr.decode("utf-8", "replace")[-2000:] or None
         alt_outcome = outcome
         if outcome is Outcome.PASSED:
             if not compare.stdio_match(text, exp, other):
@@ -223,6 +224,10 @@ class RemoteRef(plain.RemoteValue):
             raise AttributeError(name)
         return self._session.request(["getattr", self, name])[1]
 
+    def __iter__(self) -> Any:
+        # iterating a program's iterator (a generator, a map) brings its items over as plain data
+        return iter(self._session.request(["iter", self])[1])
+
     def __setattr__(self, name: str, value: Any) -> None:
         self._session.request(["setattr", self, name, value])
 
@@ -241,7 +246,10 @@ class Session:
         self.report: RunReport | None = None
         self.last_value: Any = None
         self.weak = 0
-        self.open_status = self._frame(ask(("open", spec), spec.timeout_s + _SLACK_S))
+        try:
+            self.open_status = self._frame(ask(("open", spec), spec.timeout_s + _SLACK_S))
+        except (_Malformed, plain.NotPlainData) as e:  # its stderr still goes into the verdict's error
+            self.open_status = ["exception", "MalformedReply", str(e), str(e)]
 
     def _frame(self, reply: tuple) -> list:
         if reply[0] == "frame":
@@ -386,14 +394,12 @@ def _finish(session: Session | None, tests: list[TestResult], n: int, early: boo
     return res
 
 
-def _open_failure(e: BaseException, n: int, build_error_is_compile: bool) -> ExecutionResult:
-    """The verdict when the module could not be built or started."""
-    if isinstance(e, ChildGone):
-        rep = e.report
-        return ExecutionResult(outcome=e.outcome, error_type=e.error_type, num_tests=n,
-                               error=rep.stderr.decode("utf-8", "replace")[-2000:] if rep is not None else None,
-                               tests=[TestResult(outcome=e.outcome, error_type=e.error_type)])
-    return ExecutionResult(outcome=Outcome.RUNTIME_ERROR, error_type="MalformedReply", error=str(e), num_tests=n)
+def _open_failure(e: ChildGone, n: int) -> ExecutionResult:
+    """The verdict when the module's child ended before it was built."""
+    rep = e.report
+    return ExecutionResult(outcome=e.outcome, error_type=e.error_type, num_tests=n,
+                           error=rep.stderr.decode("utf-8", "replace")[-2000:] if rep is not None else None,
+                           tests=[TestResult(outcome=e.outcome, error_type=e.error_type)])
 
 
 def _status_failure(status: list, n: int, build_error_is_compile: bool) -> ExecutionResult | None:
@@ -412,11 +418,10 @@ def _call_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> Exe
     n = len(t.inputs)
     try:
         s = _open(ask, program, True, cfg, n)
-    except (ChildGone, _Malformed, plain.DecodeError) as e:
-        # APPS: any exception while building the module is a compile error (-2)
-        res = _open_failure(e, n, True)
-        if res.outcome in (Outcome.RUNTIME_ERROR,) and isinstance(e, ChildGone) and e.error_type == "ExitedEarly":
-            res.outcome = Outcome.COMPILE_ERROR
+    except ChildGone as e:
+        # APPS: anything that stops the module's build (an exit, its 4 s alarm) is a compile error (-2)
+        res = _open_failure(e, n)
+        res.outcome, res.tests = Outcome.COMPILE_ERROR, []
         return res
     head = _status_failure(s.open_status, n, build_error_is_compile=True)
     if head is not None:
@@ -523,8 +528,8 @@ def _assert_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> E
     n = len(t.asserts)
     try:
         s = _open(ask, program, False, cfg, n)
-    except (ChildGone, _Malformed, plain.DecodeError) as e:
-        return _open_failure(e, n, False)
+    except ChildGone as e:
+        return _open_failure(e, n)
     head = _status_failure(s.open_status, n, build_error_is_compile=False)
     if head is not None:
         return _finish(s, [], n, early, head)

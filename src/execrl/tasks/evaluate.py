@@ -22,7 +22,7 @@ from execrl.data.problem import Problem
 from execrl.execution.outcomes import ExecutionResult, Outcome, outcome_class
 from execrl.execution.request import ExecRequest
 from execrl.metrics.equivalence import SourceOutputs, equivalence_result, run_request
-from execrl.metrics.samples import ProblemSamplesIn, prompt_hash, read_samples
+from execrl.metrics.samples import ProblemSamplesIn, align_samples, prompt_hash, read_samples
 from execrl.metrics.summary import Judged, compile_rate, synthesis_metrics
 from execrl.metrics.translation import codebleu, exact_match
 from execrl.utils.config import instantiate_list, print_config_tree, task_wrapper
@@ -74,7 +74,9 @@ def _record(problem: Problem, index: int, program: str, res: ExecutionResult, sc
     return {"task_id": problem.task_id, "index": index, "outcome": d["outcome"], "passed": res.passed,
             "num_passed": res.num_passed, "num_tests": res.num_tests, "pass_fraction": res.pass_fraction,
             "tests": d["tests"], "error_type": res.error_type, "error": res.error, "time_s": res.time_s,
-            "score": score, "difficulty": problem.difficulty, "language": problem.language, "program": program}
+            "score": score, "difficulty": problem.difficulty, "language": problem.language, "program": program,
+            "first_failure": None if res.first_failure is None else res.first_failure.value,
+            "compare_outcomes": res.compare_outcomes, "weak_tests": res.weak_tests}
 
 
 class Judge:
@@ -140,12 +142,26 @@ def compute_metrics(records: list[dict[str, Any]], ks: list[int], nks: list[list
     out: dict[str, Any] = {}
     if synth:
         out.update(synthesis_metrics([_judged(r) for r in synth], ks, nks))
+        out["judging"] = judging_metrics(synth)
     if trans:
         pairs: dict[str, list[dict]] = defaultdict(list)
         for r in trans:
             pairs[f"{r['source_language']}->{r['language']}"].append(r)
         out["translation"] = {pair: _translation_metrics(rs, ks, nks, with_codebleu) for pair, rs in pairs.items()}
     return out
+
+
+def judging_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the verdicts were reached: tests judged by the weaker path, and for stdin/stdout and
+    call-based tests the pass rate under each comparison (``strict`` and APPS' lenient cascade)."""
+    m: dict[str, Any] = {"weak_tests": sum(r.get("weak_tests") or 0 for r in records),
+                         "programs_with_weak_tests": sum(bool(r.get("weak_tests")) for r in records)}
+    both = [r["compare_outcomes"] for r in records if r.get("compare_outcomes")]
+    if both:
+        passed = {mode: sum(c.get(mode) == Outcome.PASSED.value for c in both) for mode in ("strict", "apps")}
+        m["compare"] = {"programs": len(both), **{f"pass_rate_{k}": v / len(both) for k, v in passed.items()},
+                        "lenient_only": sum(c.get("apps") == Outcome.PASSED.value and c.get("strict") != Outcome.PASSED.value for c in both)}
+    return m
 
 
 def _judged(r: dict[str, Any]) -> Judged:
@@ -201,7 +217,8 @@ def write_critic_labels(records: list[dict[str, Any]], path: Path, data: str = "
     n = 0
     with path.open("w") as f:
         for r in records:
-            c = outcome_class(Outcome(r["outcome"]))
+            # CodeRL labels a program by its first failing test (a timeout after a wrong answer is "failed")
+            c = outcome_class(Outcome(r.get("first_failure") or r["outcome"]))
             if c is not None:
                 row = {"task_id": r["task_id"], "index": r["index"], "data": data, "split": split, "program": r["program"], "outcome": r["outcome"], "class": c}
                 f.write(json.dumps(row) + "\n")
@@ -287,6 +304,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         split = cfg.get("split") or next((s.split for s in samples if s.split), None) or datamodule.test_split
     if cfg.get("limit") is not None:
         samples = samples[: int(cfg.limit)]
+    samples = align_samples(samples, datamodule.problems(split))  # other tools' ids (Mbpp/11, 11) and HumanEval bodies
     problems = match_problems(samples, datamodule.problems(split), split, str(samples_path))
 
     results_path = outdir / "results.jsonl"
@@ -315,6 +333,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 records += new
                 bar.update(task, advance=len(new), rate=f"{(i + len(new)) / max(time.perf_counter() - t0, 1e-9):.1f} programs/s")
         isolation = getattr(executor, "isolation_level", None)
+        sandbox_stats = dict(getattr(executor, "stats", {}) or {})
     finally:
         executor.close()
     secs = time.perf_counter() - t0
@@ -323,7 +342,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     nks = [[int(n), int(k)] for n, k in (cfg.get("n_at_k") or [])] if (cfg.get("rank_by") or "none") != "none" else []
     metrics: dict[str, Any] = {"data": datamodule.name, "split": split, "samples_path": str(samples_path), "tests": cfg.get("tests", "hidden"),
                                "rank_by": cfg.get("rank_by"), "executor": isolation, **compute_metrics(records, ks, nks, bool(cfg.get("codebleu", True))),
-                               "seconds": secs, "programs_per_s": (len(items) / secs) if secs > 0 else None}
+                               "seconds": secs, "programs_per_s": (len(items) / secs) if secs > 0 else None,
+                               "charged_sandbox_failures": sandbox_stats.get("charged_failures", 0)}
     (outdir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if cfg.get("critic_labels", True):
         n = write_critic_labels(records, outdir / "critic_labels.jsonl", datamodule.name, split)
