@@ -9,6 +9,7 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
 from execrl.data.problem import Problem
+from execrl.data.prompting import apply_prompt_style
 
 
 def _collate(items: list[Any]) -> list[Any]:
@@ -39,6 +40,7 @@ class ProblemDataModule(LightningDataModule):
         num_workers: int = 0,
         items: str = "solutions",
         seed: int = 0,
+        prompt_style: str = "completion",
     ) -> None:
         super().__init__()
         self.reader, self.path, self.name = reader, path, name
@@ -50,6 +52,7 @@ class ProblemDataModule(LightningDataModule):
         self.num_workers = num_workers
         self.items = items
         self.seed = seed
+        self.prompt_style = prompt_style  # "instruct": chat-model prompts (execrl.data.prompting)
         self._cache: dict[str, list[Problem]] = {}
 
     def problems(self, split: str | None, limit: int | None = None) -> list[Problem]:
@@ -57,7 +60,7 @@ class ProblemDataModule(LightningDataModule):
         if split is None:
             return []
         if split not in self._cache:
-            self._cache[split] = list(self.reader.read(self.path, split))
+            self._cache[split] = apply_prompt_style(list(self.reader.read(self.path, split)), self.prompt_style)
         probs = self._cache[split]
         if limit is not None and limit < len(probs):
             probs = random.Random(self.seed).sample(probs, limit)

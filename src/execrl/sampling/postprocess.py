@@ -14,6 +14,15 @@ DEFAULT_STOP: dict[str, tuple[str, ...]] = {
     "synth": ("\nassert ", "\nif __name__", "\nprint("),
     "humaneval": ("\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("),
 }
+# instruct prompts (execrl.data.prompting) get whole programs: only top-level test code is cut
+# (evalplus' sanitizer keeps definitions too); stdin/stdout programs and translations keep everything
+INSTRUCT_STOP: dict[str, tuple[str, ...]] = {d: ("\nif __name__", "\nassert ", "\nprint(") for d in ("mbpp", "synth", "humaneval")}
+
+
+def default_stop(problem: Problem) -> tuple[str, ...]:
+    """Stop sequences of ``problem``'s dataset and prompt style."""
+    table = INSTRUCT_STOP if problem.meta.get("prompt_style") == "instruct" else DEFAULT_STOP
+    return table.get(problem.dataset, ())
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#-]*)[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
@@ -70,7 +79,7 @@ def postprocess(text: str, problem: Problem | None = None, stop: Sequence[str] |
     if fences and "```" in out:
         out = strip_fences(out)
     if stop is None:
-        stop = DEFAULT_STOP.get(problem.dataset, ()) if problem is not None else ()
+        stop = default_stop(problem) if problem is not None else ()
     out = cut_at_stop(out, stop)
     out = re.sub(r"^(?:[ \t]*\n)+", "", out)  # blank leading lines only: a body keeps its indentation
     if untab:
