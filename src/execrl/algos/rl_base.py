@@ -119,7 +119,7 @@ class RLModule(ActorModule):
         self.completions_every = completions_every
         # Frozen reference policy for the KL penalty: the actor as handed over (the SFT checkpoint).
         # A registered submodule, so it follows the device and a resumed run keeps the original.
-        self.ref_actor = copy.deepcopy(actor)  # put in eval mode at every use (Lightning toggles train())
+        self.ref_actor = actor.reference_policy()  # LoRA: the adapters switched off, else a frozen copy; put in eval mode at every use (Lightning toggles train())
         for p in self.ref_actor.parameters():
             p.requires_grad_(False)
         self._anchor: list[tuple[str, str]] = []

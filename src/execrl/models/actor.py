@@ -9,6 +9,7 @@ state that predicted each of them, so value heads and critics line up for both a
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 from dataclasses import dataclass
@@ -22,9 +23,13 @@ from transformers import (
     AutoModelForSeq2SeqLM,
     LlamaConfig,
     PreTrainedModel,
+    StoppingCriteria,
+    StoppingCriteriaList,
     T5Config,
 )
 
+from execrl.data import prompting
+from execrl.models import lora as lora_lib
 from execrl.models.tokenizer import load_tokenizer
 
 log = logging.getLogger("execrl")
@@ -38,7 +43,8 @@ class Rollout:
     prompt_mask: torch.Tensor  # [B, P]
     response_ids: torch.Tensor  # [B, T]
     response_mask: torch.Tensor  # [B, T]; 1 up to and including the first EOS
-    texts: list[str]
+    texts: list[str]  # the programs (an instruct actor's code block, without the fence)
+    raw_texts: list[str] | None = None  # the decoded responses, before extraction
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -55,6 +61,10 @@ class Actor(nn.Module):
         max_prompt_len: int = 512,
         max_new_tokens: int = 256,
         share_prompts: bool = True,
+        prompt_style: str = "completion",
+        system_prompt: str | None = None,
+        sample_dtype: str | None = None,
+        adapters_only: bool = True,
     ) -> None:
         super().__init__()
         self.model = model
@@ -62,10 +72,34 @@ class Actor(nn.Module):
         self.max_prompt_len = max_prompt_len
         self.max_new_tokens = max_new_tokens
         self.share_prompts = share_prompts
-        self.cache_kw = _cache_kwarg(model)  # fixed per model: not looked up on every forward
+        self.cache_kw = _cache_kwarg(lora_lib.base_model(model))  # fixed per model: not looked up on every forward
         self.is_seq2seq = bool(model.config.is_encoder_decoder)
         self.pad_id = int(tokenizer.pad_token_id)
         self.eos_id = int(tokenizer.eos_token_id)
+        if prompt_style not in prompting.STYLES:
+            raise ValueError(f"prompt_style must be one of {prompting.STYLES}, got {prompt_style!r}")
+        # instruct: prompts go through the chat template and responses are fenced code blocks
+        self.instruct = prompt_style == "instruct"
+        self.system_prompt = system_prompt
+        # sampling in a lower precision from a synced copy (log-probs stay the training model's)
+        self.sample_dtype = getattr(torch, sample_dtype) if isinstance(sample_dtype, str) else sample_dtype
+        if self.has_adapters and adapters_only:  # checkpoints hold the adapters; the base is rebuilt from the model config
+            self.register_state_dict_post_hook(_adapters_only)
+            self.register_load_state_dict_post_hook(_base_weights_optional)
+
+    @property
+    def has_adapters(self) -> bool:
+        return lora_lib.is_peft(self.model)
+
+    def reference_policy(self) -> nn.Module:
+        """The frozen reference policy of RL: the model with its adapters disabled (LoRA: no
+        second copy of the weights, as TRL does), else a frozen copy of this actor."""
+        if self.has_adapters:
+            return lora_lib.AdapterDisabled(self)
+        ref = copy.deepcopy(self)
+        for p in ref.parameters():
+            p.requires_grad_(False)
+        return ref
 
     # ------------------------------------------------------------------ tokenization
     @property
@@ -77,8 +111,22 @@ class Actor(nn.Module):
         cfg = self.model.config
         return int(getattr(cfg, "d_model", None) or cfg.hidden_size)
 
+    def format_prompt(self, prompt: str) -> str:
+        """The model input of a prompt: an instruct prompt's user turn through the chat template,
+        then the answer prefix (:mod:`execrl.data.prompting`); other prompts as they are."""
+        if not self.instruct:
+            return prompt
+        user, prefix = prompting.split_chat_prompt(prompt)
+        if getattr(self.tokenizer, "chat_template", None):
+            msgs = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [{"role": "user", "content": user}]
+            head = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        else:  # a tokenizer without a chat template: plain text turns
+            head = (f"{self.system_prompt}\n\n" if self.system_prompt else "") + f"{user}\n\n"
+        return head + prefix
+
     def encode_prompts(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Prompt ids and mask; left-padded for causal models so responses start aligned."""
+        prompts = [self.format_prompt(p) for p in prompts]
         self.tokenizer.padding_side = "right" if self.is_seq2seq else "left"
         self.tokenizer.truncation_side = "left"  # keep the end of the prompt (the task statement tail)
         enc = self.tokenizer(
@@ -94,6 +142,8 @@ class Actor(nn.Module):
     def encode_responses(self, texts: list[str], max_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Response ids (text + EOS, right-padded) and mask, e.g. for ground-truth programs."""
         max_len = max_len or self.max_new_tokens
+        if self.instruct:  # as the actor writes them: the program, then the fence that closes its block
+            texts = [prompting.fenced_target(t) for t in texts]
         full = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
         cut = sum(len(r) > max_len - 1 for r in full)
         if cut and not getattr(self, "_warned_cut", False):
@@ -241,15 +291,20 @@ class Actor(nn.Module):
         )
         if do_sample:
             kwargs.update(temperature=max(temperature, 1e-5), top_p=top_p, top_k=top_k or None)
+        if self.instruct and not self.is_seq2seq:
+            # stop a row at the fence that closes its code block; finished rows are filled with EOS
+            # (not pad), so the response mask ends right after the fence
+            kwargs.update(stopping_criteria=StoppingCriteriaList([FenceStop(self.tokenizer, prompt_ids.shape[1])]), pad_token_id=self.eos_id)
+        model = self.sampling_model()
         was_training = self.model.training
         self.model.eval()
         try:
             if prefix_ids is not None:
-                out, plen = self._generate_with_prefix(prompt_ids, prompt_mask, prefix_ids, kwargs)
+                out, plen = self._generate_with_prefix(model, prompt_ids, prompt_mask, prefix_ids, kwargs)
             elif n > 1 and self.share_prompts and not self.is_seq2seq and prompt_ids.shape[1] > 1:
-                out, plen = self._generate_from_shared_prefill(prompt_ids, prompt_mask, kwargs), prompt_ids.shape[1]
+                out, plen = self._generate_from_shared_prefill(model, prompt_ids, prompt_mask, kwargs), prompt_ids.shape[1]
             else:
-                out = self.model.generate(input_ids=prompt_ids, attention_mask=prompt_mask, **kwargs)
+                out = model.generate(input_ids=prompt_ids, attention_mask=prompt_mask, **kwargs)
                 plen = 1 if self.is_seq2seq else prompt_ids.shape[1]
         finally:
             self.model.train(was_training)
@@ -260,28 +315,58 @@ class Actor(nn.Module):
         response = response.masked_fill(mask == 0, self.pad_id)
         rep_ids = prompt_ids.repeat_interleave(n, dim=0)
         rep_mask = prompt_mask.repeat_interleave(n, dim=0)
-        return Rollout(rep_ids, rep_mask, response, mask, self.decode(response, mask))
+        raw = self.decode(response, mask)
+        texts = [prompting.extract_code(t) for t in raw] if self.instruct else raw
+        return Rollout(rep_ids, rep_mask, response, mask, texts, raw)
 
-    def _generate_from_shared_prefill(self, prompt_ids, prompt_mask, kwargs):
+    def sampling_model(self) -> nn.Module:
+        """The model that samples: the training model itself, or with ``sample_dtype`` (e.g.
+        bfloat16, about twice the tokens/s of float32 on a CPU with AVX-512 BF16) a copy in that
+        precision with LoRA adapters merged, synced whenever the trainable weights changed
+        (their version counters moved). Log-probs for learning are always recomputed by the
+        training model (:meth:`response_logprobs`)."""
+        if self.sample_dtype is None or self.sample_dtype == next(self.model.parameters()).dtype:
+            return self.model
+        trainable = [p for p in self.model.parameters() if p.requires_grad] or list(self.model.parameters())
+        key = (self.device, sum(p._version for p in trainable), tuple(id(p) for p in trainable[:4]))
+        shadow = self.__dict__.get("_shadow")  # not a submodule: never saved, trained or counted
+        if shadow is None or self.__dict__.get("_shadow_key") != key:
+            if shadow is None or shadow.device != self.device:
+                base = lora_lib.base_model(self.model)
+                shadow = type(base)(base.config).to(device=self.device, dtype=self.sample_dtype).eval()
+                shadow.requires_grad_(False)
+                shadow.generation_config = base.generation_config
+                # buffers (RoPE frequencies) keep their precision: bf16 positions would drift
+                for (name, buf), (_, mine) in zip(base.named_buffers(), shadow.named_buffers()):
+                    mine.data = buf.detach().clone()
+            with torch.no_grad():
+                params = dict(shadow.named_parameters())
+                for name, w in lora_lib.merged_parameters(self.model):
+                    if name in params:
+                        params[name].copy_(w)
+            self.__dict__["_shadow"], self.__dict__["_shadow_key"] = shadow, key
+        return shadow
+
+    def _generate_from_shared_prefill(self, model, prompt_ids, prompt_mask, kwargs):
         """Causal sampling of ``n`` responses per prompt with the prompt run once, not ``n`` times:
         all but its last token go into a KV cache that is repeated to the ``n`` rows, and
         ``generate`` continues from it. (Seq2seq ``generate`` already encodes each prompt once.)"""
         n = kwargs.pop("num_return_sequences")
-        cache, _ = self.prefill(prompt_ids[:, :-1], prompt_mask[:, :-1])
+        cache, _ = self.prefill(prompt_ids[:, :-1], prompt_mask[:, :-1], model=model)
         cache.batch_repeat_interleave(n)
-        return self.model.generate(input_ids=prompt_ids.repeat_interleave(n, dim=0), attention_mask=prompt_mask.repeat_interleave(n, dim=0),
-                                   **{self.cache_kw: cache}, **kwargs)
+        return model.generate(input_ids=prompt_ids.repeat_interleave(n, dim=0), attention_mask=prompt_mask.repeat_interleave(n, dim=0),
+                              **{self.cache_kw: cache}, **kwargs)
 
-    def prefill(self, ids: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False) -> tuple[Any, Any]:
+    def prefill(self, ids: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False, model: nn.Module | None = None) -> tuple[Any, Any]:
         """KV cache of a causal model over left-padded ``ids`` (positions count real tokens, as
         ``generate`` and :meth:`forward_responses` do), and the model output (logits of the last
         position only)."""
         pos = (torch.cumsum(mask, dim=1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1,
-                         output_hidden_states=output_hidden_states)
+        out = (model or self.model)(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1,
+                                    output_hidden_states=output_hidden_states)
         return getattr(out, self.cache_kw), out
 
-    def _generate_with_prefix(self, prompt_ids, prompt_mask, prefix_ids, kwargs):
+    def _generate_with_prefix(self, model, prompt_ids, prompt_mask, prefix_ids, kwargs):
         """Generate one prompt at a time with a forced response prefix (prefixes differ in length)."""
         rows = []
         for i, prefix in enumerate(prefix_ids):
@@ -289,51 +374,98 @@ class Actor(nn.Module):
             p_ids, p_mask = prompt_ids[i : i + 1], prompt_mask[i : i + 1]
             if self.is_seq2seq:
                 start = torch.full((1, 1), self.model.config.decoder_start_token_id, device=self.device)
-                out = self.model.generate(
-                    input_ids=p_ids, attention_mask=p_mask, decoder_input_ids=torch.cat([start, pref], 1), **kwargs
-                )
+                out = model.generate(input_ids=p_ids, attention_mask=p_mask, decoder_input_ids=torch.cat([start, pref], 1), **kwargs)
                 rows.append(out[:, 1:])
             else:
                 ids = torch.cat([p_ids, pref], 1)
                 mask = torch.cat([p_mask, torch.ones_like(pref)], 1)
-                out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+                out = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
                 rows.append(out[:, p_ids.shape[1] :])
         width = max(r.shape[1] for r in rows)
         padded = [F.pad(r, (0, width - r.shape[1]), value=self.pad_id) for r in rows]
         return torch.cat(padded, 0), 0
 
     def save_pretrained(self, path: str) -> None:
-        """Export in Hugging Face format (loadable with ``model.pretrained=path``)."""
+        """Export in Hugging Face format: the model (loadable with ``model.pretrained=path``), or
+        for a LoRA actor the peft adapter folder (``model.adapter=path`` on the same base)."""
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
+
+
+class FenceStop(StoppingCriteria):
+    """Stops each row once its response (the tokens after position ``start``) has closed its code
+    block (:func:`execrl.data.prompting.closed`). Only rows whose last token holds a backtick are
+    decoded, so the check costs almost nothing per step."""
+
+    def __init__(self, tokenizer: Any, start: int) -> None:
+        self.tokenizer, self.start = tokenizer, start
+        vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        # byte-level BPE spells ` as itself; SentencePiece too
+        self.tick = torch.tensor(["`" in (t or "") for t in vocab], dtype=torch.bool)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        last = input_ids[:, -1].cpu()
+        hit = self.tick[last.clamp(max=len(self.tick) - 1)] & (last < len(self.tick))
+        for i in hit.nonzero().flatten().tolist():
+            done[i] = prompting.closed(self.tokenizer.decode(input_ids[i, self.start :], skip_special_tokens=True))
+        return done
+
+
+def _adapters_only(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any) -> None:
+    """state_dict hook of a LoRA actor: keep the adapters, drop the frozen base weights."""
+    for k in [k for k in state if k.startswith(prefix) and not lora_lib.is_adapter_key(k)]:
+        del state[k]
+
+
+def _base_weights_optional(module: nn.Module, incompatible: Any) -> None:
+    """load_state_dict hook of a LoRA actor: an adapters-only state dict is complete."""
+    base = {f"model.{n}" for n in module.model.state_dict() if not lora_lib.is_adapter_key(n)}  # tied weights included
+    keep = [k for k in incompatible.missing_keys if not any(k == n or k.endswith("." + n) for n in base)]
+    incompatible.missing_keys[:] = keep
 
 
 def build_actor(
     arch: str = "seq2seq",
     pretrained: str | None = None,
-    tokenizer: str = "builtin",
+    tokenizer: str | None = "builtin",
     config: dict[str, Any] | None = None,
     max_prompt_len: int = 512,
     max_new_tokens: int = 256,
     dtype: str | None = None,
     share_prompts: bool = True,
+    gguf_file: str | None = None,
+    cache_dir: str | None = None,
+    lora: dict[str, Any] | None = None,
+    adapter: str | None = None,
+    prompt_style: str = "completion",
+    system_prompt: str | None = None,
+    sample_dtype: str | None = None,
 ) -> Actor:
-    """Build an :class:`Actor`: load ``pretrained`` (local path or hub id) or build from ``config``.
+    """Build an :class:`Actor`: load ``pretrained`` or build from ``config``.
 
+    ``pretrained`` is a hub id, a local folder or ``pkg:<python package>``; with ``gguf_file``
+    the weights are that GGUF file, dequantised once into a cached safetensors folder
+    (:mod:`execrl.models.gguf`). ``tokenizer=null`` reads the tokenizer from the same place.
     With ``pretrained=None`` the model is randomly initialised from ``config`` (the embedded
     tiny models, or a full-size architecture for memory checks without a download).
+    ``lora.r > 0`` trains LoRA adapters (peft) instead of every weight; ``adapter`` loads a
+    saved peft adapter folder onto the model.
     """
-    tok = load_tokenizer(tokenizer)
-    if pretrained:
+    from execrl.models.gguf import resolve_pretrained
+
+    location = resolve_pretrained(pretrained, gguf_file, cache_dir)
+    tok = load_tokenizer(tokenizer or location or "builtin")
+    if location:
         auto = AutoModelForSeq2SeqLM if arch == "seq2seq" else AutoModelForCausalLM
         torch_dtype = getattr(torch, dtype) if dtype else None
         try:
-            model = auto.from_pretrained(pretrained, dtype=torch_dtype)
+            model = auto.from_pretrained(location, dtype=torch_dtype)
         except (OSError, ValueError) as e:  # hub errors are not all OSErrors
             raise OSError(
                 f"could not load model {pretrained!r}: not a local directory and the model hub is "
                 "unreachable from here. Download it where there is network and set model.pretrained=/path, "
-                "or use an embedded model (model=tiny_t5 / model=tiny_causal)."
+                "or use an embedded model (model=tiny_t5 / model=tiny_causal / model=smollm2_135m)."
             ) from e
     else:
         cfg = dict(config or {})
@@ -346,7 +478,14 @@ def build_actor(
             model = AutoModelForCausalLM.from_config(LlamaConfig(**common, bos_token_id=tok.bos_token_id, **cfg))
         else:
             raise ValueError(f"model.arch must be 'seq2seq' or 'causal', got {arch!r}")
-    return Actor(model, tok, max_prompt_len=max_prompt_len, max_new_tokens=max_new_tokens, share_prompts=share_prompts)
+    if adapter:
+        model = lora_lib.load_adapter(model, str(adapter))
+    elif lora and int(lora.get("r") or 0) > 0:
+        model = lora_lib.add_lora(model, int(lora["r"]), lora.get("alpha"), float(lora.get("dropout") or 0.0),
+                                  lora.get("target_modules"), seq2seq=arch == "seq2seq")
+    return Actor(model, tok, max_prompt_len=max_prompt_len, max_new_tokens=max_new_tokens, share_prompts=share_prompts,
+                 prompt_style=prompt_style, system_prompt=system_prompt, sample_dtype=sample_dtype,
+                 adapters_only=bool(location))  # a randomly initialised base cannot be rebuilt: save it
 
 
 def _cache_kwarg(model: PreTrainedModel) -> str:

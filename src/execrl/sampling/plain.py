@@ -68,8 +68,9 @@ class PlainSampler:
                 lp = actor.response_logprobs(roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask)["logprobs"]
                 lps = lp.sum(-1).float().cpu().tolist()
             lens = roll.response_mask.sum(-1).cpu().tolist()
+            raws = roll.raw_texts or roll.texts
             for i, text in enumerate(roll.texts):
                 p = problems[i // m]
                 prog = postprocess(text, p, self.stop, self.strip_fences, self.untab, self.starter_code)
-                out[i // m].append(Sample(prog, text, lps[i], int(lens[i])))
+                out[i // m].append(Sample(prog, raws[i], lps[i], int(lens[i])))
         return out

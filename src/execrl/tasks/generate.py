@@ -30,7 +30,12 @@ def select_problems(datamodule: Any, split: str, start: int = 0, end: int | None
 
 
 def load_model(cfg: DictConfig) -> Any:
-    """The actor of ``cfg.ckpt`` (a train.py checkpoint), else ``cfg.model`` built from config."""
+    """The actor of ``cfg.ckpt`` (a train.py checkpoint: full weights, or LoRA adapters on the
+    base its model config names; or a peft adapter folder, put on ``cfg.model``), else
+    ``cfg.model`` built from config."""
+    if cfg.get("ckpt") and (Path(cfg.ckpt) / "adapter_config.json").exists():
+        log.info("peft adapter %s on %s", cfg.ckpt, cfg.model.get("pretrained"))
+        return hydra.utils.instantiate(cfg.model, adapter=str(cfg.ckpt))
     if cfg.get("ckpt"):
         from execrl.models.checkpoint import load_actor
 
