@@ -303,3 +303,56 @@ def test_detokenized_xlcost_compile_rate_100(tmp_path: Path, split: str) -> None
     java, cpp = compile_rates(probs, tmp_path)
     print(f"XLCoST {split}, 100 random pairs: javac accepts {java:.0%}, g++ accepts {cpp:.0%}")
     assert java >= 0.75 and cpp >= 0.8, (java, cpp)
+
+
+def test_detokenize_keeps_code_glued_after_a_literal() -> None:
+    """XLCoST glues code to a closing quote (``"NEW_LINE");``): 38 val and 53 test Java programs. The
+    literal ends at its quote and the rest stays code (it used to swallow every token up to the
+    next quote)."""
+    line = 'System . out . print ( minWei + " ▁ " + maxWei + "NEW_LINE"); } else { int x = 1 ; }'
+    assert detokenize(line, "java") == 'System . out . print ( minWei + " " + maxWei + "\\n" ); } else { int x = 1 ; }\n'
+    assert detokenize('printf ( "%dNEW_LINE", x ) ; NEW_LINE return 0 ;', "cpp") == 'printf ( "%d\\n" , x ) ;\nreturn 0 ;\n'
+    assert detokenize('s = "a\\"b" ; t = 1 ;', "java") == 's = "a\\"b" ; t = 1 ;\n'  # an escaped quote does not close
+
+
+def test_detokenize_prefixed_literals() -> None:
+    py = detokenize("print ( f\" x ▁ = ▁ { x } \" ) NEW_LINE y = r'a\\d' NEW_LINE z = b' ▁ ' NEW_LINE w = 1", "python")
+    assert py == "print ( f\"x = {x}\" )\ny = r'a\\d'\nz = b' '\nw = 1\n"
+    compile(py, "<xlcost>", "exec")
+    assert detokenize('wchar_t * s = L" a ▁ b " ; int n = 2 ;', "cpp") == 'wchar_t * s = L"a b" ; int n = 2 ;\n'
+
+
+def test_detokenize_fixes_every_glued_java_program_of_the_snapshot() -> None:
+    """No detokenised Java program of the shipped pairs keeps a NEW_LINE marker or loses its tail."""
+    for split, glued in (("val", 38), ("test", 53)):
+        probs = XLCoSTReader().read(str(DATA / "xlcost"), split)
+        hit = [p for p in probs if re.search(r'"[^ ]*NEW_LINE[^ ]*"[^ ]', p.meta["source_tok"])]
+        assert len(hit) == glued
+        for p in hit:
+            assert "NEW_LINE" not in p.source_code
+            assert p.source_code.rstrip().endswith("}")  # the class is closed: nothing was swallowed
+
+
+def test_retokenize_matches_xlcost_tokens() -> None:
+    """Code -> XLCoST token text, for CodeBLEU comparable with published XLCoST/PPOCoder figures."""
+    from execrl.data.xlcost import retokenize
+
+    assert retokenize('#include <bits/stdc++.h>\nint main() {\n  cout << "a b\\n" << x;\n}\n', "cpp") == (
+        '#include <bits/stdc++.h> NEW_LINE int main ( ) { NEW_LINE cout << " a ▁ b STRNEWLINE " << x ; NEW_LINE }')
+    py = "def f(x):\n    if x:\n        return 1\n    return x\nprint(f(1))\n"
+    assert retokenize(py, "python") == "def f ( x ) : NEW_LINE INDENT if x : NEW_LINE INDENT return 1 NEW_LINE DEDENT return x NEW_LINE DEDENT print ( f ( 1 ) )"
+    probs = XLCoSTReader().read(str(DATA / "xlcost"), "val")
+    assert sum(retokenize(p.solutions[0], "cpp") == p.meta["target_tok"] for p in probs) >= 500  # of 792 (rest: `-1` glued)
+
+
+def test_tokenized_xlcost_outputs_are_detokenized_before_running() -> None:
+    from execrl.data.xlcost import executable_problem, program_text
+
+    p = XLCoSTReader(detokenize=False).read(str(DATA / "xlcost"), "val")[0]
+    assert p.meta["tokenized"] and "NEW_LINE" in p.solutions[0]
+    out = program_text(p, p.solutions[0])
+    assert "NEW_LINE" not in out and out == detokenize(p.meta["target_tok"], "cpp")
+    ex = executable_problem(p)
+    assert ex.solutions[0] == out and "NEW_LINE" not in ex.source_code and not ex.meta["tokenized"]
+    q = XLCoSTReader().read(str(DATA / "xlcost"), "val")[0]
+    assert program_text(q, "int x ;") == "int x ;" and executable_problem(q) is q

@@ -12,6 +12,8 @@ default (what a compiler or the executor takes); ``detokenize=False`` keeps the 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 from execrl.data.problem import DataError, Problem, Tests
@@ -25,20 +27,36 @@ LITERAL_MARKERS = {"STRNEWLINE": "\\n", "TABSYMBOL": "\\t", "STRTAB": "\\t"}
 C_LIKE = {"cpp", "c", "c_sharp"}
 
 
+# a literal's opening: an optional prefix (Python f/r/b/u and pairs such as rb, C/C++ L/u/U/u8) and the quote
+OPEN = re.compile(r"^(u8|[rRbBuUfFL]{1,2})?([\"'])")
+
+
 def _literal(tokens: list[str], quote: str) -> str:
-    """Re-join the tokens of one string/char literal (``▁`` marks a space)."""
-    return quote + "".join(LITERAL_MARKERS.get(t, t) for t in tokens).replace("▁", " ") + quote
+    """Re-join the tokens of one string/char literal (``▁`` marks a space; ``NEW_LINE`` glued into a
+    literal, as in ``"%dNEW_LINE"``, stands for ``\\n``)."""
+    body = "".join(LITERAL_MARKERS.get(t, t) for t in tokens).replace("▁", " ").replace("NEW_LINE", "\\n")
+    return quote + body + quote
 
 
-def _closes(tok: str, quote: str) -> bool:
-    return tok.endswith(quote) and not tok.endswith("\\" + quote)
+def _close_at(tok: str, quote: str) -> int:
+    """Index of the first unescaped ``quote`` in ``tok``, or -1."""
+    i = 0
+    while i < len(tok):
+        if tok[i] == "\\":
+            i += 2
+        elif tok[i] == quote:
+            return i
+        else:
+            i += 1
+    return -1
 
 
 def detokenize(line: str, language: str = "cpp") -> str:
     """XLCoST tokens -> source code that compiles: ``NEW_LINE``/``INDENT``/``DEDENT`` become layout,
     string and char literals are re-joined (``▁`` a space, ``STRNEWLINE``/``TABSYMBOL`` escapes,
-    quotes glued to a digit as in ``" - 1"`` -> ``"``, ``-``, ``1"``), and C-family preprocessor
-    directives (``#define`` ...) start a line of their own."""
+    quotes glued to a digit as in ``" - 1"`` -> ``"``, ``-``, ``1"``; code glued after the closing
+    quote, as in ``"NEW_LINE");``, stays code; prefixed literals such as ``f"``, ``r'``, ``L"``),
+    and C-family preprocessor directives (``#define`` ...) start a line of their own."""
     tokens = line.strip().split()
     lines: list[str] = []
     cur: list[str] = []
@@ -53,26 +71,36 @@ def detokenize(line: str, language: str = "cpp") -> str:
 
     while i < len(tokens):
         tok = tokens[i]
+        opening = OPEN.match(tok)
         if tok == "NEW_LINE":
             flush()
         elif tok == "INDENT":
             indent += 1
         elif tok == "DEDENT":
             indent = max(0, indent - 1)
-        elif tok[0] in QUOTES and not (len(tok) > 1 and _closes(tok[1:], tok[0])):
-            # a literal spread over tokens: the opening quote may carry the first piece, the
-            # closing one the last
-            q, body = tok[0], [tok[1:]] if len(tok) > 1 else []
-            j = i + 1
-            while j < len(tokens) and not _closes(tokens[j], q):
-                body.append(tokens[j])
+        elif opening:
+            # a literal, maybe spread over tokens: the opening token may carry its first piece, the
+            # closing one its last piece and then code (``"NEW_LINE");``)
+            prefix, q = opening.group(1) or "", opening.group(2)
+            rest, body, j = tok[opening.end() :], [], i
+            k = _close_at(rest, q)
+            while k < 0 and j + 1 < len(tokens):
+                body.append(rest)
                 j += 1
-            if j < len(tokens) and tokens[j] != q:
-                body.append(tokens[j][:-1])
-            cur.append(_literal(body, q))
+                rest = tokens[j]
+                k = _close_at(rest, q)
+            if k < 0:  # never closed: keep what there is
+                body.append(rest)
+                rest, k = "", -1
+            else:
+                body.append(rest[:k])
+                rest = rest[k + 1 :]
+            cur.append(prefix + _literal(body, q))
+            if rest:  # code glued after the closing quote: read it as the next token
+                tokens[j] = rest
+                i = j
+                continue
             i = j
-        elif tok[0] in QUOTES:  # a whole literal in one token: "123"
-            cur.append(_literal([tok[1:-1]], tok[0]))
         else:
             if language in C_LIKE and tok[0] == "#" and tok[1:2].isalpha():
                 flush()  # a directive only works at the start of a line
@@ -83,6 +111,68 @@ def detokenize(line: str, language: str = "cpp") -> str:
     if language == "php" and not code.lstrip().startswith("<?php"):
         code = "<?php\n" + code  # as PPOCoder does: XLCoST's PHP lacks the open tag
     return code
+
+
+def retokenize(code: str, language: str = "cpp") -> str:
+    """Code -> XLCoST-style token text (one line, ``NEW_LINE`` between lines, ``INDENT``/``DEDENT``
+    for Python, ``▁`` for spaces inside literals), so CodeBLEU can be computed on the text the
+    published XLCoST/PPOCoder figures were computed on."""
+    out: list[str] = []
+    levels = [0]
+    for raw in code.splitlines():
+        if not raw.strip():
+            continue
+        if language == "python":
+            width = len(raw) - len(raw.lstrip())
+            if width > levels[-1]:
+                levels.append(width)
+                out.append("INDENT")
+            while width < levels[-1]:
+                levels.pop()
+                out.append("DEDENT")
+        line = raw.strip()
+        header = re.match(r"#\s*include\s*(<[^>]+>)", line)
+        out += ["#include", header.group(1)] if header else _code_tokens(line)
+        out.append("NEW_LINE")
+    if out and out[-1] == "NEW_LINE":
+        out.pop()
+    return " ".join(out)
+
+
+_LITERAL = r"""(?:u8|[rRbBuUfFL]{1,2})?(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')"""
+_TOKEN = re.compile(_LITERAL + r"|#\w+|\w+|<<=|>>=|::|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|\S")
+
+
+def _code_tokens(line: str) -> list[str]:
+    """Split one line into tokens; a literal's inside is split into words and punctuation, with
+    ``▁`` for each space and ``STRNEWLINE`` for ``\\n``, as XLCoST writes it."""
+    toks = []
+    for t in _TOKEN.findall(line):
+        q = OPEN.match(t)
+        if q and len(t) > len(q.group(0)):
+            inner = t[q.end() : -1].replace("\\n", "\0")
+            parts = ["▁" if c == " " else "STRNEWLINE" if c == "\0" else c for c in re.findall(r"\w+|\s|\S", inner)]
+            t = " ".join([q.group(0), *parts, t[-1]]) if parts else t
+        toks.append(t)
+    return toks
+
+
+def program_text(problem: Problem, text: str) -> str:
+    """What to compile or run for a model output on ``problem``: detokenised when the problem is
+    read as XLCoST tokens (``detokenize=false``), else ``text`` itself."""
+    if problem.meta.get("tokenized"):
+        return detokenize(text, problem.language)
+    return text
+
+
+def executable_problem(problem: Problem) -> Problem:
+    """``problem`` with code fields (source, references) detokenised when it was read as tokens, so
+    execution and AST/DFG rewards see code, as for model outputs (:func:`program_text`)."""
+    if not problem.meta.get("tokenized"):
+        return problem
+    src = problem.source_code and detokenize(problem.source_code, problem.source_language or "java")
+    meta = {**problem.meta, "tokenized": False}
+    return dataclasses.replace(problem, source_code=src, solutions=[detokenize(s, problem.language) for s in problem.solutions], meta=meta)
 
 
 class XLCoSTReader(Reader):
@@ -146,7 +236,8 @@ class XLCoSTReader(Reader):
                     source_language=self.source_lang,
                     split=split,
                     # the raw token lines are PPOCoder's model input/target format
-                    meta={"problem_id": pid, "line": i + 1, "source_tok": s.strip(), "target_tok": t.strip()},
+                    meta={"problem_id": pid, "line": i + 1, "source_tok": s.strip(), "target_tok": t.strip(),
+                          "tokenized": not self.detok},
                 )
             )
         return out
