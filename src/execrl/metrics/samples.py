@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,14 +68,58 @@ def read_samples(path: str | Path) -> list[ProblemSamplesIn]:
                 if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
                     raise SamplesFormatError(f"{where}: 'completions' must be a list of strings")
                 lp, sc = _floats(row, "logprobs", len(comps), where), _floats(row, "scores", len(comps), where)
-            elif isinstance(row.get("completion"), str):
-                comps = [row["completion"]]
+            elif isinstance(row.get("completion", row.get("solution")), str):  # evalplus writes `solution`
+                comps = [row.get("completion", row.get("solution"))]
                 lp, sc = _floats(row, "logprob", 1, where), _floats(row, "score", 1, where)
             else:
-                raise SamplesFormatError(f"{where}: needs 'completions' (list of strings) or 'completion' (a string)")
+                raise SamplesFormatError(f"{where}: needs 'completions' (list of strings) or 'completion' / 'solution' (a string)")
             tid = str(row["task_id"])
             p = out.setdefault(tid, ProblemSamplesIn(tid, prompt_sha=row.get("prompt_sha"), split=row.get("split")))
             p.completions += comps
             p.logprobs += lp
             p.scores += sc
     return list(out.values())
+
+
+def task_id_aliases(ids: list[str]) -> dict[str, str]:
+    """How other tools spell the data config's task ids: case-insensitively (evalplus' ``Mbpp/11``
+    for ``mbpp/11``, ``humaneval/0``), and as the bare trailing number (``11``, an int in the
+    file) where only one id of the split ends in it."""
+    out: dict[str, str] = {}
+    numbers: dict[str, list[str]] = {}
+    for tid in ids:
+        out.setdefault(tid.lower(), tid)
+        m = re.search(r"(\d+)$", tid)
+        if m:
+            numbers.setdefault(str(int(m.group(1))), []).append(tid)
+    for num, owners in numbers.items():
+        if len(owners) == 1:
+            out.setdefault(num, owners[0])
+    return out
+
+
+def _style_hashes(problem: Any) -> set[str]:
+    from execrl.data.prompting import instruct_prompt
+
+    return {prompt_hash(problem.meta.get("completion_prompt") or problem.prompt), prompt_hash(instruct_prompt(problem))}
+
+
+def align_samples(samples: list[ProblemSamplesIn], problems: list[Any]) -> list[ProblemSamplesIn]:
+    """Samples of another tool made to fit the data config: task ids as the config spells them
+    (:func:`task_id_aliases`), and HumanEval-style completions that continue the prompt turned
+    into whole programs (:func:`execrl.data.humaneval.complete_program`). Unknown ids stay as
+    they are (evaluate.py then names them)."""
+    from execrl.data.humaneval import complete_program
+
+    by_id = {p.task_id: p for p in problems}
+    aliases = task_id_aliases(list(by_id))
+    out = []
+    for s in samples:
+        tid = s.task_id if s.task_id in by_id else aliases.get(s.task_id.strip().lower(), s.task_id)
+        p = by_id.get(tid)
+        comps = [complete_program(p, c) for c in s.completions] if p is not None else s.completions
+        sha = s.prompt_sha
+        if p is not None and sha and sha != prompt_hash(p.prompt) and sha in _style_hashes(p):
+            sha = prompt_hash(p.prompt)  # sampled from this problem's prompt in the other style: not stale
+        out.append(dataclasses.replace(s, task_id=tid, completions=comps, prompt_sha=sha))
+    return out

@@ -1,0 +1,98 @@
+"""HumanEval-style problems (Chen et al. 2021): rows with ``task_id, prompt, test, entry_point``
+(and ``canonical_solution``), as in ``HumanEval.jsonl.gz`` and files converted to its format
+(MBPP in HumanEval form, MultiPL-E's Python, ...).
+
+A completion is either the body that continues ``prompt`` (HumanEval's own format) or a whole
+program (an instruct model's answer): :func:`complete_program` turns both into the program that
+is run. The tests are ``test`` (``def check(candidate): assert ...``) followed by
+``check(<entry_point>)``; a ``test`` without ``check`` is run as it is (plain asserts).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+from execrl.data.problem import DataError, Problem, Tests
+from execrl.data.reader import Reader
+
+SPLITS = ("test", "all")  # HumanEval has one split
+
+
+def check_tests(test: str, entry_point: str) -> Tests:
+    """HumanEval's ``check(candidate)`` called on the entry point, as one assert-style test."""
+    src = test.rstrip()
+    if re.search(r"^def check\(", src, re.M):
+        src += f"\n\ncheck({entry_point})\n"
+    return Tests(style="assert", asserts=[src], setup_code="")
+
+
+def defines(program: str, name: str) -> bool:
+    return re.search(rf"^(?:async\s+)?def\s+{re.escape(name)}\s*\(", program, re.M) is not None
+
+
+def complete_program(problem: Problem, completion: str) -> str:
+    """The program to run: the completion when it defines the entry point itself, else the
+    HumanEval prompt (imports, helpers, signature, docstring) followed by the completion."""
+    entry = problem.meta.get("entry_point")
+    if not entry or defines(completion, entry):
+        return completion
+    prompt = problem.meta.get("completion_prompt") or problem.prompt
+    return prompt + completion
+
+
+class HumanEvalReader(Reader):
+    """Reads ``.jsonl``, ``.jsonl.gz`` or a ``.json`` list of HumanEval-style rows. Splits: ``test``
+    and ``all`` (the same problems). ``dataset`` names the problems' dataset (``humaneval``)."""
+
+    def __init__(self, on_error: str = "raise", dataset: str = "humaneval") -> None:
+        super().__init__(on_error)
+        self.dataset = dataset
+
+    def read(self, path: str | None, split: str) -> list[Problem]:
+        p = self.require(path, "HumanEval.jsonl.gz (or any jsonl with task_id/prompt/test/entry_point)")
+        if split not in SPLITS:
+            raise ValueError(f"HumanEval-style data has splits {SPLITS}, got {split!r}")
+        out = []
+        for where, row in self._rows(p):
+            if row is None:
+                continue
+            try:
+                tid, prompt, test, entry = str(row["task_id"]), row["prompt"], row["test"], row["entry_point"]
+            except (KeyError, TypeError) as e:
+                self.bad_record(p, where, f"missing field {e}")
+                continue
+            if not all(isinstance(x, str) and x.strip() for x in (prompt, test, entry)):
+                self.bad_record(p, where, "prompt, test and entry_point must be non-empty strings")
+                continue
+            canonical = row.get("canonical_solution")
+            out.append(Problem(
+                task_id=tid, dataset=self.dataset, prompt=prompt, language="python",
+                tests=check_tests(test, entry),
+                solutions=[prompt + canonical] if isinstance(canonical, str) else [],
+                split=split, meta={"entry_point": entry},
+            ))
+        return out
+
+    def _rows(self, p: Path):
+        if p.suffix == ".json":
+            try:
+                rows = json.loads(p.read_text())
+            except json.JSONDecodeError as e:
+                raise DataError(str(p), None, f"bad JSON: {e}") from e
+            if not isinstance(rows, list):
+                raise DataError(str(p), None, "expected a JSON list of problems")
+            yield from ((f"item {i}", r) for i, r in enumerate(rows, 1))
+            return
+        opener = gzip.open if p.suffix == ".gz" else open
+        with opener(p, "rt") as f:
+            for i, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield f"line {i}", json.loads(line)
+                except json.JSONDecodeError as e:
+                    self.bad_record(p, f"line {i}", f"bad JSON: {e}")
+                    yield f"line {i}", None
