@@ -41,8 +41,13 @@ def test_pure_pieces() -> None:
     res = ExecutionResult(Outcome.FAILED, tests=[TestResult(Outcome.FAILED, got="3", expected="2")])
     text = repair_prompt(p, "def f(x): return 2\n", res)
     assert text.startswith(p.prompt.rstrip()) and "def f(x): return 2" in text and "failed" in text and "expected 2, got 3" in text
-    res = ExecutionResult(Outcome.RUNTIME_ERROR, error="Traceback...\nZeroDivisionError: division by zero")
-    assert "runtime_error: ZeroDivisionError: division by zero" in repair_prompt(p, "1/0", res)
+    res = ExecutionResult(Outcome.RUNTIME_ERROR, error_type="ZeroDivisionError", error="Traceback...\nZeroDivisionError: division by zero")
+    # the paper's repair input: error type (class), subtype and message
+    assert "It fails with runtime_error (ZeroDivisionError): ZeroDivisionError: division by zero" in repair_prompt(p, "1/0", res)
+    # the class is the first failing test's (CodeRL stops there): a timeout after a wrong answer is "failed"
+    res = ExecutionResult(Outcome.TIMEOUT, tests=[TestResult(Outcome.PASSED), TestResult(Outcome.FAILED, got="3", expected="2"),
+                                                  TestResult(Outcome.TIMEOUT, error_type="TimeoutError")])
+    assert "It fails with failed (failed): expected 2, got 3" in repair_prompt(p, "f", res)
 
 
 @pytest.fixture(scope="module")

@@ -41,9 +41,10 @@ from omegaconf import DictConfig, OmegaConf
 from execrl.algos.base import ActorModule, exec_request
 from execrl.algos.coderl_returns import mix_losses, rl_loss, sequence_returns, token_returns, uses_ce, uses_rl
 from execrl.algos.critic import problem_prompts, train_critic
-from execrl.data.critic_labels import read_labels, sample_labels
+from execrl.algos.rl_base import score_programs
+from execrl.data.critic_labels import coderl_class, read_labels, sample_labels
 from execrl.data.problem import Problem
-from execrl.execution.outcomes import CLASS_NAMES, CODERL_REWARDS, Outcome, coderl_reward, outcome_class
+from execrl.execution.outcomes import CLASS_NAMES, CODERL_REWARDS, coderl_reward
 from execrl.models.critic import Critic, build_critic, load_critic, token_class_probs
 
 log = logging.getLogger("execrl")
@@ -103,6 +104,7 @@ class CodeRLModule(ActorModule):
         critic_label_problems: int = 100,
         critic_samples_per_problem: int = 4,
         critic_lr: float = 1e-3,
+        critic_weight_decay: float = 0.01,
         critic_batch_size: int = 16,
         num_samples: int = 4,
         temperature: float = 0.6,
@@ -133,7 +135,7 @@ class CodeRLModule(ActorModule):
         self.critic_cfg = dict(_plain(critic) or {})
         self.critic_ckpt, self.critic_train_steps = critic_ckpt, critic_train_steps
         self.critic_label_problems, self.critic_samples_per_problem = critic_label_problems, critic_samples_per_problem
-        self.critic_lr, self.critic_batch_size = critic_lr, critic_batch_size
+        self.critic_lr, self.critic_batch_size, self.critic_weight_decay = critic_lr, critic_batch_size, critic_weight_decay
         self.num_samples, self.temperature, self.top_p, self.max_new_tokens = num_samples, temperature, top_p, max_new_tokens
         self.baseline_refresh_every, self.overlap_execution = baseline_refresh_every, overlap_execution
         self.offline_problems, self.offline_samples, self.offline_labels = offline_problems, offline_samples, offline_labels
@@ -191,7 +193,8 @@ class CodeRLModule(ActorModule):
         labels = sample_labels(self.actor, problems, self.executor, n=self.critic_samples_per_problem,
                                temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens)
         losses = train_critic(critic, labels, problem_prompts(problems), self.critic_train_steps,
-                              lr=self.critic_lr, batch_size=self.critic_batch_size, seed=self.seed)
+                              lr=self.critic_lr, batch_size=self.critic_batch_size, seed=self.seed,
+                              weight_decay=self.critic_weight_decay)
         if losses:
             self.setup_stats.update({"critic/train_loss_first": losses[0], "critic/train_loss_last": losses[-1]})
         return critic
@@ -222,6 +225,9 @@ class CodeRLModule(ActorModule):
             prompts = {p.task_id: p.prompt for p in problems}
             labels = [lab for lab in read_labels(self.offline_labels) if lab.task_id in prompts]
             base = {lab.task_id: float(CODERL_REWARDS[lab.cls]) for lab in labels if lab.source == "baseline"}
+            if self.relative:
+                base.update(self.greedy_baselines([p for p in problems if p.task_id not in base and
+                                                   any(lab.task_id == p.task_id and lab.source == "sample" for lab in labels)]))
             items = [(prompts[lab.task_id], lab.program, lab.cls, float(CODERL_REWARDS[lab.cls]), base.get(lab.task_id, 0.0))
                      for lab in labels if lab.source == "sample"]
         else:
@@ -232,13 +238,13 @@ class CodeRLModule(ActorModule):
                 samples = self.actor.generate(prompts, num_return_sequences=n, temperature=self.temperature,
                                               top_p=self.top_p, max_new_tokens=self.max_new_tokens).texts
                 greedy = self.actor.generate(prompts, do_sample=False, max_new_tokens=self.max_new_tokens).texts
-                rb = self.reward.score([batch[j // n] for j in range(len(samples))] + batch, samples + greedy, self.executor)
+                rb = score_programs(self.reward, [batch[j // n] for j in range(len(samples))] + batch, samples + greedy, self.executor)
                 base = rb.rewards[len(samples) :]
                 for j, prog in enumerate(samples):
                     r, res = rb.rewards[j], rb.results[j] if rb.results else None
                     if r is None:
                         continue  # infrastructure error: drop
-                    c = outcome_class(res.outcome) if res is not None and res.outcome is not Outcome.INFRA_ERROR else -1
+                    c = coderl_class(res)
                     b = base[j // n]
                     items.append((prompts[j // n], prog, c, float(r), 0.0 if b is None else float(b)))
         self.pool = []
@@ -259,6 +265,25 @@ class CodeRLModule(ActorModule):
         self.setup_stats["offline/pool_size"] = float(len(self.pool))
         if judged:
             self.setup_stats["offline/critic_acc"] = hits / judged
+
+    def greedy_baselines(self, problems: list[Problem], batch_size: int = 16) -> dict[str, float]:
+        """Reward of each problem's greedy program (CodeRL's baseline), decoded and judged here:
+        relative returns must never fall back to absolute ones silently."""
+        if not problems:
+            return {}
+        if self.executor is None:
+            raise ValueError(f"offline_labels has no baseline rows for {len(problems)} problems (e.g. {problems[0].task_id}) and "
+                             "there is no executor to judge greedy baselines: add source=baseline rows, set executor=default, "
+                             "or algo.relative_returns=false")
+        out: dict[str, float] = {}
+        for i in range(0, len(problems), batch_size):
+            batch = problems[i : i + batch_size]
+            greedy = self.actor.generate([p.prompt for p in batch], do_sample=False, max_new_tokens=self.max_new_tokens).texts
+            rb = score_programs(self.reward, batch, greedy, self.executor)
+            out.update({p.task_id: float(r) for p, r in zip(batch, rb.rewards) if r is not None})
+        log.info("coderl: greedy baselines decoded and judged for %d problems without baseline rows", len(out))
+        self.setup_stats["offline/baselines_decoded"] = float(len(out))
+        return out
 
     def _next_pool_batch(self) -> list[PoolItem]:
         out = []
@@ -303,7 +328,7 @@ class CodeRLModule(ActorModule):
 
         def judge():
             t0 = time.perf_counter()
-            rb = self.reward.score(rows + stale, roll.texts + greedy, self.executor)
+            rb = score_programs(self.reward, rows + stale, roll.texts + greedy, self.executor)
             return rb, time.perf_counter() - t0
 
         pool = ThreadPoolExecutor(max_workers=1) if self.overlap_execution else None
@@ -335,7 +360,7 @@ class CodeRLModule(ActorModule):
         rewards = rb.rewards[:k]
         results = list(rb.results[:k]) if rb.results else [None] * k
         keep = torch.tensor([r is not None for r in rewards], device=lp.device)
-        classes = [outcome_class(res.outcome) if res is not None and not res.outcome.is_infra else -1 for res in results]
+        classes = [coderl_class(res) for res in results]
         base = [self._baselines.get(p.task_id, (None, 0))[0] for p in rows]
         r_t = torch.tensor([0.0 if r is None else r for r in rewards])
         b_t = torch.tensor([0.0 if b is None else b for b in base])

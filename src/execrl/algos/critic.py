@@ -77,11 +77,11 @@ def split_by_task(labels: list[CriticLabel], val_fraction: float) -> tuple[list[
 
 
 def train_critic(critic: Critic, labels: list[CriticLabel], prompts: dict[str, str], steps: int, lr: float = 1e-3,
-                 batch_size: int = 16, seed: int = 0) -> list[float]:
+                 batch_size: int = 16, seed: int = 0, weight_decay: float = 0.01) -> list[float]:
     """A plain AdamW loop (used by CodeRL's online/offline setup when no critic checkpoint is given)."""
     if not labels or steps <= 0:
         return []
-    opt = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad], lr=lr)
+    opt = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
     rng = random.Random(seed)
     critic.train()
     losses = []

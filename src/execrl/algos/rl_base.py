@@ -163,7 +163,7 @@ class RLModule(ActorModule):
             )
         problems = [p for p in batch for _ in range(self.num_samples)]
         with self.timed("reward", timings):
-            rb = self.reward.score(problems, ro.texts, self.executor)
+            rb = score_programs(self.reward, problems, ro.texts, self.executor)
         return ro, problems, rb
 
     def forward_rows(self, ro: Rollout, idx: torch.Tensor, return_hidden: bool = False) -> dict[str, torch.Tensor]:
@@ -341,6 +341,18 @@ class RLModule(ActorModule):
         return {}
 
 
+def score_programs(reward: Any, problems: list[Problem], texts: list[str], executor: Any) -> RewardBatch:
+    """``reward.score`` on what would be compiled or run: model outputs on XLCoST problems read as
+    tokens (``detokenize=false``) are detokenised first, with their references, so the reward
+    judges code rather than token text."""
+    from execrl.data.xlcost import executable_problem, program_text
+
+    if not any(p.meta.get("tokenized") for p in problems):
+        return reward.score(problems, texts, executor)
+    programs = [program_text(p, t) for p, t in zip(problems, texts)]
+    return reward.score([executable_problem(p) for p in problems], programs, executor)
+
+
 def _executor_free(reward: Any) -> bool:
     """True for rewards that never execute code (AST/DFG match only)."""
     from execrl.rewards import ASTMatch, DFGMatch, WeightedSum
@@ -357,4 +369,4 @@ def mean_stats(stats: list[dict[str, torch.Tensor | float]]) -> dict[str, float]
     return {k: sum(float(s[k]) for s in stats) / len(stats) for k in stats[0]}
 
 
-__all__ = ["RLModule", "build_reward", "mean_stats"]
+__all__ = ["PGBatch", "RLModule", "build_reward", "mean_stats", "score_programs"]

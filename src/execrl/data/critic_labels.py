@@ -9,7 +9,8 @@
 - ``class`` (int): CodeRL's class, ``outcome_class(outcome)``: 0 compile error, 1 runtime error
   (incl. timeout and memory limit), 2 failed, 3 passed (binary critics derive 0/1 from it).
 
-Optional fields: ``source`` (``sample`` / ``ground_truth`` / ``baseline``), ``error_type``,
+Optional fields: ``source`` (``sample`` / ``ground_truth`` / ``baseline``), ``error_type``
+(e.g. ``ZeroDivisionError``), ``error`` (the message, for training a repair model),
 ``split`` (the data split the task id comes from; evaluate.py's export also has ``index``, ``data``).
 Infrastructure errors are never written (they are not the program's fault). Ground-truth
 solutions are labelled ``passed`` without running them, as CodeRL does.
@@ -37,6 +38,7 @@ class CriticLabel:
     source: str = "sample"
     error_type: str | None = None
     split: str | None = None
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -48,7 +50,37 @@ class CriticLabel:
         outcome = Outcome(d["outcome"]).value
         c = d.get("class")
         c = outcome_class(Outcome(outcome)) if c is None else int(c)
-        return cls(d["task_id"], d["program"], outcome, c, d.get("source", "sample"), d.get("error_type"), d.get("split"))
+        return cls(d["task_id"], d["program"], outcome, c, d.get("source", "sample"), d.get("error_type"), d.get("split"), d.get("error"))
+
+    def result(self) -> ExecutionResult:
+        """The execution result this label records (outcome, error type and message)."""
+        return ExecutionResult(outcome=Outcome(self.outcome), error_type=self.error_type, error=self.error)
+
+
+def first_failure(result: ExecutionResult) -> Outcome:
+    """The outcome CodeRL labels a program with: that of its first failing test (its harness stops
+    there, so a timeout after a wrong answer is ``failed``), else the program's outcome."""
+    for t in result.tests:
+        if t.outcome is not Outcome.PASSED:
+            return t.outcome
+    return result.outcome
+
+
+def coderl_class(result: ExecutionResult | None) -> int:
+    """CodeRL's class of an executed program (0..3; -1 for none or an infrastructure error): the
+    one definition critic labels, RL pools and evaluate.py's export share."""
+    if result is None or result.outcome is Outcome.INFRA_ERROR:
+        return -1
+    c = outcome_class(first_failure(result))
+    return -1 if c is None else c
+
+
+def error_subtype(result: ExecutionResult | None) -> str | None:
+    """The error's subtype (exception class, e.g. ``ZeroDivisionError``): the program's, else its first failing test's."""
+    if result is None:
+        return None
+    first = next((t for t in result.tests if t.outcome is not Outcome.PASSED), None)
+    return result.error_type or (first.error_type if first is not None else None)
 
 
 def label_results(task_ids: list[str], programs: list[str], results: list[ExecutionResult | None], source: str = "sample") -> list[CriticLabel]:
@@ -57,7 +89,10 @@ def label_results(task_ids: list[str], programs: list[str], results: list[Execut
     for tid, prog, r in zip(task_ids, programs, results):
         if r is None or r.outcome is Outcome.INFRA_ERROR:
             continue
-        out.append(CriticLabel(tid, prog, r.outcome.value, outcome_class(r.outcome), source, r.error_type))
+        from execrl.sampling.critic_sampling import error_message
+
+        o = first_failure(r)
+        out.append(CriticLabel(tid, prog, o.value, coderl_class(r), source, error_subtype(r), error=error_message(r) or None))
     return out
 
 
@@ -91,7 +126,9 @@ def sample_labels(
         roll = actor.generate([p.prompt for p in batch], num_return_sequences=n, do_sample=True,
                               temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
         probs = [batch[j // n] for j in range(len(roll.texts))]
-        results = executor.run([exec_request(p, prog) for p, prog in zip(probs, roll.texts)])
+        from execrl.data.xlcost import program_text
+
+        results = executor.run([exec_request(p, program_text(p, prog)) for p, prog in zip(probs, roll.texts)])
         labels += label_results([p.task_id for p in probs], roll.texts, results)
     if with_ground_truth:
         labels += ground_truth_labels(problems)

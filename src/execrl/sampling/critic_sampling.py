@@ -29,12 +29,14 @@ from typing import Any
 import torch
 
 from execrl.data.problem import Problem, Tests
-from execrl.execution.outcomes import CLASS_NAMES, ExecutionResult, Outcome, outcome_class
+from execrl.execution.outcomes import CLASS_NAMES, ExecutionResult, Outcome
 from execrl.execution.request import ExecRequest
 from execrl.sampling.plain import Sample
 from execrl.sampling.postprocess import postprocess
 
-DEFAULT_REPAIR_TEMPLATE = "{prompt}\n# Previous attempt:\n{program}\n# It fails with {error_class}: {error}\n# Corrected program:\n"
+# the paper's repair input: problem, failed program, error type (class), subtype and message
+DEFAULT_REPAIR_TEMPLATE = ("{prompt}\n# Previous attempt:\n{program}\n# It fails with {error_class} ({error_subtype}): {error}\n"
+                           "# Corrected program:\n")
 
 
 @dataclass
@@ -97,10 +99,14 @@ def error_message(result: ExecutionResult | None, limit: int = 300) -> str:
 
 
 def repair_prompt(problem: Problem, program: str, result: ExecutionResult | None, template: str = DEFAULT_REPAIR_TEMPLATE) -> str:
-    """The repair model's input: problem, failing program, error class and message."""
-    c = outcome_class(result.outcome) if result is not None and not result.outcome.is_infra else None
-    return template.format(prompt=problem.prompt.rstrip("\n"), program=program.rstrip("\n"),
-                           error_class=CLASS_NAMES[c] if c is not None else "error", error=error_message(result))
+    """The repair model's input: problem, failing program, error class (CodeRL's, of the first
+    failing test), subtype (e.g. ``ZeroDivisionError``; the class name when there is none) and message."""
+    from execrl.data.critic_labels import coderl_class, error_subtype
+
+    c = coderl_class(result)
+    cls = CLASS_NAMES[c] if c >= 0 else "error"
+    return template.format(prompt=problem.prompt.rstrip("\n"), program=program.rstrip("\n"), error_class=cls,
+                           error_subtype=error_subtype(result) or cls, error=error_message(result))
 
 
 def split_budget(total: int, k: int) -> list[int]:
