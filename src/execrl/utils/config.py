@@ -5,12 +5,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import hydra
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("execrl")
@@ -52,9 +51,23 @@ def compose(config_name: str = "train", overrides: list[str] | None = None, outp
     return cfg
 
 
-@rank_zero_only
+def is_rank_zero() -> bool:
+    """Lightning's ``rank_zero_only`` test without importing Lightning (and torch) for it: once Lightning
+    is loaded its rank (set by the strategy) decides; before that, the launcher's rank variables."""
+    if "lightning" in sys.modules:
+        from lightning.pytorch.utilities import rank_zero_only
+
+        return getattr(rank_zero_only, "rank", 0) == 0
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if os.environ.get(key):
+            return int(os.environ[key]) == 0
+    return True
+
+
 def print_config_tree(cfg: DictConfig, save_to: str | Path | None = None, order: Sequence[str] = PRINT_ORDER) -> None:
-    """Print the composed config as a rich tree and save it as ``config_tree.log``."""
+    """Print the composed config as a rich tree and save it as ``config_tree.log`` (rank zero only)."""
+    if not is_rank_zero():
+        return
     import rich
     import rich.syntax
     import rich.tree
@@ -78,6 +91,8 @@ def instantiate_list(cfg: DictConfig | None) -> list[Any]:
     out: list[Any] = []
     if not cfg:
         return out
+    import hydra
+
     for _, conf in cfg.items():
         if isinstance(conf, DictConfig) and "_target_" in conf:
             out.append(hydra.utils.instantiate(conf))
@@ -95,13 +110,9 @@ def task_wrapper(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], An
             log.exception("task failed")
             raise
         finally:
-            try:
-                import wandb
-
-                if wandb.run is not None:
-                    wandb.finish()
-            except ImportError:
-                pass
+            wandb = sys.modules.get("wandb")  # no wandb run without an imported wandb: never import it here
+            if wandb is not None and getattr(wandb, "run", None) is not None:
+                wandb.finish()
 
     return wrapped
 

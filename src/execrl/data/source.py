@@ -1,0 +1,86 @@
+"""The problems of a data config without Lightning: ``ProblemSource`` reads splits through a reader.
+
+``ProblemDataModule`` (execrl.data.datamodule) is this plus Lightning's dataloaders; evaluate.py
+instantiates the same ``data`` config as a ``ProblemSource`` so judging never imports torch."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from execrl.data.problem import Problem
+from execrl.data.prompting import apply_prompt_style
+
+DATAMODULE_TARGET = "execrl.data.datamodule.ProblemDataModule"
+SOURCE_TARGET = "execrl.data.source.ProblemSource"
+
+
+class ProblemSource:
+    """Reads problems with ``reader.read(path, split)`` and serves them to an algorithm.
+
+    ``items`` is set by the algorithm: ``"solutions"`` yields one item per ground-truth program
+    (CodeRL's ``uniform_sol`` sampling, for SFT and critic training), ``"problems"`` yields
+    problems (RL prompts), read from ``rl_split`` when set (synth's tests-only ``rl`` split).
+    """
+
+    def __init__(
+        self,
+        reader: Any,
+        path: str | None = None,
+        name: str = "",
+        train_split: str = "train",
+        rl_split: str | None = None,
+        val_split: str | None = None,
+        test_split: str | None = None,
+        batch_size: int = 16,
+        val_batch_size: int | None = None,
+        train_limit: int | None = None,
+        val_limit: int | None = None,
+        num_workers: int = 0,
+        items: str = "solutions",
+        seed: int = 0,
+        prompt_style: str = "completion",
+    ) -> None:
+        self.reader, self.path, self.name = reader, path, name
+        self.train_split, self.val_split, self.test_split = train_split, val_split, test_split
+        self.rl_split = rl_split
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size or batch_size
+        self.train_limit, self.val_limit = train_limit, val_limit
+        self.num_workers = num_workers
+        self.items = items
+        self.seed = seed
+        self.prompt_style = prompt_style  # "instruct": chat-model prompts (execrl.data.prompting)
+        self._cache: dict[str, list[Problem]] = {}
+
+    def problems(self, split: str | None, limit: int | None = None) -> list[Problem]:
+        """Problems of a split (read once and cached); ``limit`` keeps a seeded random subset."""
+        if split is None:
+            return []
+        if split not in self._cache:
+            self._cache[split] = apply_prompt_style(list(self.reader.read(self.path, split)), self.prompt_style)
+        probs = self._cache[split]
+        if limit is not None and limit < len(probs):
+            probs = random.Random(self.seed).sample(probs, limit)
+        return probs
+
+    @property
+    def train_problems(self) -> list[Problem]:
+        split = self.rl_split if self.items == "problems" and self.rl_split else self.train_split
+        return self.problems(split, self.train_limit)
+
+    @property
+    def val_problems(self) -> list[Problem]:
+        return self.problems(self.val_split, self.val_limit)
+
+    def train_items(self) -> list[Any]:
+        probs = self.train_problems
+        if self.items == "problems":
+            return probs
+        pairs = [(p, s) for p in probs for s in p.solutions]
+        if not pairs:
+            raise ValueError(
+                f"data split {self.train_split!r} of {self.name or type(self.reader).__name__} has no "
+                "solutions to train on (is it a tests-only split such as synth's 'rl'?)"
+            )
+        return pairs
