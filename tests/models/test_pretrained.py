@@ -184,3 +184,15 @@ def test_real_smollm2_writes_code_for_mbpp(tmp_path) -> None:
     roll = actor.generate([p.prompt for p in problems], do_sample=False, max_new_tokens=160)
     assert all("```" not in t and "def " in t for t in roll.texts)
     ast.parse(roll.texts[0])
+
+
+def test_int8_sampling_copy_is_quantised_and_switching_precision_rebuilds_it(tiny) -> None:
+    actor = _build(tiny, sample_dtype="bfloat16")
+    bf16 = actor.sampling_model()
+    actor.sample_dtype = "int8"
+    int8 = actor.sampling_model()
+    assert int8 is not bf16 and any("quantized" in type(m).__module__ for m in int8.modules())
+    ids = actor.tokenizer("def f(x):", add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        assert torch.allclose(int8(input_ids=ids).logits, actor.model(input_ids=ids).logits, atol=0.1)
+    assert actor.generate(["add one"], do_sample=False).response_ids.shape[0] == 1

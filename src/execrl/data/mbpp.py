@@ -11,7 +11,8 @@ from execrl.data.problem import DataError, Problem, Tests
 from execrl.data.reader import Reader
 
 # Standard task-id ranges (Austin et al.): prompt 1-10, test 11-510, validation 511-600, train 601-974.
-SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974), "all": (1, 974)}
+# "trainval": train and validation together (RL on the real model trains on both, judged on test).
+SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974), "trainval": (511, 974), "all": (1, 974)}
 
 
 def mbpp_prompt(text: str, tests: list[str]) -> str:

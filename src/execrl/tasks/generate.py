@@ -72,7 +72,11 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("print_config"):
         print_config_tree(cfg, save_to=cfg.paths.output_dir)
-    datamodule = hydra.utils.instantiate(cfg.data)
+    device = cfg.get("device") or "auto"
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    actor = load_model(cfg).to(device).eval()
+    # prompts in the style the actor was built for (a checkpoint's model config may differ from cfg.model's)
+    datamodule = hydra.utils.instantiate(cfg.data, prompt_style="instruct" if getattr(actor, "instruct", False) else "completion")
     split = cfg.get("split") or datamodule.test_split
     problems = select_problems(datamodule, split, cfg.get("start") or 0, cfg.get("end"), cfg.get("limit"))
     out = Path(cfg.get("output") or Path(cfg.paths.output_dir) / "samples.jsonl")
@@ -83,9 +87,6 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
     todo = [p for p in problems if p.task_id not in done]
     log.info("%s:%s: %d problems, %d already in %s", datamodule.name, split, len(problems), len(problems) - len(todo), out)
 
-    device = cfg.get("device") or "auto"
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-    actor = load_model(cfg).to(device).eval()
     sampler = hydra.utils.instantiate(cfg.sampling)
     model_name = None if cfg.get("ckpt") else (cfg.model.get("pretrained") or cfg.model.get("arch"))
     gen_cfg = {**sampler.config(), "ckpt": cfg.get("ckpt"), "model": model_name, "seed": cfg.seed, "data": datamodule.name}
