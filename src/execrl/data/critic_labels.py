@@ -83,6 +83,14 @@ def error_subtype(result: ExecutionResult | None) -> str | None:
     return result.error_type or (first.error_type if first is not None else None)
 
 
+def label_error_fields(record: dict[str, Any]) -> dict[str, str | None]:
+    """``error_type`` (subtype) and ``error`` (message) of a results.jsonl record, as :func:`label_results` writes them."""
+    from execrl.sampling.critic_sampling import error_message
+
+    res = ExecutionResult.from_dict({k: record[k] for k in ("outcome", "tests", "error_type", "error") if k in record})
+    return {"error_type": error_subtype(res), "error": error_message(res) or None}
+
+
 def label_results(task_ids: list[str], programs: list[str], results: list[ExecutionResult | None], source: str = "sample") -> list[CriticLabel]:
     """Labels for executed programs; infrastructure errors (and missing results) are dropped."""
     out = []

@@ -104,9 +104,15 @@ def repair_prompt(problem: Problem, program: str, result: ExecutionResult | None
     from execrl.data.critic_labels import coderl_class, error_subtype
 
     c = coderl_class(result)
-    cls = CLASS_NAMES[c] if c >= 0 else "error"
-    return template.format(prompt=problem.prompt.rstrip("\n"), program=program.rstrip("\n"), error_class=cls,
-                           error_subtype=error_subtype(result) or cls, error=error_message(result))
+    return format_repair_prompt(problem, program, c, error_subtype(result), error_message(result), template)
+
+
+def format_repair_prompt(problem: Problem, program: str, cls: int, subtype: str | None, message: str | None,
+                         template: str = DEFAULT_REPAIR_TEMPLATE) -> str:
+    """The repair prompt from its fields: the one format Critic Sampling asks and ``algo=repair`` trains on."""
+    name = CLASS_NAMES[cls] if cls >= 0 else "error"
+    return template.format(prompt=problem.prompt.rstrip("\n"), program=program.rstrip("\n"), error_class=name,
+                           error_subtype=subtype or name, error=message or "")
 
 
 def split_budget(total: int, k: int) -> list[int]:

@@ -1,0 +1,106 @@
+"""CodeRL's program repair model: SFT on (failed program + its error -> the problem's reference solution).
+
+Pairs come from a ``critic_labels.jsonl`` (``labels_path``: evaluate.py's export or an
+``algo=critic`` run's): every program that did not pass, with its error class, subtype and message,
+becomes a repair prompt in the format Critic Sampling asks it
+(:func:`~execrl.sampling.critic_sampling.format_repair_prompt`), whose target is a reference
+solution of its problem. Load the result with
+``python generate.py sampling=critic sampling.repair_ckpt=<run>/checkpoints/last.ckpt``.
+
+As the critic, the datamodule only paces the steps: each step draws ``batch_size`` pairs from a
+reshuffled pass over the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+import torch
+
+from execrl.algos.sft import SFTModule
+from execrl.data.critic_labels import CriticLabel, read_labels
+from execrl.data.problem import Problem
+from execrl.sampling.critic_sampling import DEFAULT_REPAIR_TEMPLATE, format_repair_prompt
+
+log = logging.getLogger("execrl")
+
+PASSED = 3  # CodeRL's class of a passing program: nothing to repair
+
+
+def repair_pairs(labels: list[CriticLabel], problems: dict[str, Problem], solutions_per_program: int = 1,
+                 template: str = DEFAULT_REPAIR_TEMPLATE) -> list[tuple[str, str]]:
+    """(repair prompt, reference solution) for every failed label whose problem has solutions."""
+    pairs = []
+    for lab in labels:
+        p = problems.get(lab.task_id)
+        if lab.cls == PASSED or lab.cls < 0 or p is None or not p.solutions:
+            continue
+        prompt = format_repair_prompt(p, lab.program, lab.cls, lab.error_type, lab.error, template)
+        pairs += [(prompt, s) for s in p.solutions[:solutions_per_program]]
+    return pairs
+
+
+class RepairModule(SFTModule):
+    """Finetune the actor as a repair model on pairs built from ``labels_path``."""
+
+    needs_warm_start = True  # starts from the SFT actor, as CodeRL's repair model starts from its warm-up
+
+    def __init__(
+        self,
+        actor: Any,
+        optimizer: Any = None,
+        scheduler: Any = None,
+        executor: Any = None,
+        labels_path: str | None = None,
+        solutions_per_program: int = 1,
+        template: str = DEFAULT_REPAIR_TEMPLATE,
+        batch_size: int = 16,
+        val_max_new_tokens: int | None = None,
+        log_completions: int = 8,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
+        if not labels_path:
+            raise ValueError("algo=repair needs algo.labels_path (a critic_labels.jsonl, e.g. written by evaluate.py)")
+        self.labels_path, self.solutions_per_program, self.template = labels_path, solutions_per_program, template
+        self.batch_size = batch_size
+        self.pairs: list[tuple[str, str]] = []
+        self._order: list[int] = []
+        self._rng = random.Random(seed)
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        if self.pairs or stage != "fit":
+            return
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if dm is None:
+            raise ValueError("algo=repair needs the datamodule the labels' task ids come from")
+        labels = read_labels(self.labels_path)
+        splits = [s for s in (dm.train_split, dm.rl_split, dm.val_split) if s]
+        splits += sorted({lab.split for lab in labels if lab.split and lab.split not in splits})
+        problems = {p.task_id: p for s in splits for p in dm.problems(s)}
+        self.set_pairs(repair_pairs(labels, problems, self.solutions_per_program, self.template))
+        log.info("repair pairs: %d from %d labels (%s)", len(self.pairs), len(labels), self.labels_path)
+
+    def set_pairs(self, pairs: list[tuple[str, str]]) -> None:
+        if not pairs:
+            raise ValueError(f"no repair pairs in {self.labels_path}: no failed program of a problem with a reference solution")
+        self.pairs, self._order = pairs, []
+
+    def next_pairs(self) -> list[tuple[str, str]]:
+        """The next ``batch_size`` pairs of a reshuffled pass over the pool."""
+        out = []
+        while len(out) < min(self.batch_size, len(self.pairs)):
+            if not self._order:
+                self._order = list(range(len(self.pairs)))
+                self._rng.shuffle(self._order)
+            out.append(self.pairs[self._order.pop()])
+        return out
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        pairs = self.next_pairs()
+        loss = self.actor.sft_loss([p for p, _ in pairs], [s for _, s in pairs])
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(pairs))
+        return loss
