@@ -134,5 +134,17 @@ def test_codebleu_known_pairs():
     assert codebleu([ref], [""], "cpp")["bleu"] == 0.0
 
 
+def test_codebleu_tokens_scores_xlcost_token_text():
+    """Re-tokenized, spacing no longer counts; line breaks still do (NEW_LINE is a token)."""
+    from execrl.metrics.translation import codebleu_tokens
+
+    ref = "int f(int x){return x+1;}"
+    spaced = "int f ( int x ) { return x + 1 ; }"
+    assert codebleu([ref], [spaced], "cpp")["bleu"] < 0.5  # whitespace-split words: 'f(int' against 'f'
+    tok = codebleu_tokens([ref], [spaced], "cpp")
+    assert tok["bleu"] == pytest.approx(1.0) and tok["codebleu"] == pytest.approx(1.0)
+    assert codebleu_tokens([ref], ["int f(int x){\nreturn x+1;}"], "cpp")["bleu"] < 1.0
+
+
 def test_exact_match_whitespace_insensitive():
     assert exact_match(["a  b\nc", "x y"], ["a b c", "x z"]) == 0.5

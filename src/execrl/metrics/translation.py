@@ -45,3 +45,11 @@ def codebleu(references: Sequence[str], predictions: Sequence[str], language: st
         "ast_match": float(s["syntax_match_score"]),
         "dataflow_match": float(s["dataflow_match_score"]),
     }
+
+
+def codebleu_tokens(references: Sequence[str], predictions: Sequence[str], language: str) -> dict[str, float] | None:
+    """CodeBLEU on XLCoST token text: both sides re-tokenized (:func:`execrl.data.xlcost.retokenize`)
+    as the published XLCoST/PPOCoder figures were computed, so spacing cannot move the score."""
+    from execrl.data.xlcost import retokenize
+
+    return codebleu([retokenize(r, language) for r in references], [retokenize(p, language) for p in predictions], language)
