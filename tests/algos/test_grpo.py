@@ -136,3 +136,19 @@ def test_ratio_logprobs_use_the_sampling_temperature():
     want = torch.log_softmax(logits / 0.5, -1).gather(-1, ro.response_ids.unsqueeze(-1)).squeeze(-1) * ro.response_mask
     torch.testing.assert_close(module.policy_logprobs(ro, idx), want)
     torch.testing.assert_close(module.ref_logprobs(ro, idx), want)
+
+
+def test_kl_bias_correction_reaches_the_update(tmp_path):
+    """TRL 1.16's use_bias_correction_kl (algo.kl_bias_correction, on by default as in TRL) changes the
+    update once the policy has left the reference (step 2): k3 times the ratio has another gradient."""
+    finals = {}
+    for on in (True, False):
+        torch.manual_seed(0)
+        cfg, module = _module("tiny_causal", "grpo", "binary", ParityExecutor(),
+                              ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=0.0", "algo.kl_coef=0.5",
+                               f"algo.kl_bias_correction={on}"])
+        assert module.kl_bias_correction is on
+        _fit(module, tmp_path / str(on), steps=2)
+        finals[on] = module.actor.state_dict()
+    assert any(not torch.allclose(finals[True][k], finals[False][k], rtol=1e-6, atol=1e-8) for k in finals[True])
+    assert _module("tiny_causal", "grpo", "binary", ParityExecutor())[1].kl_bias_correction is True

@@ -241,6 +241,24 @@ def test_loss_kl_gradient_is_a_kl_gradient():
     torch.testing.assert_close(expected_loss_grad("k3"), kl_grad(False))
     assert expected_loss_grad("k1").abs().max() < 1e-6  # k1 in the loss has no expected gradient
 
+    # TRL 1.16's use_bias_correction_kl: k3 times the on-policy ratio exp(logp - logp.detach()) (= 1)
+    # turns k3's expected gradient into the reverse KL's, grad KL(pi || ref)
+    th = theta.clone().requires_grad_()
+    logp = torch.log_softmax(th, -1)
+    w = torch.exp(logp - logp.detach())
+    (g,) = torch.autograd.grad((logp.exp().detach() * w * kl_estimate(logp, ref, "k3")).sum(), th)
+    torch.testing.assert_close(g, kl_grad(True))
+
+
+def test_grpo_kl_bias_correction_hand_value():
+    """With the correction the k3 term is weighted by the token's unclipped ratio (1.5 here)."""
+    ref = LP.clone()
+    ref[0, 0] = math.log(3.0)  # log ratio log 1.5 - log 3 = -log 2: k3 = 2 - 1 - log 2
+    pt, _ = grpo_per_token_loss(LP, torch.zeros(2, 3), ADV, MASK, ref_logprobs=ref, beta=0.1, kl_bias_correction=True)
+    assert aggregate_loss(pt, MASK, "bnpo").item() == pytest.approx((-2.7 + 0.1 * 1.5 * (1 - math.log(2)) + 4.2) / 5)
+    pt, _ = grpo_per_token_loss(LP, torch.zeros(2, 3), ADV, MASK, ref_logprobs=ref, beta=0.1)
+    assert aggregate_loss(pt, MASK, "bnpo").item() == pytest.approx((-2.7 + 0.1 * (1 - math.log(2)) + 4.2) / 5)
+
 
 @pytest.fixture(scope="module", params=["tiny_t5", "tiny_causal"])
 def actor(request):

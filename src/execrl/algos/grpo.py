@@ -60,6 +60,7 @@ class GRPOModule(RLModule):
         dynamic_sampling: bool = False,
         dynamic_sampling_max_rounds: int = 3,
         drop_zero_advantage_rows: bool = False,
+        kl_bias_correction: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("kl_estimator", "k3")
@@ -76,6 +77,7 @@ class GRPOModule(RLModule):
         self.overlong_buffer, self.overlong_penalty = int(overlong_buffer), float(overlong_penalty)
         self.dynamic_sampling, self.dynamic_rounds = dynamic_sampling, int(dynamic_sampling_max_rounds)
         self.drop_zero = drop_zero_advantage_rows  # execrl <= 2.31x-bench behaviour: not TRL's objective
+        self.kl_bias_correction = kl_bias_correction
         self._refill_rng = random.Random(0)
 
     @property
@@ -187,7 +189,7 @@ class GRPOModule(RLModule):
         ref = None if pg.ref_lp is None else pg.ref_lp[fwd]
         m = pg.mask[fwd]
         per_token, st = grpo_per_token_loss(lp, old, pg.adv[fwd], m, self.cliprange, self.epsilon_high, self.delta,
-                                            self.is_level, ref, self.kl_coef, self.kl_estimator)
+                                            self.is_level, ref, self.kl_coef, self.kl_estimator, self.kl_bias_correction)
         num_tokens = pg.mask[mb].sum().float()
         if self.loss_type == "dapo":  # TRL: the step's tokens over all ranks, per rank
             num_tokens = self.all_reduce(num_tokens, "sum") / self.world_size()

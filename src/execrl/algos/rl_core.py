@@ -328,11 +328,14 @@ def grpo_per_token_loss(
     ref_logprobs: torch.Tensor | None = None,
     beta: float = 0.0,
     kl_estimator: str = "k3",
+    kl_bias_correction: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``-min(w A, clip(w, 1 - eps, 1 + eps_high) A) + beta * KL_t`` per token, as TRL computes it.
 
     ``w`` is the token ratio, or with ``importance_sampling_level=sequence`` (GSPO) the exp of the
     sequence's mean log-ratio; ``delta`` caps the unclipped ``w`` from above (two-sided clip).
+    ``kl_bias_correction`` (TRL 1.16's ``use_bias_correction_kl``) multiplies ``KL_t`` by the
+    unclipped ``w``: equal to 1 on-policy, but its gradient makes k3's expected gradient the reverse KL's.
     ``advantages`` is ``[B]``. Stats: ``clipfrac`` (tokens in a clipped region), ``approx_kl``
     (``0.5 mean(log ratio^2)``) and ``kl`` (the penalty's mean, when ``beta``).
     """
@@ -354,7 +357,7 @@ def grpo_per_token_loss(
     stats: dict[str, torch.Tensor] = {}
     if beta:
         kl = kl_estimate(logprobs, ref_logprobs, check_kl_estimator(kl_estimator, "loss"))
-        per_token = per_token + beta * kl
+        per_token = per_token + beta * (kl * torch.exp(log_w) if kl_bias_correction else kl)
         stats["kl"] = masked_mean(kl.detach(), m)
     with torch.no_grad():
         w = torch.exp(log_w).expand_as(logprobs)
