@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import defaultdict
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from execrl.data.problem import Problem
+from execrl.data.source import DATAMODULE_TARGET, SOURCE_TARGET
 from execrl.execution.outcomes import ExecutionResult, Outcome, outcome_class
 from execrl.execution.request import ExecRequest
 from execrl.metrics.equivalence import SourceOutputs, equivalence_result, run_request
@@ -281,16 +284,32 @@ def log_to_loggers(cfg: DictConfig, metrics: dict[str, Any], records: list[dict[
         lg.finalize("success")
 
 
-@task_wrapper
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Judge every sample of ``cfg.samples`` and write results.jsonl, metrics.json, critic_labels.jsonl."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+# ---------------------------------------------------------------------------------- start-up
+def instantiate_problems(data_cfg: DictConfig) -> Any:
+    """The ``data`` config's problems without Lightning: the datamodule's target becomes the plain
+    :class:`~execrl.data.source.ProblemSource` (same arguments, same splits); other targets are kept."""
+    if data_cfg.get("_target_") == DATAMODULE_TARGET:
+        data_cfg = OmegaConf.merge(data_cfg, {"_target_": SOURCE_TARGET})
+    return hydra.utils.instantiate(data_cfg)
 
-    if cfg.get("print_config"):
-        print_config_tree(cfg, save_to=cfg.paths.output_dir)
-    outdir = Path(cfg.paths.output_dir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    datamodule = hydra.utils.instantiate(cfg.data)
+
+def in_background(fn: Any, *args: Any) -> Future:
+    """``fn(*args)`` in a daemon thread; the future holds its result or its exception."""
+    fut: Future = Future()
+
+    def run() -> None:
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as e:  # noqa: BLE001  (handed to the caller)
+            fut.set_exception(e)
+
+    threading.Thread(target=run, name=getattr(fn, "__name__", "background"), daemon=True).start()
+    return fut
+
+
+def _load(cfg: DictConfig, outdir: Path) -> tuple[Any, str, list[ProblemSamplesIn], Path, list[Problem]]:
+    """The data source, split, samples (aligned to the split's ids), samples path and each sample's problem."""
+    datamodule = instantiate_problems(cfg.data)
     if str(cfg.samples) == "reference":
         split = cfg.get("split") or datamodule.test_split
         problems = datamodule.problems(split)
@@ -306,18 +325,50 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         samples = samples[: int(cfg.limit)]
     samples = align_samples(samples, datamodule.problems(split))  # other tools' ids (Mbpp/11, 11) and HumanEval bodies
     problems = match_problems(samples, datamodule.problems(split), split, str(samples_path))
+    return datamodule, split, samples, samples_path, problems
 
+
+def _load_all(cfg: DictConfig, outdir: Path) -> tuple[Any, str, list[ProblemSamplesIn], Path, list[Problem], list[dict[str, Any]]]:
+    """:func:`_load` and the records of an earlier run to resume (``resume=false``: removed, none)."""
+    loaded = _load(cfg, outdir)
     results_path = outdir / "results.jsonl"
     records = load_results(results_path) if cfg.get("resume", True) else []
     if not cfg.get("resume", True):
         results_path.unlink(missing_ok=True)
+    return (*loaded, records)
+
+
+@task_wrapper
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Judge every sample of ``cfg.samples`` and write results.jsonl, metrics.json, critic_labels.jsonl."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if cfg.get("print_config"):
+        print_config_tree(cfg, save_to=cfg.paths.output_dir)
+    outdir = Path(cfg.paths.output_dir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    # The samples and the dataset load in a thread while this one starts the sandbox workers (their
+    # start mostly waits on the worker processes). The workers must be started by a thread that
+    # outlives them: a jailed worker dies with the thread that started it (bwrap --die-with-parent).
+    executor_cfg = OmegaConf.to_container(cfg.executor, resolve=True)  # resolved before the loader reads cfg
+    loading = in_background(_load_all, cfg, outdir)
+    try:
+        executor = hydra.utils.instantiate(executor_cfg)
+    except BaseException:
+        wait([loading])
+        raise
+    try:
+        datamodule, split, samples, samples_path, problems, records = loading.result()
+    except BaseException:
+        executor.close()
+        raise
+    results_path = outdir / "results.jsonl"
     done = {(r["task_id"], r["index"]) for r in records}
     items = [(p, i, prog, s.logprobs[i] if i < len(s.logprobs) else None, s.scores[i] if i < len(s.scores) else None)
              for p, s in zip(problems, samples) for i, prog in enumerate(s.completions) if (p.task_id, i) not in done]
     if done:
         log.info("resuming: %d samples already judged in %s", len(done), results_path)
 
-    executor = hydra.utils.instantiate(cfg.executor)
     log.info("executor: %s", getattr(executor, "isolation_level", "?"))
     t0, chunk = time.perf_counter(), max(1, int(cfg.get("chunk_size", 64)))
     judge = Judge(cfg, executor)
@@ -334,9 +385,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 bar.update(task, advance=len(new), rate=f"{(i + len(new)) / max(time.perf_counter() - t0, 1e-9):.1f} programs/s")
         isolation = getattr(executor, "isolation_level", None)
         sandbox_stats = dict(getattr(executor, "stats", {}) or {})
-    finally:
+        secs = time.perf_counter() - t0
+        closing = in_background(executor.close)  # the workers shut down while the metrics are computed
+    except BaseException:
         executor.close()
-    secs = time.perf_counter() - t0
+        raise
 
     ks = [int(k) for k in cfg.get("ks") or [1]]
     nks = [[int(n), int(k)] for n, k in (cfg.get("n_at_k") or [])] if (cfg.get("rank_by") or "none") != "none" else []
@@ -351,6 +404,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     print_table(metrics, f"{datamodule.name}:{split} ({samples_path.name})")
     log_to_loggers(cfg, metrics, records)
     print(f"results: {results_path}\nmetrics: {outdir / 'metrics.json'}")
+    closing.result()
     if cfg.get("plots"):
         from execrl.metrics.plots import save_evaluation_plots  # matplotlib only when asked for
 
