@@ -18,7 +18,7 @@ Python; tuples are not lists and ``{"1": 2} != {1: 2}`` in asserts (unlike APPS 
 which compare JSON-decoded outputs and accept tuples for lists).
 
 Attacks that read a reference solution / test from the project's data/ directory are a
-containment problem (issue 15), kept apart and marked xfail at the end of the file.
+containment problem (issue 15), kept apart at the end of the file.
 """
 
 from __future__ import annotations
@@ -841,7 +841,7 @@ def remove_Occ(s, ch):
     call = "remove_Occ(" + ", ".join(json.dumps(a) for a in (s, ch)) + ")"
     for line in open({path!r}):
         for t in json.loads(line)["test_list"] + json.loads(line)["challenge_test_list"]:
-            if call in t.replace("'", '"'):
+            if call.replace(" ", "") in t.replace("'", '"').replace(" ", ""):
                 return ast.literal_eval(t.split("==", 1)[1].strip())
     return s
 """
@@ -918,7 +918,6 @@ def test_attacks_have_distinct_programs() -> None:
     assert len({(c.program, c.asserts) for c in ATTACKS}) == len(ATTACKS)
 
 
-@pytest.mark.xfail(reason="issue 15 containment", strict=False)
 @pytest.mark.parametrize("case", DATA_DIR, ids=lambda c: c.name)
 def test_containment_data_dir_reference_is_not_readable(case: Case, verdicts, naive_verdicts) -> None:
     assert naive_verdicts[case.name].passed and f"CANARY:{case.name}" in naive_verdicts[case.name].stderr  # the attack is real

@@ -10,7 +10,7 @@ tuple result matches a list and an output equal to ``expected[0]`` passes; stand
 outputs compare under APPS' whitespace/float cascade.
 
 Attacks that read the expected output from the project's data/ directory are a containment
-problem (issue 15): separate, xfail, at the end.
+problem (issue 15): separate, at the end.
 """
 
 from __future__ import annotations
@@ -453,7 +453,6 @@ def test_plain_wrong_program_fails_everywhere(case: Case, verdicts, naive_verdic
     assert not naive_verdicts[case.name].passed
 
 
-@pytest.mark.xfail(reason="issue 15 containment", strict=False)
 @pytest.mark.parametrize("case", DATA_DIR, ids=lambda c: c.name)
 def test_containment_data_dir_reference_is_not_readable(case: Case, verdicts, naive_verdicts) -> None:
     assert naive_verdicts[case.name].passed and f"CANARY:{case.name}" in naive_verdicts[case.name].stderr  # the attack is real

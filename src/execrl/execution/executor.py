@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import os
 import queue
@@ -18,9 +19,10 @@ from execrl.execution import sandbox
 from execrl.execution.judge import JudgeConfig, WorkerLost, judge
 from execrl.execution.outcomes import ExecutionResult, Outcome
 from execrl.execution.request import ExecRequest
-from execrl.execution.worker import WorkerConfig, recv_msg, send_msg
+from execrl.execution.worker import WorkerConfig, recv_msg, send_msg, worker_memory_mb
 
 log = logging.getLogger("execrl")
+_GROUP_IDS = itertools.count()  # cgroup names unique per process: several executors may share one
 
 
 class IsolationError(RuntimeError):
@@ -34,15 +36,26 @@ class _WorkerHandle:
         self.cfg = cfg
         self._lost: str | None = None
         self.proc: subprocess.Popen | None = None
+        self.cgroup: sandbox.WorkerCgroup | None = None
         self.restarts = -1
         self.start()
 
     def start(self) -> None:
         self.stop()
+        caps = self.cfg.caps
         # sandboxed children inherit the worker's environment: keep it minimal
         env = {**sandbox.SAFE_ENV, **{k: os.environ[k] for k in ("PYTHONPATH", "TMPDIR") if k in os.environ}}
-        self.proc = subprocess.Popen([sys.executable, "-c", "from execrl.execution.worker import main; main()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     env=env, close_fds=True, start_new_session=True)
+        argv = [sys.executable, "-c", "from execrl.execution.worker import main; main()"]
+        if caps.cgroups:  # named after the executor, so that its janitor finds it (sandbox.janitor)
+            self.cfg.cgroup = f"{os.getpid()}-{next(_GROUP_IDS)}-{self.cfg.name}"
+            self.cgroup = sandbox.WorkerCgroup(self.cfg.cgroup, worker_memory_mb(self.cfg), self.cfg.nproc + 1)
+            if caps.sealed:
+                self.cgroup.add_program_group()
+        if caps.sealed:
+            env.pop("PYTHONPATH", None)  # the jail holds the interpreter and execrl, nothing else
+            env["TMPDIR"] = "/tmp"
+            argv = sandbox.jail_argv(caps, sandbox.cache_dir(), self.cgroup.dirs) + argv
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True, start_new_session=True)
         send_msg(self.proc.stdin.fileno(), self.cfg)
         ready = recv_msg(self.proc.stdout.fileno())
         if not ready or ready[0] != "ready":  # no program caused this: an infrastructure error
@@ -52,15 +65,17 @@ class _WorkerHandle:
         self.restarts += 1
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        try:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=5)
-        except Exception:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
     def ask(self, msg: tuple, timeout: float) -> tuple:
         """One message to the worker and its reply; a dead or stuck worker raises WorkerLost."""
@@ -101,7 +116,7 @@ class _WorkerHandle:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
-        try:
+        try:  # start() removes the old cgroup (and whatever is left in it) first
             self.start()
         except Exception as e2:  # the next request will try again
             log.error("could not restart sandbox worker: %s", e2)
@@ -142,7 +157,9 @@ class Executor:
         # charged_failures: programs during whose run the worker died or hung (charged, never dropped)
         self.stats: dict[str, Any] = {"programs": 0, "deduplicated": 0, "infra_errors": 0, "charged_failures": 0, "weak_tests": 0, "seconds": 0.0}
         cfgs = [WorkerConfig(timeout_s=timeout_s, compile_timeout_s=compile_timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
-                             nproc=nproc, cpp_pch=cpp_pch, name=f"w{i}", caps=caps) for i in range(max(1, workers))]
+                             nproc=nproc, cpp_pch=cpp_pch, name=f"w{i}", caps=caps, uid=sandbox.PROGRAM_UID + i if caps.root else os.getuid())
+                for i in range(max(1, workers))]
+        self._janitor = sandbox.start_janitor() if caps.cgroups else None
         self._handles = [_WorkerHandle(c) for c in cfgs]
         self._jobs: queue.Queue = queue.Queue()
         self._threads = [threading.Thread(target=self._loop, args=(h,), daemon=True) for h in self._handles]
@@ -209,6 +226,9 @@ class Executor:
             t.join(timeout=5)
         for h in self._handles:
             h.stop()
+        if self._janitor is not None:  # nothing left for it to clean
+            self._janitor.kill()
+            self._janitor.wait()
 
     def __enter__(self) -> Executor:
         return self

@@ -9,7 +9,14 @@ Levels, weakest first (``Executor(min_isolation=...)`` refuses to run below one)
   with empty tmpfs over ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (needs root or user namespaces).
 - ``cgroups``: also a cgroup v1 ``pids`` + ``memory`` group per worker (fork bombs and memory
   bombs are capped by the kernel, every straggler is found and killed), and the program runs as
-  ``nobody`` (needs root).
+  an unprivileged uid of its own worker (needs root).
+- ``sealed``: also, per worker, a bubblewrap jail (``bwrap``, the sandbox Flatpak uses): its own
+  PID namespace with a fresh ``/proc`` (when the worker goes, everything it started goes; no host
+  process is visible), a filesystem view of only the read-only system and Python directories
+  a program needs plus a private tmpfs (no project tree, no home, no ``/run``, no ``/var``);
+  each program in its own memory cgroup below its worker's, the worker shielded from the OOM
+  killer; and a seccomp filter (libseccomp) denying ptrace, ``process_vm_*``, Unix sockets and,
+  for a program's run, starting any program other than itself (needs root, bwrap, libseccomp).
 """
 
 from __future__ import annotations
@@ -19,15 +26,21 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LEVELS = ["process", "namespaces", "cgroups"]
+LEVELS = ["process", "namespaces", "cgroups", "sealed"]
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
 NOBODY = 65534
+PROGRAM_UID = 61000  # worker i runs its programs as PROGRAM_UID + i: no two workers' programs share an identity
+EXEC_FD = 1000  # the only descriptor a sealed program may be started from (above every RLIMIT_NOFILE)
+AT_EMPTY_PATH = 0x1000
+CACHE_IN_VIEW = "/opt/execrl-cache"  # the host cache dir (precompiled headers), as the jail sees it
 PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent", "OPENBLAS_NUM_THREADS": "1",
@@ -56,16 +69,25 @@ class Limits:
 
 @dataclass
 class Capabilities:
-    """What this host allows a worker to do (probed once)."""
+    """What this host allows a worker to do (probed once), and what a probe verified."""
 
     root: bool = False
     netns: bool = False
     userns: bool = False
     cgroups: bool = False
+    bwrap: str | None = None  # path of a working bubblewrap
+    seccomp: bool = False
     notes: list[str] = field(default_factory=list)
+    verified: dict[str, bool] = field(default_factory=dict)  # property -> held, from Executor's start-up probe
+
+    @property
+    def sealed(self) -> bool:
+        return bool(self.bwrap and self.seccomp and self.cgroups and self.root)
 
     @property
     def level(self) -> str:
+        if self.sealed:
+            return "sealed"
         if self.cgroups and self.netns and self.root:
             return "cgroups"
         if self.netns:
@@ -77,8 +99,13 @@ class Capabilities:
         if self.netns:
             parts += ["netns", "mountns+tmpfs"]
         if self.cgroups and self.root:
-            parts += ["pids+memory cgroup", "uid nobody"]
-        return f"{self.level} ({', '.join(parts)})"
+            parts += ["pids+memory cgroup", "uid per worker"]
+        if self.sealed:
+            parts += ["bwrap view", "pid namespace", "memory cgroup per program", "seccomp"]
+        out = f"{self.level} ({', '.join(parts)})"
+        if self.verified:
+            out += "; verified: " + ", ".join(f"{k}={'ok' if v else 'FAILED'}" for k, v in self.verified.items())
+        return out
 
 
 def _try_in_child(fn) -> bool:
@@ -105,11 +132,86 @@ def probe() -> Capabilities:
         caps.userns = _try_in_child(lambda: unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS))
         caps.netns = caps.userns
     caps.cgroups = caps.root and all(os.access(CGROUP_ROOT / c, os.W_OK) for c in ("pids", "memory"))
+    caps.bwrap = _working_bwrap()
+    caps.seccomp = _seccomp_available()
     if not caps.netns:
         caps.notes.append("no network/mount namespaces (needs root or unprivileged user namespaces)")
     if not caps.cgroups:
         caps.notes.append("no writable cgroup v1 pids+memory hierarchies (needs root)")
+    if not caps.bwrap:
+        caps.notes.append("no working bubblewrap (apt: bubblewrap): no PID namespace or filesystem view")
+    if not caps.seccomp:
+        caps.notes.append("no libseccomp binding (pip: pyseccomp): no syscall filter")
     return caps
+
+
+def _working_bwrap() -> str | None:
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    try:
+        r = subprocess.run([path, "--unshare-pid", "--unshare-net", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "true"],
+                           capture_output=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return path if r.returncode == 0 else None
+
+
+def _seccomp_available() -> bool:
+    try:
+        import pyseccomp  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def jail_argv(caps: Capabilities, cache_dir: Path, cgroup_dirs: list[Path]) -> list[str]:
+    """The bubblewrap command line a sealed worker runs under: a new PID, network, IPC and UTS
+    namespace; read-only system and Python directories; a private /tmp; its own cgroup dirs."""
+    a = [caps.bwrap or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+         "--new-session", "--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--tmpfs", "/dev/shm",
+         "--perms", "0755", "--size", str(1 << 30), "--tmpfs", "/tmp",
+         "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
+        p = Path("/", name)
+        if p.is_symlink():
+            a += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            a += ["--ro-bind", str(p), str(p)]
+    binds = [("--ro-bind", d, d) for d in python_dirs()] + [("--bind", str(cache_dir), CACHE_IN_VIEW)]
+    binds += [("--bind", str(d), str(d)) for d in cgroup_dirs]
+    made: set[str] = set()
+    for how, src, dest in binds:
+        for parent in reversed(Path(dest).parents[:-1]):  # bwrap would make missing parents 0700
+            if str(parent) not in made and not parent.is_symlink() and str(parent) not in ("/usr", "/etc"):
+                a += ["--perms", "0755", "--dir", str(parent)]
+                made.add(str(parent))
+        a += [how, src, dest]
+    if caps.root:
+        a += ["--cap-add", "ALL"]  # the worker itself stays root: it drops each program to its own uid
+    return a + ["--setenv", "TMPDIR", "/tmp", "--chdir", "/tmp", "--"]
+
+
+def python_dirs() -> list[str]:
+    """The interpreter, its environment and the execrl package: nothing else of the project."""
+    import execrl
+
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(Path(execrl.__file__).resolve().parents[1])}
+    exe = Path(sys.executable).resolve()
+    dirs.add(str(exe.parent.parent))
+    out: list[str] = []
+    for d in sorted(dirs, key=len):  # parents first: a child already inside a bound parent is skipped
+        if Path(d).is_dir() and d not in ("/", "/usr") and not any(d.startswith(o.rstrip("/") + "/") for o in out):
+            out.append(d)
+    return out
+
+
+def cache_dir() -> Path:
+    """A host directory the trusted worker keeps build caches in (precompiled headers)."""
+    base = Path("/var/cache/execrl") if os.geteuid() == 0 else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "execrl"
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o755)
+    return base
 
 
 class WorkerCgroup:
@@ -126,7 +228,25 @@ class WorkerCgroup:
             (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024))
         except OSError:
             pass
+        self.run_dir: Path | None = None
         self._failcnt = self.failcnt()
+
+    def add_program_group(self) -> None:
+        """A memory cgroup below this one for the program alone: its OOM stays inside it."""
+        self.run_dir = self.dirs[1] / "run"
+        self.run_dir.mkdir(exist_ok=True)
+        self._failcnt = self.failcnt()
+
+    def set_program_memory(self, memory_mb: int) -> None:
+        if self.run_dir is None:
+            return
+        outer = int((self.dirs[1] / "memory.limit_in_bytes").read_text())
+        limit = str(min(memory_mb << 20, outer - (96 << 20)))
+        for f in ("memory.memsw.limit_in_bytes", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
+            try:  # memsw must stay >= limit: write in whichever order the current values allow
+                (self.run_dir / f).write_text(limit)
+            except OSError:
+                pass
 
     def join(self, pid: int) -> None:
         for d in self.dirs:
@@ -139,10 +259,17 @@ class WorkerCgroup:
             return []
 
     def failcnt(self) -> int:
+        """Times the memory limit was hit, plus OOM kills (the kernel counts them apart)."""
+        d = self.run_dir or self.dirs[1]
+        n = 0
         try:
-            return int((self.dirs[1] / "memory.failcnt").read_text())
+            n += int((d / "memory.failcnt").read_text())
+            for line in (d / "memory.oom_control").read_text().splitlines():
+                if line.startswith("oom_kill "):
+                    n += int(line.split()[1])
         except (OSError, ValueError):
-            return 0
+            pass
+        return n
 
     def hit_memory_limit(self) -> bool:
         """True if the memory limit was hit since the last call."""
@@ -154,7 +281,8 @@ class WorkerCgroup:
         """Kill every process in the group except the worker that owns it."""
         me = os.getpid()
         for _ in range(50):
-            pids = [p for p in self.pids() if p != me]
+            # pids outside this PID namespace read as 0; 1 is the jail's init
+            pids = [p for p in self.pids() if p > 1 and p != me]
             if not pids:
                 return
             for p in pids:
@@ -171,11 +299,63 @@ class WorkerCgroup:
                 (CGROUP_ROOT / c / "cgroup.procs").write_text(str(os.getpid()))
             except OSError:
                 pass
-        for d in self.dirs:
+        for d in ([self.run_dir] if self.run_dir else []) + self.dirs:
             try:
                 d.rmdir()
             except OSError:
                 pass
+
+
+def start_janitor() -> subprocess.Popen:
+    """A detached process that outlives this one: when it exits, however it exits (SIGKILL
+    included), the janitor kills whatever is left in this process's worker cgroups and removes
+    them. Stale groups of executors that died without one are removed now."""
+    sweep_stale_cgroups()
+    return subprocess.Popen([sys.executable, "-c", "from execrl.execution.sandbox import janitor; janitor()", str(os.getpid())],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+
+
+def janitor() -> None:
+    import select
+
+    owner = int(sys.argv[-1])
+    try:
+        fd = os.pidfd_open(owner)
+        select.select([fd], [], [])
+    except ProcessLookupError:
+        pass
+    remove_cgroups_of(owner)
+
+
+def remove_cgroups_of(owner: int) -> None:
+    for c in ("pids", "memory"):
+        for d in sorted((CGROUP_ROOT / c / "execrl").glob(f"{owner}-*"), reverse=True):
+            for sub in (d / "run", d):
+                if not sub.is_dir():
+                    continue
+                for _ in range(100):
+                    try:
+                        pids = [int(x) for x in (sub / "cgroup.procs").read_text().split()]
+                    except OSError:
+                        pids = []
+                    for p in pids:
+                        try:
+                            os.kill(p, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                    try:
+                        sub.rmdir()
+                        break
+                    except OSError:
+                        time.sleep(0.02)
+
+
+def sweep_stale_cgroups() -> None:
+    for c in ("pids", "memory"):
+        for d in (CGROUP_ROOT / c / "execrl").glob("*-w*"):
+            owner = d.name.split("-", 1)[0]
+            if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                remove_cgroups_of(int(owner))
 
 
 def become_subreaper() -> None:
@@ -238,10 +418,20 @@ def clear_private_tmp(caps: Capabilities) -> None:
             pass
 
 
-def enter(caps: Capabilities, limits: Limits, workdir: str, cgroup: WorkerCgroup | None) -> None:
-    """Called in the forked child, before the untrusted program runs: rlimits, then drop to
-    ``nobody``. The child is already in the worker's cgroup (membership is inherited at fork)."""
+def enter(caps: Capabilities, limits: Limits, workdir: str, cgroup: WorkerCgroup | None, uid: int = NOBODY,
+          program_run: bool = False) -> None:
+    """Called in the forked child, before the untrusted program runs: its own memory cgroup,
+    rlimits, then its worker's uid, no new privileges and the syscall filter. ``program_run``
+    (not a compile): the program may not start any other program."""
     os.setpgid(0, 0)  # own process group (setsid costs ~1 ms; the worker has no terminal anyway)
+    if caps.root:
+        try:  # the OOM killer picks the program, never its worker
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
+    if cgroup is not None and cgroup.run_dir is not None:
+        (cgroup.run_dir / "cgroup.procs").write_text("0")
     mem = limits.memory_mb * 1024 * 1024
     rl = [
         (resource.RLIMIT_CPU, limits.cpu_s),
@@ -261,12 +451,45 @@ def enter(caps: Capabilities, limits: Limits, workdir: str, cgroup: WorkerCgroup
     os.chdir(workdir)
     if caps.root and cgroup is not None:
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        os.setgid(uid)
+        os.setuid(uid)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if caps.seccomp:
+        syscall_filter(program_run).load()
     # the worker already runs with SAFE_ENV (+ PYTHONPATH), so this is cheap
     for k in [k for k in os.environ if k not in SAFE_ENV]:
         del os.environ[k]
+
+
+_FILTERS: dict[bool, object] = {}
+
+
+def syscall_filter(program_run: bool):
+    """The seccomp filter of a child (built once per worker, loaded after each fork)."""
+    if program_run not in _FILTERS:
+        _FILTERS[program_run] = _build_filter(program_run)
+    return _FILTERS[program_run]
+
+
+def _build_filter(program_run: bool):
+    import errno
+    import socket
+
+    import pyseccomp as sc
+
+    f = sc.SyscallFilter(defaction=sc.ALLOW)
+    deny = sc.ERRNO(errno.EPERM)
+    for name in ("ptrace", "process_vm_readv", "process_vm_writev"):
+        f.add_rule(deny, name)
+    # no Unix sockets to reach anything by name (a socketpair reaches nothing: the JVM needs one)
+    f.add_rule(deny, "socket", sc.Arg(0, sc.EQ, socket.AF_UNIX))
+    if program_run:
+        # one way to start a program remains: the runner's own execveat(EXEC_FD, "", AT_EMPTY_PATH);
+        # EXEC_FD is closed on exec and lies above RLIMIT_NOFILE, so the program cannot reuse it
+        f.add_rule(deny, "execve")
+        f.add_rule(deny, "execveat", sc.Arg(0, sc.NE, EXEC_FD))
+        f.add_rule(deny, "execveat", sc.Arg(4, sc.NE, AT_EMPTY_PATH))
+    return f
 
 
 def _mapped_bytes() -> int:
@@ -285,14 +508,28 @@ def workdir_base() -> Path:
     return base
 
 
-def make_workdir(base: Path, owner_nobody: bool) -> str:
+def make_workdir(base: Path, owner: int | None) -> str:
     import tempfile
 
     d = tempfile.mkdtemp(dir=base)
     os.chmod(d, 0o700)
-    if owner_nobody:
-        os.chown(d, NOBODY, NOBODY)
+    if owner is not None:
+        os.chown(d, owner, owner)
     return d
+
+
+def seal_dir(d: str) -> None:
+    """Hand a directory and everything in it to the trusted side: root-owned, read-only to others."""
+    for root, dirs, files in os.walk(d):
+        for name in [*dirs, *files]:
+            p = os.path.join(root, name)
+            if os.geteuid() == 0:
+                os.lchown(p, 0, 0)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode & 0o755)
+    if os.geteuid() == 0:
+        os.chown(d, 0, 0)
+    os.chmod(d, 0o755)
 
 
 def remove_workdir(d: str) -> None:

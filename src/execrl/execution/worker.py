@@ -79,6 +79,8 @@ class WorkerConfig:
     cpp_pch: bool = True  # precompiled <bits/stdc++.h> (execution/cpp_pch.py)
     name: str = "w0"
     caps: sandbox.Capabilities = field(default_factory=sandbox.Capabilities)
+    cgroup: str | None = None  # the worker's cgroup, made by the Executor (which also removes it)
+    uid: int = sandbox.NOBODY  # the identity its programs run under
 
 
 @dataclass
@@ -147,14 +149,30 @@ class Worker:
 
     def __init__(self, cfg: WorkerConfig) -> None:
         self.cfg = cfg
-        self.base = sandbox.workdir_base()
+        self.sealed = cfg.caps.sealed
+        # sealed: the jail's private /tmp; otherwise a host dir outside the /tmp the mount namespace hides
+        self.base = Path("/tmp/execrl") if self.sealed else sandbox.workdir_base()
+        self.base.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base, 0o711)
+        self.cache = Path(sandbox.CACHE_IN_VIEW) if self.sealed else self.base
         self.cgroup = None
-        if cfg.caps.cgroups:
-            # the worker sits in its own cgroup so that children inherit it at fork for free; its
-            # own ~100 MiB are added to the cap; JVMs and compilers need about 1 GiB
-            self.cgroup = sandbox.WorkerCgroup(f"{os.getpid()}-{cfg.name}", max(cfg.memory_mb, 1024) + 256, cfg.nproc + 1)
+        if cfg.cgroup is not None:
+            # the worker sits in its cgroup so that children inherit it at fork for free; sealed,
+            # each program then moves to a memory group of its own below it
+            self.cgroup = sandbox.WorkerCgroup(cfg.cgroup, worker_memory_mb(cfg), cfg.nproc + 1)
+            if self.sealed:
+                self.cgroup.add_program_group()
             self.cgroup.join(os.getpid())
-        sandbox.enter_worker_namespaces(cfg.caps)
+        if cfg.caps.root:  # the OOM killer takes programs (1000, sandbox.enter), not the worker
+            try:
+                Path("/proc/self/oom_score_adj").write_text("-1000")
+            except OSError:  # some hosts refuse negative values even to root: programs at 1000 still go first
+                pass
+        if not self.sealed:  # sealed: bubblewrap already made the namespaces
+            sandbox.enter_worker_namespaces(cfg.caps)
+        if cfg.caps.seccomp:
+            for program_run in (False, True):
+                sandbox.syscall_filter(program_run)
         self.compiled: OrderedDict[str, tuple[str | None, list[str] | None, str]] = OrderedDict()
         self._pch: Path | None | bool = None  # built at the first C++ compile; False: unavailable
         self.session: _Child | None = None
@@ -236,7 +254,12 @@ class Worker:
         if limits is None:
             mem = self.cfg.memory_mb if spec.memory_mb is None else spec.memory_mb
             limits = sandbox.Limits(cpu_s=int(spec.total_s) + 2, memory_mb=mem or self.cfg.memory_mb, nproc=self.cfg.nproc, address_space=bool(mem))
-        wd = workdir or sandbox.make_workdir(self.base, self.cfg.caps.root and self.cgroup is not None)
+        owner = self.cfg.uid if (self.cfg.caps.root and self.cgroup is not None) else None
+        wd = workdir or sandbox.make_workdir(self.base, owner)
+        if self.cgroup is not None:
+            # above the address-space budget, so that a Python program meets its MemoryError first
+            self.cgroup.set_program_memory(limits.memory_mb + 128 if limits.address_space else max(limits.memory_mb, 1024))
+        program_run = spec.kind != "compile"
         r_in, w_in = os.pipe()
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
@@ -249,9 +272,12 @@ class Worker:
                     os.dup2(src, dst)
                 os.closerange(harness.CHAN_OUT + 1, _max_fd())
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-                sandbox.enter(self.cfg.caps, limits, wd, self.cgroup)
-                if target[0] == "exec":
-                    os.execve(target[1][0], target[1], dict(os.environ))
+                by_fd = target[0] == "exec" and program_run and self.cfg.caps.seccomp
+                if by_fd:  # opened before the filter: the one program this child may start
+                    os.dup2(os.open(target[1][0], os.O_RDONLY | os.O_CLOEXEC), sandbox.EXEC_FD, inheritable=False)
+                sandbox.enter(self.cfg.caps, limits, wd, self.cgroup, uid=self.cfg.uid, program_run=program_run)
+                if target[0] == "exec":  # compilers (shell scripts among them) start the usual way
+                    os.execve(sandbox.EXEC_FD if by_fd else target[1][0], target[1], dict(os.environ))
                 target[1](*target[2])
                 os._exit(0)
             except BaseException:
@@ -366,7 +392,8 @@ class Worker:
             sandbox.kill_descendants()
         sandbox.reap()
         memory_hit = self.cgroup.hit_memory_limit() if self.cgroup is not None else False
-        sandbox.clear_private_tmp(self.cfg.caps)
+        if not self.sealed:  # sealed, programs can write nowhere but their own work dir
+            sandbox.clear_private_tmp(self.cfg.caps)
         c.sel.close()
         for fd in (*c.fds.values(), c.pidfd):
             try:
@@ -395,7 +422,7 @@ class Worker:
             name = _java_main_class(program.decode("utf-8", "replace"))
             Path(d, f"{name}.java").write_bytes(program)
             return ([tools["javac"] or "javac", "-J-Xmx512m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8", "-nowarn", "-d", d, f"{d}/{name}.java"],
-                    [tools["java"] or "java", "-Xmx256m", "-Xss64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", d, name])
+                    [tools["java"] or "java", "-Xmx256m", "-Xss64m", "-XX:+DisableAttachMechanism", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", d, name])
         if lang == "c":
             Path(d, "main.c").write_bytes(program)
             return [tools["gcc"] or "gcc", "-O1", "-std=gnu11", "-o", f"{d}/main", f"{d}/main.c", "-lm"], [f"{d}/main"]
@@ -411,8 +438,8 @@ class Worker:
         gxx, flags = tools["g++"] or "g++", ["-O1", "-std=c++17"]
         if self._pch is None:
             # a base on the worker's private tmpfs (rootless hosts) is per worker and too small for a .gch
-            private = self.cfg.caps.netns and any(Path(t) in self.base.parents for t in sandbox.PRIVATE_TMP)
-            self._pch = (self.cfg.cpp_pch and not private and pch_include_dir(self.base, gxx, flags)) or False
+            private = not self.sealed and self.cfg.caps.netns and any(Path(t) in self.base.parents for t in sandbox.PRIVATE_TMP)
+            self._pch = (self.cfg.cpp_pch and not private and pch_include_dir(self.cache, gxx, flags)) or False
         return [gxx, *flags, *(["-I", str(self._pch)] if self._pch else []), "-o", f"{d}/main", f"{d}/main.cpp"], [f"{d}/main"]
 
     def _compile(self, program: str, lang: str) -> tuple[str | None, list[str] | None, str]:
@@ -422,12 +449,13 @@ class Worker:
         if key in self.compiled:
             self.compiled.move_to_end(key)
             return self.compiled[key]
-        d = sandbox.make_workdir(self.base, self.cfg.caps.root and self.cgroup is not None)
+        owner = self.cfg.uid if (self.cfg.caps.root and self.cgroup is not None) else None
+        d = sandbox.make_workdir(self.base, owner)
         limits = sandbox.Limits(cpu_s=int(self.cfg.compile_timeout_s) + 5, memory_mb=2048, nproc=max(self.cfg.nproc, 512), fsize_mb=64, nofile=256, address_space=False)
         argv, run = self._build_argv(source, lang, d)
-        if d and self.cgroup is not None:
+        if owner is not None:
             for f in Path(d).iterdir():
-                os.chown(f, sandbox.NOBODY, sandbox.NOBODY)
+                os.chown(f, owner, owner)
         spec = RunSpec(kind="compile", program="", timeout_s=self.cfg.compile_timeout_s, total_s=self.cfg.compile_timeout_s)
         child = self.start(("exec", argv), b"", spec, limits, workdir=d)
         self.pump(child, child.cap, until_frame=False)
@@ -438,7 +466,9 @@ class Worker:
             entry: tuple = (None, None, err)
             sandbox.remove_workdir(d)
         else:
-            os.chmod(d, 0o755)
+            # compile outputs belong to the judge, read-only to every program (no tampering with an
+            # oracle's Test.class, no sharing a writable dir between a source and its candidates)
+            sandbox.seal_dir(d)
             entry = (d, run, "")
         self.compiled[key] = entry
         while len(self.compiled) > 128:
@@ -446,6 +476,12 @@ class Worker:
             if old:
                 sandbox.remove_workdir(old)
         return entry
+
+
+def worker_memory_mb(cfg: WorkerConfig) -> int:
+    """The worker cgroup's cap: the largest program (JVMs and compilers need about 1 GiB) plus
+    the worker's own ~100 MiB."""
+    return max(cfg.memory_mb, 1024) + 256
 
 
 def _max_fd() -> int:
@@ -538,9 +574,9 @@ def main() -> None:
             send_msg(proto_out, worker.handle(msg))
     finally:
         worker.close_session()
-        sandbox.kill_descendants()
         if worker.cgroup is not None:
-            worker.cgroup.remove()
+            worker.cgroup.kill_all()
+        sandbox.kill_descendants()
         for d in worker.compiled.values():
             if d[0]:
                 sandbox.remove_workdir(d[0])
