@@ -8,8 +8,9 @@ command -v javac >/dev/null 2>&1 || core+=(default-jdk-headless)
 command -v g++ >/dev/null 2>&1 || core+=(g++)
 command -v mcs >/dev/null 2>&1 || extra+=(mono-mcs mono-runtime)
 command -v php >/dev/null 2>&1 || extra+=(php-cli)
+command -v bwrap >/dev/null 2>&1 || core+=(bubblewrap)  # the sandbox's jail (executor level "sealed")
 if [ $((${#core[@]} + ${#extra[@]})) -eq 0 ]; then
-  echo "toolchains: javac, g++, mcs and php present"
+  echo "toolchains: javac, g++, mcs, php and bwrap present"
   exit 0
 fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
