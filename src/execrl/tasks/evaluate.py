@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
@@ -376,13 +376,19 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         with results_path.open("a") as f, Progress(TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                                                    TimeRemainingColumn(), disable=not items) as bar:
             task = bar.add_task("eval", total=len(items), rate="")
-            for i in range(0, len(items), chunk):
-                new = judge(items[i : i + chunk])
+            # two chunks in flight: the next chunk's programs wait in the executor's queue, so no
+            # worker idles while the last programs of a chunk finish or its records are written
+            chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+            inflight = deque(in_background(judge, c) for c in chunks[:2])
+            for k in range(len(chunks)):
+                new = inflight.popleft().result()
+                if k + 2 < len(chunks):
+                    inflight.append(in_background(judge, chunks[k + 2]))
                 for rec in new:
                     f.write(json.dumps(rec) + "\n")
-                f.flush()  # a crash keeps every finished chunk (resume=true picks up from here)
+                f.flush()  # a crash keeps every finished chunk, in order (resume=true picks up from here)
                 records += new
-                bar.update(task, advance=len(new), rate=f"{(i + len(new)) / max(time.perf_counter() - t0, 1e-9):.1f} programs/s")
+                bar.update(task, advance=len(new), rate=f"{(k * chunk + len(new)) / max(time.perf_counter() - t0, 1e-9):.1f} programs/s")
         isolation = getattr(executor, "isolation_level", None)
         sandbox_stats = dict(getattr(executor, "stats", {}) or {})
         secs = time.perf_counter() - t0
