@@ -293,8 +293,9 @@ def instantiate_problems(data_cfg: DictConfig) -> Any:
     return hydra.utils.instantiate(data_cfg)
 
 
-def in_background(fn: Any, *args: Any) -> Future:
-    """``fn(*args)`` in a daemon thread; the future holds its result or its exception."""
+def in_background(fn: Any, *args: Any, daemon: bool = True) -> Future:
+    """``fn(*args)`` in a thread; the future holds its result or its exception. A non-daemon
+    thread is waited for at interpreter exit, whatever happens in between."""
     fut: Future = Future()
 
     def run() -> None:
@@ -303,7 +304,7 @@ def in_background(fn: Any, *args: Any) -> Future:
         except BaseException as e:  # noqa: BLE001  (handed to the caller)
             fut.set_exception(e)
 
-    threading.Thread(target=run, name=getattr(fn, "__name__", "background"), daemon=True).start()
+    threading.Thread(target=run, name=getattr(fn, "__name__", "background"), daemon=daemon).start()
     return fut
 
 
@@ -392,7 +393,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         isolation = getattr(executor, "isolation_level", None)
         sandbox_stats = dict(getattr(executor, "stats", {}) or {})
         secs = time.perf_counter() - t0
-        closing = in_background(executor.close)  # the workers shut down while the metrics are computed
+        closing = in_background(executor.close, daemon=False)  # the workers shut down while the metrics are computed
     except BaseException:
         executor.close()
         raise
