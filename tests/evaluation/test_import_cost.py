@@ -76,3 +76,24 @@ def test_worker_start_imports_neither_executor_nor_judge():
     assert r.returncode == 0, r.stderr[-3000:]
     loaded = eval(r.stdout.strip())  # noqa: S307  (our own print of a list of names)
     assert "execrl.execution.executor" not in loaded and "execrl.execution.judge" not in loaded, loaded
+
+
+def test_single_run_records_what_hydra_main_records(tmp_path):
+    """A plain ``python evaluate.py ...`` composes once (utils.config.run_single_job); ``--run`` (any
+    flag) goes through ``@hydra.main``: same .hydra/ files, same log file, same results."""
+    ref = next(json.loads(ln) for ln in (ROOT / "data/mbpp/mbpp.jsonl").open() if json.loads(ln)["task_id"] == 12)
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": "mbpp/12", "completions": [ref["code"]]}) + "\n")
+    outs = {}
+    for name, flags in (("single", []), ("hydra_main", ["--run"])):
+        run = tmp_path / "run"  # the same dir name, so that the recorded paths match
+        r = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *flags, "data=mbpp", f"samples={samples}", f"hydra.run.dir={run}",
+                            "executor.workers=1", "resume=false"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "PROJECT_ROOT": str(ROOT)})
+        assert r.returncode == 0, r.stderr[-3000:]
+        outs[name] = {f: (run / ".hydra" / f).read_text() for f in ("config.yaml", "hydra.yaml", "overrides.yaml")}
+        outs[name]["outcome"] = json.loads((run / "results.jsonl").read_text())["outcome"]
+        assert (run / "evaluate.log").read_text().count("executor:") >= 1
+        (run / "evaluate.log").unlink()
+    assert outs["single"] == outs["hydra_main"]
+    assert outs["single"]["outcome"] == "passed"
