@@ -68,3 +68,35 @@ def test_ray_executor_matches_local_pool() -> None:
         assert remote.isolation_level
     assert got == want
     assert [o.value for o in want] == ["passed", "failed", "compile_error", "runtime_error", "timeout"]
+
+
+def test_ddp_cpu_ppo_adaptive_kl_beta_agrees_across_ranks(tmp_path: Path, monkeypatch) -> None:
+    """Two ranks see different problems (different local KL and sample counts), yet move beta the
+    same way: the controller is fed the KL averaged and the samples summed over ranks."""
+    import json
+    import os
+
+    from conftest import ROOT
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
+    probe = tmp_path / "beta.json"
+    target, horizon = 0.05, 40.0  # a short horizon so beta moves visibly in 2 iterations
+    r = run_cli("train.py", "hardware=ddp_cpu", "algo=ppo", "trainer.max_steps=2", *FAST, "algo.num_samples=2", "data.batch_size=2",
+                "model.max_new_tokens=16",
+                "warm_start.enabled=false", f"algo.kl_target={target}", f"algo.kl_horizon={horizon}", "callbacks=none",
+                "+callbacks.beta_probe._target_=helpers.beta_probe.BetaProbe", f"+callbacks.beta_probe.out={probe}",
+                f"hydra.run.dir={tmp_path / 'run'}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = json.loads(probe.read_text())
+    assert len(ranks) == 2 and len(ranks[0]) == len(ranks[1]) == 2  # one controller update per iteration (1 optimizer step each)
+    beta = 0.1  # algo.kl_coef, the initial beta
+    for a, b in zip(*ranks):
+        assert a["before"] == b["before"] == pytest.approx(beta)
+        kl = (a["kl"] + b["kl"]) / 2
+        assert a["kl_reduced"] == b["kl_reduced"] == pytest.approx(kl, rel=1e-6)
+        err = min(max(kl / target - 1.0, -0.2), 0.2)
+        # Ziegler's update on the all-reduced statistics (each rank's own 4 samples would give 1 - 0.2 * 4 / 40)
+        beta *= 1.0 + err * (a["n"] + b["n"]) / horizon
+        assert a["after"] == b["after"] == pytest.approx(beta, rel=1e-6)
+    assert ranks[0][-1]["after"] != pytest.approx(0.1)  # it moved
+    assert any(a["kl"] != b["kl"] for a, b in zip(*ranks))  # and the ranks' own statistics differed
