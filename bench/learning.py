@@ -67,6 +67,10 @@ METHOD_OVERRIDES = {
     "ppo_ppocoder": ["algo=ppo", "reward=ppocoder", "reward.components.compiler.reward.use_tests=false"],
     "ppo_equivalence": ["algo=ppo", "reward=equivalence"],
     "coderl_nocritic": ["algo=coderl", "algo.mode=online", "algo.token_weights=uniform"],
+    # the papers' settings beside the tuned ones (coderl, ppo = ppo_execrl, grpo = TRL's defaults)
+    "coderl_paper": ["experiment=coderl_paper"],
+    "ppo_paper": ["experiment=ppocoder_paper"],
+    "grpo_execrl": ["experiment=grpo_execrl"],
 }
 
 # Per model: the defaults of the flags left unset, and overrides added to each method's runs.

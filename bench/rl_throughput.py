@@ -2,9 +2,10 @@
 
 Both sides get the same tiny causal actor (the same SFT checkpoint, so some programs pass and
 groups have signal), the same ``rl`` problems of ``data=synth``, ``--problems`` prompts x
-``--group`` samples per step, ``--max-new-tokens``, temperature 1.0, KL coefficient 0.02 to a
-frozen reference, one optimizer step per generation round, and the same reward: each program
-run by our sandboxed executor against the problem's unit tests (1 if all pass, else 0).
+``--group`` samples per step, ``--max-new-tokens``, one optimizer step per generation round, the
+same reward (each program run by our sandboxed executor against the problem's unit tests: 1 if
+all pass, else 0) and the same objective, every knob set explicitly on both sides (:data:`OBJECTIVE`:
+TRL 1.16's defaults, except beta 0.02 to a frozen reference, so the KL path is timed too).
 What differs is the framework: generation, reward plumbing, log-prob and update code.
 
     python bench/rl_throughput.py [--steps 6] [--problems 8] [--group 8] [--max-new-tokens 96] [--scaling]
@@ -37,6 +38,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from learning import train  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 COMMON = ["data=synth", "model=tiny_causal"]
+
+# One GRPO objective for both sides (TRL 1.16 GRPOConfig defaults: loss_type dapo, beta 0.0,
+# scale_rewards group, epsilon 0.2, epsilon_high = epsilon, use_bias_correction_kl True, temperature
+# 1.0; TrainingArguments: weight_decay 0.0, max_grad_norm 1.0, linear LR decay). Only beta differs
+# from TRL's default; the LR is held constant on both sides.
+OBJECTIVE = dict(loss_type="dapo", beta=0.02, scale_rewards="group", epsilon=0.2, epsilon_high=0.2, use_bias_correction_kl=True,
+                 temperature=1.0, top_p=1.0, top_k=0, importance_sampling_level="token", mask_truncated_completions=False,
+                 weight_decay=0.0, max_grad_norm=1.0)
 
 
 def sft_checkpoint(out: Path, steps: int) -> Path:
@@ -79,10 +88,18 @@ def run_ours(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, f
                 trainer.should_stop = True
 
     n = args.problems * args.group
+    o = OBJECTIVE
     cfg = compose("train", [*COMMON, "algo=grpo", f"actor_ckpt={ckpt}", "warm_start.enabled=false", "logger=none", "callbacks=none",
                             "print_config=false", "hardware=cpu", f"data.batch_size={args.problems}", f"algo.num_samples={args.group}",
                             f"algo.max_new_tokens={args.max_new_tokens}", f"algo.minibatch_size={n}", "algo.ppo_epochs=1",
-                            "algo.ce_coef=0", "algo.kl_coef=0.02", "algo.completions_every=1000000", f"optimizer.lr={args.lr}",
+                            "algo.ce_coef=0", "algo.completions_every=1000000", f"optimizer.lr={args.lr}", "scheduler=constant",
+                            f"algo.loss_type={o['loss_type']}", f"algo.kl_coef={o['beta']}", "algo.kl_estimator=k3",
+                            f"algo.scale_rewards={o['scale_rewards']}", f"algo.cliprange={o['epsilon']}", f"algo.epsilon_high={o['epsilon_high']}",
+                            f"algo.kl_bias_correction={o['use_bias_correction_kl']}", f"algo.temperature={o['temperature']}",
+                            f"algo.top_p={o['top_p']}", f"algo.top_k={o['top_k']}", f"algo.importance_sampling_level={o['importance_sampling_level']}",
+                            f"algo.mask_truncated_completions={o['mask_truncated_completions']}", "algo.delta=null",
+                            "algo.drop_zero_advantage_rows=false", "algo.dynamic_sampling=false", "algo.overlong_buffer=0",
+                            f"optimizer.weight_decay={o['weight_decay']}", f"algo.max_grad_norm={o['max_grad_norm']}",
                             "trainer.max_steps=-1", "trainer.val_check_interval=null", "+trainer.limit_val_batches=0",
                             "+trainer.enable_checkpointing=false", "+trainer.enable_progress_bar=false"],
                   output_dir=args.out / "rl_throughput_ours")
@@ -142,7 +159,7 @@ def run_trl(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, fl
     config = GRPOConfig(
         output_dir=str(args.out / "rl_throughput_trl"), per_device_train_batch_size=n, num_generations=args.group,
         steps_per_generation=1, num_iterations=1, gradient_accumulation_steps=1, max_completion_length=args.max_new_tokens,
-        temperature=1.0, top_p=1.0, top_k=0, beta=0.02, learning_rate=args.lr, max_steps=args.steps + 1,
+        **OBJECTIVE, delta=None, learning_rate=args.lr, lr_scheduler_type="constant", max_steps=args.steps + 1,
         logging_steps=1, report_to=[], save_strategy="no", use_cpu=True, bf16=False, fp16=False, seed=0,
         dataloader_num_workers=0, disable_tqdm=True, log_completions=False,
     )
@@ -195,7 +212,7 @@ def main() -> None:
               f"(gen {r['gen_s']:.2f}, reward {r['reward_s']:.2f}, update {r['update_s']:.2f})")
     ratio = ours["samples_per_s"] / trl["samples_per_s"]
     print(f"ratio (samples/s, execrl / TRL): {ratio:.2f}x")
-    fig = {"args": {k: str(v) for k, v in vars(args).items()}, "execrl": ours, "trl": trl, "ratio_samples_per_s": ratio, "scaling": scaling,
+    fig = {"args": {k: str(v) for k, v in vars(args).items()}, "objective": OBJECTIVE, "execrl": ours, "trl": trl, "ratio_samples_per_s": ratio, "scaling": scaling,
            "trl_version": trl_pkg.__version__, "machine": platform.node(), "cpus": os.cpu_count(), "torch_threads": 1}
     (args.out / "rl_throughput.json").write_text(json.dumps(fig, indent=2))
 
