@@ -38,9 +38,15 @@ class _WorkerHandle:
         self.proc: subprocess.Popen | None = None
         self.cgroup: sandbox.WorkerCgroup | None = None
         self.restarts = -1
-        self.start()
+        self.launch()
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the worker process; ``wait_ready`` then waits for its warm-up (so that a pool's
+        workers warm up side by side)."""
         self.stop()
         caps = self.cfg.caps
         # sandboxed children inherit the worker's environment: keep it minimal
@@ -57,6 +63,8 @@ class _WorkerHandle:
             argv = sandbox.jail_argv(caps, sandbox.cache_dir(), self.cgroup.dirs) + argv
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True, start_new_session=True)
         send_msg(self.proc.stdin.fileno(), self.cfg)
+
+    def wait_ready(self) -> None:
         ready = recv_msg(self.proc.stdout.fileno())
         if not ready or ready[0] != "ready":  # no program caused this: an infrastructure error
             self.proc.kill()
@@ -144,6 +152,8 @@ class Executor:
         caps = sandbox.probe()
         if isolation != "auto":  # ask for less than the host allows (e.g. to compare levels)
             want = sandbox.level_rank(isolation)
+            if want < sandbox.level_rank("sealed"):
+                caps.bwrap, caps.seccomp = None, False
             if want < sandbox.level_rank("cgroups"):
                 caps.cgroups = False
             if want < sandbox.level_rank("namespaces"):
@@ -161,6 +171,8 @@ class Executor:
                 for i in range(max(1, workers))]
         self._janitor = sandbox.start_janitor() if caps.cgroups else None
         self._handles = [_WorkerHandle(c) for c in cfgs]
+        for h in self._handles:
+            h.wait_ready()
         self._jobs: queue.Queue = queue.Queue()
         self._threads = [threading.Thread(target=self._loop, args=(h,), daemon=True) for h in self._handles]
         for t in self._threads:
@@ -168,6 +180,40 @@ class Executor:
         self._closed = False
         self._lock = threading.Lock()
         atexit.register(self.close)
+        self.caps.verified = self.verify_isolation()
+        broken = [k for k, ok in self.caps.verified.items() if not ok]
+        if broken and self.caps.sealed:
+            log.warning("sandbox level sealed, but the start-up probe found these properties broken: %s", broken)
+            if min_isolation == "sealed":
+                self.close()
+                raise IsolationError(f"executor.min_isolation=sealed, but the probe found {broken} broken on this host")
+
+    def verify_isolation(self) -> dict[str, bool]:
+        """Run the containment probe (``sandbox.PROBE_PROGRAM``) as a program: what it verified
+        from the inside, not what was configured."""
+        import json
+        import socket
+        import tempfile
+
+        import execrl
+
+        with tempfile.TemporaryDirectory(prefix="execrl-probe-") as tmp:
+            marker = os.path.join(tmp, "marker")
+            open(marker, "w").close()
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(os.path.join(tmp, "sock"))
+            server.listen(1)
+            project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(execrl.__file__))))
+            candidates = [marker, *(os.path.join(project, f) for f in ("data", "README.md", "pyproject.toml", "conf")), os.path.expanduser("~/.bash_history")]
+            hidden = [p for p in candidates if os.path.exists(p)]
+            stdin = json.dumps({"hidden": hidden, "socket": server.getsockname()})
+            res = self.run([ExecRequest(program=sandbox.PROBE_PROGRAM, mode="run", stdin=stdin)])[0]
+            server.close()
+        try:
+            return {k: bool(v) for k, v in json.loads(res.stdout or "").items()}
+        except ValueError:
+            log.warning("isolation probe failed: %s %s", res.outcome.value, (res.error or "")[-300:])
+            return {"probe_ran": False}
 
     @property
     def isolation_level(self) -> str:

@@ -306,6 +306,39 @@ class WorkerCgroup:
                 pass
 
 
+# Run as an ordinary program at start-up: each line checks one containment property from the
+# inside. ``hidden`` are host paths (the project tree, a marker in the host's /tmp), ``socket`` a
+# Unix socket listening on the host; the verdict is what the program could and could not do.
+PROBE_PROGRAM = r"""
+import ctypes, json, os, socket, subprocess, sys
+info = json.loads(sys.stdin.read())
+def denied(fn):
+    try:
+        fn()
+    except Exception:
+        return True
+    return False
+def write(path):
+    with open(path, "w") as f:
+        f.write("x")
+def connect_unix():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(1)
+    s.connect(info["socket"])
+libc = ctypes.CDLL(None, use_errno=True)
+pids = [p for p in os.listdir("/proc") if p.isdigit()]
+print(json.dumps({
+    "project_hidden": not any(os.path.exists(p) for p in info["hidden"]),
+    "host_processes_hidden": len(pids) <= 4,
+    "host_dirs_unwritable": all(denied(lambda d=d: write(os.path.join(d, "execrl-probe"))) for d in ("/run/lock", "/var/tmp", "/dev/shm", "/tmp")),
+    "ptrace_denied": libc.ptrace(16, os.getppid(), 0, 0) == -1,
+    "unix_socket_denied": denied(connect_unix),
+    "network_denied": denied(lambda: socket.create_connection(("1.1.1.1", 53), timeout=1)),
+    "exec_denied": denied(lambda: subprocess.run(["/bin/true"], check=True)),
+}))
+"""
+
+
 def start_janitor() -> subprocess.Popen:
     """A detached process that outlives this one: when it exits, however it exits (SIGKILL
     included), the janitor kills whatever is left in this process's worker cgroups and removes

@@ -386,6 +386,11 @@ class Worker:
             except (ProcessLookupError, PermissionError):
                 pass
         _, status = os.waitpid(c.pid, 0)  # returns at once: it was SIGKILLed, whatever group it moved to
+        if self.sealed:  # alone in its PID namespace with its init: every other process is the program's
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if self.cgroup is not None:
             self.cgroup.kill_all()
         else:  # without a cgroup, detached grandchildren come back to us (subreaper)
