@@ -83,10 +83,22 @@ def error_subtype(result: ExecutionResult | None) -> str | None:
     return result.error_type or (first.error_type if first is not None else None)
 
 
+def error_message(result: ExecutionResult | None, limit: int = 300) -> str:
+    """A short message for the repair prompt: the error text's tail, or the failing test's diff."""
+    if result is None:
+        return ""
+    if result.error:
+        lines = [ln for ln in result.error.strip().splitlines() if ln.strip()]
+        return (lines[-1] if lines else "")[-limit:]
+    bad = [t for t in result.tests if t.outcome is not Outcome.PASSED]
+    if bad:
+        t = bad[0]
+        return (t.error or f"expected {t.expected}, got {t.got}")[-limit:]
+    return result.outcome.value
+
+
 def label_error_fields(record: dict[str, Any]) -> dict[str, str | None]:
     """``error_type`` (subtype) and ``error`` (message) of a results.jsonl record, as :func:`label_results` writes them."""
-    from execrl.sampling.critic_sampling import error_message
-
     res = ExecutionResult.from_dict({k: record[k] for k in ("outcome", "tests", "error_type", "error") if k in record})
     return {"error_type": error_subtype(res), "error": error_message(res) or None}
 
@@ -97,8 +109,6 @@ def label_results(task_ids: list[str], programs: list[str], results: list[Execut
     for tid, prog, r in zip(task_ids, programs, results):
         if r is None or r.outcome is Outcome.INFRA_ERROR:
             continue
-        from execrl.sampling.critic_sampling import error_message
-
         o = first_failure(r)
         out.append(CriticLabel(tid, prog, o.value, coderl_class(r), source, error_subtype(r), error=error_message(r) or None))
     return out

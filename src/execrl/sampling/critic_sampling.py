@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from execrl.data.critic_labels import error_message  # noqa: F401  (lives with the other label fields, torch-free)
 from execrl.data.problem import Problem, Tests
 from execrl.execution.outcomes import CLASS_NAMES, ExecutionResult, Outcome
 from execrl.execution.request import ExecRequest
@@ -82,20 +83,6 @@ def best_prefix_len(token_scores: Sequence[float]) -> int:
     if not token_scores:
         return 0
     return int(max(range(len(token_scores)), key=lambda t: (token_scores[t], -t)))
-
-
-def error_message(result: ExecutionResult | None, limit: int = 300) -> str:
-    """A short message for the repair prompt: the error text's tail, or the failing test's diff."""
-    if result is None:
-        return ""
-    if result.error:
-        lines = [ln for ln in result.error.strip().splitlines() if ln.strip()]
-        return (lines[-1] if lines else "")[-limit:]
-    bad = [t for t in result.tests if t.outcome is not Outcome.PASSED]
-    if bad:
-        t = bad[0]
-        return (t.error or f"expected {t.expected}, got {t.got}")[-limit:]
-    return result.outcome.value
 
 
 def repair_prompt(problem: Problem, program: str, result: ExecutionResult | None, template: str = DEFAULT_REPAIR_TEMPLATE) -> str:
