@@ -217,6 +217,8 @@ def serve_module(program: str, prelude: bool, module_name: str) -> None:
     _status("ready")
 
     def resolve(p: list):
+        if p[0] == "m":  # a builtin or stdlib object the test passed by name
+            return getattr(__import__(p[1], fromlist=["_"]), p[2])
         if p[0] == "g":
             if p[1] not in g:
                 raise NameError(f"name {p[1]!r} is not defined")
@@ -270,6 +272,10 @@ def _answer(req: list, objs: _Objects, resolve, g: dict) -> bytes:
             return plain.encode(["ok", target, []], objs.ref)
         if op == "eval":  # the weaker path: a call expression whose arguments cannot cross
             return plain.encode(["ok", eval(_compile(target, "<test>", "eval"), g), []], objs.ref)
+        if op == "bool":
+            return plain.encode(["ok", bool(target), []], objs.ref)
+        if op == "len":
+            return plain.encode(["ok", len(target), []], objs.ref)
         if op == "iter":
             return plain.encode(["ok", list(_islice(target, ITER_LIMIT)), []], objs.ref)
         if op == "getattr":

@@ -224,6 +224,16 @@ class RemoteRef(plain.RemoteValue):
             raise AttributeError(name)
         return self._session.request(["getattr", self, name])[1]
 
+    def __bool__(self) -> bool:
+        # truthiness and length involve no test data: the program answers them (a re.Match is truthy)
+        return self._session.request(["bool", self])[1] is True
+
+    def __len__(self) -> int:
+        n = self._session.request(["len", self])[1]
+        if type(n) is not int or n < 0:
+            raise plain.NotPlainData("len() of a program object did not give a non-negative int")
+        return n
+
     def __iter__(self) -> Any:
         # iterating a program's iterator (a generator, a map) brings its items over as plain data
         return iter(self._session.request(["iter", self])[1])
@@ -307,6 +317,14 @@ class _Malformed(Exception):
 def _send_ref(obj: Any) -> list:
     if type(obj) is RemoteRef:
         return ["ref", *obj._payload]
+    # a builtin or stdlib function or type a test passes (MBPP 533: remove_datatype(t, int)) goes by name
+    name, mod = getattr(obj, "__name__", None), getattr(obj, "__module__", None) or "builtins"
+    if isinstance(name, str) and (mod == "builtins" or mod in sys.stdlib_module_names):
+        try:
+            if getattr(importlib.import_module(mod), name) is obj:
+                return ["ref", "m", mod, name]
+        except (ImportError, AttributeError):
+            pass
     raise ValueError(f"{type(obj).__name__} is not plain data")
 
 

@@ -248,7 +248,7 @@ class RemoteValue:
         return "an object"
 
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
-    __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = __hash__ = _refuse  # RemoteRef makes __iter__ remote
+    __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = __hash__ = _refuse  # RemoteRef: bool, len, iter remote
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
     __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = __neg__ = __abs__ = _refuse
     __and__ = __rand__ = __or__ = __ror__ = __xor__ = __rxor__ = __invert__ = __round__ = _refuse
