@@ -188,7 +188,13 @@ def e2e_programs(limit: int | None):
     from execrl.data.mbpp import MBPPReader
 
     probs = MBPPReader().read(str(ROOT / "data/mbpp/mbpp.jsonl"), "test")[:limit]
-    return [(p, variants(p.solutions[0])) for p in probs]
+    seen: set[str] = set()
+    out = []
+    for p in probs:  # a few problems share a reference text: a comment naming the task keeps all 2,000 distinct
+        codes = [c if c not in seen else f"{c}# {p.task_id}\n" for c in variants(p.solutions[0])]
+        seen.update(codes)
+        out.append((p, codes))
+    return out
 
 
 def write_samples_file(path: Path, progs) -> None:
