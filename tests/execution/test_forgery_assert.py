@@ -31,7 +31,7 @@ import pytest
 from conftest import ROOT
 from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Outcome
-from helpers.naive_harness import FIND_EXPECTED_LIB, SPRAY_LIB, naive_assert_concat, naive_assert_loop, with_canary
+from helpers.naive_harness import check_rejected, describe, FIND_EXPECTED_LIB, SPRAY_LIB, naive_assert_concat, naive_assert_loop, with_canary
 
 
 @dataclass(frozen=True)
@@ -147,16 +147,6 @@ def square_map(x):
     @CANARY@
     return D()
 """, asserts=("assert square_map(2) == {2: 4}", "assert square_map(3) == {3: 9}"))
-attack("bool_liar_stateful", """
-calls = [0]
-class B:
-    def __bool__(self):
-        calls[0] += 1
-        return calls[0] % 2 == 1   # true for the 1st assert, false for the `not` of the 2nd
-def is_even(x):
-    @CANARY@
-    return B()
-""", asserts=("assert is_even(2)", "assert not is_even(3)"))
 attack("abs_sub_lt_chain", """
 class Z:
     def __sub__(self, o): return self
@@ -874,19 +864,9 @@ def naive_verdicts():
         return dict(zip([c.name for c in cases], pool.map(one, cases)))
 
 
-def _describe(r) -> str:
-    return f"outcome={r.outcome.value} error_type={r.error_type} error={(r.error or '')[-400:]!r}"
-
-
-def _check_rejected(case: Case, r) -> None:
-    assert r.outcome is not Outcome.PASSED, f"FORGED: {case.name} was judged PASSED"
-    assert r.outcome is not Outcome.INFRA_ERROR, f"{case.name} made the sandbox take the blame: {_describe(r)}"
-    assert f"CANARY:{case.name}" in (r.error or ""), f"{case.name}: canary missing from result.error, was the attack reached? {_describe(r)}"
-
-
 @pytest.mark.parametrize("case", ATTACKS, ids=lambda c: c.name)
 def test_attack_is_not_passed(case: Case, verdicts) -> None:
-    _check_rejected(case, verdicts[case.name])
+    check_rejected(case.name, verdicts[case.name])
 
 
 @pytest.mark.parametrize("case", [c for c in ATTACKS if c.naive], ids=lambda c: c.name)
@@ -899,7 +879,7 @@ def test_attack_fools_naive_harness(case: Case, naive_verdicts) -> None:
 @pytest.mark.parametrize("case", CONTROLS, ids=lambda c: c.name)
 def test_honest_control_passes(case: Case, verdicts) -> None:
     r = verdicts[case.name]
-    assert r.outcome is Outcome.PASSED, f"honest program rejected: {_describe(r)}"
+    assert r.outcome is Outcome.PASSED, f"honest program rejected: {describe(r)}"
 
 
 @pytest.mark.parametrize("case", [c for c in CONTROLS if c.naive], ids=lambda c: c.name)
@@ -909,7 +889,7 @@ def test_honest_control_passes_naive_harness(case: Case, naive_verdicts) -> None
 
 
 def test_plain_wrong_program_fails_everywhere(verdicts, naive_verdicts) -> None:
-    _check_rejected(PLAIN_WRONG, verdicts[PLAIN_WRONG.name])
+    check_rejected(PLAIN_WRONG.name, verdicts[PLAIN_WRONG.name])
     assert not naive_verdicts[PLAIN_WRONG.name].passed
     assert not naive_assert_loop(PLAIN_WRONG.source, list(PLAIN_WRONG.asserts)).passed
 
@@ -921,4 +901,18 @@ def test_attacks_have_distinct_programs() -> None:
 @pytest.mark.parametrize("case", DATA_DIR, ids=lambda c: c.name)
 def test_containment_data_dir_reference_is_not_readable(case: Case, verdicts, naive_verdicts) -> None:
     assert naive_verdicts[case.name].passed and f"CANARY:{case.name}" in naive_verdicts[case.name].stderr  # the attack is real
-    _check_rejected(case, verdicts[case.name])
+    check_rejected(case.name, verdicts[case.name])
+
+
+def test_stateful_truthiness_is_behaviour_not_forgery(executor) -> None:
+    # The judge asks the program for the truthiness of an object it returned (sanitized MBPP's
+    # re.Match results need it): truthiness takes no test data, so a stateful __bool__ can do no
+    # more than a function returning alternating plain booleans, which passes these weak tests
+    # under any harness. Both must get the same verdict: the tests are weak, not the judge.
+    asserts = ("assert is_even(2)", "assert not is_even(3)")
+    liar = "calls = [0]\nclass B:\n    def __bool__(self):\n        calls[0] += 1\n        return calls[0] % 2 == 1\ndef is_even(x):\n    return B()\n"
+    plain = "calls = [0]\ndef is_even(x):\n    calls[0] += 1\n    return calls[0] % 2 == 1\n"
+    t = Tests(style="assert", asserts=list(asserts))
+    a, b = executor.run([ExecRequest(program=liar, tests=t), ExecRequest(program=plain, tests=t)])
+    assert a.outcome is b.outcome is Outcome.PASSED
+

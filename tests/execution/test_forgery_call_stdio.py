@@ -25,7 +25,7 @@ import pytest
 from conftest import ROOT
 from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Outcome
-from helpers.naive_harness import FIND_EXPECTED_LIB, SPRAY_LIB, naive_call, naive_stdio, with_canary
+from helpers.naive_harness import check_rejected, describe, FIND_EXPECTED_LIB, SPRAY_LIB, naive_call, naive_stdio, with_canary
 
 
 @dataclass(frozen=True)
@@ -413,19 +413,9 @@ def naive_verdicts():
         return dict(zip([c.name for c in cases], pool.map(_naive, cases)))
 
 
-def _describe(r: Any) -> str:
-    return f"outcome={r.outcome.value} error_type={r.error_type} error={(r.error or '')[-400:]!r}"
-
-
-def _check_rejected(case: Case, r: Any) -> None:
-    assert r.outcome is not Outcome.PASSED, f"FORGED: {case.name} was judged PASSED"
-    assert r.outcome is not Outcome.INFRA_ERROR, f"{case.name} made the sandbox take the blame: {_describe(r)}"
-    assert f"CANARY:{case.name}" in (r.error or ""), f"{case.name}: canary missing from result.error, was the attack reached? {_describe(r)}"
-
-
 @pytest.mark.parametrize("case", ATTACKS, ids=lambda c: c.name)
 def test_attack_is_not_passed(case: Case, verdicts) -> None:
-    _check_rejected(case, verdicts[case.name])
+    check_rejected(case.name, verdicts[case.name])
 
 
 @pytest.mark.parametrize("case", [c for c in ATTACKS if c.naive], ids=lambda c: c.name)
@@ -438,7 +428,7 @@ def test_attack_fools_naive_harness(case: Case, naive_verdicts) -> None:
 @pytest.mark.parametrize("case", CONTROLS, ids=lambda c: c.name)
 def test_honest_control_passes(case: Case, verdicts) -> None:
     r = verdicts[case.name]
-    assert r.outcome is Outcome.PASSED, f"honest program rejected: {_describe(r)}"
+    assert r.outcome is Outcome.PASSED, f"honest program rejected: {describe(r)}"
 
 
 @pytest.mark.parametrize("case", [c for c in CONTROLS if c.naive], ids=lambda c: c.name)
@@ -449,11 +439,11 @@ def test_honest_control_passes_naive_harness(case: Case, naive_verdicts) -> None
 
 @pytest.mark.parametrize("case", PLAIN_WRONG, ids=lambda c: c.name)
 def test_plain_wrong_program_fails_everywhere(case: Case, verdicts, naive_verdicts) -> None:
-    _check_rejected(case, verdicts[case.name])
+    check_rejected(case.name, verdicts[case.name])
     assert not naive_verdicts[case.name].passed
 
 
 @pytest.mark.parametrize("case", DATA_DIR, ids=lambda c: c.name)
 def test_containment_data_dir_reference_is_not_readable(case: Case, verdicts, naive_verdicts) -> None:
     assert naive_verdicts[case.name].passed and f"CANARY:{case.name}" in naive_verdicts[case.name].stderr  # the attack is real
-    _check_rejected(case, verdicts[case.name])
+    check_rejected(case.name, verdicts[case.name])

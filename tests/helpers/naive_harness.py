@@ -268,3 +268,16 @@ def _find_expected(key, where=("frames", "gc")):
                 return ok, got
     return False, None
 '''
+
+
+def describe(r: Any) -> str:
+    """One line on an execrl verdict, for assertion messages."""
+    return f"outcome={r.outcome.value} error_type={r.error_type} error={(r.error or '')[-400:]!r}"
+
+
+def check_rejected(name: str, r: Any) -> None:
+    """An attack's verdict: not passed, not blamed on the sandbox, and its canary in the error."""
+    assert r.outcome.value != "passed", f"FORGED: {name} was judged PASSED"
+    assert r.outcome.value != "infrastructure_error", f"{name} made the sandbox take the blame: {describe(r)}"
+    assert f"CANARY:{name}" in (r.error or ""), f"{name}: canary missing from result.error, was the attack reached? {describe(r)}"
+
