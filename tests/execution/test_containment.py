@@ -7,6 +7,7 @@ than ``sealed`` (the isolation probe then reports what does hold: test_probe_*).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -238,10 +239,11 @@ ex.run([ExecRequest(program=prog + "# " + str(i), mode="run") for i in range(2)]
 """
 
 
-def test_killing_the_evaluator_leaves_nothing_behind() -> None:
-    p = subprocess.Popen([sys.executable, "-c", DRIVER.format(src=str(ROOT / "src"))], stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "READY"
-    time.sleep(1.5)  # the programs and their 32 children each are running now
+def _killed_leaves_nothing(cmd: list[str], ready: callable) -> None:
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ready(p):
+        time.sleep(0.2)
     assert len(_in_groups_of(p.pid)) >= 10  # the canary: the programs really started their processes
     p.send_signal(signal.SIGKILL)
     p.wait()
@@ -253,3 +255,16 @@ def test_killing_the_evaluator_leaves_nothing_behind() -> None:
             break
         time.sleep(0.2)
     assert left == [] and groups == []
+
+
+def test_killing_the_executor_process_leaves_nothing_behind() -> None:
+    _killed_leaves_nothing([sys.executable, "-c", DRIVER.format(src=str(ROOT / "src"))], lambda p: len(_in_groups_of(p.pid)) >= 10)
+
+
+def test_killing_evaluate_py_mid_run_leaves_nothing_behind(tmp_path) -> None:
+    hang = "import os, time\nfor _ in range(5):\n    os.fork()\ntime.sleep(60)\n"
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("\n".join(f'{{"task_id": "mbpp/{i}", "completions": [{json.dumps(hang + "# " + str(i))}]}}' for i in (11, 12)) + "\n")
+    cmd = [sys.executable, str(ROOT / "evaluate.py"), "data=mbpp", f"samples={samples}", "executor.timeout_s=30", "logger=none",
+           f"hydra.run.dir={tmp_path / 'run'}"]
+    _killed_leaves_nothing(cmd, lambda p: len(_in_groups_of(p.pid)) >= 10)
