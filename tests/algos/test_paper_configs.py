@@ -26,6 +26,7 @@ def test_coderl_paper_settings():
     assert (c.optimizer.lr, c.optimizer.weight_decay, c.algo.critic_lr, c.algo.critic_weight_decay) == (2e-5, 0.05, 2e-5, 0.05)
     assert c.trainer.accumulate_grad_batches == 4 and c.algo.mix == "alternate"
     assert c.algo.offline_samples == 20 and c.algo.critic_samples_per_problem == 20
+    assert c.model.prompt_truncation == "right" and compose("train", []).model.prompt_truncation == "left"
 
 
 def test_ppocoder_plateau_matches_reduce_lr_on_plateau():

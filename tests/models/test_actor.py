@@ -140,3 +140,21 @@ def test_prefill_cache_continues_like_one_forward_pass() -> None:
     cache, _ = actor.prefill(ids[:, :-1], mask[:, :-1])
     step = actor.model(input_ids=ids[:, -1:], attention_mask=mask, position_ids=pos[:, -1:], **{actor.cache_kw: cache}).logits[:, -1]
     assert torch.allclose(step, full, atol=1e-6)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_prompt_truncation_side(side) -> None:
+    """'right' keeps a long prompt's first tokens (CodeRL), 'left' its last (the default)."""
+    for arch in ("seq2seq", "causal"):
+        actor = build_actor(arch, config=TINY[arch], max_prompt_len=8, prompt_truncation=side)
+        prompt = " ".join(f"w{i}" for i in range(40))
+        full = actor.tokenizer(actor.format_prompt(prompt), add_special_tokens=False)["input_ids"]
+        assert len(full) == 110  # the builtin tokenizer adds no special tokens (no EOS to keep)
+        want = full[:8] if side == "right" else full[-8:]
+        ids, mask = actor.encode_prompts([prompt])
+        assert ids[0].tolist() == want and mask.sum().item() == 8
+
+
+def test_prompt_truncation_rejects_unknown_side() -> None:
+    with pytest.raises(ValueError, match="prompt_truncation"):
+        build_actor("causal", config=TINY["causal"], prompt_truncation="middle")

@@ -65,11 +65,16 @@ class Actor(nn.Module):
         system_prompt: str | None = None,
         sample_dtype: str | None = None,
         adapters_only: bool = True,
+        prompt_truncation: str = "left",
     ) -> None:
         super().__init__()
         self.model = model
         self.tokenizer = tokenizer
         self.max_prompt_len = max_prompt_len
+        if prompt_truncation not in ("left", "right"):
+            raise ValueError(f"prompt_truncation must be 'left' or 'right', got {prompt_truncation!r}")
+        # the side cut from a long prompt: 'left' keeps its end, 'right' its beginning (CodeRL)
+        self.prompt_truncation = prompt_truncation
         self.max_new_tokens = max_new_tokens
         self.share_prompts = share_prompts
         self.cache_kw = _cache_kwarg(lora_lib.base_model(model))  # fixed per model: not looked up on every forward
@@ -128,7 +133,7 @@ class Actor(nn.Module):
         """Prompt ids and mask; left-padded for causal models so responses start aligned."""
         prompts = [self.format_prompt(p) for p in prompts]
         self.tokenizer.padding_side = "right" if self.is_seq2seq else "left"
-        self.tokenizer.truncation_side = "left"  # keep the end of the prompt (the task statement tail)
+        self.tokenizer.truncation_side = self.prompt_truncation
         enc = self.tokenizer(
             prompts,
             padding=True,
@@ -452,6 +457,7 @@ def build_actor(
     prompt_style: str = "completion",
     system_prompt: str | None = None,
     sample_dtype: str | None = None,
+    prompt_truncation: str = "left",
 ) -> Actor:
     """Build an :class:`Actor`: load ``pretrained`` or build from ``config``.
 
@@ -496,7 +502,8 @@ def build_actor(
                                   lora.get("target_modules"), seq2seq=arch == "seq2seq")
     return Actor(model, tok, max_prompt_len=max_prompt_len, max_new_tokens=max_new_tokens, share_prompts=share_prompts,
                  prompt_style=prompt_style, system_prompt=system_prompt, sample_dtype=sample_dtype,
-                 adapters_only=bool(location))  # a randomly initialised base cannot be rebuilt: save it
+                 adapters_only=bool(location),  # a randomly initialised base cannot be rebuilt: save it
+                 prompt_truncation=prompt_truncation)
 
 
 def _cache_kwarg(model: PreTrainedModel) -> str:
