@@ -104,5 +104,6 @@ def test_reference_xlcost_reports_compile_rate_and_computational_accuracy(tmp_pa
     t = m["translation"]["java->cpp"]
     assert t["problems"] == 6 and 0.5 <= t["compile_rate"] <= 1.0
     assert t["exact_match"] == 1.0 and t["codebleu"]["codebleu"] == pytest.approx(1.0)
+    assert t["codebleu_tok"]["codebleu"] == pytest.approx(1.0)  # the same on XLCoST token text
     ca = t["computational_accuracy"]
     assert ca["problems_scored"] + sum(ca["sources_flagged"].values()) == 6

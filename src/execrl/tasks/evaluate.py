@@ -20,6 +20,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from execrl.data.critic_labels import label_error_fields
 from execrl.data.problem import Problem
 from execrl.data.source import DATAMODULE_TARGET, SOURCE_TARGET
 from execrl.execution.outcomes import ExecutionResult, Outcome, outcome_class
@@ -27,7 +28,7 @@ from execrl.execution.request import ExecRequest
 from execrl.metrics.equivalence import SourceOutputs, equivalence_result, run_request
 from execrl.metrics.samples import ProblemSamplesIn, align_samples, prompt_hash, read_samples
 from execrl.metrics.summary import Judged, compile_rate, synthesis_metrics
-from execrl.metrics.translation import codebleu, exact_match
+from execrl.metrics.translation import codebleu, codebleu_tokens, exact_match
 from execrl.utils.config import instantiate_list, print_config_tree, task_wrapper
 
 log = logging.getLogger("execrl")
@@ -180,6 +181,8 @@ def _translation_metrics(recs: list[dict[str, Any]], ks: list[int], nks: list[li
     refs, preds = [r["reference"] for r in with_ref], [r["program"] for r in with_ref]
     m["exact_match"] = exact_match(refs, preds)
     m["codebleu"] = codebleu(refs, preds, lang) if with_ref and with_codebleu else None
+    # on XLCoST token text, comparable with the published XLCoST/PPOCoder CodeBLEU
+    m["codebleu_tok"] = codebleu_tokens(refs, preds, lang) if with_ref and with_codebleu else None
     sources: dict[str, dict] = {r["task_id"]: r["source"] for r in recs if r.get("source")}
     if sources:
         judged_src = [s for s in sources.values() if s["outcome"] != Outcome.INFRA_ERROR.value]
@@ -224,6 +227,7 @@ def write_critic_labels(records: list[dict[str, Any]], path: Path, data: str = "
             c = outcome_class(Outcome(r.get("first_failure") or r["outcome"]))
             if c is not None:
                 row = {"task_id": r["task_id"], "index": r["index"], "data": data, "split": split, "program": r["program"], "outcome": r["outcome"], "class": c}
+                row.update(label_error_fields(r))  # subtype and message, for algo=repair
                 f.write(json.dumps(row) + "\n")
                 n += 1
     return n
@@ -250,6 +254,7 @@ def print_table(metrics: dict[str, Any], title: str) -> None:
     for pair, m in (metrics.get("translation") or {}).items():
         flat = {f"{pair} {k}": v for k, v in m.items() if isinstance(v, (int, float)) or v is None}
         flat.update({f"{pair} {k}": v for k, v in (m.get("codebleu") or {}).items()})
+        flat.update({f"{pair} {k}_tok": v for k, v in (m.get("codebleu_tok") or {}).items()})
         ca = m.get("computational_accuracy") or {}
         flat.update({f"{pair} computational_accuracy {k}": v for k, v in ca.items() if isinstance(v, (int, float))})
         flat.update({f"{pair} sources_flagged/{k}": v for k, v in (ca.get("sources_flagged") or {}).items()})
