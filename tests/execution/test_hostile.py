@@ -165,3 +165,17 @@ def test_no_stray_processes_after_the_suite(executor) -> None:
     for h in executor._handles:
         tree = [h.proc.pid] + [c.pid for c in psutil.Process(h.proc.pid).children(recursive=True)]
         assert len(tree) <= 3 and not any(psutil.Process(p).uids().real in program_uids for p in tree)
+
+
+@pytest.mark.parametrize("level", ["process", "namespaces", "cgroups"])
+def test_isolation_probe_runs_at_every_level_without_harming_the_pool(level) -> None:
+    from execrl.execution import Executor
+    from execrl.execution.sandbox import level_rank, probe
+
+    if level_rank(level) > level_rank(probe().level):
+        pytest.skip(f"host grants less than {level}")
+    with Executor(workers=1, timeout_s=2.0, isolation=level) as ex:
+        assert len(ex.caps.verified) == 7 and "probe_ran" not in ex.caps.verified, ex.isolation_level
+        assert run(ex, PASSING).passed
+    # where a probe write could succeed (below sealed) it removes what it wrote
+    assert not any(Path(d, "execrl-probe").exists() for d in ("/run/lock", "/var/tmp", "/dev/shm", "/tmp"))

@@ -310,7 +310,7 @@ class WorkerCgroup:
 # inside. ``hidden`` are host paths (the project tree, a marker in the host's /tmp), ``socket`` a
 # Unix socket listening on the host; the verdict is what the program could and could not do.
 PROBE_PROGRAM = r"""
-import ctypes, json, os, socket, subprocess, sys
+import ctypes, json, os, socket, subprocess, sys, time
 info = json.loads(sys.stdin.read())
 def denied(fn):
     try:
@@ -321,17 +321,28 @@ def denied(fn):
 def write(path):
     with open(path, "w") as f:
         f.write("x")
+    os.unlink(path)  # below the sealed level this can succeed: leave nothing behind
 def connect_unix():
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(1)
     s.connect(info["socket"])
 libc = ctypes.CDLL(None, use_errno=True)
+def ptrace_denied():
+    # attach to a child of our own (never the worker: that would stop it where ptrace is allowed)
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(5)
+        os._exit(0)
+    denied = libc.ptrace(16, pid, 0, 0) == -1
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return denied
 pids = [p for p in os.listdir("/proc") if p.isdigit()]
 print(json.dumps({
     "project_hidden": not any(os.path.exists(p) for p in info["hidden"]),
     "host_processes_hidden": len(pids) <= 4,
     "host_dirs_unwritable": all(denied(lambda d=d: write(os.path.join(d, "execrl-probe"))) for d in ("/run/lock", "/var/tmp", "/dev/shm", "/tmp")),
-    "ptrace_denied": libc.ptrace(16, os.getppid(), 0, 0) == -1,
+    "ptrace_denied": ptrace_denied(),
     "unix_socket_denied": denied(connect_unix),
     "network_denied": denied(lambda: socket.create_connection(("1.1.1.1", 53), timeout=1)),
     "exec_denied": denied(lambda: subprocess.run(["/bin/true"], check=True)),
