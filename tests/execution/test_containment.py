@@ -222,8 +222,9 @@ def _in_groups_of(owner: int) -> list[int]:
 def _processes_of(ex) -> list[int]:
     """Processes of this executor's programs: anything in its workers' cgroups but the workers."""
     time.sleep(0.2)
-    workers = {c.pid for h in ex._handles for c in psutil.Process(h.proc.pid).children(recursive=True)} | {h.proc.pid for h in ex._handles}
-    return [p for p in _in_groups_of(os.getpid()) if p not in workers]
+    workers = {c.pid for h in ex._handles for c in psutil.Process(h.proc.pid).children(recursive=True)}
+    inside = {int(x) for h in ex._handles for x in (h.cgroup.dirs[0] / "cgroup.procs").read_text().split()}
+    return sorted(inside - workers)
 
 
 # ----------------------------------------------------------------------------- nothing outlives the evaluator

@@ -179,3 +179,18 @@ def test_isolation_probe_runs_at_every_level_without_harming_the_pool(level) -> 
         assert run(ex, PASSING).passed
     # where a probe write could succeed (below sealed) it removes what it wrote
     assert not any(Path(d, "execrl-probe").exists() for d in ("/run/lock", "/var/tmp", "/dev/shm", "/tmp"))
+
+
+def test_an_executor_made_in_a_thread_outlives_the_thread() -> None:
+    # a jailed worker must not die with the thread that started it (bwrap's --die-with-parent did)
+    import threading
+
+    from execrl.execution import Executor
+
+    box: list = []
+    t = threading.Thread(target=lambda: box.append(Executor(workers=1, timeout_s=2.0)))
+    t.start()
+    t.join()
+    time.sleep(0.5)
+    with box[0] as ex:
+        assert run(ex, PASSING).passed and ex.stats["charged_failures"] == 0

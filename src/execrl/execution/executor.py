@@ -75,7 +75,8 @@ class _WorkerHandle:
     def stop(self) -> None:
         if self.proc is not None:
             try:
-                self.proc.stdin.close()
+                if not self.proc.stdin.closed:
+                    self.proc.stdin.close()
                 self.proc.wait(timeout=5)
             except Exception:
                 self.proc.kill()
@@ -270,6 +271,12 @@ class Executor:
             self._jobs.put(None)
         for t in self._threads:
             t.join(timeout=5)
+        for h in self._handles:  # every worker sees EOF at once, then each is waited for
+            if h.proc is not None:
+                try:
+                    h.proc.stdin.close()
+                except OSError:
+                    pass
         for h in self._handles:
             h.stop()
         if self._janitor is not None:  # nothing left for it to clean

@@ -168,7 +168,10 @@ def _seccomp_available() -> bool:
 def jail_argv(caps: Capabilities, cache_dir: Path, cgroup_dirs: list[Path]) -> list[str]:
     """The bubblewrap command line a sealed worker runs under: a new PID, network, IPC and UTS
     namespace; read-only system and Python directories; a private /tmp; its own cgroup dirs."""
-    a = [caps.bwrap or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+    # no --die-with-parent: its signal follows the *thread* that started bwrap, so an Executor made in
+    # a thread that ends would lose its workers; the worker exits at EOF on its pipe, the janitor
+    # kills what is left in its cgroup, and the PID namespace takes everything with the worker
+    a = [caps.bwrap or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
          "--new-session", "--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--tmpfs", "/dev/shm",
          "--perms", "0755", "--size", str(1 << 30), "--tmpfs", "/tmp",
          "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
@@ -238,8 +241,9 @@ class WorkerCgroup:
         self._failcnt = self.failcnt()
 
     def set_program_memory(self, memory_mb: int) -> None:
-        if self.run_dir is None:
+        if self.run_dir is None or memory_mb == getattr(self, "_program_mb", None):
             return
+        self._program_mb = memory_mb
         outer = int((self.dirs[1] / "memory.limit_in_bytes").read_text())
         limit = str(min(memory_mb << 20, outer - (96 << 20)))
         for f in ("memory.memsw.limit_in_bytes", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
