@@ -17,7 +17,6 @@ one no-op optimizer step, so ``max_steps`` always terminates.
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
 from collections.abc import Mapping
