@@ -46,6 +46,7 @@ from execrl.data.critic_labels import coderl_class, read_labels, sample_labels
 from execrl.data.problem import Problem
 from execrl.execution.outcomes import CLASS_NAMES, CODERL_REWARDS, coderl_reward
 from execrl.models.critic import Critic, build_critic, load_critic, token_class_probs
+from execrl.utils.shuffled import ShuffledPasses
 
 log = logging.getLogger("execrl")
 
@@ -145,7 +146,7 @@ class CodeRLModule(ActorModule):
         self.gt_pairs: list[tuple[str, str]] = []
         self._baselines: dict[str, tuple[float | None, int]] = {}  # task_id -> (reward, step computed)
         self._rng = random.Random(seed)
-        self._order: list[int] = []
+        self._passes = ShuffledPasses(self._rng)
         self._micro_step = 0
         self.term_counts = {"ce": 0, "rl": 0}  # micro-batches that trained each loss term
         self._t_backward = 0.0
@@ -286,13 +287,7 @@ class CodeRLModule(ActorModule):
         return out
 
     def _next_pool_batch(self) -> list[PoolItem]:
-        out = []
-        while len(out) < min(self.rl_batch_size, len(self.pool)):
-            if not self._order:
-                self._order = list(range(len(self.pool)))
-                self._rng.shuffle(self._order)
-            out.append(self.pool[self._order.pop()])
-        return out
+        return self._passes.take(self.pool, self.rl_batch_size)
 
     # ----------------------------------------------------------------- losses
     def ce_loss(self) -> torch.Tensor | None:

@@ -28,6 +28,7 @@ from execrl.algos.base import ActorModule
 from execrl.data.critic_labels import CriticLabel, ground_truth_labels, read_labels, sample_labels, write_labels
 from execrl.data.problem import Problem
 from execrl.models.critic import Critic, build_critic
+from execrl.utils.shuffled import ShuffledPasses
 
 
 def label_targets(labels: list[CriticLabel], binary: bool) -> torch.Tensor:
@@ -146,8 +147,7 @@ class CriticModule(ActorModule):
         self.train_labels: list[CriticLabel] = []
         self.val_labels: list[CriticLabel] = []
         self.prompts: dict[str, str] = {}
-        self._order: list[int] = []
-        self._rng = random.Random(seed)
+        self._passes = ShuffledPasses(random.Random(seed))
 
     def trainable_parameters(self):
         return [p for p in self.critic.parameters() if p.requires_grad]
@@ -198,13 +198,7 @@ class CriticModule(ActorModule):
 
     def next_labels(self) -> list[CriticLabel]:
         """The next ``batch_size`` programs of a reshuffled pass over the pool."""
-        out = []
-        while len(out) < min(self.batch_size, len(self.train_labels)):
-            if not self._order:
-                self._order = list(range(len(self.train_labels)))
-                self._rng.shuffle(self._order)
-            out.append(self.train_labels[self._order.pop()])
-        return out
+        return self._passes.take(self.train_labels, self.batch_size)
 
     # ----------------------------------------------------------------- steps
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:

@@ -23,6 +23,7 @@ from execrl.algos.sft import SFTModule
 from execrl.data.critic_labels import CriticLabel, read_labels
 from execrl.data.problem import Problem
 from execrl.sampling.critic_sampling import DEFAULT_REPAIR_TEMPLATE, format_repair_prompt
+from execrl.utils.shuffled import ShuffledPasses
 
 log = logging.getLogger("execrl")
 
@@ -67,8 +68,7 @@ class RepairModule(SFTModule):
         self.labels_path, self.solutions_per_program, self.template = labels_path, solutions_per_program, template
         self.batch_size = batch_size
         self.pairs: list[tuple[str, str]] = []
-        self._order: list[int] = []
-        self._rng = random.Random(seed)
+        self._passes = ShuffledPasses(random.Random(seed))
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -87,17 +87,12 @@ class RepairModule(SFTModule):
     def set_pairs(self, pairs: list[tuple[str, str]]) -> None:
         if not pairs:
             raise ValueError(f"no repair pairs in {self.labels_path}: no failed program of a problem with a reference solution")
-        self.pairs, self._order = pairs, []
+        self.pairs = pairs
+        self._passes.restart()
 
     def next_pairs(self) -> list[tuple[str, str]]:
         """The next ``batch_size`` pairs of a reshuffled pass over the pool."""
-        out = []
-        while len(out) < min(self.batch_size, len(self.pairs)):
-            if not self._order:
-                self._order = list(range(len(self.pairs)))
-                self._rng.shuffle(self._order)
-            out.append(self.pairs[self._order.pop()])
-        return out
+        return self._passes.take(self.pairs, self.batch_size)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         pairs = self.next_pairs()

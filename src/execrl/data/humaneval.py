@@ -10,12 +10,9 @@ is run. The tests are ``test`` (``def check(candidate): assert ...``) followed b
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
-from pathlib import Path
 
-from execrl.data.problem import DataError, Problem, Tests
+from execrl.data.problem import Problem, Tests
 from execrl.data.reader import Reader
 
 SPLITS = ("test", "all")  # HumanEval has one split
@@ -56,7 +53,7 @@ class HumanEvalReader(Reader):
         if split not in SPLITS:
             raise ValueError(f"HumanEval-style data has splits {SPLITS}, got {split!r}")
         out = []
-        for where, row in self._rows(p):
+        for where, row in self.json_rows(p):
             if row is None:
                 continue
             try:
@@ -76,23 +73,3 @@ class HumanEvalReader(Reader):
             ))
         return out
 
-    def _rows(self, p: Path):
-        if p.suffix == ".json":
-            try:
-                rows = json.loads(p.read_text())
-            except json.JSONDecodeError as e:
-                raise DataError(str(p), None, f"bad JSON: {e}") from e
-            if not isinstance(rows, list):
-                raise DataError(str(p), None, "expected a JSON list of problems")
-            yield from ((f"item {i}", r) for i, r in enumerate(rows, 1))
-            return
-        opener = gzip.open if p.suffix == ".gz" else open
-        with opener(p, "rt") as f:
-            for i, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield f"line {i}", json.loads(line)
-                except json.JSONDecodeError as e:
-                    self.bad_record(p, f"line {i}", f"bad JSON: {e}")
-                    yield f"line {i}", None

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import ast
 import builtins
-import json
-from pathlib import Path
 
-from execrl.data.problem import DataError, Problem, Tests
+from execrl.data.problem import Problem, Tests
 from execrl.data.reader import Reader
 
 # Standard task-id ranges (Austin et al.): prompt 1-10, test 11-510, validation 511-600, train 601-974.
@@ -42,7 +40,7 @@ class MBPPReader(Reader):
             raise ValueError(f"MBPP split {split!r} unknown; choose one of {sorted(SPLITS)}")
         lo, hi = SPLITS[split]
         out = []
-        for i, row in self._rows(p):
+        for i, row in self.json_rows(p):
             if row is None:
                 continue
             try:
@@ -75,22 +73,3 @@ class MBPPReader(Reader):
             )
         return out
 
-    def _rows(self, p: Path):
-        if p.suffix == ".json":
-            try:
-                rows = json.loads(p.read_text())
-            except json.JSONDecodeError as e:
-                raise DataError(str(p), None, f"bad JSON: {e}") from e
-            if not isinstance(rows, list):
-                raise DataError(str(p), None, "expected a JSON list of problems")
-            yield from ((f"item {i}", r) for i, r in enumerate(rows, 1))
-            return
-        with open(p) as f:
-            for i, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield f"line {i}", json.loads(line)
-                except json.JSONDecodeError as e:
-                    self.bad_record(p, f"line {i}", f"bad JSON: {e}")
-                    yield f"line {i}", None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 from pathlib import Path
 
@@ -41,3 +43,26 @@ class Reader:
         if not p.exists():
             raise DataError(str(p), None, f"not found: expected {what} (set data.path=...)")
         return p
+
+    def json_rows(self, p: Path):
+        """``(where, row)`` for each record of a JSON list, or of a JSON Lines file (``.gz`` too);
+        a malformed line is a :meth:`bad_record` and comes back as ``(where, None)``."""
+        if p.suffix == ".json":
+            try:
+                rows = json.loads(p.read_text())
+            except json.JSONDecodeError as e:
+                raise DataError(str(p), None, f"bad JSON: {e}") from e
+            if not isinstance(rows, list):
+                raise DataError(str(p), None, "expected a JSON list of problems")
+            yield from ((f"item {i}", r) for i, r in enumerate(rows, 1))
+            return
+        opener = gzip.open if p.suffix == ".gz" else open
+        with opener(p, "rt") as f:
+            for i, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield f"line {i}", json.loads(line)
+                except json.JSONDecodeError as e:
+                    self.bad_record(p, f"line {i}", f"bad JSON: {e}")
+                    yield f"line {i}", None
