@@ -24,14 +24,14 @@ containment problem (issue 15), kept apart at the end of the file.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
 from conftest import ROOT
 from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Outcome
-from helpers.naive_harness import check_rejected, describe, FIND_EXPECTED_LIB, SPRAY_LIB, naive_assert_concat, naive_assert_loop, with_canary
+from helpers.naive_harness import check_rejected, describe, SPRAY_LIB, naive_assert_concat, naive_assert_loop, with_canary
 
 
 @dataclass(frozen=True)
@@ -632,8 +632,8 @@ def _loop():
     for _ in range(200):
         _spray(4)
         time.sleep(0.005)
-threading.Thread(target=_loop, daemon=True).start()
 @CANARY@
+threading.Thread(target=_loop, daemon=True).start()   # the canary first: the flood may get it killed at once
 def f(x):
     time.sleep(0.05)
     return 0

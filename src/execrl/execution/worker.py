@@ -20,7 +20,6 @@ import select
 import selectors
 import signal
 import struct
-import sys
 import threading
 import time
 import traceback
