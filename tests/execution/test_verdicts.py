@@ -179,3 +179,13 @@ def test_c_csharp_and_php_verdicts(executor, language, programs) -> None:
 def test_php_warnings_stay_off_stdout(executor) -> None:
     r = executor.run([ExecRequest(program="<?php\necho $undefined;\necho 7;", language="php", mode="run")])[0]
     assert r.outcome is Outcome.PASSED and r.stdout == "7"
+
+
+def test_both_comparisons_are_reported_and_the_verdict_is_the_first_failure(executor) -> None:
+    # test 0: strict fails ("NO\nYES" for "YES\nNO"), the APPS cascade passes; test 1: a timeout.
+    # The strict verdict stops at test 0 (failed, not timeout); the apps one runs on to test 1.
+    prog = "s = input()\nif s == 'a':\n    print('NO')\n    print('YES')\nelse:\n    while True:\n        pass\n"
+    t = Tests(style="stdio", inputs=["a\n", "b\n"], outputs=["YES\nNO\n", "x\n"])
+    r = executor.run([ExecRequest(program=prog, tests=t)])[0]
+    assert r.outcome is Outcome.FAILED and r.first_failure is Outcome.FAILED and len(r.tests) == 1
+    assert r.compare_outcomes == {"strict": "failed", "apps": "timeout"}

@@ -193,9 +193,10 @@ def _stdio_tests(ask: Ask, spec: RunSpec, t, early: bool, cfg: JudgeConfig) -> E
                 alt_outcome = Outcome.FAILED
             if not compare.stdio_match(text, exp, cfg.compare):
                 outcome, et = Outcome.FAILED, "WrongAnswer"
-        stdout = text
-        tests.append(TestResult(outcome=outcome, error_type=et, error=err, time_s=rep.elapsed, got=text[:500] if outcome is not Outcome.PASSED else None,
-                                expected=expected[:500] if outcome is not Outcome.PASSED else None))
+        if not (early and tests and tests[-1].outcome is not Outcome.PASSED):  # past the first failure: the other mode only
+            stdout = text
+            tests.append(TestResult(outcome=outcome, error_type=et, error=err, time_s=rep.elapsed, got=text[:500] if outcome is not Outcome.PASSED else None,
+                                    expected=expected[:500] if outcome is not Outcome.PASSED else None))
         alt.append(alt_outcome)
         # keep going while the other comparison still passes, so both verdicts are known
         if early and outcome is not Outcome.PASSED and alt_outcome is not Outcome.PASSED:
@@ -397,12 +398,8 @@ def _short(v: Any) -> str | None:
 
 
 def _finish(session: Session | None, tests: list[TestResult], n: int, early: bool, head: ExecutionResult | None = None) -> ExecutionResult:
-    rep = None
-    if session is not None:
-        try:
-            rep = session.close()
-        except WorkerLost:
-            raise
+    """Close the session and build the verdict; a non-passing one carries the program's stderr."""
+    rep = session.close() if session is not None else None
     stderr = rep.stderr.decode("utf-8", "replace")[-2000:] if rep is not None else ""
     res = head if head is not None else _reduce(tests, n, early=early)
     if res.outcome is not Outcome.PASSED:
@@ -457,6 +454,7 @@ def _call_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> Exe
             raise
         r = _test_failure(e, s)
         return _finish(s, [], n, early, ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type=r.error_type, error=r.error, num_tests=n))
+    past_first_failure = False
     for args, exp in zip(t.inputs, t.outputs):
         args = _intkeys_args(args)
         try:
@@ -465,14 +463,17 @@ def _call_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> Exe
             if isinstance(e, WorkerLost):
                 raise
             r = _test_failure(e, s)
-            tests.append(r)
+            if not past_first_failure:
+                tests.append(r)
             alt.append(r.outcome)
             if isinstance(e, ChildGone) or early:
                 break
             continue
         ok, ok_alt = _call_verdict(value, exp, cfg.compare), _call_verdict(value, exp, other)
-        tests.append(TestResult(outcome=Outcome.PASSED if ok else Outcome.FAILED, error_type=None if ok else "WrongAnswer",
-                                got=None if ok else _short(value), expected=None if ok else _short(exp)))
+        if not past_first_failure:  # past it, only the other comparison's verdict is still open
+            tests.append(TestResult(outcome=Outcome.PASSED if ok else Outcome.FAILED, error_type=None if ok else "WrongAnswer",
+                                    got=None if ok else _short(value), expected=None if ok else _short(exp)))
+        past_first_failure = early and (past_first_failure or not ok)
         alt.append(Outcome.PASSED if ok_alt else Outcome.FAILED)
         if early and not ok and not ok_alt:
             break
