@@ -609,6 +609,42 @@ def f(x):
     return 0
 """, naive=None, why="forges reply frames ahead of the judge's next request")
 
+# ----------------------------------------------------------------------------- the operations the judge asks of a program object
+attack("iterator_yields_liars", LIAR + "def f(x):\n    @CANARY@\n    return iter([AlwaysEq(), AlwaysEq()])\n",
+       asserts=("assert list(f(1)) == [2, 3]",), naive="concat")
+attack("len_lies_and_items_lie", LIAR + """
+class Seq:
+    def __len__(self):
+        return 2
+    def __iter__(self):
+        return iter([AlwaysEq(), AlwaysEq()])
+def f(x):
+    @CANARY@
+    return Seq()
+""", asserts=("assert len(f(1)) == 2 and list(f(1)) == [2, 3]",), naive="concat")
+attack("bool_returns_truthy_nonbool", """
+class Yes:
+    def __bool__(self):
+        return 1          # not a bool: bool() raises in the program's own process
+def f(x):
+    @CANARY@
+    return Yes()
+""", asserts=("assert f(1)",), naive=None, why="a plain script raises TypeError too; checks the remote bool path")
+attack("attribute_returns_liar", LIAR + """
+class Box:
+    value = AlwaysEq()
+def f(x):
+    @CANARY@
+    return Box()
+""", asserts=("assert f(1).value == 2",), naive="concat")
+attack("stdlib_patched_to_match_a_constant", """
+import math
+math.sqrt = lambda v: 7   # the expected side, math.sqrt(16), is the judge's own
+def apply(fn, v):
+    @CANARY@
+    return 7
+""", asserts=("import math\nassert apply(math.sqrt, 16) == math.sqrt(16)",), naive="concat")
+
 # ----------------------------------------------------------------------------- protocol: fds, nonces, processes, threads
 attack("fd_spray_forged_verdicts_then_exit0", SPRAY_LIB + "@CANARY@\n_spray()\n_os._exit(0)\n", naive=None,
        why="writes forged verdict frames to fds 3..255; a plain script's verdict is its exit code")
