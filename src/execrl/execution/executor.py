@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from execrl.execution import sandbox
-from execrl.execution.judge import JudgeConfig, WorkerLost, judge
+from execrl.execution.judge import JudgeConfig, WorkerLost, judge, num_tests
 from execrl.execution.outcomes import ExecutionResult, Outcome
 from execrl.execution.request import ExecRequest
 from execrl.execution.worker import WorkerConfig, recv_msg, send_msg, worker_memory_mb
@@ -115,10 +115,10 @@ class _WorkerHandle:
             code = self.proc.poll() if self.proc is not None else None
             self._restart()
             if self._lost == "hung":
-                return ExecutionResult(outcome=Outcome.TIMEOUT, error_type="SandboxTimeout", error=str(e), num_tests=_n(req)), True
+                return ExecutionResult(outcome=Outcome.TIMEOUT, error_type="SandboxTimeout", error=str(e), num_tests=num_tests(req.tests)), True
             oc = Outcome.MEMORY_LIMIT if code == -signal.SIGKILL else Outcome.RUNTIME_ERROR
             return ExecutionResult(outcome=oc, error_type="SandboxKilled" if code == -signal.SIGKILL else "SandboxFailure", error=str(e),
-                                   num_tests=_n(req)), True
+                                   num_tests=num_tests(req.tests)), True
 
     def _restart(self) -> None:
         if self.proc is not None:
@@ -130,9 +130,6 @@ class _WorkerHandle:
         except Exception as e2:  # the next request will try again
             log.error("could not restart sandbox worker: %s", e2)
 
-
-def _n(req: ExecRequest) -> int:
-    return len(req.tests) if req.tests is not None else 0
 
 
 class Executor:

@@ -79,7 +79,7 @@ class Unjudgeable(Exception):
 def judge(req: ExecRequest, ask: Ask, cfg: JudgeConfig) -> ExecutionResult:
     """Judge one request; never raises for anything a program does."""
     if len(req.program) > cfg.max_program_bytes:
-        return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type="ProgramTooLarge", num_tests=_n(req.tests),
+        return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type="ProgramTooLarge", num_tests=num_tests(req.tests),
                                error=f"program of {len(req.program)} characters exceeds executor.max_program_bytes={cfg.max_program_bytes}")
     try:
         lang = _language(req.language)
@@ -201,8 +201,8 @@ def _stdio_tests(ask: Ask, spec: RunSpec, t, early: bool, cfg: JudgeConfig) -> E
         # keep going while the other comparison still passes, so both verdicts are known
         if early and outcome is not Outcome.PASSED and alt_outcome is not Outcome.PASSED:
             break
-    res = _reduce(tests, len(t.inputs), stdout=stdout[:4000], early=early)
-    res.compare_outcomes = {cfg.compare: res.outcome.value, other: _reduce_outcomes(alt, len(t.inputs), early).value}
+    res = _reduce(tests, len(t.inputs), stdout=stdout[:4000])
+    res.compare_outcomes = {cfg.compare: res.outcome.value, other: _reduce_outcomes(alt, len(t.inputs)).value}
     return res
 
 
@@ -397,11 +397,11 @@ def _short(v: Any) -> str | None:
         return None
 
 
-def _finish(session: Session | None, tests: list[TestResult], n: int, early: bool, head: ExecutionResult | None = None) -> ExecutionResult:
+def _finish(session: Session | None, tests: list[TestResult], n: int, head: ExecutionResult | None = None) -> ExecutionResult:
     """Close the session and build the verdict; a non-passing one carries the program's stderr."""
     rep = session.close() if session is not None else None
     stderr = rep.stderr.decode("utf-8", "replace")[-2000:] if rep is not None else ""
-    res = head if head is not None else _reduce(tests, n, early=early)
+    res = head if head is not None else _reduce(tests, n)
     if res.outcome is not Outcome.PASSED:
         res.error = "\n".join(x for x in (res.error, stderr) if x)[-4000:] or None
     if session is not None:
@@ -440,7 +440,7 @@ def _call_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> Exe
         return res
     head = _status_failure(s.open_status, n, build_error_is_compile=True)
     if head is not None:
-        return _finish(s, [], n, early, head)
+        return _finish(s, [], n, head)
     other = "apps" if cfg.compare == "strict" else "strict"
     tests: list[TestResult] = []
     alt: list[Outcome] = []
@@ -453,7 +453,7 @@ def _call_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> Exe
         if isinstance(e, WorkerLost):
             raise
         r = _test_failure(e, s)
-        return _finish(s, [], n, early, ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type=r.error_type, error=r.error, num_tests=n))
+        return _finish(s, [], n, ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type=r.error_type, error=r.error, num_tests=n))
     past_first_failure = False
     for args, exp in zip(t.inputs, t.outputs):
         args = _intkeys_args(args)
@@ -477,13 +477,13 @@ def _call_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> Exe
         alt.append(Outcome.PASSED if ok_alt else Outcome.FAILED)
         if early and not ok and not ok_alt:
             break
-    res = _finish(s, tests, n, early)
-    res.compare_outcomes = {cfg.compare: res.outcome.value, other: _reduce_outcomes(alt, n, early).value}
+    res = _finish(s, tests, n)
+    res.compare_outcomes = {cfg.compare: res.outcome.value, other: _reduce_outcomes(alt, n).value}
     return res
 
 
 def _call_verdict(value: Any, expected: Any, mode: str) -> bool:
-    if isinstance(value, RemoteRef) or _contains_ref(value):
+    if _contains_ref(value):
         return False
     return compare.call_match(value, expected, mode)
 
@@ -551,7 +551,7 @@ def _assert_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> E
         return _open_failure(e, n)
     head = _status_failure(s.open_status, n, build_error_is_compile=False)
     if head is not None:
-        return _finish(s, [], n, early, head)
+        return _finish(s, [], n, head)
     ns = _Namespace(s, _module_names([t.setup_code, *t.asserts]), set(getattr(t, "entry_points", None) or ()))
     tests: list[TestResult] = []
     try:
@@ -561,13 +561,13 @@ def _assert_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> E
         if isinstance(e, WorkerLost | KeyboardInterrupt):
             raise
         r = _test_failure(e, s)
-        return _finish(s, [r], n, early)
+        return _finish(s, [r], n)
     for i, src in enumerate(t.asserts):
         r = _one_assert(s, ns, src, i)
         tests.append(r)
         if r.outcome is not Outcome.PASSED and (early or s.report is not None):
             break
-    return _finish(s, tests, n, early)
+    return _finish(s, tests, n)
 
 
 def _one_assert(s: Session, ns: _Namespace, src: str, i: int) -> TestResult:
@@ -616,19 +616,17 @@ def _weak_assert(s: Session, ns: _Namespace, src: str) -> TestResult | None:
 
 
 # ----------------------------------------------------------------------------- reduction
-def _reduce(tests: list[TestResult], n: int, stdout: str | None = None, early: bool = True) -> ExecutionResult:
+def _reduce(tests: list[TestResult], n: int, stdout: str | None = None) -> ExecutionResult:
     if not tests:
         return ExecutionResult(outcome=Outcome.RUNTIME_ERROR, error_type="NoTestRan", num_tests=n)
-    outcome = _reduce_outcomes([t.outcome for t in tests], n, early)
+    outcome = _reduce_outcomes([t.outcome for t in tests], n)
     first_bad = next((t for t in tests if t.outcome is not Outcome.PASSED), None)
     et = next((t.error_type for t in tests if t.outcome is outcome), None)
-    err = None
-    if first_bad is not None:
-        err = first_bad.error
-    return ExecutionResult(outcome=outcome, tests=tests, error_type=et, error=err, stdout=stdout, num_tests=n)
+    return ExecutionResult(outcome=outcome, tests=tests, error_type=et, error=first_bad.error if first_bad else None, stdout=stdout, num_tests=n)
 
 
-def _reduce_outcomes(outcomes: list[Outcome], n: int, early: bool) -> Outcome:
+def _reduce_outcomes(outcomes: list[Outcome], n: int) -> Outcome:
+    """The program's outcome: the worst test's, and ``failed`` where tests are missing."""
     if not outcomes:
         return Outcome.RUNTIME_ERROR
     outcome = worst(outcomes)
@@ -637,5 +635,6 @@ def _reduce_outcomes(outcomes: list[Outcome], n: int, early: bool) -> Outcome:
     return outcome
 
 
-def _n(t) -> int:
+def num_tests(t) -> int:
+    """How many tests a request carries (0 for compile/run requests)."""
     return len(t) if t is not None else 0
