@@ -175,7 +175,18 @@ class Worker:
         self.compiled: OrderedDict[str, tuple[str | None, list[str] | None, str]] = OrderedDict()
         self._pch: Path | None | bool = None  # built at the first C++ compile; False: unavailable
         self.session: _Child | None = None
+        self._numpy_warm = False
         sandbox.become_subreaper()
+
+    def _warm_numpy(self) -> None:
+        """Import numpy into the zygote, once, when the first program needs it (APPS' prelude
+        imports it): it would cost each such program ~50 ms, and every other one a larger fork."""
+        self._numpy_warm = True
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            return
+        gc.freeze()
 
     # ------------------------------------------------------------------ messages from the judge
     def handle(self, msg: tuple) -> tuple:
@@ -259,6 +270,9 @@ class Worker:
             # above the address-space budget, so that a Python program meets its MemoryError first
             self.cgroup.set_program_memory(limits.memory_mb + 128 if limits.address_space else max(limits.memory_mb, 1024))
         program_run = spec.kind != "compile"
+        if not self._numpy_warm and target[0] == "py" and (spec.prelude or "numpy" in spec.program):
+            self._warm_numpy()
+        mapped = sandbox.mapped_bytes() if limits.address_space else 0  # the child's map, as of the fork
         r_in, w_in = os.pipe()
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
@@ -274,7 +288,7 @@ class Worker:
                 by_fd = target[0] == "exec" and program_run and self.cfg.caps.seccomp
                 if by_fd:  # opened before the filter: the one program this child may start
                     os.dup2(os.open(target[1][0], os.O_RDONLY | os.O_CLOEXEC), sandbox.EXEC_FD, inheritable=False)
-                sandbox.enter(self.cfg.caps, limits, wd, self.cgroup, uid=self.cfg.uid, program_run=program_run)
+                sandbox.enter(self.cfg.caps, limits, wd, self.cgroup, uid=self.cfg.uid, program_run=program_run, mapped=mapped)
                 if target[0] == "exec":  # compilers (shell scripts among them) start the usual way
                     os.execve(sandbox.EXEC_FD if by_fd else target[1][0], target[1], dict(os.environ))
                 target[1](*target[2])
@@ -548,7 +562,7 @@ PREIMPORT = ["cmath", "re", "bisect", "heapq", "string", "datetime", "decimal", 
              "copy", "operator", "functools", "itertools", "collections", "math", "random", "typing", "textwrap", "unicodedata",
              "hashlib", "binascii", "base64", "calendar", "queue", "enum", "dataclasses", "abc", "numbers", "io", "csv", "pprint",
              "difflib", "fnmatch", "glob", "shutil", "tempfile", "threading", "socket", "select", "signal", "subprocess", "zlib",
-             "regex", "sys", "os", "time", "numpy", "collections.abc", "locale", "_strptime"]
+             "regex", "sys", "os", "time", "collections.abc", "locale", "_strptime"]
 
 
 def main() -> None:
@@ -558,10 +572,8 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     cfg: WorkerConfig = recv_msg(proto_in)
-    # warm the zygote: what the children would otherwise import on every run
-    import numpy  # noqa: F401
-
-    exec(compile(harness.APPS_PRELUDE, "<prelude>", "exec"), {})
+    # warm the zygote: what the children would otherwise import on every run (numpy on first need:
+    # Worker.start; every page the zygote holds is copied at each fork and freed at each exit)
     for name in PREIMPORT:  # the stdlib may not be readable by the sandbox user (e.g. under /root)
         try:
             __import__(name)
