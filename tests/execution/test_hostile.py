@@ -194,3 +194,21 @@ def test_an_executor_made_in_a_thread_outlives_the_thread() -> None:
     time.sleep(0.5)
     with box[0] as ex:
         assert run(ex, PASSING).passed and ex.stats["charged_failures"] == 0
+
+
+def test_leftover_processes_do_not_count_against_the_next_program() -> None:
+    """A program that leaves processes behind must not eat the next program's process budget:
+    the worker reaps every one of them (they count against pids.max and RLIMIT_NPROC until then)."""
+    from execrl.execution import Executor
+
+    # a fork bomb: processes that are forking while the worker kills them, each with memory to give back
+    spawner = ("import os\nblob = b'x' * (2 << 20)\nfor _ in range(200):\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+               + PASSING)
+    # the next program needs 45 processes of the 64 allowed: it fails if the 40 above still count
+    forker = ("import os\npids = []\nfor _ in range(45):\n    p = os.fork()\n    if p == 0:\n        os._exit(0)\n    pids.append(p)\n"
+              "for p in pids:\n    os.waitpid(p, 0)\n" + PASSING)
+    with Executor(workers=1, timeout_s=5.0, nproc=64) as ex:
+        for _ in range(5):
+            a, b = ex.run([ExecRequest(program=spawner, tests=ASSERTS)])[0], ex.run([ExecRequest(program=forker, tests=ASSERTS)])[0]
+            assert a.outcome is not Outcome.INFRA_ERROR, (a.outcome, a.error)
+            assert b.outcome is Outcome.PASSED, (b.outcome, b.error)

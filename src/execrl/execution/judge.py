@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import importlib
 import signal
 import sys
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any, Callable
 
 from execrl.execution import compare, plain
@@ -529,7 +531,14 @@ class _Namespace(dict):
         return ref
 
 
-def _module_names(sources: list[str]) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _test_code(src: str, name: str) -> CodeType:
+    """A test's code object, compiled once per distinct text (every program of a problem runs it)."""
+    return compile(src, name, "exec")
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_names(sources: tuple[str, ...]) -> frozenset[str]:
     """Stdlib modules the tests use as ``mod.attr`` (``math.isclose``): the judge's own."""
     used: set[str] = set()
     for src in sources:
@@ -540,7 +549,7 @@ def _module_names(sources: list[str]) -> set[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
                 used.add(node.value.id)
-    return {n for n in used if n in sys.stdlib_module_names or n in ("np", "numpy")}
+    return frozenset(n for n in used if n in sys.stdlib_module_names or n in ("np", "numpy"))
 
 
 def _assert_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> ExecutionResult:
@@ -552,11 +561,11 @@ def _assert_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> E
     head = _status_failure(s.open_status, n, build_error_is_compile=False)
     if head is not None:
         return _finish(s, [], n, head)
-    ns = _Namespace(s, _module_names([t.setup_code, *t.asserts]), set(getattr(t, "entry_points", None) or ()))
+    ns = _Namespace(s, _module_names((t.setup_code, *t.asserts)), set(getattr(t, "entry_points", None) or ()))
     tests: list[TestResult] = []
     try:
         if t.setup_code:  # MBPP's test_setup_code builds inputs from the program's classes
-            exec(compile(t.setup_code, "<setup>", "exec"), ns)
+            exec(_test_code(t.setup_code, "<setup>"), ns)
     except BaseException as e:  # noqa: BLE001
         if isinstance(e, WorkerLost | KeyboardInterrupt):
             raise
@@ -573,7 +582,7 @@ def _assert_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> E
 def _one_assert(s: Session, ns: _Namespace, src: str, i: int) -> TestResult:
     s.last_value = None
     try:
-        code = compile(src, f"<test {i}>", "exec")
+        code = _test_code(src, f"<test {i}>")
     except SyntaxError as e:
         return TestResult(outcome=Outcome.INFRA_ERROR, error_type="BadTest", error=f"test {i} does not parse: {e}")
     try:

@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,6 +236,7 @@ class WorkerCgroup:
         self.run_dir: Path | None = None
         self.run_procs = ""
         self._procs = str(self.dirs[0] / "cgroup.procs")
+        self._pids_current = str(self.dirs[0] / "pids.current")
         self._failcnt = self.failcnt()
 
     def add_program_group(self) -> None:
@@ -299,6 +301,22 @@ class WorkerCgroup:
                 except ProcessLookupError:
                     pass
             time.sleep(0.002)
+
+    def wait_released(self, timeout: float = 2.0) -> None:
+        """Reap until the group holds only the worker's own tasks. A killed program's processes
+        count against the next program's process limits (``pids.max``, ``RLIMIT_NPROC``) until
+        they are reaped, and some become zombies only after ``kill_all`` saw them leave."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reap()
+            try:
+                left = int(_read_file(self._pids_current)) - threading.active_count()
+            except (OSError, ValueError):
+                return
+            if left <= 0 or time.monotonic() > deadline:
+                return
+            self.kill_all()
+            time.sleep(0.0005)
 
     def remove(self) -> None:
         self.kill_all()

@@ -409,6 +409,11 @@ class Worker:
         else:  # without a cgroup, detached grandchildren come back to us (subreaper)
             sandbox.kill_descendants()
         sandbox.reap()
+        if c.feeder is not None:
+            c.feeder.join(timeout=1)
+            c.feeder = None
+        if self.cgroup is not None:
+            self.cgroup.wait_released()
         memory_hit = self.cgroup.hit_memory_limit() if self.cgroup is not None else False
         if not self.sealed:  # sealed, programs can write nowhere but their own work dir
             sandbox.clear_private_tmp(self.cfg.caps)
