@@ -30,7 +30,9 @@ os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", default="smollm2_135m")
     ap.add_argument("--problems", type=int, default=16)
     ap.add_argument("--batch", type=int, default=16)
@@ -44,25 +46,34 @@ def main() -> None:
     import hydra
     import torch
 
+    from execrl.algos.base import exec_request
     from execrl.execution import Executor
     from execrl.sampling.postprocess import postprocess
     from execrl.tasks.train import outcome_rates
-    from execrl.algos.base import exec_request
     from execrl.utils.config import compose
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cfg = compose("generate", [f"model={args.model}", "data=mbpp", "model.lora.r=0", "model.sample_dtype=null"])
+    cfg = compose(
+        "generate",
+        [f"model={args.model}", "data=mbpp", "model.lora.r=0", "model.sample_dtype=null"],
+    )
     problems = hydra.utils.instantiate(cfg.data).problems("test")[: args.problems]
     actor = hydra.utils.instantiate(cfg.model).eval()
     batches = [problems[i : i + args.batch] for i in range(0, len(problems), args.batch)]
 
     def run(variant: str) -> tuple[float, int, list]:
-        actor.sample_dtype = None if variant == "float32" else (variant if variant == "int8" else getattr(torch, variant))
+        actor.sample_dtype = (
+            None
+            if variant == "float32"
+            else (variant if variant == "int8" else getattr(torch, variant))
+        )
         actor.sampling_model()  # the copy is built (or found up to date) before the clock starts
         rolls, tokens, t0 = [], 0, time.perf_counter()
         for b in batches:
-            ro = actor.generate([p.prompt for p in b], do_sample=False, max_new_tokens=args.max_new_tokens)
+            ro = actor.generate(
+                [p.prompt for p in b], do_sample=False, max_new_tokens=args.max_new_tokens
+            )
             tokens += int(ro.response_mask.sum())
             rolls.append(ro)
         return time.perf_counter() - t0, tokens, rolls
@@ -74,7 +85,10 @@ def main() -> None:
             secs, tokens, rolls = run(v)
             times[v].append(tokens / secs)
             last[v] = (tokens, rolls)
-            print(f"repeat {r} {v:<9} {tokens} tokens in {secs:6.1f} s: {tokens / secs:6.1f} tokens/s", flush=True)
+            print(
+                f"repeat {r} {v:<9} {tokens} tokens in {secs:6.1f} s: {tokens / secs:6.1f} tokens/s",
+                flush=True,
+            )
 
     actor.sample_dtype = None
     rows: dict[str, dict] = {}
@@ -85,27 +99,52 @@ def main() -> None:
             programs, nll = [], []
             for b, ro in zip(batches, rolls):
                 programs += [postprocess(t, p) for p, t in zip(b, ro.texts)]
-                with torch.no_grad():  # what RL learns from: the float32 model's log-probs of these tokens
-                    lp = actor.response_logprobs(ro.prompt_ids, ro.prompt_mask, ro.response_ids, ro.response_mask)["logprobs"]
+                with (
+                    torch.no_grad()
+                ):  # what RL learns from: the float32 model's log-probs of these tokens
+                    lp = actor.response_logprobs(
+                        ro.prompt_ids, ro.prompt_mask, ro.response_ids, ro.response_mask
+                    )["logprobs"]
                 nll.append(float(-lp.sum() / ro.response_mask.sum()))
             results = ex.run([exec_request(p, prog) for p, prog in zip(problems, programs)])
             base_programs = base_programs or programs
-            rows[v] = {"tokens_per_s": statistics.mean(times[v]), "per_repeat": times[v], "tokens": tokens,
-                       **outcome_rates([r.outcome for r in results]),
-                       "outcomes": dict(Counter(r.outcome.value for r in results)),
-                       "same_program_as_float32": sum(a == b for a, b in zip(programs, base_programs)) / len(programs),
-                       "float32_nll_per_token": statistics.mean(nll)}
+            rows[v] = {
+                "tokens_per_s": statistics.mean(times[v]),
+                "per_repeat": times[v],
+                "tokens": tokens,
+                **outcome_rates([r.outcome for r in results]),
+                "outcomes": dict(Counter(r.outcome.value for r in results)),
+                "same_program_as_float32": sum(a == b for a, b in zip(programs, base_programs))
+                / len(programs),
+                "float32_nll_per_token": statistics.mean(nll),
+            }
     ref = rows[args.variants[0]]["tokens_per_s"]
-    print(f"\n{args.model}: {len(problems)} MBPP test problems, batch {args.batch}, greedy, <= {args.max_new_tokens} new tokens, "
-          f"{args.threads} thread(s), {args.repeats} repeats interleaved")
-    print(f"{'variant':<10} {'tokens/s':>9} {'ratio':>6} {'pass@1':>7} {'same prog':>9} {'fp32 NLL/tok':>12}  outcomes")
+    print(
+        f"\n{args.model}: {len(problems)} MBPP test problems, batch {args.batch}, greedy, <= {args.max_new_tokens} new tokens, "
+        f"{args.threads} thread(s), {args.repeats} repeats interleaved"
+    )
+    print(
+        f"{'variant':<10} {'tokens/s':>9} {'ratio':>6} {'pass@1':>7} {'same prog':>9} {'fp32 NLL/tok':>12}  outcomes"
+    )
     for v, m in rows.items():
         m["ratio_vs_" + args.variants[0]] = m["tokens_per_s"] / ref
-        print(f"{v:<10} {m['tokens_per_s']:9.1f} {m['tokens_per_s'] / ref:6.2f} {m['pass@1']:7.3f} {m['same_program_as_float32']:9.2f} "
-              f"{m['float32_nll_per_token']:12.3f}  {m['outcomes']}")
+        print(
+            f"{v:<10} {m['tokens_per_s']:9.1f} {m['tokens_per_s'] / ref:6.2f} {m['pass@1']:7.3f} {m['same_program_as_float32']:9.2f} "
+            f"{m['float32_nll_per_token']:12.3f}  {m['outcomes']}"
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"args": vars(args), "variants": rows, "machine": os.uname().nodename, "cpus": os.cpu_count(),
-                                          "torch": torch.__version__}, indent=2))
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "variants": rows,
+                "machine": os.uname().nodename,
+                "cpus": os.cpu_count(),
+                "torch": torch.__version__,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {args.out}")
 
 

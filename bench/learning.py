@@ -64,7 +64,11 @@ METHOD_OVERRIDES = {
     # PPOCoder's translation reward: compiles or not (+1/-1), AST and DFG match; without use_tests=false its
     # compiler term would grade the tests that synth translation derives from the source's output,
     # i.e. it would be the equivalence reward
-    "ppo_ppocoder": ["algo=ppo", "reward=ppocoder", "reward.components.compiler.reward.use_tests=false"],
+    "ppo_ppocoder": [
+        "algo=ppo",
+        "reward=ppocoder",
+        "reward.components.compiler.reward.use_tests=false",
+    ],
     "ppo_equivalence": ["algo=ppo", "reward=equivalence"],
     "coderl_nocritic": ["algo=coderl", "algo.mode=online", "algo.token_weights=uniform"],
     # the papers' settings beside the tuned ones (coderl, ppo = ppo_execrl, grpo = TRL's defaults)
@@ -76,27 +80,70 @@ METHOD_OVERRIDES = {
 # Per model: the defaults of the flags left unset, and overrides added to each method's runs.
 MODEL_PRESETS = {
     "smollm2_135m": {
-        "defaults": dict(seeds=[0, 1], methods=["sft_more", "grpo", "coderl_nocritic"], sft_steps=0, budget="00:00:10:00",
-                         heldout_limit=100, curve_every=300, curve_limit=40, passk_problems=10),
+        "defaults": dict(
+            seeds=[0, 1],
+            methods=["sft_more", "grpo", "coderl_nocritic"],
+            sft_steps=0,
+            budget="00:00:10:00",
+            heldout_limit=100,
+            curve_every=300,
+            curve_limit=40,
+            passk_problems=10,
+        ),
         # RL and the SFT control on MBPP train + validation; no validation loop (greedy decoding of
         # 90 problems would eat the budget); responses up to 256 tokens
         "extra": ["data.train_split=trainval", "data.val_split=null", "model.max_new_tokens=256"],
         "methods": {
             "sft_more": ["optimizer.lr=2e-4", "data.batch_size=8"],
             # groups of 4 programs for 4 problems per step; T 0.8: at 1.0 a 135M model writes little that parses
-            "grpo": ["algo.num_samples=4", "data.batch_size=4", "algo.minibatch_size=16", "algo.temperature=0.8"],
-            "coderl_nocritic": ["algo.num_samples=4", "data.batch_size=4", "algo.ce_batch_size=4", "algo.rl_batch_size=16"],
-            "ppo": ["algo.num_samples=4", "data.batch_size=4", "algo.minibatch_size=16", "algo.temperature=0.8"],
+            "grpo": [
+                "algo.num_samples=4",
+                "data.batch_size=4",
+                "algo.minibatch_size=16",
+                "algo.temperature=0.8",
+            ],
+            "coderl_nocritic": [
+                "algo.num_samples=4",
+                "data.batch_size=4",
+                "algo.ce_batch_size=4",
+                "algo.rl_batch_size=16",
+            ],
+            "ppo": [
+                "algo.num_samples=4",
+                "data.batch_size=4",
+                "algo.minibatch_size=16",
+                "algo.temperature=0.8",
+            ],
         },
     },
 }
-DEFAULTS = dict(seeds=[0, 1, 2], methods=["sft_more", "grpo", "coderl", "ppo"], sft_steps=600, budget="00:00:03:00",
-                heldout_limit=None, curve_every=30, curve_limit=300, passk_problems=0)
+DEFAULTS = dict(
+    seeds=[0, 1, 2],
+    methods=["sft_more", "grpo", "coderl", "ppo"],
+    sft_steps=600,
+    budget="00:00:03:00",
+    heldout_limit=None,
+    curve_every=30,
+    curve_limit=300,
+    passk_problems=0,
+)
 
 
 def train(run_dir: Path, overrides: list[str], log: Path) -> None:
-    cmd = [sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={run_dir}", "logger=csv", "warm_start.enabled=false", *overrides]
-    env = {**os.environ, "PROJECT_ROOT": str(ROOT), "HYDRA_FULL_ERROR": "1", "WANDB_MODE": "offline"}
+    cmd = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        f"hydra.run.dir={run_dir}",
+        "logger=csv",
+        "warm_start.enabled=false",
+        *overrides,
+    ]
+    env = {
+        **os.environ,
+        "PROJECT_ROOT": str(ROOT),
+        "HYDRA_FULL_ERROR": "1",
+        "WANDB_MODE": "offline",
+    }
     with open(log, "w") as f:
         subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
 
@@ -114,7 +161,9 @@ def load_judged_actor(ckpt: Path | None, cfg):
     return (load_actor(ckpt) if ckpt is not None else hydra.utils.instantiate(cfg.model)).eval()
 
 
-def judge(ckpt: Path | None, data: str, seed: int, limit: int | None, model: str | None = None) -> tuple[list, list[str], list]:
+def judge(
+    ckpt: Path | None, data: str, seed: int, limit: int | None, model: str | None = None
+) -> tuple[list, list[str], list]:
     """The first ``limit`` held-out problems, a checkpoint's greedy programs for them and their
     sandbox outcomes (instruct prompts: post-processed as generate.py does)."""
     import hydra
@@ -124,7 +173,14 @@ def judge(ckpt: Path | None, data: str, seed: int, limit: int | None, model: str
     from execrl.sampling.postprocess import postprocess
     from execrl.utils.config import compose
 
-    cfg = compose("train", [*data_overrides(data, seed), *([f"model={model}"] if model else []), "data.val_limit=null"])
+    cfg = compose(
+        "train",
+        [
+            *data_overrides(data, seed),
+            *([f"model={model}"] if model else []),
+            "data.val_limit=null",
+        ],
+    )
     dm = hydra.utils.instantiate(cfg.data)
     problems = dm.problems(dm.test_split, limit)
     actor = load_judged_actor(ckpt, cfg)
@@ -134,13 +190,26 @@ def judge(ckpt: Path | None, data: str, seed: int, limit: int | None, model: str
         for i in range(0, len(problems), 32):
             batch = problems[i : i + 32]
             texts = actor.generate([p.prompt for p in batch], do_sample=False).texts
-            texts = [postprocess(t, p) if p.meta.get("prompt_style") == "instruct" else t for p, t in zip(batch, texts)]
+            texts = [
+                postprocess(t, p) if p.meta.get("prompt_style") == "instruct" else t
+                for p, t in zip(batch, texts)
+            ]
             programs += texts
-            outcomes += [r.outcome for r in ex.run([exec_request(p, prog) for p, prog in zip(batch, texts)])]
+            outcomes += [
+                r.outcome for r in ex.run([exec_request(p, prog) for p, prog in zip(batch, texts)])
+            ]
     return problems, programs, outcomes
 
 
-def pass_at_k(ckpt: Path | None, data: str, seed: int, n_problems: int, model: str | None, n: int = 10, temperature: float = 0.8) -> dict[str, float]:
+def pass_at_k(
+    ckpt: Path | None,
+    data: str,
+    seed: int,
+    n_problems: int,
+    model: str | None,
+    n: int = 10,
+    temperature: float = 0.8,
+) -> dict[str, float]:
     """pass@1..n from ``n`` programs sampled (T ``temperature``, top-p 0.95) for each of the first
     ``n_problems`` held-out problems of :func:`judge`'s subset."""
     import hydra
@@ -151,7 +220,14 @@ def pass_at_k(ckpt: Path | None, data: str, seed: int, n_problems: int, model: s
     from execrl.sampling.postprocess import postprocess
     from execrl.utils.config import compose
 
-    cfg = compose("train", [*data_overrides(data, seed), *([f"model={model}"] if model else []), "data.val_limit=null"])
+    cfg = compose(
+        "train",
+        [
+            *data_overrides(data, seed),
+            *([f"model={model}"] if model else []),
+            "data.val_limit=null",
+        ],
+    )
     dm = hydra.utils.instantiate(cfg.data)
     problems = dm.problems(dm.test_split, max(n_problems, 1))[:n_problems]
     actor = load_judged_actor(ckpt, cfg)
@@ -159,9 +235,18 @@ def pass_at_k(ckpt: Path | None, data: str, seed: int, n_problems: int, model: s
     with Executor(workers=2) as ex:
         for i in range(0, len(problems), 4):
             batch = problems[i : i + 4]
-            texts = actor.generate([p.prompt for p in batch], num_return_sequences=n, do_sample=True, temperature=temperature, top_p=0.95).texts
+            texts = actor.generate(
+                [p.prompt for p in batch],
+                num_return_sequences=n,
+                do_sample=True,
+                temperature=temperature,
+                top_p=0.95,
+            ).texts
             rows = [batch[j // n] for j in range(len(texts))]
-            progs = [postprocess(t, p) if p.meta.get("prompt_style") == "instruct" else t for p, t in zip(rows, texts)]
+            progs = [
+                postprocess(t, p) if p.meta.get("prompt_style") == "instruct" else t
+                for p, t in zip(rows, texts)
+            ]
             res = ex.run([exec_request(p, prog) for p, prog in zip(rows, progs)])
             for j in range(len(batch)):
                 ok = [r for r in res[j * n : (j + 1) * n] if not r.outcome.is_infra]
@@ -178,7 +263,12 @@ def rates(judged: tuple[list, list[str], list], n: int | None = None) -> dict[st
     problems, programs, outcomes = (x[:n] for x in judged)
     scores = outcome_rates(outcomes)
     judged_ok = [o for o in outcomes if not o.is_infra]
-    for o in ("compile_error", "runtime_error", "timeout", "failed"):  # the outcome mix (error classes)
+    for o in (
+        "compile_error",
+        "runtime_error",
+        "timeout",
+        "failed",
+    ):  # the outcome mix (error classes)
         scores[f"rate_{o}"] = sum(x.value == o for x in judged_ok) / max(len(judged_ok), 1)
     if problems and problems[0].is_translation:
         cb = codebleu([p.solutions[0] for p in problems], programs, problems[0].language)
@@ -187,38 +277,114 @@ def rates(judged: tuple[list, list[str], list], n: int | None = None) -> dict[st
     return scores
 
 
-def curve(run_dir: Path, launched: float, start: dict[str, float], last: dict[str, float], data: str, seed: int, limit: int,
-          model: str | None = None) -> list[dict[str, float]]:
+def curve(
+    run_dir: Path,
+    launched: float,
+    start: dict[str, float],
+    last: dict[str, float],
+    data: str,
+    seed: int,
+    limit: int,
+    model: str | None = None,
+) -> list[dict[str, float]]:
     """Held-out scores of a run's timed checkpoints (``callbacks=timed``) against seconds since the
     run was launched; ``start`` is the point at 0 s (the SFT checkpoint), ``last`` that of last.ckpt."""
-    ckpts = sorted((run_dir / "checkpoints" / "timed").glob("*.ckpt"), key=lambda f: f.stat().st_mtime)
-    points = [{"seconds": 0.0, **start}, {"seconds": (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime - launched, **last}]
+    ckpts = sorted(
+        (run_dir / "checkpoints" / "timed").glob("*.ckpt"), key=lambda f: f.stat().st_mtime
+    )
+    points = [
+        {"seconds": 0.0, **start},
+        {"seconds": (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime - launched, **last},
+    ]
     for c in ckpts:
-        points.append({"seconds": c.stat().st_mtime - launched, **rates(judge(c, data, seed, limit, model))})
-    return sorted(points, key=lambda p: p["seconds"])  # last.ckpt can be written before a timed one of the same step
+        points.append(
+            {"seconds": c.stat().st_mtime - launched, **rates(judge(c, data, seed, limit, model))}
+        )
+    return sorted(
+        points, key=lambda p: p["seconds"]
+    )  # last.ckpt can be written before a timed one of the same step
 
 
 def stats(values: list[float]) -> dict:
-    return {"per_seed": values, "mean": statistics.mean(values), "stdev": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return {
+        "per_seed": values,
+        "mean": statistics.mean(values),
+        "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=None, help="a conf/model option (default: the train config's); smollm2_135m has a preset")
-    ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default [0, 1, 2] (smollm2_135m: [0, 1])")
-    ap.add_argument("--methods", nargs="+", default=None, help="default sft_more grpo coderl ppo (smollm2_135m: sft_more grpo coderl_nocritic)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--model",
+        default=None,
+        help="a conf/model option (default: the train config's); smollm2_135m has a preset",
+    )
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="default [0, 1, 2] (smollm2_135m: [0, 1])",
+    )
+    ap.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="default sft_more grpo coderl ppo (smollm2_135m: sft_more grpo coderl_nocritic)",
+    )
     ap.add_argument("--data", default="synth")
-    ap.add_argument("--sft-steps", type=int, default=None, help="SFT steps before the methods (600; 0: start from the model itself)")
-    ap.add_argument("--budget", default=None, help="wall clock per method after SFT (DD:HH:MM:SS; 00:00:03:00, smollm2_135m 10 min)")
-    ap.add_argument("--heldout-limit", type=int, default=None, help="held-out problems judged (all; smollm2_135m: 100)")
-    ap.add_argument("--passk-problems", type=int, default=None, help="held-out problems with pass@10 from 10 samples (0: none)")
+    ap.add_argument(
+        "--sft-steps",
+        type=int,
+        default=None,
+        help="SFT steps before the methods (600; 0: start from the model itself)",
+    )
+    ap.add_argument(
+        "--budget",
+        default=None,
+        help="wall clock per method after SFT (DD:HH:MM:SS; 00:00:03:00, smollm2_135m 10 min)",
+    )
+    ap.add_argument(
+        "--heldout-limit",
+        type=int,
+        default=None,
+        help="held-out problems judged (all; smollm2_135m: 100)",
+    )
+    ap.add_argument(
+        "--passk-problems",
+        type=int,
+        default=None,
+        help="held-out problems with pass@10 from 10 samples (0: none)",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--extra", nargs="*", default=[], help="overrides added to every run")
-    ap.add_argument("--method-extra", nargs="*", default=[], help="overrides added to the runs after SFT only (e.g. a smaller batch)")
-    ap.add_argument("--reuse-sft", action="store_true", help="start from an existing sft_seed<N> checkpoint in the runs folder")
+    ap.add_argument(
+        "--method-extra",
+        nargs="*",
+        default=[],
+        help="overrides added to the runs after SFT only (e.g. a smaller batch)",
+    )
+    ap.add_argument(
+        "--reuse-sft",
+        action="store_true",
+        help="start from an existing sft_seed<N> checkpoint in the runs folder",
+    )
     ap.add_argument("--tag", default="", help="suffix of the JSON's name (keeps an earlier table)")
-    ap.add_argument("--curve-every", type=int, default=None, help="seconds between timed checkpoints scored for the pass@1-vs-time curve (0: none)")
-    ap.add_argument("--curve-limit", type=int, default=None, help="held-out problems each curve point is scored on")
+    ap.add_argument(
+        "--curve-every",
+        type=int,
+        default=None,
+        help="seconds between timed checkpoints scored for the pass@1-vs-time curve (0: none)",
+    )
+    ap.add_argument(
+        "--curve-limit",
+        type=int,
+        default=None,
+        help="held-out problems each curve point is scored on",
+    )
     args = ap.parse_args()
     preset = MODEL_PRESETS.get(args.model or "", {})
     for k, v in {**DEFAULTS, **preset.get("defaults", {})}.items():
@@ -237,25 +403,47 @@ def main() -> None:
     failed: list[str] = []
     t_start = time.time()
     curves: dict[str, list[list[dict[str, float]]]] = {}
-    timed = ["callbacks=timed", f"callbacks.timed_checkpoint.seconds={args.curve_every}"] if args.curve_every else []
+    timed = (
+        ["callbacks=timed", f"callbacks.timed_checkpoint.seconds={args.curve_every}"]
+        if args.curve_every
+        else []
+    )
     model = [f"model={args.model}"] if args.model else []
     for seed in args.seeds:
-        common = [*data_overrides(args.data, seed), *model, f"seed={seed}", *preset.get("extra", []), *args.extra]
+        common = [
+            *data_overrides(args.data, seed),
+            *model,
+            f"seed={seed}",
+            *preset.get("extra", []),
+            *args.extra,
+        ]
         sft_ckpt: Path | None = None
         if args.sft_steps:
             sft_dir = runs / f"sft_seed{seed}"
             sft_ckpt = sft_dir / "checkpoints" / "last.ckpt"
             if not (args.reuse_sft and sft_ckpt.exists()):
                 shutil.rmtree(sft_dir, ignore_errors=True)
-                train(sft_dir, ["algo=sft", f"trainer.max_steps={args.sft_steps}", *common], runs / f"sft_seed{seed}.log")
+                train(
+                    sft_dir,
+                    ["algo=sft", f"trainer.max_steps={args.sft_steps}", *common],
+                    runs / f"sft_seed{seed}.log",
+                )
         # one judging serves the table and the curve's points (the curve's problems are a prefix of the table's)
-        limit = None if args.heldout_limit is None else max(args.heldout_limit, args.curve_limit if args.curve_every else 0)
-        if sft_ckpt is None and scores[start_name]:  # the same pretrained model for every seed: judged once
+        limit = (
+            None
+            if args.heldout_limit is None
+            else max(args.heldout_limit, args.curve_limit if args.curve_every else 0)
+        )
+        if (
+            sft_ckpt is None and scores[start_name]
+        ):  # the same pretrained model for every seed: judged once
             sft = sft_judged
         else:
             sft = sft_judged = judge(sft_ckpt, args.data, seed, limit, args.model)
             if args.passk_problems:
-                passk.setdefault(start_name, []).append(pass_at_k(sft_ckpt, args.data, seed, args.passk_problems, args.model))
+                passk.setdefault(start_name, []).append(
+                    pass_at_k(sft_ckpt, args.data, seed, args.passk_problems, args.model)
+                )
         scores[start_name].append(rates(sft, args.heldout_limit))
         print(f"seed {seed} {start_name}: {scores[start_name][-1]}", flush=True)
         for m in args.methods:
@@ -266,9 +454,23 @@ def main() -> None:
             launched = time.time()
             start = [f"actor_ckpt={sft_ckpt}"] if sft_ckpt is not None else []
             try:
-                train(d, [*METHOD_OVERRIDES[m], *start, f"+trainer.max_time={args.budget}", "trainer.max_steps=-1",
-                          *timed, *common, *preset.get("methods", {}).get(m, []), *args.method_extra], runs / f"{m}_seed{seed}.log")
-            except subprocess.CalledProcessError:  # keep the other methods' figures; the log says why
+                train(
+                    d,
+                    [
+                        *METHOD_OVERRIDES[m],
+                        *start,
+                        f"+trainer.max_time={args.budget}",
+                        "trainer.max_steps=-1",
+                        *timed,
+                        *common,
+                        *preset.get("methods", {}).get(m, []),
+                        *args.method_extra,
+                    ],
+                    runs / f"{m}_seed{seed}.log",
+                )
+            except (
+                subprocess.CalledProcessError
+            ):  # keep the other methods' figures; the log says why
                 print(f"seed {seed} {m}: FAILED, see {runs / f'{m}_seed{seed}.log'}", flush=True)
                 failed.append(f"{m}_seed{seed}")
                 continue
@@ -276,35 +478,115 @@ def main() -> None:
             scores.setdefault(m, []).append(rates(last, args.heldout_limit))
             print(f"seed {seed} {m}: {scores[m][-1]}", flush=True)
             if args.passk_problems:
-                passk.setdefault(m, []).append(pass_at_k(d / "checkpoints" / "last.ckpt", args.data, seed, args.passk_problems, args.model))
+                passk.setdefault(m, []).append(
+                    pass_at_k(
+                        d / "checkpoints" / "last.ckpt",
+                        args.data,
+                        seed,
+                        args.passk_problems,
+                        args.model,
+                    )
+                )
             if args.curve_every:
-                curves.setdefault(m, []).append(curve(d, launched, rates(sft, args.curve_limit), rates(last, args.curve_limit),
-                                                      args.data, seed, args.curve_limit, args.model))
+                curves.setdefault(m, []).append(
+                    curve(
+                        d,
+                        launched,
+                        rates(sft, args.curve_limit),
+                        rates(last, args.curve_limit),
+                        args.data,
+                        seed,
+                        args.curve_limit,
+                        args.model,
+                    )
+                )
     table = {m: stats([x["pass@1"] for x in v]) for m, v in scores.items()}
     compile_rate = {m: stats([x["compile_rate"] for x in v]) for m, v in scores.items()}
-    extra = {k: {m: stats([x[k] for x in v]) for m, v in scores.items()} for k in ("codebleu",) if all(k in x for v in scores.values() for x in v)}
-    outcome_mix = {k: {m: stats([x[k] for x in v]) for m, v in scores.items()} for k in ("rate_runtime_error", "rate_failed")}
-    pass_k = {f"pass@{k}": {m: stats([x[f"pass@{k}"] for x in v]) for m, v in passk.items()} for k in (10,) if passk}
-    print(f"\nheld-out greedy pass@1 on {args.data} ({len(args.seeds)} seeds, {args.budget} per method after {args.sft_steps} SFT steps"
-          + (f", model {args.model}" if args.model else "") + ")")
-    cols = [("compiles", compile_rate), ("runtime", outcome_mix["rate_runtime_error"]), ("wrong", outcome_mix["rate_failed"])]
-    cols += [(k, v) for k, v in extra.items()] + [(f"{k}[{args.passk_problems}]", v) for k, v in pass_k.items()]
-    print(f"{'method':<16} {'pass@1':>7} {'stdev':>6} " + " ".join(f"{c:>9}" for c, _ in cols) + "  per seed")
+    extra = {
+        k: {m: stats([x[k] for x in v]) for m, v in scores.items()}
+        for k in ("codebleu",)
+        if all(k in x for v in scores.values() for x in v)
+    }
+    outcome_mix = {
+        k: {m: stats([x[k] for x in v]) for m, v in scores.items()}
+        for k in ("rate_runtime_error", "rate_failed")
+    }
+    pass_k = {
+        f"pass@{k}": {m: stats([x[f"pass@{k}"] for x in v]) for m, v in passk.items()}
+        for k in (10,)
+        if passk
+    }
+    print(
+        f"\nheld-out greedy pass@1 on {args.data} ({len(args.seeds)} seeds, {args.budget} per method after {args.sft_steps} SFT steps"
+        + (f", model {args.model}" if args.model else "")
+        + ")"
+    )
+    cols = [
+        ("compiles", compile_rate),
+        ("runtime", outcome_mix["rate_runtime_error"]),
+        ("wrong", outcome_mix["rate_failed"]),
+    ]
+    cols += [(k, v) for k, v in extra.items()] + [
+        (f"{k}[{args.passk_problems}]", v) for k, v in pass_k.items()
+    ]
+    print(
+        f"{'method':<16} {'pass@1':>7} {'stdev':>6} "
+        + " ".join(f"{c:>9}" for c, _ in cols)
+        + "  per seed"
+    )
     for m, r in table.items():
-        delta = "".join(f"  (vs {ref} {r['mean'] - table[ref]['mean']:+.3f})" for ref in ("sft", "start", "sft_more") if ref in table and ref != m)
-        print(f"{m:<16} {r['mean']:7.3f} {r['stdev']:6.3f} " + " ".join(f"{v[m]['mean']:9.3f}" if m in v else f"{'-':>9}" for _, v in cols)
-              + f"  {' '.join(f'{x:.3f}' for x in r['per_seed'])}{delta}")
+        delta = "".join(
+            f"  (vs {ref} {r['mean'] - table[ref]['mean']:+.3f})"
+            for ref in ("sft", "start", "sft_more")
+            if ref in table and ref != m
+        )
+        print(
+            f"{m:<16} {r['mean']:7.3f} {r['stdev']:6.3f} "
+            + " ".join(f"{v[m]['mean']:9.3f}" if m in v else f"{'-':>9}" for _, v in cols)
+            + f"  {' '.join(f'{x:.3f}' for x in r['per_seed'])}{delta}"
+        )
     if curves:
-        print(f"\npass@1 on the first {args.curve_limit} held-out problems vs seconds since launch (mean over seeds, point by point)")
+        print(
+            f"\npass@1 on the first {args.curve_limit} held-out problems vs seconds since launch (mean over seeds, point by point)"
+        )
         for m, runs_ in curves.items():
             n = min(len(c) for c in runs_)
-            pts = [(statistics.mean(c[i]["seconds"] for c in runs_), statistics.mean(c[i]["pass@1"] for c in runs_)) for i in range(n)]
+            pts = [
+                (
+                    statistics.mean(c[i]["seconds"] for c in runs_),
+                    statistics.mean(c[i]["pass@1"] for c in runs_),
+                )
+                for i in range(n)
+            ]
             print(f"{m:<16} " + "  ".join(f"{t:4.0f}s {v:.3f}" for t, v in pts))
-    name = ("learning" + ("" if args.data == "synth" else f"_{args.data}") + (f"_{args.model}" if args.model else "")
-            + (f"_{args.tag}" if args.tag else "") + ".json")
-    (out / name).write_text(json.dumps({"args": vars(args), "table": table, "compile_rate": compile_rate, **extra, **outcome_mix, **pass_k,
-                                        "scores": scores, "passk": passk, "curves": curves, "failed": failed,
-                                        "seconds": time.time() - t_start, "machine": os.uname().nodename, "cpus": os.cpu_count()}, indent=2))
+    name = (
+        "learning"
+        + ("" if args.data == "synth" else f"_{args.data}")
+        + (f"_{args.model}" if args.model else "")
+        + (f"_{args.tag}" if args.tag else "")
+        + ".json"
+    )
+    (out / name).write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "table": table,
+                "compile_rate": compile_rate,
+                **extra,
+                **outcome_mix,
+                **pass_k,
+                "scores": scores,
+                "passk": passk,
+                "curves": curves,
+                "failed": failed,
+                "seconds": time.time() - t_start,
+                "machine": os.uname().nodename,
+                "cpus": os.cpu_count(),
+            },
+            indent=2,
+        )
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--programs", type=int, default=300)
-    ap.add_argument("--levels", nargs="*", default=None, help="default: every level the host grants")
+    ap.add_argument(
+        "--levels", nargs="*", default=None, help="default: every level the host grants"
+    )
     ap.add_argument("--src", default=str(ROOT / "src"), help="the execrl source tree to measure")
     ap.add_argument("--out", default=str(ROOT / "bench/results/sandbox_layers.json"))
     args = ap.parse_args()
@@ -45,9 +47,20 @@ def main() -> None:
                 t0 = time.perf_counter()
                 passed += ex.run([r])[0].passed
                 times.append(time.perf_counter() - t0)
-            rows.append({"src": args.src, "level": level, "median_ms": 1000 * statistics.median(times), "mean_ms": 1000 * statistics.fmean(times),
-                         "passed": passed, "programs": len(reqs), "isolation": ex.isolation_level})
-        print(f"{level:<11} median {rows[-1]['median_ms']:6.2f} ms  mean {rows[-1]['mean_ms']:6.2f} ms  passed {passed}/{len(reqs)}")
+            rows.append(
+                {
+                    "src": args.src,
+                    "level": level,
+                    "median_ms": 1000 * statistics.median(times),
+                    "mean_ms": 1000 * statistics.fmean(times),
+                    "passed": passed,
+                    "programs": len(reqs),
+                    "isolation": ex.isolation_level,
+                }
+            )
+        print(
+            f"{level:<11} median {rows[-1]['median_ms']:6.2f} ms  mean {rows[-1]['mean_ms']:6.2f} ms  passed {passed}/{len(reqs)}"
+        )
     Path(args.out).write_text(json.dumps(rows, indent=2))
 
 

@@ -32,7 +32,7 @@ def corpus() -> list[str]:
         for task in ("synthesis", "translation"):
             for pr in SynthReader(task=task, seed=0).read(None, "sft")[:3000]:
                 texts += [pr.prompt, *pr.solutions]
-    except Exception as e:  # noqa: BLE001 - the tokenizer still covers everything byte-level
+    except Exception as e:
         print(f"synth not included: {e}")
     return texts
 
@@ -40,7 +40,10 @@ def corpus() -> list[str]:
 def main(vocab_size: int = 2048) -> None:
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False),
+        ]
     )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(

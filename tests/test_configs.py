@@ -11,7 +11,22 @@ from omegaconf import OmegaConf
 from conftest import ROOT, compose
 
 # groups whose options compose with train.yaml; generate/evaluate-only groups with their own root
-TRAIN_GROUPS = ["data", "model", "algo", "optimizer", "scheduler", "reward", "executor", "hardware", "logger", "callbacks", "experiment", "debug", "hparams_search", "sweep"]
+TRAIN_GROUPS = [
+    "data",
+    "model",
+    "algo",
+    "optimizer",
+    "scheduler",
+    "reward",
+    "executor",
+    "hardware",
+    "logger",
+    "callbacks",
+    "experiment",
+    "debug",
+    "hparams_search",
+    "sweep",
+]
 OTHER_ROOTS = {"sampling": "generate"}
 
 
@@ -40,7 +55,11 @@ def test_every_group_option_composes(group: str, option: str, root: str, tmp_pat
 
 
 def test_overrides_compose_together(tmp_path: Path) -> None:
-    cfg = compose("train", ["data=mbpp", "model=tiny_causal", "algo=sft", "optimizer.lr=5e-4"], output_dir=tmp_path)
+    cfg = compose(
+        "train",
+        ["data=mbpp", "model=tiny_causal", "algo=sft", "optimizer.lr=5e-4"],
+        output_dir=tmp_path,
+    )
     assert cfg.data.name == "mbpp"
     assert cfg.model.arch == "causal"
     assert cfg.optimizer.lr == 5e-4

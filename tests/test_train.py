@@ -21,7 +21,14 @@ def test_short_sft_run_lowers_training_loss(tmp_path: Path) -> None:
 
     cfg = compose(
         "train",
-        ["algo=sft", "trainer.max_steps=60", "trainer.val_check_interval=60", "trainer.log_every_n_steps=5", "data.val_limit=20", *FAST],
+        [
+            "algo=sft",
+            "trainer.max_steps=60",
+            "trainer.val_check_interval=60",
+            "trainer.log_every_n_steps=5",
+            "data.val_limit=20",
+            *FAST,
+        ],
         output_dir=tmp_path,
     )
     metrics = train(cfg)
@@ -33,8 +40,15 @@ def test_short_sft_run_lowers_training_loss(tmp_path: Path) -> None:
 
 def test_cli_mbpp_tiny_causal_runs_and_checkpoints(tmp_path: Path) -> None:
     proc = run_cli(
-        "train.py", "data=mbpp", "model=tiny_causal", "algo=sft", "trainer.max_steps=20", "trainer.val_check_interval=20",
-        "data.val_limit=8", "logger=csv", f"hydra.run.dir={tmp_path}",
+        "train.py",
+        "data=mbpp",
+        "model=tiny_causal",
+        "algo=sft",
+        "trainer.max_steps=20",
+        "trainer.val_check_interval=20",
+        "data.val_limit=8",
+        "logger=csv",
+        f"hydra.run.dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
@@ -46,10 +60,21 @@ def test_default_job_warm_starts_then_runs_coderl_and_reports(tmp_path: Path) ->
     # the main job (`python train.py`): SFT warm start, then CodeRL from its checkpoint, then
     # held-out pass@1 before/after in summary.json; budgets shrunk, the chain is the real one
     proc = run_cli(
-        "train.py", "warm_start.max_steps=4", "trainer.max_steps=4", "trainer.val_check_interval=1000",
-        "data.reader.sizes={sft:40,rl:20,heldout:12,val:8}", "data.batch_size=4", "model.max_new_tokens=24",
-        "algo.critic_train_steps=2", "algo.critic_label_problems=4", "algo.offline_problems=4", "algo.offline_samples=2",
-        "algo.rl_batch_size=4", "algo.ce_batch_size=4", "logger=csv", f"hydra.run.dir={tmp_path}",
+        "train.py",
+        "warm_start.max_steps=4",
+        "trainer.max_steps=4",
+        "trainer.val_check_interval=1000",
+        "data.reader.sizes={sft:40,rl:20,heldout:12,val:8}",
+        "data.batch_size=4",
+        "model.max_new_tokens=24",
+        "algo.critic_train_steps=2",
+        "algo.critic_label_problems=4",
+        "algo.offline_problems=4",
+        "algo.offline_samples=2",
+        "algo.rl_batch_size=4",
+        "algo.ce_batch_size=4",
+        "logger=csv",
+        f"hydra.run.dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "warm_start" / "checkpoints" / "last.ckpt").exists()
@@ -57,7 +82,10 @@ def test_default_job_warm_starts_then_runs_coderl_and_reports(tmp_path: Path) ->
     assert "SFTModule" in warm and "max_steps: 4" in warm
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["split"] == "heldout" and summary["n"] == 12
-    assert 0.0 <= summary["heldout/pass@1_sft"] <= 1.0 and 0.0 <= summary["heldout/pass@1_coderl"] <= 1.0
+    assert (
+        0.0 <= summary["heldout/pass@1_sft"] <= 1.0
+        and 0.0 <= summary["heldout/pass@1_coderl"] <= 1.0
+    )
     assert "held-out pass@1 on synth:heldout (12 problems): SFT" in proc.stdout
 
 
@@ -67,13 +95,27 @@ def test_timed_checkpoints_under_manual_optimisation(tmp_path: Path) -> None:
 
     from execrl.tasks.train import train
 
-    cfg = compose("train", [
-        "algo=grpo", "warm_start.enabled=false", "logger=csv", "callbacks=timed", "callbacks.timed_checkpoint.seconds=0",
-        "print_config=false", "trainer.max_steps=3", "trainer.val_check_interval=100", "data.batch_size=2",
-        "algo.num_samples=2", "model.max_new_tokens=8",
-    ], output_dir=tmp_path)
+    cfg = compose(
+        "train",
+        [
+            "algo=grpo",
+            "warm_start.enabled=false",
+            "logger=csv",
+            "callbacks=timed",
+            "callbacks.timed_checkpoint.seconds=0",
+            "print_config=false",
+            "trainer.max_steps=3",
+            "trainer.val_check_interval=100",
+            "data.batch_size=2",
+            "algo.num_samples=2",
+            "model.max_new_tokens=8",
+        ],
+        output_dir=tmp_path,
+    )
     train(cfg)
     timed = sorted((tmp_path / "checkpoints" / "timed").glob("*.ckpt"))
     # a zero interval: one checkpoint after every iteration, named by the optimizer step reached
     steps = [torch.load(f, map_location="cpu", weights_only=False)["global_step"] for f in timed]
-    assert steps == [int(f.stem.split("_")[1]) for f in timed] and len(steps) >= 2 and steps[-1] == 3
+    assert (
+        steps == [int(f.stem.split("_")[1]) for f in timed] and len(steps) >= 2 and steps[-1] == 3
+    )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from execrl.algos.coderl_returns import class_rewards, coderl_token_returns, mix_losses, rl_loss, sequence_returns
+from execrl.algos.coderl_returns import (
+    class_rewards,
+    coderl_token_returns,
+    mix_losses,
+    rl_loss,
+    sequence_returns,
+)
 
 ALL = torch.tensor([0, 1, 2, 3])  # compile error, runtime error, failed, passed
 FULL = torch.ones(4, 2)
@@ -52,7 +58,9 @@ def test_rl_loss_is_mean_over_valid_tokens_of_the_batch() -> None:
 
 def test_loss_mixing_alternate_and_sum() -> None:
     ce, rl = torch.tensor(2.0), torch.tensor(5.0)
-    assert mix_losses(ce, rl, step=0, mode="alternate").item() == 2.0  # even step: CE on ground truth
+    assert (
+        mix_losses(ce, rl, step=0, mode="alternate").item() == 2.0
+    )  # even step: CE on ground truth
     assert mix_losses(ce, rl, step=1, mode="alternate").item() == 5.0  # odd step: RL on samples
     assert mix_losses(ce, rl, step=3, mode="sum", ce_weight=0.5, rl_weight=2.0).item() == 11.0
     assert mix_losses(None, rl, step=4, mode="sum").item() == 5.0

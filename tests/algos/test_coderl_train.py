@@ -10,18 +10,33 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-from conftest import compose
 from execrl.data.critic_labels import CriticLabel, write_labels
 from execrl.data.synth import SynthReader
 
+from conftest import compose
+
 SMALL = [
-    "warm_start.enabled=false", "logger=csv", "callbacks=none", "print_config=false", "trainer.max_steps=4",
-    "trainer.val_check_interval=4", "trainer.log_every_n_steps=1", "data.val_limit=4", "data.batch_size=4",
-    "model.max_new_tokens=24", "data.reader.sizes={sft:40,rl:20,heldout:10,val:10}",
+    "warm_start.enabled=false",
+    "logger=csv",
+    "callbacks=none",
+    "print_config=false",
+    "trainer.max_steps=4",
+    "trainer.val_check_interval=4",
+    "trainer.log_every_n_steps=1",
+    "data.val_limit=4",
+    "data.batch_size=4",
+    "model.max_new_tokens=24",
+    "data.reader.sizes={sft:40,rl:20,heldout:10,val:10}",
 ]
 CODERL = [
-    "algo=coderl", "algo.critic_train_steps=3", "algo.critic_label_problems=4", "algo.offline_problems=4",
-    "algo.offline_samples=2", "algo.num_samples=2", "algo.rl_batch_size=4", "algo.ce_batch_size=4",
+    "algo=coderl",
+    "algo.critic_train_steps=3",
+    "algo.critic_label_problems=4",
+    "algo.offline_problems=4",
+    "algo.offline_samples=2",
+    "algo.num_samples=2",
+    "algo.rl_batch_size=4",
+    "algo.ce_batch_size=4",
 ]
 
 
@@ -46,8 +61,12 @@ def _fit(tmp_path: Path, overrides: list[str]):
     return module, rows, logged, changed
 
 
-@pytest.mark.parametrize("mode,relative,mix", [("offline", "false", "alternate"), ("online", "true", "sum")])
-def test_short_coderl_run_updates_actor_and_logs(tmp_path: Path, mode: str, relative: str, mix: str, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "mode,relative,mix", [("offline", "false", "alternate"), ("online", "true", "sum")]
+)
+def test_short_coderl_run_updates_actor_and_logs(
+    tmp_path: Path, mode: str, relative: str, mix: str, monkeypatch
+) -> None:
     from wandb.sdk.wandb_run import Run
 
     wandb_keys: set[str] = set()
@@ -61,15 +80,33 @@ def test_short_coderl_run_updates_actor_and_logs(tmp_path: Path, mode: str, rela
     # offline with absolute returns: the random tiny actor's samples and greedy baseline mostly
     # share a class, so relative returns would often be 0; online exercises the baseline cache
     logger = "logger=many" if mode == "offline" else "logger=csv"  # wandb (offline) + csv once
-    module, rows, logged, changed = _fit(tmp_path, [*CODERL, f"algo.mode={mode}", f"algo.relative_returns={relative}",
-                                                    "algo.baseline_refresh_every=1", f"algo.mix={mix}", logger])
+    module, rows, logged, changed = _fit(
+        tmp_path,
+        [
+            *CODERL,
+            f"algo.mode={mode}",
+            f"algo.relative_returns={relative}",
+            "algo.baseline_refresh_every=1",
+            f"algo.mix={mix}",
+            logger,
+        ],
+    )
     import wandb
 
     wandb.finish()  # no open run leaks into later tests
     assert changed
     assert type(module.reward).__name__ == "UnitTestReward"  # cfg.reward reached the module
-    for key in ["train/rl_loss", "train/ce_loss", "train/reward", "train/outcome/compile_error", "train/returns_mean",
-                "train/returns_min", "train/returns_max", "timing_s/update", "val/pass@1"]:
+    for key in [
+        "train/rl_loss",
+        "train/ce_loss",
+        "train/reward",
+        "train/outcome/compile_error",
+        "train/returns_mean",
+        "train/returns_min",
+        "train/returns_max",
+        "timing_s/update",
+        "val/pass@1",
+    ]:
         assert key in logged, key
     rl = [float(r["train/rl_loss"]) for r in rows if r.get("train/rl_loss")]
     assert rl
@@ -77,7 +114,9 @@ def test_short_coderl_run_updates_actor_and_logs(tmp_path: Path, mode: str, rela
     assert module.term_counts == ({"ce": 4, "rl": 4} if mix == "sum" else {"ce": 2, "rl": 2})
     if relative == "false":
         assert all(v != 0.0 for v in rl)  # absolute returns are never all zero
-    assert module.critic is not None and all(not p.requires_grad for p in module.critic.parameters())
+    assert module.critic is not None and all(
+        not p.requires_grad for p in module.critic.parameters()
+    )
     if mode == "online":
         assert {"timing_s/gen", "timing_s/reward", "train/critic_acc"} <= logged
         assert module._baselines  # greedy baselines were computed and cached
@@ -94,7 +133,9 @@ def test_rl_gradient_raises_logprob_of_positive_return_and_lowers_negative() -> 
     from execrl.models.actor import build_actor
 
     torch.manual_seed(0)
-    cfg = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[2] / "conf/model/tiny_t5.yaml"))
+    cfg = OmegaConf.to_container(
+        OmegaConf.load(Path(__file__).resolve().parents[2] / "conf/model/tiny_t5.yaml")
+    )
     cfg.pop("_target_")
     for sign in (1.0, -1.0):
         torch.manual_seed(0)
@@ -129,26 +170,62 @@ def test_critic_module_trains_on_labels_file_and_coderl_loads_it(tmp_path: Path)
     path = tmp_path / "critic_labels.jsonl"
     write_labels(path, labels)
     run = tmp_path / "critic"
-    module, rows, logged, _ = _fit(run, ["algo=critic", f"algo.labels_path={path}", "algo.batch_size=8", "algo.val_fraction=0.25",
-                                        "trainer.max_steps=30", "trainer.val_check_interval=30", "optimizer.lr=1e-3", "callbacks=default"])
-    assert {"train/loss", "train/critic_acc", "val/critic_acc", "val/critic_macro_f1", "val/critic_f1/passed"} <= logged
+    module, rows, logged, _ = _fit(
+        run,
+        [
+            "algo=critic",
+            f"algo.labels_path={path}",
+            "algo.batch_size=8",
+            "algo.val_fraction=0.25",
+            "trainer.max_steps=30",
+            "trainer.val_check_interval=30",
+            "optimizer.lr=1e-3",
+            "callbacks=default",
+        ],
+    )
+    assert {
+        "train/loss",
+        "train/critic_acc",
+        "val/critic_acc",
+        "val/critic_macro_f1",
+        "val/critic_f1/passed",
+    } <= logged
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert losses[-1] < losses[0]
     assert float([r for r in rows if r.get("val/critic_acc")][-1]["val/critic_acc"]) > 0.5
-    assert module.val_labels and not {lab.task_id for lab in module.val_labels} & {lab.task_id for lab in module.train_labels}
+    assert module.val_labels and not {lab.task_id for lab in module.val_labels} & {
+        lab.task_id for lab in module.train_labels
+    }
     assert list((run / "critic").glob("confusion_*.json"))
     ckpt = run / "checkpoints" / "last.ckpt"
     critic = load_critic(str(ckpt))
-    assert all(torch.equal(a, b) for a, b in zip(critic.state_dict().values(), module.critic.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(critic.state_dict().values(), module.critic.state_dict().values())
+    )
     # the CodeRL module picks the trained critic up from critic_ckpt
-    module2, _, logged2, _ = _fit(tmp_path / "rl", [*CODERL, f"algo.critic_ckpt={ckpt}", "trainer.max_steps=2"])
-    assert all(torch.equal(a, b.to(a.device)) for a, b in zip(critic.state_dict().values(), module2.critic.state_dict().values()))
+    module2, _, logged2, _ = _fit(
+        tmp_path / "rl", [*CODERL, f"algo.critic_ckpt={ckpt}", "trainer.max_steps=2"]
+    )
+    assert all(
+        torch.equal(a, b.to(a.device))
+        for a, b in zip(critic.state_dict().values(), module2.critic.state_dict().values())
+    )
     assert "critic/train_loss_first" not in logged2  # loaded, not trained
 
 
 def test_critic_module_labels_actor_samples_at_setup(tmp_path: Path) -> None:
-    module, rows, logged, _ = _fit(tmp_path, ["algo=critic", "algo.label_problems=6", "algo.samples_per_problem=2",
-                                              "algo.val_fraction=0.0", "trainer.max_steps=2", "algo.batch_size=4"])
+    module, rows, logged, _ = _fit(
+        tmp_path,
+        [
+            "algo=critic",
+            "algo.label_problems=6",
+            "algo.samples_per_problem=2",
+            "algo.val_fraction=0.0",
+            "trainer.max_steps=2",
+            "algo.batch_size=4",
+        ],
+    )
     labels = module.train_labels
     samples = [lab for lab in labels if lab.source == "sample"]
     gt = [lab for lab in labels if lab.source == "ground_truth"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from test_ppo import ParityExecutor, _fit, _learning_check, _module, problems
 
 
@@ -12,8 +11,13 @@ from test_ppo import ParityExecutor, _fit, _learning_check, _module, problems
 def test_grpo_few_steps_updates_actor_and_logs(model, tmp_path):
     torch.manual_seed(0)
     ex = ParityExecutor()
-    cfg, module = _module(model, "grpo", "binary", ex, ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=1.0",
-                                                       "algo.kl_coef=0.02"])
+    cfg, module = _module(
+        model,
+        "grpo",
+        "binary",
+        ex,
+        ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=1.0", "algo.kl_coef=0.02"],
+    )
     assert not hasattr(module, "value_head")
     before = {k: v.clone() for k, v in module.actor.state_dict().items()}
     trainer, rows = _fit(module, tmp_path, steps=4)
@@ -22,8 +26,20 @@ def test_grpo_few_steps_updates_actor_and_logs(model, tmp_path):
     assert changed > len(before) // 2
     assert all(torch.equal(before[k], v) for k, v in module.ref_actor.state_dict().items())
     logged = {k for r in rows for k, v in r.items() if v != ""}
-    for key in ["reward/mean", "kl", "beta", "clipfrac", "train/signal_frac", "loss/ce", "loss/kl", "loss/policy", "timing_s/gen",
-                "timing_s/reward", "timing_s/update", "train/pass_rate"]:
+    for key in [
+        "reward/mean",
+        "kl",
+        "beta",
+        "clipfrac",
+        "train/signal_frac",
+        "loss/ce",
+        "loss/kl",
+        "loss/policy",
+        "timing_s/gen",
+        "timing_s/reward",
+        "timing_s/update",
+        "train/pass_rate",
+    ]:
         assert key in logged, key
     kept = [float(r["train/signal_frac"]) for r in rows if r.get("train/signal_frac")]
     assert any(k > 0 for k in kept)
@@ -58,7 +74,13 @@ def test_on_policy_shortcut_gives_the_same_update(tmp_path):
     finals = []
     for reuse in (True, False):
         torch.manual_seed(0)
-        _, module = _module("tiny_causal", "grpo", "binary", ParityExecutor(), ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=0.0"])
+        _, module = _module(
+            "tiny_causal",
+            "grpo",
+            "binary",
+            ParityExecutor(),
+            ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=0.0"],
+        )
         module.reuse_on_policy_logprobs = reuse
         calls = []
         inner = module.policy_logprobs
@@ -89,8 +111,13 @@ def test_skipping_zero_advantage_rows_leaves_the_update_unchanged(loss_type, tmp
     finals, forwarded = {}, {}
     for mode in ("skip", "full", "drop"):
         torch.manual_seed(0)
-        extra = ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=0.0", f"algo.loss_type={loss_type}",
-                 f"algo.drop_zero_advantage_rows={mode == 'drop'}"]
+        extra = [
+            "algo.num_samples=4",
+            "algo.minibatch_size=64",
+            "algo.ce_coef=0.0",
+            f"algo.loss_type={loss_type}",
+            f"algo.drop_zero_advantage_rows={mode == 'drop'}",
+        ]
         _, module = _module("tiny_causal", "grpo", "binary", OneAlwaysPasses(), extra)
         module.skip_zero_rows = mode != "full"
         calls = []
@@ -102,7 +129,10 @@ def test_skipping_zero_advantage_rows_leaves_the_update_unchanged(loss_type, tmp
     for k in finals["full"]:
         torch.testing.assert_close(finals["skip"][k], finals["full"][k], rtol=1e-5, atol=1e-7)
     # every loss type divides by something that counts p0's rows, so dropping them changes the update
-    assert any(not torch.allclose(finals["drop"][k], finals["full"][k], rtol=1e-5, atol=1e-7) for k in finals["full"])
+    assert any(
+        not torch.allclose(finals["drop"][k], finals["full"][k], rtol=1e-5, atol=1e-7)
+        for k in finals["full"]
+    )
 
 
 def test_dynamic_sampling_refills_with_signal(tmp_path):
@@ -119,8 +149,19 @@ def test_dynamic_sampling_refills_with_signal(tmp_path):
 
     torch.manual_seed(0)
     ex = FirstTwoPass()
-    _, module = _module("tiny_causal", "grpo", "binary", ex, ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=0.0",
-                                                             "algo.dynamic_sampling=true", "algo.dynamic_sampling_max_rounds=10"])
+    _, module = _module(
+        "tiny_causal",
+        "grpo",
+        "binary",
+        ex,
+        [
+            "algo.num_samples=4",
+            "algo.minibatch_size=64",
+            "algo.ce_coef=0.0",
+            "algo.dynamic_sampling=true",
+            "algo.dynamic_sampling_max_rounds=10",
+        ],
+    )
     module._refill_pool = problems(8)[2:]
     _, rows = _fit(module, tmp_path, steps=1)
     row = next(r for r in rows if r.get("train/signal_groups"))
@@ -130,10 +171,17 @@ def test_dynamic_sampling_refills_with_signal(tmp_path):
 
 def test_ratio_logprobs_use_the_sampling_temperature():
     _, module = _module("tiny_t5", "grpo", "binary", ParityExecutor(), ["algo.temperature=0.5"])
-    ro = module.actor.generate(["write f"], num_return_sequences=2, do_sample=True, max_new_tokens=4)
+    ro = module.actor.generate(
+        ["write f"], num_return_sequences=2, do_sample=True, max_new_tokens=4
+    )
     idx = torch.arange(2)
-    logits, _ = module.actor.forward_responses(ro.prompt_ids, ro.prompt_mask, ro.response_ids, ro.response_mask)
-    want = torch.log_softmax(logits / 0.5, -1).gather(-1, ro.response_ids.unsqueeze(-1)).squeeze(-1) * ro.response_mask
+    logits, _ = module.actor.forward_responses(
+        ro.prompt_ids, ro.prompt_mask, ro.response_ids, ro.response_mask
+    )
+    want = (
+        torch.log_softmax(logits / 0.5, -1).gather(-1, ro.response_ids.unsqueeze(-1)).squeeze(-1)
+        * ro.response_mask
+    )
     torch.testing.assert_close(module.policy_logprobs(ro, idx), want)
     torch.testing.assert_close(module.ref_logprobs(ro, idx), want)
 
@@ -144,11 +192,24 @@ def test_kl_bias_correction_reaches_the_update(tmp_path):
     finals = {}
     for on in (True, False):
         torch.manual_seed(0)
-        cfg, module = _module("tiny_causal", "grpo", "binary", ParityExecutor(),
-                              ["algo.num_samples=4", "algo.minibatch_size=64", "algo.ce_coef=0.0", "algo.kl_coef=0.5",
-                               f"algo.kl_bias_correction={on}"])
+        cfg, module = _module(
+            "tiny_causal",
+            "grpo",
+            "binary",
+            ParityExecutor(),
+            [
+                "algo.num_samples=4",
+                "algo.minibatch_size=64",
+                "algo.ce_coef=0.0",
+                "algo.kl_coef=0.5",
+                f"algo.kl_bias_correction={on}",
+            ],
+        )
         assert module.kl_bias_correction is on
         _fit(module, tmp_path / str(on), steps=2)
         finals[on] = module.actor.state_dict()
-    assert any(not torch.allclose(finals[True][k], finals[False][k], rtol=1e-6, atol=1e-8) for k in finals[True])
+    assert any(
+        not torch.allclose(finals[True][k], finals[False][k], rtol=1e-6, atol=1e-8)
+        for k in finals[True]
+    )
     assert _module("tiny_causal", "grpo", "binary", ParityExecutor())[1].kl_bias_correction is True

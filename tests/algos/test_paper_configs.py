@@ -6,27 +6,54 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import compose
 from execrl.algos.schedules import ppocoder_plateau
 from execrl.data.critic_labels import CriticLabel, coderl_class, label_results, write_labels
 from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
 
+from conftest import compose
+
 
 def test_ppocoder_paper_settings():
     a = compose("train", ["experiment=ppocoder_paper"])
-    assert (a.algo.num_samples, a.algo.minibatch_size, a.algo.ppo_epochs, a.algo.whiten) == (1, 1, 1, "sequence")
-    assert (a.algo.kl_estimator, a.algo.lam, a.algo.vf_coef, a.algo.ce_coef, a.algo.value_dropout) == ("k1", 0.95, 1e-3, 0.0, 0.1)
-    assert a.algo.max_grad_norm is None and a.optimizer.lr == 1e-6 and a.data.batch_size == 32 and a.algo.top_k == 5
+    assert (a.algo.num_samples, a.algo.minibatch_size, a.algo.ppo_epochs, a.algo.whiten) == (
+        1,
+        1,
+        1,
+        "sequence",
+    )
+    assert (
+        a.algo.kl_estimator,
+        a.algo.lam,
+        a.algo.vf_coef,
+        a.algo.ce_coef,
+        a.algo.value_dropout,
+    ) == ("k1", 0.95, 1e-3, 0.0, 0.1)
+    assert (
+        a.algo.max_grad_norm is None
+        and a.optimizer.lr == 1e-6
+        and a.data.batch_size == 32
+        and a.algo.top_k == 5
+    )
     tuned = compose("train", ["algo=ppo"])
-    assert tuned.algo == compose("train", ["experiment=ppo_execrl"]).algo  # algo=ppo is the tuned one
+    assert (
+        tuned.algo == compose("train", ["experiment=ppo_execrl"]).algo
+    )  # algo=ppo is the tuned one
 
 
 def test_coderl_paper_settings():
     c = compose("train", ["experiment=coderl_paper"])
-    assert (c.optimizer.lr, c.optimizer.weight_decay, c.algo.critic_lr, c.algo.critic_weight_decay) == (2e-5, 0.05, 2e-5, 0.05)
+    assert (
+        c.optimizer.lr,
+        c.optimizer.weight_decay,
+        c.algo.critic_lr,
+        c.algo.critic_weight_decay,
+    ) == (2e-5, 0.05, 2e-5, 0.05)
     assert c.trainer.accumulate_grad_batches == 4 and c.algo.mix == "alternate"
     assert c.algo.offline_samples == 20 and c.algo.critic_samples_per_problem == 20
-    assert c.model.prompt_truncation == "right" and compose("train", []).model.prompt_truncation == "left"
+    assert (
+        c.model.prompt_truncation == "right"
+        and compose("train", []).model.prompt_truncation == "left"
+    )
 
 
 def test_ppocoder_plateau_matches_reduce_lr_on_plateau():
@@ -41,21 +68,35 @@ def test_ppocoder_plateau_matches_reduce_lr_on_plateau():
             o_ref.step(), o_ours.step()
             ref.step(0.0)
             ours.step()
-            assert o_ours.param_groups[0]["lr"] == pytest.approx(o_ref.param_groups[0]["lr"], rel=1e-9), k
+            assert o_ours.param_groups[0]["lr"] == pytest.approx(
+                o_ref.param_groups[0]["lr"], rel=1e-9
+            ), k
         if base == 1e-6:
-            assert o_ours.param_groups[0]["lr"] == pytest.approx(1e-6 * 2 ** (-14 / 3))  # 14 cuts, then below eps
+            assert o_ours.param_groups[0]["lr"] == pytest.approx(
+                1e-6 * 2 ** (-14 / 3)
+            )  # 14 cuts, then below eps
 
 
 def test_one_outcome_class_first_failing_test():
     """Critic labels and RL pools label a program by its first failing test, as CodeRL (and evaluate.py's export)."""
-    r = ExecutionResult(Outcome.TIMEOUT, tests=[TestResult(Outcome.PASSED), TestResult(Outcome.FAILED), TestResult(Outcome.TIMEOUT)])
+    r = ExecutionResult(
+        Outcome.TIMEOUT,
+        tests=[TestResult(Outcome.PASSED), TestResult(Outcome.FAILED), TestResult(Outcome.TIMEOUT)],
+    )
     assert coderl_class(r) == 2 and coderl_class(ExecutionResult(Outcome.COMPILE_ERROR)) == 0
     assert coderl_class(ExecutionResult(Outcome.INFRA_ERROR)) == -1 and coderl_class(None) == -1
     (lab,) = label_results(["t"], ["p"], [r])
     assert (lab.outcome, lab.cls) == ("failed", 2)
-    e = ExecutionResult(Outcome.RUNTIME_ERROR, error_type="ZeroDivisionError", error="Traceback\nZeroDivisionError: division by zero")
+    e = ExecutionResult(
+        Outcome.RUNTIME_ERROR,
+        error_type="ZeroDivisionError",
+        error="Traceback\nZeroDivisionError: division by zero",
+    )
     (lab,) = label_results(["t"], ["1/0"], [e])
-    assert (lab.error_type, lab.error) == ("ZeroDivisionError", "ZeroDivisionError: division by zero")
+    assert (lab.error_type, lab.error) == (
+        "ZeroDivisionError",
+        "ZeroDivisionError: division by zero",
+    )
 
 
 def test_offline_labels_without_baselines_decode_greedy_ones_or_refuse(tmp_path):
@@ -63,20 +104,39 @@ def test_offline_labels_without_baselines_decode_greedy_ones_or_refuse(tmp_path)
 
     probs = problems(2)
     path = tmp_path / "critic_labels.jsonl"
-    write_labels(path, [CriticLabel(p.task_id, "x = 1", "failed", 2) for p in probs])  # samples only, no baseline rows
-    cfg = compose("train", ["algo=coderl", "model=tiny_t5", "model.max_new_tokens=8", f"algo.offline_labels={path}",
-                            "algo.token_weights=uniform"])
+    write_labels(
+        path, [CriticLabel(p.task_id, "x = 1", "failed", 2) for p in probs]
+    )  # samples only, no baseline rows
+    cfg = compose(
+        "train",
+        [
+            "algo=coderl",
+            "model=tiny_t5",
+            "model.max_new_tokens=8",
+            f"algo.offline_labels={path}",
+            "algo.token_weights=uniform",
+        ],
+    )
     import hydra
 
     def module(executor):
-        return hydra.utils.instantiate(cfg.algo, actor=hydra.utils.instantiate(cfg.model), optimizer=None, executor=executor,
-                                       _recursive_=False)
+        return hydra.utils.instantiate(
+            cfg.algo,
+            actor=hydra.utils.instantiate(cfg.model),
+            optimizer=None,
+            executor=executor,
+            _recursive_=False,
+        )
 
     with pytest.raises(ValueError, match="no baseline rows"):
         module(None).build_offline_pool(probs)
     ex = ParityExecutor()
     m = module(ex)
     m.build_offline_pool(probs)
-    assert len(ex.requests) == 2 and m.setup_stats["offline/baselines_decoded"] == 2.0  # one greedy program per problem
+    assert (
+        len(ex.requests) == 2 and m.setup_stats["offline/baselines_decoded"] == 2.0
+    )  # one greedy program per problem
     for it in m.pool:  # relative return: R(failed) - R(judged greedy baseline), not R(failed) - 0
-        assert it.baseline_reward in (-1.0, 1.0) and it.returns[0] == pytest.approx(-0.3 - it.baseline_reward)
+        assert it.baseline_reward in (-1.0, 1.0) and it.returns[0] == pytest.approx(
+            -0.3 - it.baseline_reward
+        )

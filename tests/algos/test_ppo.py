@@ -12,10 +12,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from conftest import compose
 from execrl.data.problem import Problem, Tests
 from execrl.execution.outcomes import ExecutionResult, Outcome
 from execrl.models.checkpoint import actor_state_dict
+
+from conftest import compose
+
 
 class ParityExecutor:
     """Judges a program by the parity of its length (so sampled groups get different rewards);
@@ -45,7 +47,9 @@ def problems(n: int = 8) -> list[Problem]:
     """Synthesis problems with one assert test and a Python reference solution."""
     return [
         Problem(
-            task_id=f"p{i}", dataset="fake", prompt=f"Write a function that returns {i} plus x.",
+            task_id=f"p{i}",
+            dataset="fake",
+            prompt=f"Write a function that returns {i} plus x.",
             tests=Tests(style="assert", asserts=[f"assert f(1) == {i + 1}"]),
             solutions=[f"def f(x):\n    return x + {i}\n"],
         )
@@ -57,33 +61,72 @@ def translation_problems(n: int = 8) -> list[Problem]:
     """XLCoST-shaped Java -> C++ problems: no tests, a C++ reference translation."""
     return [
         Problem(
-            task_id=f"t{i}", dataset="fake", prompt=f"class A {{ static int f(int x) {{ return x + {i}; }} }}",
-            language="cpp", source_language="java", source_code=f"class A {{ static int f(int x) {{ return x + {i}; }} }}",
+            task_id=f"t{i}",
+            dataset="fake",
+            prompt=f"class A {{ static int f(int x) {{ return x + {i}; }} }}",
+            language="cpp",
+            source_language="java",
+            source_code=f"class A {{ static int f(int x) {{ return x + {i}; }} }}",
             solutions=[f"int f(int x) {{ int y = x + {i}; return y; }}"],
         )
         for i in range(n)
     ]
 
 
-METRICS = ["reward/mean", "reward/compiler", "reward/ast", "reward/dfg", "train/compile_rate", "kl", "beta", "clipfrac",
-           "loss/value", "timing_s/gen", "timing_s/reward", "timing_s/update"]
+METRICS = [
+    "reward/mean",
+    "reward/compiler",
+    "reward/ast",
+    "reward/dfg",
+    "train/compile_rate",
+    "kl",
+    "beta",
+    "clipfrac",
+    "loss/value",
+    "timing_s/gen",
+    "timing_s/reward",
+    "timing_s/update",
+]
 
 
 def _module(model: str, algo: str, reward: str, executor, extra: list[str] = ()):
-    cfg = compose("train", [f"model={model}", f"algo={algo}", f"reward={reward}", "model.max_new_tokens=8",
-                            "algo.num_samples=2", "algo.minibatch_size=2", "algo.completions_every=0", *extra])
+    cfg = compose(
+        "train",
+        [
+            f"model={model}",
+            f"algo={algo}",
+            f"reward={reward}",
+            "model.max_new_tokens=8",
+            "algo.num_samples=2",
+            "algo.minibatch_size=2",
+            "algo.completions_every=0",
+            *extra,
+        ],
+    )
     actor = hydra.utils.instantiate(cfg.model)
     module = hydra.utils.instantiate(
-        cfg.algo, actor=actor, optimizer=hydra.utils.instantiate(cfg.optimizer), scheduler=None, executor=executor,
+        cfg.algo,
+        actor=actor,
+        optimizer=hydra.utils.instantiate(cfg.optimizer),
+        scheduler=None,
+        executor=executor,
         _recursive_=False,
     )
     return cfg, module
 
 
 def _fit(module, tmp_path: Path, steps: int, batch_size: int = 2, data=None):
-    trainer = L.Trainer(max_steps=steps, accelerator="cpu", logger=L.pytorch.loggers.CSVLogger(tmp_path), log_every_n_steps=1,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        gradient_clip_val=None, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        logger=L.pytorch.loggers.CSVLogger(tmp_path),
+        log_every_n_steps=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=None,
+        default_root_dir=tmp_path,
+    )
     loader = DataLoader(data or problems(8), batch_size=batch_size, shuffle=False, collate_fn=list)
     trainer.fit(module, train_dataloaders=loader)
     rows = list(csv.DictReader(open(next(tmp_path.rglob("metrics.csv")))))
@@ -105,7 +148,9 @@ def test_ppo_few_steps_updates_actor_and_logs(model, tmp_path):
     assert all(r.mode == "compile" and r.language == "cpp" for r in ex.requests)
     changed = sum(not torch.equal(before[k], v) for k, v in module.actor.state_dict().items())
     assert changed > len(before) // 2
-    assert torch.equal(module.ref_actor.state_dict()[next(iter(ref_before))], next(iter(ref_before.values())))
+    assert torch.equal(
+        module.ref_actor.state_dict()[next(iter(ref_before))], next(iter(ref_before.values()))
+    )
     assert all(torch.equal(ref_before[k], v) for k, v in module.ref_actor.state_dict().items())
     assert not torch.equal(v_before, module.value_head.summary.weight)
     logged = {k for r in rows for k, v in r.items() if v != ""}
@@ -114,17 +159,25 @@ def test_ppo_few_steps_updates_actor_and_logs(model, tmp_path):
         if r.get("reward/mean"):  # the logged total is the sum of the logged components (weights 1)
             parts = float(r["reward/compiler"]) + float(r["reward/ast"]) + float(r["reward/dfg"])
             assert float(r["reward/mean"]) == pytest.approx(parts, abs=1e-5)
-            assert -1.0 <= float(r["reward/compiler"]) <= 1.0 and 0.0 <= float(r["reward/dfg"]) <= 1.0
+            assert (
+                -1.0 <= float(r["reward/compiler"]) <= 1.0 and 0.0 <= float(r["reward/dfg"]) <= 1.0
+            )
     betas = [float(r["beta"]) for r in rows if r.get("beta")]
-    assert betas[0] == pytest.approx(cfg.algo.kl_coef) and betas[-1] != betas[0]  # adaptive KL moved beta
+    assert (
+        betas[0] == pytest.approx(cfg.algo.kl_coef) and betas[-1] != betas[0]
+    )  # adaptive KL moved beta
     kls = [float(r["kl"]) for r in rows if r.get("kl")]
-    assert kls[0] == pytest.approx(0.0, abs=1e-5) and any(abs(k) > 1e-6 for k in kls[1:])  # policy drifts from ref
+    assert kls[0] == pytest.approx(0.0, abs=1e-5) and any(
+        abs(k) > 1e-6 for k in kls[1:]
+    )  # policy drifts from ref
 
 
 def test_ppo_unit_test_reward_drops_infra_errors_and_checkpoints(tmp_path):
     torch.manual_seed(0)
     ex = ParityExecutor(infra_every=3)
-    _, module = _module("tiny_t5", "ppo", "unit_test", ex, ["algo.ppo_epochs=1", "algo.minibatch_size=8"])
+    _, module = _module(
+        "tiny_t5", "ppo", "unit_test", ex, ["algo.ppo_epochs=1", "algo.minibatch_size=8"]
+    )
     trainer, rows = _fit(module, tmp_path, steps=3)
     assert all(r.mode == "tests" for r in ex.requests)
     dropped = [float(r["train/dropped"]) for r in rows if r.get("train/dropped")]
@@ -143,7 +196,12 @@ def test_ppo_unit_test_reward_drops_infra_errors_and_checkpoints(tmp_path):
 # of the tiny random actor's top-k samples at the start, so the policy can learn to be terse.
 class ShortPasses:
     def run(self, requests):
-        return [ExecutionResult(outcome=Outcome.PASSED if len(r.program) < 12 else Outcome.COMPILE_ERROR) for r in requests]
+        return [
+            ExecutionResult(
+                outcome=Outcome.PASSED if len(r.program) < 12 else Outcome.COMPILE_ERROR
+            )
+            for r in requests
+        ]
 
 
 class Record(L.Callback):
@@ -162,15 +220,44 @@ def test_ppo_raises_compile_reward():
 def _learning_check(algo: str, steps: int):
     """``algo`` (with the repo config) raises a learnable reward within ``steps`` optimizer steps."""
     torch.manual_seed(0)
-    cfg = compose("train", ["model=tiny_t5", f"algo={algo}", "reward=compiler", "model.max_new_tokens=16", "algo.num_samples=4",
-                            "algo.top_k=5", "algo.completions_every=0", "algo.ce_coef=0", "algo.minibatch_size=16"])
+    cfg = compose(
+        "train",
+        [
+            "model=tiny_t5",
+            f"algo={algo}",
+            "reward=compiler",
+            "model.max_new_tokens=16",
+            "algo.num_samples=4",
+            "algo.top_k=5",
+            "algo.completions_every=0",
+            "algo.ce_coef=0",
+            "algo.minibatch_size=16",
+        ],
+    )
     actor = hydra.utils.instantiate(cfg.model)
-    module = hydra.utils.instantiate(cfg.algo, actor=actor, optimizer=hydra.utils.instantiate(cfg.optimizer), scheduler=None,
-                                     executor=ShortPasses(), _recursive_=False)
+    module = hydra.utils.instantiate(
+        cfg.algo,
+        actor=actor,
+        optimizer=hydra.utils.instantiate(cfg.optimizer),
+        scheduler=None,
+        executor=ShortPasses(),
+        _recursive_=False,
+    )
     rec = Record()
-    trainer = L.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, gradient_clip_val=None, callbacks=[rec])
-    trainer.fit(module, train_dataloaders=DataLoader(problems(8) * 50, batch_size=4, shuffle=True, collate_fn=list))
+    trainer = L.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=None,
+        callbacks=[rec],
+    )
+    trainer.fit(
+        module,
+        train_dataloaders=DataLoader(problems(8) * 50, batch_size=4, shuffle=True, collate_fn=list),
+    )
     r = [row["reward/mean"] for row in rec.rows]
     first, last = sum(r[:5]) / 5, sum(r[-5:]) / 5
     assert last > first + 0.3, (first, last)
@@ -179,7 +266,9 @@ def _learning_check(algo: str, steps: int):
 
 def test_ppo_refuses_a_reward_kl_without_the_kl_gradient():
     """k3 as a detached reward points about against the KL's gradient (test_rl_core): PPO takes k1 only."""
-    with pytest.raises(Exception, match="kl_estimator='k3' does not give a KL gradient"):  # hydra wraps the ValueError
+    with pytest.raises(
+        Exception, match="kl_estimator='k3' does not give a KL gradient"
+    ):  # hydra wraps the ValueError
         _module("tiny_t5", "ppo", "unit_test", ParityExecutor(), ["algo.kl_estimator=k3"])
     cfg, module = _module("tiny_t5", "ppo", "unit_test", ParityExecutor())
     assert cfg.algo.kl_estimator == "k1" and module.kl_estimator == "k1"
@@ -189,7 +278,13 @@ def test_missing_eos_penalty_and_reward_whitening():
     from execrl.models.actor import Rollout
     from execrl.rewards.base import RewardBatch
 
-    _, module = _module("tiny_t5", "ppo", "unit_test", ParityExecutor(), ["algo.missing_eos_penalty=0.5", "algo.whiten_rewards=true"])
+    _, module = _module(
+        "tiny_t5",
+        "ppo",
+        "unit_test",
+        ParityExecutor(),
+        ["algo.missing_eos_penalty=0.5", "algo.whiten_rewards=true"],
+    )
     eos, pad = module.actor.eos_id, module.actor.pad_id
     p_ids, p_mask = module.actor.encode_prompts(["write f", "write f"])
     r_ids = torch.tensor([[7, eos, pad], [7, 8, 9]])  # row 1 was cut at max_new_tokens

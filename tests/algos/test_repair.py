@@ -9,49 +9,96 @@ from pathlib import Path
 import hydra
 import torch
 
-from conftest import compose, run_cli
 from execrl.algos.repair import repair_pairs
 from execrl.data.critic_labels import CriticLabel, label_error_fields
 from execrl.data.problem import Problem, Tests
 from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
 from execrl.sampling.critic_sampling import DEFAULT_REPAIR_TEMPLATE, CriticSampler, repair_prompt
 
+from conftest import compose, run_cli
+
 SOLUTION = "def f(x):\n    return x + 1\n"
 
 
 def test_repair_pairs_hand_built() -> None:
-    p = Problem("t1", "synth", "Write f.\n", tests=Tests(style="assert", asserts=["assert f(1) == 2"]), solutions=[SOLUTION, "alt"])
-    bare = Problem("t2", "synth", "Write g.\n", tests=Tests(style="assert", asserts=["assert g() == 0"]))
+    p = Problem(
+        "t1",
+        "synth",
+        "Write f.\n",
+        tests=Tests(style="assert", asserts=["assert f(1) == 2"]),
+        solutions=[SOLUTION, "alt"],
+    )
+    bare = Problem(
+        "t2", "synth", "Write g.\n", tests=Tests(style="assert", asserts=["assert g() == 0"])
+    )
     labels = [
-        CriticLabel("t1", "def f(x):\n    return 1/0\n", "runtime_error", 1, error_type="ZeroDivisionError", error="ZeroDivisionError: division by zero"),
-        CriticLabel("t1", "def f(x): return x", "failed", 2),  # evaluate.py's older export: no subtype or message
-        CriticLabel("t1", SOLUTION, "passed", 3),               # nothing to repair
-        CriticLabel("t2", "def g(): return 1", "failed", 2),    # no reference solution
-        CriticLabel("t9", "x", "failed", 2),                    # unknown task
+        CriticLabel(
+            "t1",
+            "def f(x):\n    return 1/0\n",
+            "runtime_error",
+            1,
+            error_type="ZeroDivisionError",
+            error="ZeroDivisionError: division by zero",
+        ),
+        CriticLabel(
+            "t1", "def f(x): return x", "failed", 2
+        ),  # evaluate.py's older export: no subtype or message
+        CriticLabel("t1", SOLUTION, "passed", 3),  # nothing to repair
+        CriticLabel("t2", "def g(): return 1", "failed", 2),  # no reference solution
+        CriticLabel("t9", "x", "failed", 2),  # unknown task
     ]
     pairs = repair_pairs(labels, {"t1": p, "t2": bare})
     assert pairs == [
-        ("Write f.\n# Previous attempt:\ndef f(x):\n    return 1/0\n# It fails with runtime_error (ZeroDivisionError): "
-         "ZeroDivisionError: division by zero\n# Corrected program:\n", SOLUTION),
-        ("Write f.\n# Previous attempt:\ndef f(x): return x\n# It fails with failed (failed): \n# Corrected program:\n", SOLUTION),
+        (
+            "Write f.\n# Previous attempt:\ndef f(x):\n    return 1/0\n# It fails with runtime_error (ZeroDivisionError): "
+            "ZeroDivisionError: division by zero\n# Corrected program:\n",
+            SOLUTION,
+        ),
+        (
+            "Write f.\n# Previous attempt:\ndef f(x): return x\n# It fails with failed (failed): \n# Corrected program:\n",
+            SOLUTION,
+        ),
     ]
-    assert [s for _, s in repair_pairs(labels[:1], {"t1": p}, solutions_per_program=2)] == [SOLUTION, "alt"]
+    assert [s for _, s in repair_pairs(labels[:1], {"t1": p}, solutions_per_program=2)] == [
+        SOLUTION,
+        "alt",
+    ]
     # the prompt trained on is the prompt Critic Sampling asks for the same program and error
-    res = ExecutionResult(Outcome.RUNTIME_ERROR, error_type="ZeroDivisionError", error="Traceback ...\nZeroDivisionError: division by zero")
+    res = ExecutionResult(
+        Outcome.RUNTIME_ERROR,
+        error_type="ZeroDivisionError",
+        error="Traceback ...\nZeroDivisionError: division by zero",
+    )
     assert repair_prompt(p, labels[0].program, res) == pairs[0][0]
 
 
 def test_evaluate_export_keeps_subtype_and_message() -> None:
     """evaluate.py's critic_labels.jsonl rows carry what the repair prompt needs, from results.jsonl records."""
-    wrong = ExecutionResult(Outcome.FAILED, tests=[TestResult(Outcome.PASSED), TestResult(Outcome.FAILED, got="3", expected="2")])
+    wrong = ExecutionResult(
+        Outcome.FAILED,
+        tests=[TestResult(Outcome.PASSED), TestResult(Outcome.FAILED, got="3", expected="2")],
+    )
     assert label_error_fields(wrong.to_dict()) == {"error_type": None, "error": "expected 2, got 3"}
-    crash = ExecutionResult(Outcome.RUNTIME_ERROR, error_type="ZeroDivisionError", error="Traceback ...\nZeroDivisionError: division by zero\n")
-    assert label_error_fields(crash.to_dict()) == {"error_type": "ZeroDivisionError", "error": "ZeroDivisionError: division by zero"}
+    crash = ExecutionResult(
+        Outcome.RUNTIME_ERROR,
+        error_type="ZeroDivisionError",
+        error="Traceback ...\nZeroDivisionError: division by zero\n",
+    )
+    assert label_error_fields(crash.to_dict()) == {
+        "error_type": "ZeroDivisionError",
+        "error": "ZeroDivisionError: division by zero",
+    }
 
 
 def test_repair_template_is_one_format() -> None:
-    assert compose("train", ["algo=repair", "algo.labels_path=x"]).algo.template == DEFAULT_REPAIR_TEMPLATE
-    assert compose("generate", ["sampling=critic", "sampling.critic_ckpt=x"]).sampling.repair_template == DEFAULT_REPAIR_TEMPLATE
+    assert (
+        compose("train", ["algo=repair", "algo.labels_path=x"]).algo.template
+        == DEFAULT_REPAIR_TEMPLATE
+    )
+    assert (
+        compose("generate", ["sampling=critic", "sampling.critic_ckpt=x"]).sampling.repair_template
+        == DEFAULT_REPAIR_TEMPLATE
+    )
 
 
 def test_train_repair_model_and_critic_sampling_loads_it(tmp_path: Path) -> None:
@@ -60,22 +107,52 @@ def test_train_repair_model_and_critic_sampling_loads_it(tmp_path: Path) -> None
     dm = hydra.utils.instantiate(compose("train", []).data)
     prob = dm.problems(dm.train_split, 1)[0]
     wrong = "def f(x):\n    return x // 0\n"
-    label = CriticLabel(prob.task_id, wrong, "runtime_error", 1, error_type="ZeroDivisionError",
-                        error="ZeroDivisionError: integer division or modulo by zero", split=dm.train_split)
+    label = CriticLabel(
+        prob.task_id,
+        wrong,
+        "runtime_error",
+        1,
+        error_type="ZeroDivisionError",
+        error="ZeroDivisionError: integer division or modulo by zero",
+        split=dm.train_split,
+    )
     labels = tmp_path / "critic_labels.jsonl"
-    labels.write_text(json.dumps(label.to_dict()) + "\n" + json.dumps({**label.to_dict(), "class": 3, "outcome": "passed"}) + "\n")
-    r = run_cli("train.py", "algo=repair", f"algo.labels_path={labels}", "algo.batch_size=1", "warm_start.enabled=false",
-                "trainer.max_steps=80", "optimizer.lr=1e-2", "++data.train_limit=8", "trainer.val_check_interval=1000",
-                "logger=csv", "executor=none", f"hydra.run.dir={tmp_path / 'run'}")
+    labels.write_text(
+        json.dumps(label.to_dict())
+        + "\n"
+        + json.dumps({**label.to_dict(), "class": 3, "outcome": "passed"})
+        + "\n"
+    )
+    r = run_cli(
+        "train.py",
+        "algo=repair",
+        f"algo.labels_path={labels}",
+        "algo.batch_size=1",
+        "warm_start.enabled=false",
+        "trainer.max_steps=80",
+        "optimizer.lr=1e-2",
+        "++data.train_limit=8",
+        "trainer.val_check_interval=1000",
+        "logger=csv",
+        "executor=none",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "repair pairs: 1 from 2 labels" in r.stdout + r.stderr
 
     actor = hydra.utils.instantiate(compose("train", []).model)  # the sampling actor: untrained
     # a critic object stands in (its loading is tested elsewhere): the repair model is what is checked here
-    sampler = CriticSampler(critic=torch.nn.Identity(), repair_ckpt=str(tmp_path / "run" / "checkpoints" / "last.ckpt"))
+    sampler = CriticSampler(
+        critic=torch.nn.Identity(), repair_ckpt=str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    )
     sampler._load(actor)
     assert sampler.repair_actor is not None and sampler.repair_actor is not actor
-    res = ExecutionResult(Outcome.RUNTIME_ERROR, error_type="ZeroDivisionError",
-                          error="Traceback (most recent call last):\nZeroDivisionError: integer division or modulo by zero")
-    text = sampler.repair_actor.generate([repair_prompt(prob, wrong, res)], do_sample=False).texts[0]
+    res = ExecutionResult(
+        Outcome.RUNTIME_ERROR,
+        error_type="ZeroDivisionError",
+        error="Traceback (most recent call last):\nZeroDivisionError: integer division or modulo by zero",
+    )
+    text = sampler.repair_actor.generate([repair_prompt(prob, wrong, res)], do_sample=False).texts[
+        0
+    ]
     assert text.strip() == prob.solutions[0].strip()

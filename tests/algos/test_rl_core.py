@@ -50,10 +50,15 @@ def test_gae_ignores_padding():
 def test_masked_whiten_hand_values():
     x, m = T([[1.0, 2.0], [3.0, 100.0]]), T([[1, 1], [1, 0]])
     out = masked_whiten(x, m)
-    assert out.tolist() == [pytest.approx([-1.0, 0.0], abs=1e-6), pytest.approx([1.0, 0.0], abs=1e-6)]
+    assert out.tolist() == [
+        pytest.approx([-1.0, 0.0], abs=1e-6),
+        pytest.approx([1.0, 0.0], abs=1e-6),
+    ]
     out = masked_whiten(x, m, shift_mean=False)
     assert out[0].tolist() == pytest.approx([1.0, 2.0], abs=1e-6)  # mean kept: -1+2, 0+2
-    per_seq = whiten_per_sequence(T([[1.0, 3.0, 0.0], [10.0, 20.0, 30.0]]), T([[1, 1, 0], [1, 1, 1]]))
+    per_seq = whiten_per_sequence(
+        T([[1.0, 3.0, 0.0], [10.0, 20.0, 30.0]]), T([[1, 1, 0], [1, 1, 1]])
+    )
     assert per_seq[0].tolist() == pytest.approx([-math.sqrt(0.5), math.sqrt(0.5), 0.0], abs=1e-6)
     assert per_seq[1].tolist() == pytest.approx([-1.0, 0.0, 1.0], abs=1e-6)
 
@@ -76,7 +81,9 @@ def test_kl_estimators():
     lp, ref = T([[math.log(0.5), math.log(0.25)]]), T([[math.log(0.25), math.log(0.5)]])
     assert kl_estimate(lp, ref, "k1").tolist()[0] == pytest.approx([math.log(2), -math.log(2)])
     # k3 = exp(ref - lp) - (ref - lp) - 1 >= 0
-    assert kl_estimate(lp, ref, "k3").tolist()[0] == pytest.approx([0.5 + math.log(2) - 1, 2 - math.log(2) - 1])
+    assert kl_estimate(lp, ref, "k3").tolist()[0] == pytest.approx(
+        [0.5 + math.log(2) - 1, 2 - math.log(2) - 1]
+    )
     with pytest.raises(ValueError):
         kl_estimate(lp, ref, "k9")
 
@@ -93,9 +100,13 @@ def test_clipped_policy_loss_hand_values_and_gradient():
     loss.backward()
     g = lp.grad[0].tolist()
     assert g[0] == 0.0 and g[2] == 0.0 and g[4] == 0.0  # clipped and padded tokens get no gradient
-    assert g[1] == pytest.approx(-0.5 / 4) and g[3] == pytest.approx(1.5 / 4)  # d(-A r)/dlogp = -A r / n
+    assert g[1] == pytest.approx(-0.5 / 4) and g[3] == pytest.approx(
+        1.5 / 4
+    )  # d(-A r)/dlogp = -A r / n
     # GRPO form: one advantage per sequence broadcasts over its tokens
-    loss_seq, _ = clipped_policy_loss(torch.zeros(2, 3), torch.zeros(2, 3), T([2.0, -1.0]), torch.ones(2, 3))
+    loss_seq, _ = clipped_policy_loss(
+        torch.zeros(2, 3), torch.zeros(2, 3), T([2.0, -1.0]), torch.ones(2, 3)
+    )
     assert loss_seq.item() == pytest.approx(-0.5)
 
 
@@ -127,7 +138,9 @@ def test_group_advantages_hand_values():
     s = 0.5 / (math.sqrt(1 / 3) + 1e-4)  # dev 0.5 over std([1, 0, 0, 1], unbiased) + TRL's eps
     assert adv[:4].tolist() == pytest.approx([s, -s, -s, s], abs=1e-6)
     assert valid.tolist() == [True] * 9 + [False, True, True]
-    assert informative.tolist() == [True] * 4 + [False] * 4 + [True] * 4  # the all-equal group has no signal
+    assert (
+        informative.tolist() == [True] * 4 + [False] * 4 + [True] * 4
+    )  # the all-equal group has no signal
     a = (1 / 3) / (math.sqrt(1 / 3) + 1e-4)  # group [0, 1, 0]: dev [-1/3, 2/3, -1/3], std sqrt(1/3)
     assert adv[8:].tolist() == pytest.approx([-a, 0.0, 2 * a, -a], abs=1e-6)
     adv_raw, _, _ = group_advantages(rewards, group_size=4, scale="none")
@@ -139,7 +152,9 @@ def test_group_advantages_hand_values():
 def test_group_advantages_batch_scale():
     """scale_rewards=batch: group mean, std of all rewards of the batch (TRL)."""
     adv, _, _ = group_advantages(T([1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]), 4, scale="batch")
-    std = math.sqrt(1.5 / 7)  # rewards' mean 0.75: squared deviations 2 * .5625 + 6 * .0625 = 1.5, over n - 1
+    std = math.sqrt(
+        1.5 / 7
+    )  # rewards' mean 0.75: squared deviations 2 * .5625 + 6 * .0625 = 1.5, over n - 1
     b = 0.5 / (std + 1e-4)
     assert adv.tolist() == pytest.approx([b, -b, -b, b, 0, 0, 0, 0], abs=1e-6)
     with pytest.raises(ValueError):
@@ -148,7 +163,9 @@ def test_group_advantages_batch_scale():
 
 def test_soft_overlong_penalty_hand_values():
     # max 10 tokens, buffer 4: free up to 6, then linear to -factor at 10
-    assert soft_overlong_penalty(T([5, 6, 8, 10]), 10, 4, factor=2.0).tolist() == pytest.approx([0, 0, -1.0, -2.0])
+    assert soft_overlong_penalty(T([5, 6, 8, 10]), 10, 4, factor=2.0).tolist() == pytest.approx(
+        [0, 0, -1.0, -2.0]
+    )
     assert soft_overlong_penalty(T([10]), 10, 0).tolist() == [0.0]
 
 
@@ -159,18 +176,29 @@ ADV = T([1.0, -2.0])
 # per token -min(r A, clip(r, .8, 1.2) A): row 0 [-1.2, -0.5, -1.0] (sum -2.7), row 1 [2.2, 2.0] (sum 4.2)
 
 
-@pytest.mark.parametrize("loss_type, kw, expected", [
-    ("grpo", {}, (-2.7 / 3 + 4.2 / 2) / 2),          # per-sequence token mean, mean over sequences
-    ("bnpo", {}, (-2.7 + 4.2) / 5),                   # token mean over the batch
-    ("dr_grpo", {"max_completion_length": 4}, 1.5 / (2 * 4)),  # over B * max length
-    ("dapo", {"num_tokens": 10}, 1.5 / 10),          # over the step's tokens (e.g. two minibatches of 5)
-    ("dapo", {}, 1.5 / 5),
-    ("grpo", {"num_rows": 4}, (-2.7 / 3 + 4.2 / 2) / 4),  # two more rows that add exactly 0
-])
+@pytest.mark.parametrize(
+    "loss_type, kw, expected",
+    [
+        ("grpo", {}, (-2.7 / 3 + 4.2 / 2) / 2),  # per-sequence token mean, mean over sequences
+        ("bnpo", {}, (-2.7 + 4.2) / 5),  # token mean over the batch
+        ("dr_grpo", {"max_completion_length": 4}, 1.5 / (2 * 4)),  # over B * max length
+        (
+            "dapo",
+            {"num_tokens": 10},
+            1.5 / 10,
+        ),  # over the step's tokens (e.g. two minibatches of 5)
+        ("dapo", {}, 1.5 / 5),
+        ("grpo", {"num_rows": 4}, (-2.7 / 3 + 4.2 / 2) / 4),  # two more rows that add exactly 0
+    ],
+)
 def test_grpo_loss_types_match_trl_formula(loss_type, kw, expected):
     per_token, st = grpo_per_token_loss(LP, torch.zeros(2, 3), ADV, MASK)
-    assert aggregate_loss(per_token, MASK, loss_type, **kw).item() == pytest.approx(expected, abs=1e-6)
-    assert st["clipfrac"].item() == pytest.approx(1 / 5)  # ratio 1.5 with A > 0; 0.5 with A > 0 is not clipped
+    assert aggregate_loss(per_token, MASK, loss_type, **kw).item() == pytest.approx(
+        expected, abs=1e-6
+    )
+    assert st["clipfrac"].item() == pytest.approx(
+        1 / 5
+    )  # ratio 1.5 with A > 0; 0.5 with A > 0 is not clipped
     with pytest.raises(ValueError):
         aggregate_loss(per_token, MASK, "sum")
 
@@ -179,9 +207,13 @@ def test_grpo_loss_options_hand_values():
     old = torch.zeros(2, 3)
     bnpo = lambda pt: aggregate_loss(pt, MASK, "bnpo").item()  # noqa: E731
     # clip-higher: 1.5 is inside [0.8, 1.6], so row 0 token 0 gives -1.5 instead of -1.2
-    assert bnpo(grpo_per_token_loss(LP, old, ADV, MASK, epsilon_high=0.6)[0]) == pytest.approx((-3.0 + 4.2) / 5)
+    assert bnpo(grpo_per_token_loss(LP, old, ADV, MASK, epsilon_high=0.6)[0]) == pytest.approx(
+        (-3.0 + 4.2) / 5
+    )
     # two-sided clip delta=1.05 caps the unclipped ratio: row 0 token 0 -1.05; row 1 keeps the clipped 2.2
-    assert bnpo(grpo_per_token_loss(LP, old, ADV, MASK, delta=1.05)[0]) == pytest.approx((-2.55 + 4.2) / 5)
+    assert bnpo(grpo_per_token_loss(LP, old, ADV, MASK, delta=1.05)[0]) == pytest.approx(
+        (-2.55 + 4.2) / 5
+    )
     # k3 KL in the loss: ref = log 2 on row 0 token 2 (lp 0): 2 - log 2 - 1 per token, times beta
     ref = LP.clone()
     ref[0, 2] = math.log(2)
@@ -193,7 +225,9 @@ def test_grpo_loss_options_hand_values():
     # GSPO: one ratio per sequence, exp(mean log ratio): 0.75^(1/3) and 1.1^(1/2), inside the clip range
     pt, _ = grpo_per_token_loss(LP, old, ADV, MASK, importance_sampling_level="sequence")
     w0, w1 = 0.75 ** (1 / 3), 1.1**0.5
-    assert pt[0].tolist() == pytest.approx([-w0] * 3) and pt[1].tolist() == pytest.approx([2 * w1, 2 * w1, 0.0])
+    assert pt[0].tolist() == pytest.approx([-w0] * 3) and pt[1].tolist() == pytest.approx(
+        [2 * w1, 2 * w1, 0.0]
+    )
     assert aggregate_loss(pt, MASK, "grpo").item() == pytest.approx((-w0 + 2 * w1) / 2)
 
 
@@ -254,16 +288,23 @@ def test_grpo_kl_bias_correction_hand_value():
     """With the correction the k3 term is weighted by the token's unclipped ratio (1.5 here)."""
     ref = LP.clone()
     ref[0, 0] = math.log(3.0)  # log ratio log 1.5 - log 3 = -log 2: k3 = 2 - 1 - log 2
-    pt, _ = grpo_per_token_loss(LP, torch.zeros(2, 3), ADV, MASK, ref_logprobs=ref, beta=0.1, kl_bias_correction=True)
-    assert aggregate_loss(pt, MASK, "bnpo").item() == pytest.approx((-2.7 + 0.1 * 1.5 * (1 - math.log(2)) + 4.2) / 5)
+    pt, _ = grpo_per_token_loss(
+        LP, torch.zeros(2, 3), ADV, MASK, ref_logprobs=ref, beta=0.1, kl_bias_correction=True
+    )
+    assert aggregate_loss(pt, MASK, "bnpo").item() == pytest.approx(
+        (-2.7 + 0.1 * 1.5 * (1 - math.log(2)) + 4.2) / 5
+    )
     pt, _ = grpo_per_token_loss(LP, torch.zeros(2, 3), ADV, MASK, ref_logprobs=ref, beta=0.1)
-    assert aggregate_loss(pt, MASK, "bnpo").item() == pytest.approx((-2.7 + 0.1 * (1 - math.log(2)) + 4.2) / 5)
+    assert aggregate_loss(pt, MASK, "bnpo").item() == pytest.approx(
+        (-2.7 + 0.1 * (1 - math.log(2)) + 4.2) / 5
+    )
 
 
 @pytest.fixture(scope="module", params=["tiny_t5", "tiny_causal"])
 def actor(request):
-    from omegaconf import OmegaConf
     import hydra
+    from omegaconf import OmegaConf
+
     from conftest import ROOT
 
     torch.manual_seed(0)
@@ -273,7 +314,9 @@ def actor(request):
 
 def test_reward_lands_on_eos_token(actor):
     """Known responses: the score sits on the EOS token, which the actor's log-probs score."""
-    p_ids, p_mask = actor.encode_prompts(["write f", "a much longer prompt that pads the other one"])
+    p_ids, p_mask = actor.encode_prompts(
+        ["write f", "a much longer prompt that pads the other one"]
+    )
     r_ids, r_mask = actor.encode_responses(["x = 1", "def f(a):\n    return a + 1"])
     placed = place_scores(T([1.0, -1.0]), r_mask)
     for i in range(2):
@@ -290,7 +333,9 @@ def test_reward_lands_on_eos_token(actor):
 def test_reward_lands_on_last_sampled_token(actor):
     """Sampled rollouts (some truncated without EOS): the score sits on the last real token."""
     torch.manual_seed(1)
-    ro = actor.generate(["write f", "another prompt"], num_return_sequences=3, do_sample=True, max_new_tokens=6)
+    ro = actor.generate(
+        ["write f", "another prompt"], num_return_sequences=3, do_sample=True, max_new_tokens=6
+    )
     placed = place_scores(torch.arange(1, 7, dtype=torch.float), ro.response_mask)
     for i in range(6):
         (pos,) = placed[i].nonzero().flatten().tolist()

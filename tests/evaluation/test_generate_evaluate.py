@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import compose, requires_java_cpp, run_cli
 
 from execrl.execution.outcomes import CLASS_NAMES, Outcome
+
+from conftest import compose, requires_java_cpp, run_cli
 
 
 def _lines(path):
@@ -28,17 +29,35 @@ def _check_results(outdir, n_problems, n):
 
 def test_cli_generate_then_evaluate_mbpp(tmp_path):
     gen = tmp_path / "gen"
-    r = run_cli("generate.py", "data=mbpp", "limit=3", "sampling.n=2", "model.max_new_tokens=24", f"hydra.run.dir={gen}")
+    r = run_cli(
+        "generate.py",
+        "data=mbpp",
+        "limit=3",
+        "sampling.n=2",
+        "model.max_new_tokens=24",
+        f"hydra.run.dir={gen}",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     rows = _lines(gen / "samples.jsonl")
-    assert len(rows) == 3 and all(len(x["completions"]) == 2 and len(x["logprobs"]) == 2 for x in rows)
+    assert len(rows) == 3 and all(
+        len(x["completions"]) == 2 and len(x["logprobs"]) == 2 for x in rows
+    )
     assert all(x["split"] == "test" and x["generation"]["n"] == 2 for x in rows)
     ev = tmp_path / "eval"
-    r = run_cli("evaluate.py", "data=mbpp", f"samples={gen / 'samples.jsonl'}", f"hydra.run.dir={ev}")
+    r = run_cli(
+        "evaluate.py", "data=mbpp", f"samples={gen / 'samples.jsonl'}", f"hydra.run.dir={ev}"
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     results, metrics = _check_results(ev, 3, 2)
     assert metrics["samples"] == 6 and metrics["problems"] == 3
-    assert set(metrics) >= {"pass@1", "pass@2", "outcomes", "compile_rate", "test_case_average", "strict_accuracy"}
+    assert set(metrics) >= {
+        "pass@1",
+        "pass@2",
+        "outcomes",
+        "compile_rate",
+        "test_case_average",
+        "strict_accuracy",
+    }
     assert sum(v["count"] for v in metrics["outcomes"].values()) == 6
     assert "pass@1" in r.stdout  # the rich table
 
@@ -48,13 +67,34 @@ def test_generate_then_evaluate_synth_in_process_and_resume(tmp_path):
     from execrl.tasks.generate import generate
 
     gen = tmp_path / "gen"
-    cfg = compose("generate", ["data=synth", "limit=4", "sampling.n=2", "model=tiny_causal", "model.max_new_tokens=16", "data.reader.sizes.heldout=20"], gen)
+    cfg = compose(
+        "generate",
+        [
+            "data=synth",
+            "limit=4",
+            "sampling.n=2",
+            "model=tiny_causal",
+            "model.max_new_tokens=16",
+            "data.reader.sizes.heldout=20",
+        ],
+        gen,
+    )
     stats = generate(cfg)
     assert stats["programs"] == 8
     # rerun: every problem is already written
     assert generate(cfg)["programs"] == 0
     ev = tmp_path / "eval"
-    ecfg = compose("evaluate", ["data=synth", "data.reader.sizes.heldout=20", f"samples={gen / 'samples.jsonl'}", "rank_by=logprob", "n_at_k=[[1,2]]"], ev)
+    ecfg = compose(
+        "evaluate",
+        [
+            "data=synth",
+            "data.reader.sizes.heldout=20",
+            f"samples={gen / 'samples.jsonl'}",
+            "rank_by=logprob",
+            "n_at_k=[[1,2]]",
+        ],
+        ev,
+    )
     m1 = evaluate(ecfg)
     results, _ = _check_results(ev, 4, 2)
     assert "1@2" in m1 and all(r["score"] is not None for r in results)
@@ -70,13 +110,17 @@ def test_generate_then_evaluate_synth_in_process_and_resume(tmp_path):
 def test_reference_mbpp_subset_passes(tmp_path):
     from execrl.tasks.evaluate import evaluate
 
-    m = evaluate(compose("evaluate", ["data=mbpp", "samples=reference", "split=all", "limit=50"], tmp_path))
+    m = evaluate(
+        compose("evaluate", ["data=mbpp", "samples=reference", "split=all", "limit=50"], tmp_path)
+    )
     assert m["problems"] == 50 and m["pass@1"] == 1.0 and m["infrastructure_errors"] == 0
 
 
 @pytest.mark.slow
 def test_reference_mbpp_all_974_pass(tmp_path):
-    r = run_cli("evaluate.py", "data=mbpp", "samples=reference", "split=all", f"hydra.run.dir={tmp_path}")
+    r = run_cli(
+        "evaluate.py", "data=mbpp", "samples=reference", "split=all", f"hydra.run.dir={tmp_path}"
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["problems"] == 974 and m["pass@1"] == 1.0
@@ -100,7 +144,9 @@ def test_unknown_task_ids_and_malformed_file_fail_clearly(tmp_path):
 def test_reference_xlcost_reports_compile_rate_and_computational_accuracy(tmp_path):
     from execrl.tasks.evaluate import evaluate
 
-    m = evaluate(compose("evaluate", ["data=xlcost_java_cpp", "samples=reference", "limit=6"], tmp_path))
+    m = evaluate(
+        compose("evaluate", ["data=xlcost_java_cpp", "samples=reference", "limit=6"], tmp_path)
+    )
     t = m["translation"]["java->cpp"]
     assert t["problems"] == 6 and 0.5 <= t["compile_rate"] <= 1.0
     assert t["exact_match"] == 1.0 and t["codebleu"]["codebleu"] == pytest.approx(1.0)

@@ -43,11 +43,17 @@ print("LOADED", json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in %
 
 def _loaded(stdout: str) -> list[str]:
     line = next(ln for ln in stdout.splitlines() if ln.startswith("LOADED "))
-    return json.loads(line[len("LOADED "):])
+    return json.loads(line[len("LOADED ") :])
 
 
 def test_judging_path_imports_no_ml_stack(tmp_path):
-    r = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     heavy = sorted({m.split(".")[0] for m in _loaded(r.stdout)})
     assert not heavy, f"the judging path imported {heavy}"
@@ -55,43 +61,92 @@ def test_judging_path_imports_no_ml_stack(tmp_path):
 
 def test_evaluate_cli_imports_no_ml_stack(tmp_path):
     """The whole process, as a user runs it: ``-X importtime`` lists every module it loaded."""
-    ref = next(json.loads(ln) for ln in (ROOT / "data/mbpp/mbpp.jsonl").open() if json.loads(ln)["task_id"] == 11)
+    ref = next(
+        json.loads(ln)
+        for ln in (ROOT / "data/mbpp/mbpp.jsonl").open()
+        if json.loads(ln)["task_id"] == 11
+    )
     samples = tmp_path / "samples.jsonl"
     samples.write_text(json.dumps({"task_id": "mbpp/11", "completions": [ref["code"]]}) + "\n")
-    r = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "evaluate.py"), "data=mbpp", f"samples={samples}",
-                        f"hydra.run.dir={tmp_path / 'run'}", "executor.workers=1"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "PROJECT_ROOT": str(ROOT)})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            str(ROOT / "evaluate.py"),
+            "data=mbpp",
+            f"samples={samples}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            "executor.workers=1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PROJECT_ROOT": str(ROOT)},
+    )
     assert r.returncode == 0, r.stderr[-3000:]
-    modules = {ln.rsplit("|", 1)[1].strip() for ln in r.stderr.splitlines() if ln.startswith("import time:")}
+    modules = {
+        ln.rsplit("|", 1)[1].strip()
+        for ln in r.stderr.splitlines()
+        if ln.startswith("import time:")
+    }
     heavy = sorted({m.split(".")[0] for m in modules} & set(HEAVY))
     assert not heavy, f"evaluate.py imported {heavy}"
     rec = json.loads((tmp_path / "run" / "results.jsonl").read_text().splitlines()[0])
     assert rec["outcome"] == "passed"
-    assert (tmp_path / "run" / "critic_labels.jsonl").exists() and (tmp_path / "run" / ".hydra" / "config.yaml").exists()
+    assert (tmp_path / "run" / "critic_labels.jsonl").exists() and (
+        tmp_path / "run" / ".hydra" / "config.yaml"
+    ).exists()
 
 
 def test_worker_start_imports_neither_executor_nor_judge():
     code = "import sys, execrl.execution.worker; print(sorted(m for m in sys.modules if m.startswith('execrl')))"
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr[-3000:]
-    loaded = eval(r.stdout.strip())  # noqa: S307  (our own print of a list of names)
-    assert "execrl.execution.executor" not in loaded and "execrl.execution.judge" not in loaded, loaded
+    loaded = eval(r.stdout.strip())
+    assert "execrl.execution.executor" not in loaded and "execrl.execution.judge" not in loaded, (
+        loaded
+    )
 
 
 def test_single_run_records_what_hydra_main_records(tmp_path):
     """A plain ``python evaluate.py ...`` composes once (utils.config.run_single_job); ``--run`` (any
     flag) goes through ``@hydra.main``: same .hydra/ files, same log file, same results."""
-    ref = next(json.loads(ln) for ln in (ROOT / "data/mbpp/mbpp.jsonl").open() if json.loads(ln)["task_id"] == 12)
+    ref = next(
+        json.loads(ln)
+        for ln in (ROOT / "data/mbpp/mbpp.jsonl").open()
+        if json.loads(ln)["task_id"] == 12
+    )
     samples = tmp_path / "samples.jsonl"
     samples.write_text(json.dumps({"task_id": "mbpp/12", "completions": [ref["code"]]}) + "\n")
     outs = {}
     for name, flags in (("single", []), ("hydra_main", ["--run"])):
         run = tmp_path / "run"  # the same dir name, so that the recorded paths match
-        r = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *flags, "data=mbpp", f"samples={samples}", f"hydra.run.dir={run}",
-                            "executor.workers=1", "resume=false"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "PROJECT_ROOT": str(ROOT)})
+        r = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "evaluate.py"),
+                *flags,
+                "data=mbpp",
+                f"samples={samples}",
+                f"hydra.run.dir={run}",
+                "executor.workers=1",
+                "resume=false",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PROJECT_ROOT": str(ROOT)},
+        )
         assert r.returncode == 0, r.stderr[-3000:]
-        outs[name] = {f: (run / ".hydra" / f).read_text() for f in ("config.yaml", "hydra.yaml", "overrides.yaml")}
+        outs[name] = {
+            f: (run / ".hydra" / f).read_text()
+            for f in ("config.yaml", "hydra.yaml", "overrides.yaml")
+        }
         outs[name]["outcome"] = json.loads((run / "results.jsonl").read_text())["outcome"]
         assert (run / "evaluate.log").read_text().count("executor:") >= 1
         (run / "evaluate.log").unlink()

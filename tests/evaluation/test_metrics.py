@@ -8,7 +8,15 @@ import math
 import pytest
 
 from execrl.execution.outcomes import Outcome
-from execrl.metrics import Judged, codebleu, compile_rate, exact_match, n_at_k, pass_at_k, synthesis_metrics
+from execrl.metrics import (
+    Judged,
+    codebleu,
+    compile_rate,
+    exact_match,
+    n_at_k,
+    pass_at_k,
+    synthesis_metrics,
+)
 
 
 def brute_pass_at_k(n: int, c: int, k: int) -> float:
@@ -114,7 +122,9 @@ def test_synthesis_metrics_by_difficulty_and_infra_errors_dropped():
 
 
 def test_compile_rate_ignores_infra():
-    assert compile_rate([Outcome.PASSED, Outcome.COMPILE_ERROR, Outcome.INFRA_ERROR, Outcome.FAILED]) == pytest.approx(2 / 3)
+    assert compile_rate(
+        [Outcome.PASSED, Outcome.COMPILE_ERROR, Outcome.INFRA_ERROR, Outcome.FAILED]
+    ) == pytest.approx(2 / 3)
     assert compile_rate([Outcome.INFRA_ERROR]) is None
 
 
@@ -130,7 +140,9 @@ def test_codebleu_known_pairs():
     ref = "int main ( ) { int s = 0 ; for ( int i = 0 ; i < 10 ; i ++ ) s += i ; cout << s ; return 0 ; }"
     near = ref.replace("s += i", "s += i * 2")
     far = "int main ( ) { return 0 ; }"
-    assert codebleu([ref], [near], "cpp")["codebleu"] > codebleu([ref], [far], "cpp")["codebleu"] + 0.2
+    assert (
+        codebleu([ref], [near], "cpp")["codebleu"] > codebleu([ref], [far], "cpp")["codebleu"] + 0.2
+    )
     assert codebleu([ref], [""], "cpp")["bleu"] == 0.0
 
 
@@ -140,7 +152,9 @@ def test_codebleu_tokens_scores_xlcost_token_text():
 
     ref = "int f(int x){return x+1;}"
     spaced = "int f ( int x ) { return x + 1 ; }"
-    assert codebleu([ref], [spaced], "cpp")["bleu"] < 0.5  # whitespace-split words: 'f(int' against 'f'
+    assert (
+        codebleu([ref], [spaced], "cpp")["bleu"] < 0.5
+    )  # whitespace-split words: 'f(int' against 'f'
     tok = codebleu_tokens([ref], [spaced], "cpp")
     assert tok["bleu"] == pytest.approx(1.0) and tok["codebleu"] == pytest.approx(1.0)
     assert codebleu_tokens([ref], ["int f(int x){\nreturn x+1;}"], "cpp")["bleu"] < 1.0

@@ -8,14 +8,23 @@ import pytest
 
 from execrl.data.problem import Problem
 from execrl.metrics.samples import SamplesFormatError, read_samples
-from execrl.sampling.postprocess import cut_at_stop, postprocess, strip_fences, tabs_to_spaces, with_starter_code
+from execrl.sampling.postprocess import (
+    cut_at_stop,
+    postprocess,
+    strip_fences,
+    tabs_to_spaces,
+    with_starter_code,
+)
 
 
 def test_strip_fences_and_stops():
     raw = "Here you go:\n```python\ndef f(x):\n    return x\n```\nExplanation..."
     assert strip_fences(raw) == "def f(x):\n    return x\n"
     assert strip_fences("```\nprint(1)\n") == "print(1)\n"  # unclosed fence
-    assert cut_at_stop("def f():\n    pass\n[DONE]\nassert f()", ["[DONE]", "\nassert"]) == "def f():\n    pass\n"
+    assert (
+        cut_at_stop("def f():\n    pass\n[DONE]\nassert f()", ["[DONE]", "\nassert"])
+        == "def f():\n    pass\n"
+    )
 
 
 def test_postprocess_uses_dataset_stops_and_strips_prompt_echo():
@@ -27,7 +36,9 @@ def test_postprocess_uses_dataset_stops_and_strips_prompt_echo():
 def test_starter_code_prepended_only_when_missing():
     starter = "class Solution:\n    def solve(self, a):\n"
     body = "        return a + 1\n"
-    assert with_starter_code(body, starter).startswith("class Solution:\n    def solve(self, a):\n        return a")
+    assert with_starter_code(body, starter).startswith(
+        "class Solution:\n    def solve(self, a):\n        return a"
+    )
     full = starter + body
     assert with_starter_code(full, starter) == full
     assert tabs_to_spaces("\t\tx = 1\n\ty") == "        x = 1\n    y"
@@ -40,12 +51,15 @@ def _write(tmp_path, lines):
 
 
 def test_read_samples_merges_single_completion_lines(tmp_path):
-    p = _write(tmp_path, [
-        json.dumps({"task_id": "a", "completions": ["x", "y"], "logprobs": [-1.0, -2.0]}),
-        json.dumps({"task_id": 7, "completion": "z"}),
-        "",
-        json.dumps({"task_id": 7, "completion": "w", "score": 0.5}),
-    ])
+    p = _write(
+        tmp_path,
+        [
+            json.dumps({"task_id": "a", "completions": ["x", "y"], "logprobs": [-1.0, -2.0]}),
+            json.dumps({"task_id": 7, "completion": "z"}),
+            "",
+            json.dumps({"task_id": 7, "completion": "w", "score": 0.5}),
+        ],
+    )
     got = read_samples(p)
     assert [s.task_id for s in got] == ["a", "7"]
     assert got[0].logprobs == [-1.0, -2.0]

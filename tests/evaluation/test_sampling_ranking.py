@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hydra
 import pytest
-from conftest import compose
 from omegaconf import OmegaConf
 
 from execrl.data.problem import Problem, Tests
 from execrl.sampling.plain import PlainSampler
 from execrl.tasks.evaluate import Judge, compute_metrics
 
+from conftest import compose
+
 
 @pytest.fixture(scope="module")
 def tiny_actor(tmp_path_factory):
-    cfg = compose("generate", ["model=tiny_causal", "model.max_new_tokens=8"], tmp_path_factory.mktemp("g"))
+    cfg = compose(
+        "generate", ["model=tiny_causal", "model.max_new_tokens=8"], tmp_path_factory.mktemp("g")
+    )
     return hydra.utils.instantiate(cfg.model).eval()
 
 
@@ -22,7 +25,9 @@ def test_sampler_rounds_and_greedy(tiny_actor):
     probs = [Problem(f"synth/{i}", "synth", prompt=f"Write f{i}.\n") for i in range(2)]
     out = PlainSampler(n=3, n_per_round=2, temperature=1.0).sample(tiny_actor, probs)
     assert [len(s) for s in out] == [3, 3]  # rounds of 2 and 1
-    assert all(s.logprob is not None and s.logprob <= 0 and s.num_tokens >= 1 for row in out for s in row)
+    assert all(
+        s.logprob is not None and s.logprob <= 0 and s.num_tokens >= 1 for row in out for s in row
+    )
     g1 = PlainSampler(n=1, greedy=True).sample(tiny_actor, probs)
     g2 = PlainSampler(n=1, greedy=True).sample(tiny_actor, probs)
     assert [r[0].raw for r in g1] == [r[0].raw for r in g2]  # greedy is deterministic
@@ -31,7 +36,9 @@ def test_sampler_rounds_and_greedy(tiny_actor):
 
 
 def test_example_test_ranking_gives_filtered_1_at_k(executor, tmp_path):
-    hidden = Tests(style="assert", asserts=["assert f(1) == 2", "assert f(5) == 6", "assert f(-3) == -2"])
+    hidden = Tests(
+        style="assert", asserts=["assert f(1) == 2", "assert f(5) == 6", "assert f(-3) == -2"]
+    )
     example = Tests(style="assert", asserts=["assert f(1) == 2"])
     p = Problem("toy/0", "toy", prompt="f adds one", tests=hidden, example_tests=example)
     programs = [
@@ -39,7 +46,9 @@ def test_example_test_ranking_gives_filtered_1_at_k(executor, tmp_path):
         "def f(x):\n    return 0\n",  # fails everything
         "def f(x):\n    return x + 1\n",  # passes everything
     ]
-    cfg = OmegaConf.create({"tests": "hidden", "rank_by": "example_tests", "early_exit": False, "equivalence": True})
+    cfg = OmegaConf.create(
+        {"tests": "hidden", "rank_by": "example_tests", "early_exit": False, "equivalence": True}
+    )
     recs = Judge(cfg, executor)([(p, i, prog, None, None) for i, prog in enumerate(programs)])
     assert [r["outcome"] for r in recs] == ["failed", "failed", "passed"]
     assert [r["score"] for r in recs] == [1.0, 0.0, 1.0]
@@ -58,13 +67,42 @@ def test_generate_loads_actor_from_checkpoint(tiny_actor, tmp_path):
 
     from execrl.tasks.generate import generate
 
-    model_cfg = {"arch": "causal", "tokenizer": "builtin", "max_prompt_len": 256, "max_new_tokens": 8,
-                 "config": {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 4, "num_attention_heads": 4,
-                            "num_key_value_heads": 4, "max_position_embeddings": 1024, "tie_word_embeddings": True}}
+    model_cfg = {
+        "arch": "causal",
+        "tokenizer": "builtin",
+        "max_prompt_len": 256,
+        "max_new_tokens": 8,
+        "config": {
+            "hidden_size": 128,
+            "intermediate_size": 384,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 4,
+            "max_position_embeddings": 1024,
+            "tie_word_embeddings": True,
+        },
+    }
     ckpt = tmp_path / "last.ckpt"
-    torch.save({"state_dict": {f"actor.{k}": v for k, v in tiny_actor.state_dict().items()}, "execrl_model_cfg": model_cfg}, ckpt)
+    torch.save(
+        {
+            "state_dict": {f"actor.{k}": v for k, v in tiny_actor.state_dict().items()},
+            "execrl_model_cfg": model_cfg,
+        },
+        ckpt,
+    )
     # a different model group: the checkpoint's config must win
-    cfg = compose("generate", ["data=synth", "data.reader.sizes.heldout=20", "limit=2", "sampling.greedy=true", "model=tiny_t5", f"ckpt={ckpt}"], tmp_path / "g")
+    cfg = compose(
+        "generate",
+        [
+            "data=synth",
+            "data.reader.sizes.heldout=20",
+            "limit=2",
+            "sampling.greedy=true",
+            "model=tiny_t5",
+            f"ckpt={ckpt}",
+        ],
+        tmp_path / "g",
+    )
     generate(cfg)
     rows = [json.loads(x) for x in (tmp_path / "g" / "samples.jsonl").read_text().splitlines()]
     probs = {p.task_id: p for p in hydra.utils.instantiate(cfg.data).problems("heldout")}

@@ -16,12 +16,13 @@ import sys
 
 import pytest
 
-from conftest import ROOT
 from execrl.data.apps import APPSReader
 from execrl.execution import ExecRequest, Executor
 from execrl.execution.harness import APPS_PRELUDE, apps_wrap
 
-ORACLE = r'''
+from conftest import ROOT
+
+ORACLE = r"""
 import contextlib, io, json, signal, sys
 sys.path.insert(0, TESTS_DIR)
 from helpers.apps_official import official_call, official_stdio
@@ -70,7 +71,7 @@ def judge(case):
             break
     return results
 print(json.dumps([judge(c) for c in json.loads(sys.stdin.read())]))
-'''
+"""
 
 
 def _mutants(code: str) -> list[str]:
@@ -86,13 +87,33 @@ def _official(cases: list) -> list[bool]:
     """The official harness's verdict on each (problem, program), all in one plain process."""
     payload = []
     for p, program in cases:
-        wrapped = apps_wrap(program).removesuffix("\ncode()\n")  # the official harness calls code() per test
-        payload.append({"program": program, "wrapped": wrapped, "fn_name": p.tests.fn_name if p.tests.style == "call" else None,
-                        "inputs": p.tests.inputs, "outputs": p.tests.outputs})
-    script = ORACLE.replace("TESTS_DIR", repr(str(ROOT / "tests"))).replace("PRELUDE_TEXT", repr(APPS_PRELUDE))
-    r = subprocess.run([sys.executable, "-c", script], input=json.dumps(payload), capture_output=True, text=True, timeout=600)
+        wrapped = apps_wrap(program).removesuffix(
+            "\ncode()\n"
+        )  # the official harness calls code() per test
+        payload.append(
+            {
+                "program": program,
+                "wrapped": wrapped,
+                "fn_name": p.tests.fn_name if p.tests.style == "call" else None,
+                "inputs": p.tests.inputs,
+                "outputs": p.tests.outputs,
+            }
+        )
+    script = ORACLE.replace("TESTS_DIR", repr(str(ROOT / "tests"))).replace(
+        "PRELUDE_TEXT", repr(APPS_PRELUDE)
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     verdicts = json.loads(r.stdout.strip().splitlines()[-1])
-    return [len(v) == len(p.tests.inputs) and all(x is True for x in v) for (p, _), v in zip(cases, verdicts)]
+    return [
+        len(v) == len(p.tests.inputs) and all(x is True for x in v)
+        for (p, _), v in zip(cases, verdicts)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +129,10 @@ def test_apps_compat_agrees_with_the_official_harness(cases) -> None:
     with Executor(workers=2, timeout_s=4.0, compare="apps", apps_compat=True) as ex:
         ours = ex.run([ExecRequest(program=s, tests=p.tests) for p, s in cases])
     official = _official(cases)
-    disagree = [(p.task_id, o.outcome.value, off) for (p, _), o, off in zip(cases, ours, official) if o.passed != off]
+    disagree = [
+        (p.task_id, o.outcome.value, off)
+        for (p, _), o, off in zip(cases, ours, official)
+        if o.passed != off
+    ]
     assert len(cases) >= 40 and 0 < sum(official) < len(cases)  # both verdicts occur
     assert disagree == []

@@ -15,8 +15,7 @@ import pytest
 from execrl.execution import compare
 from execrl.execution.compare import MODES, call_match, lenient_only, stdio_match
 
-
-from helpers.apps_official import official_call, official_stdio  # noqa: E402  (the oracle: a port of the official code)
+from helpers.apps_official import official_call, official_stdio
 
 
 def _recorded_true(fn, *args) -> bool:
@@ -30,8 +29,28 @@ def _recorded_true(fn, *args) -> bool:
 
 
 # ============================================================================ generators
-_WORDS = ["YES", "NO", "Yes", "yes", "no", "abc", "x", "-", "é", "日本", "∞", "1_000", "١٢", "0x10",
-          "nan", "inf", "-inf", "Infinity", "None", "True"]
+_WORDS = [
+    "YES",
+    "NO",
+    "Yes",
+    "yes",
+    "no",
+    "abc",
+    "x",
+    "-",
+    "é",
+    "日本",
+    "∞",
+    "1_000",
+    "١٢",
+    "0x10",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "None",
+    "True",
+]
 
 
 def _number(rng: random.Random) -> str:
@@ -43,7 +62,7 @@ def _number(rng: random.Random) -> str:
     if k == 2:
         return str(rng.randrange(10 ** rng.randrange(5, 25)))
     if k == 3:
-        return str(rng.choice([1, -1]) * 10 ** 400 + rng.randrange(10))  # float() gives inf
+        return str(rng.choice([1, -1]) * 10**400 + rng.randrange(10))  # float() gives inf
     x = rng.uniform(-1e4, 1e4) * 10 ** rng.randrange(-8, 3)
     if k == 4:
         return repr(x)
@@ -96,7 +115,9 @@ def _perturb_num(tok: str, rng: random.Random) -> str:
     if k == 3:
         try:
             n = int(tok)
-            return str(n + max(1, abs(n) // rng.choice([10 ** 5, 10 ** 6, 10 ** 7, 10])))  # 7n + 5000 style
+            return str(
+                n + max(1, abs(n) // rng.choice([10**5, 10**6, 10**7, 10]))
+            )  # 7n + 5000 style
         except ValueError:
             return repr(v)
     if k == 4:
@@ -130,7 +151,10 @@ def _mutate(text: str, rng: random.Random) -> str:
     elif k == 9:
         return "\r\n".join(lines)
     elif k in (10, 11, 12):
-        lines = [" ".join(_perturb_num(t, rng) if rng.random() < 0.6 else t for t in ln.split(" ")) for ln in lines]
+        lines = [
+            " ".join(_perturb_num(t, rng) if rng.random() < 0.6 else t for t in ln.split(" "))
+            for ln in lines
+        ]
     elif k == 13 and lines:
         i = rng.randrange(len(lines))
         lines.insert(i, lines[i])
@@ -152,7 +176,9 @@ def _mutate(text: str, rng: random.Random) -> str:
     elif k == 21:
         lines = [" ".join(ln.split()[::-1]) for ln in lines]
     elif k == 22:
-        lines = [" ".join(f"{float(t):.3f}" if _isfloat(t) else t for t in ln.split()) for ln in lines]
+        lines = [
+            " ".join(f"{float(t):.3f}" if _isfloat(t) else t for t in ln.split()) for ln in lines
+        ]
     elif k == 23:
         lines = [ln for ln in lines if ln.strip()]
     elif k == 24:
@@ -169,8 +195,22 @@ def _isfloat(t: str) -> bool:
         return False
 
 
-_ODD_EXPECTED = [None, 5, 1.5, {"1": "a"}, {"x": "a"}, ["a", 1], [{"1": "2"}], [], [""], ("a",), b"1", ["1\n2", "3"],
-                 ["YES", "NO"], ["1 ", " 2"]]
+_ODD_EXPECTED = [
+    None,
+    5,
+    1.5,
+    {"1": "a"},
+    {"x": "a"},
+    ["a", 1],
+    [{"1": "2"}],
+    [],
+    [""],
+    ("a",),
+    b"1",
+    ["1\n2", "3"],
+    ["YES", "NO"],
+    ["1 ", " 2"],
+]
 
 
 def _stdio_pairs(n: int, seed: int = 1234):
@@ -208,8 +248,14 @@ def _json_value(rng: random.Random, depth: int = 0):
     if k in (5, 6):
         return [_json_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
     if k == 7:
-        return {str(rng.randrange(-3, 20)): _json_value(rng, depth + 1) for _ in range(rng.randrange(0, 3))}
-    return {rng.choice(["a", "b", "01", " 2"]): _json_value(rng, depth + 1) for _ in range(rng.randrange(1, 3))}
+        return {
+            str(rng.randrange(-3, 20)): _json_value(rng, depth + 1)
+            for _ in range(rng.randrange(0, 3))
+        }
+    return {
+        rng.choice(["a", "b", "01", " 2"]): _json_value(rng, depth + 1)
+        for _ in range(rng.randrange(1, 3))
+    }
 
 
 def _tuplify(x, rng):
@@ -261,11 +307,22 @@ def _call_output(exp, rng: random.Random):
     if k == 10:
         return _json_value(rng)
     if k == 11:
-        return rng.choice([Decimal("sNaN"), Decimal("NaN"), float("nan"), np.bool_(True), np.int64(1), "1", (), ((1, 2),)])
+        return rng.choice(
+            [
+                Decimal("sNaN"),
+                Decimal("NaN"),
+                float("nan"),
+                np.bool_(True),
+                np.int64(1),
+                "1",
+                (),
+                ((1, 2),),
+            ]
+        )
     if k == 12:
         return [exp]
     if k == 13 and isinstance(exp, int) and not isinstance(exp, bool):
-        return exp + max(1, abs(exp) // 10 ** 6)
+        return exp + max(1, abs(exp) // 10**6)
     if k == 14 and isinstance(exp, list) and len(exp) == 1:
         return _tuplify(copy.deepcopy(exp[0]), rng)
     return copy.deepcopy(exp)
@@ -325,7 +382,7 @@ def test_issue_cases() -> None:
     # unsorted output for a sorted-numbers answer (one number per line, and one line)
     assert lenient_only("3\n1\n2\n", "1\n2\n3\n") and lenient_only("3 1 2", "1 2 3")
     # np.allclose rtol 1e-5 on integers: 7n + 5000 for 7n passes APPS
-    n = 7 * 10 ** 9
+    n = 7 * 10**9
     assert lenient_only(str(n + 5000), str(n)) and lenient_only(f"{n + 5000}\n5", f"{n}\n5")
     # a list answer equal to expected[0]: APPS' call-based rule
     assert lenient_only([1, 2], [[1, 2], [3, 4]], call=True)
@@ -337,7 +394,9 @@ def test_apps_quirks() -> None:
     assert stdio_match("0.333", "0.3334", "apps")  # rounded to 3 decimals
     assert stdio_match("1 2\n2 1", "2 1", "apps")  # duplicate line, token order: one set
     assert stdio_match("1" * 400, "2" * 400, "apps")  # both parse to inf
-    assert not stdio_match("1\n2", "1\n \n2", "apps")  # whitespace-only expected line -> frozenset()
+    assert not stdio_match(
+        "1\n2", "1\n \n2", "apps"
+    )  # whitespace-only expected line -> frozenset()
     assert stdio_match("1\n\n2", "1\n \n2", "apps")  # but the raw lines equal the stripped ones
     assert stdio_match("YES", ["YES\n"], "apps") and not stdio_match("1", {"1": "1"}, "apps")
     assert call_match(True, 1, "apps") and call_match(1.0, 1, "apps")  # Python ==
@@ -349,47 +408,131 @@ def test_apps_quirks() -> None:
 
 
 # ============================================================================ strict
-@pytest.mark.parametrize("out, exp", [
-    ("1 2 3\n", "1 2 3"), ("1 2 3  \n\n\n", "1 2 3\n"), ("1   2\t3\r\n4\r\n", "1 2 3\n4"),
-    (" 1 2", "1 2"), ("1\n\n2", "1\n\n2"), ("", ""), ("\n\n", ""), ("", "\n"),
-    ("0.3333333", "0.333333333"), ("0.1234565", "0.123456"), ("1000000.9", "1000000.0"),
-    ("1.5e3", "1500.0"), ("2.", "2.0"), ("YES\nNO", ["YES", "NO"]), ("a b\n", ["a b\n", ""]),
-    ("é 日本", "é 日本"), ("-0.0000005", "0.0"),
-])
+@pytest.mark.parametrize(
+    "out, exp",
+    [
+        ("1 2 3\n", "1 2 3"),
+        ("1 2 3  \n\n\n", "1 2 3\n"),
+        ("1   2\t3\r\n4\r\n", "1 2 3\n4"),
+        (" 1 2", "1 2"),
+        ("1\n\n2", "1\n\n2"),
+        ("", ""),
+        ("\n\n", ""),
+        ("", "\n"),
+        ("0.3333333", "0.333333333"),
+        ("0.1234565", "0.123456"),
+        ("1000000.9", "1000000.0"),
+        ("1.5e3", "1500.0"),
+        ("2.", "2.0"),
+        ("YES\nNO", ["YES", "NO"]),
+        ("a b\n", ["a b\n", ""]),
+        ("é 日本", "é 日本"),
+        ("-0.0000005", "0.0"),
+    ],
+)
 def test_strict_stdio_passes(out, exp) -> None:
     assert stdio_match(out, exp) and stdio_match(out, exp, "strict")
 
 
-@pytest.mark.parametrize("out, exp", [
-    ("3 2 1", "1\n2\n3"), ("1\n2\n3", "1 2 3"), ("NO\nYES", "YES\nNO"), ("2 1", "1 2"),
-    ("1\n2", "1\n\n2"), ("\n1", "1"), ("1\n1\n2", "1\n2"), ("1", "1\n2"), ("", "0"),
-    ("5.0", "5"), ("05", "5"), ("+5", "5"), ("7000005000", "7000000000"), ("1.0000001", "1"),
-    ("0.123458", "0.123456"), ("1000002", "1000000.0"), ("inf", "1e400"), ("nan", "nan0"),
-    ("yes", "YES"), ("1\u00a02", "1 2"), ("1\u20282", "1\n2"), ("0.333", "0.3334"),
-    ("1.000", "1.0001"), ("1", None), ("1", 1), ("1", {"1": "1"}), ("1", ["1", 2]), (None, "1"),
-    ("0x10", "16.0"), ("1_0", "10.0"), ("١", "1.0"),
-])
+@pytest.mark.parametrize(
+    "out, exp",
+    [
+        ("3 2 1", "1\n2\n3"),
+        ("1\n2\n3", "1 2 3"),
+        ("NO\nYES", "YES\nNO"),
+        ("2 1", "1 2"),
+        ("1\n2", "1\n\n2"),
+        ("\n1", "1"),
+        ("1\n1\n2", "1\n2"),
+        ("1", "1\n2"),
+        ("", "0"),
+        ("5.0", "5"),
+        ("05", "5"),
+        ("+5", "5"),
+        ("7000005000", "7000000000"),
+        ("1.0000001", "1"),
+        ("0.123458", "0.123456"),
+        ("1000002", "1000000.0"),
+        ("inf", "1e400"),
+        ("nan", "nan0"),
+        ("yes", "YES"),
+        ("1\u00a02", "1 2"),
+        ("1\u20282", "1\n2"),
+        ("0.333", "0.3334"),
+        ("1.000", "1.0001"),
+        ("1", None),
+        ("1", 1),
+        ("1", {"1": "1"}),
+        ("1", ["1", 2]),
+        (None, "1"),
+        ("0x10", "16.0"),
+        ("1_0", "10.0"),
+        ("١", "1.0"),
+    ],
+)
 def test_strict_stdio_fails(out, exp) -> None:
     assert not stdio_match(out, exp)
 
 
-@pytest.mark.parametrize("out, exp", [
-    (5, 5), (5.0, 5), (Fraction(10, 2), 5), (np.int64(5), 5), (0.1 + 0.2, 0.3), (1, 1.0), (np.float32(0.1), 0.1),
-    (Decimal("2.5"), 2.5), ((1, (2, 3)), [1, [2, 3]]), (np.array([[1, 2]]), [[1, 2]]), (True, True),
-    (np.bool_(False), False), ({1: [1, 2]}, {"1": [1, 2]}), ({"1": 2}, {"1": 2}), ({"a": (1,)}, {"a": [1]}),
-    (None, None), ("x", "x"), (False, [False]), ([1, 2], [[1, 2]]), (float("nan"), float("nan")),
-    (1e20 * (1 + 1e-7), 1e20), (10 ** 20, 1e20),
-])
+@pytest.mark.parametrize(
+    "out, exp",
+    [
+        (5, 5),
+        (5.0, 5),
+        (Fraction(10, 2), 5),
+        (np.int64(5), 5),
+        (0.1 + 0.2, 0.3),
+        (1, 1.0),
+        (np.float32(0.1), 0.1),
+        (Decimal("2.5"), 2.5),
+        ((1, (2, 3)), [1, [2, 3]]),
+        (np.array([[1, 2]]), [[1, 2]]),
+        (True, True),
+        (np.bool_(False), False),
+        ({1: [1, 2]}, {"1": [1, 2]}),
+        ({"1": 2}, {"1": 2}),
+        ({"a": (1,)}, {"a": [1]}),
+        (None, None),
+        ("x", "x"),
+        (False, [False]),
+        ([1, 2], [[1, 2]]),
+        (float("nan"), float("nan")),
+        (1e20 * (1 + 1e-7), 1e20),
+        (10**20, 1e20),
+    ],
+)
 def test_strict_call_passes(out, exp) -> None:
     assert call_match(out, exp)
 
 
-@pytest.mark.parametrize("out, exp", [
-    (True, 1), (1, True), (False, 0), (0, False), (np.bool_(True), 1), (np.int64(1), True), ([True], [1]),
-    (5.5, 5), (10 ** 20 + 1, 10 ** 20), ("5", 5), (5, "5"), (1.001, 1.0), (None, 0),
-    (7, [7, 8]), ([1, 2], [[1, 2], [3, 4]]), ([1, 2, 3], [1, 2]), ({1, 2}, [1, 2]), ({1: 2}, {"1": 2, "2": 3}),
-    ({"01": 1}, {1: 1}), (np.array([3, 3]), 3), (Decimal("sNaN"), 1.0), (float("inf"), 1e308), ([[1, 2]], [1, 2]),
-])
+@pytest.mark.parametrize(
+    "out, exp",
+    [
+        (True, 1),
+        (1, True),
+        (False, 0),
+        (0, False),
+        (np.bool_(True), 1),
+        (np.int64(1), True),
+        ([True], [1]),
+        (5.5, 5),
+        (10**20 + 1, 10**20),
+        ("5", 5),
+        (5, "5"),
+        (1.001, 1.0),
+        (None, 0),
+        (7, [7, 8]),
+        ([1, 2], [[1, 2], [3, 4]]),
+        ([1, 2, 3], [1, 2]),
+        ({1, 2}, [1, 2]),
+        ({1: 2}, {"1": 2, "2": 3}),
+        ({"01": 1}, {1: 1}),
+        (np.array([3, 3]), 3),
+        (Decimal("sNaN"), 1.0),
+        (float("inf"), 1e308),
+        ([[1, 2]], [1, 2]),
+    ],
+)
 def test_strict_call_fails(out, exp) -> None:
     assert not call_match(out, exp)
 

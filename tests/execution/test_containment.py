@@ -19,12 +19,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import ROOT, requires_java_cpp
 from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Executor, Outcome
 from execrl.execution.sandbox import CGROUP_ROOT, probe
 
-pytestmark = pytest.mark.skipif(probe().level != "sealed", reason="needs the sealed level (root, bwrap, libseccomp, cgroup v1)")
+from conftest import ROOT, requires_java_cpp
+
+pytestmark = pytest.mark.skipif(
+    probe().level != "sealed", reason="needs the sealed level (root, bwrap, libseccomp, cgroup v1)"
+)
 
 ASSERTS = Tests(style="assert", asserts=["assert f(1) == 2"])
 
@@ -49,7 +52,14 @@ def test_project_tree_and_host_tmp_are_invisible(sealed, tmp_path) -> None:
     marker.write_text("secret")
     os.chmod(tmp_path, 0o755)
     os.chmod(marker, 0o644)
-    paths = [str(ROOT / "data/mbpp/mbpp.jsonl"), str(ROOT / "README.md"), str(marker), "/root/.bash_history", "/var/lib", "/run"]
+    paths = [
+        str(ROOT / "data/mbpp/mbpp.jsonl"),
+        str(ROOT / "README.md"),
+        str(marker),
+        "/root/.bash_history",
+        "/var/lib",
+        "/run",
+    ]
     prog = textwrap.dedent(f"""
         import os
         print("CANARY")
@@ -66,7 +76,9 @@ def test_project_tree_and_host_tmp_are_invisible(sealed, tmp_path) -> None:
     assert all(line.startswith("DENIED") and line.endswith("False") for line in out[1:]), out
 
 
-@pytest.mark.parametrize("path", ["/run/lock", "/var/tmp", "/dev/shm", "/tmp", "/var/lib/php/sessions"])
+@pytest.mark.parametrize(
+    "path", ["/run/lock", "/var/tmp", "/dev/shm", "/tmp", "/var/lib/php/sessions"]
+)
 def test_no_write_to_world_writable_host_dirs(sealed, path: str) -> None:
     name = f"execrl-escape-{os.getpid()}"
     prog = f"print('CANARY')\ntry:\n    open({path + '/' + name!r}, 'w').write('x' * 10**6)\n    print('WROTE')\nexcept OSError as e:\n    print('DENIED', e.errno)\n"
@@ -79,7 +91,9 @@ def test_no_host_process_is_visible(sealed) -> None:
     prog = "import os\nprint('CANARY')\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
     r = run(sealed, prog)
     pids = eval(r.stdout.splitlines()[1])
-    assert r.stdout.startswith("CANARY") and len(pids) <= 4, pids  # the jail's init, the worker, the program
+    assert r.stdout.startswith("CANARY") and len(pids) <= 4, (
+        pids
+    )  # the jail's init, the worker, the program
 
 
 def test_ptrace_and_process_vm_are_denied(sealed) -> None:
@@ -119,14 +133,26 @@ def test_signals_cannot_reach_the_worker(sealed) -> None:
 
 # ----------------------------------------------------------------------------- the translation oracle
 @requires_java_cpp
-@pytest.mark.parametrize("language,program", [
-    ("cpp", '#include <bits/stdc++.h>\nint main() { std::puts("CANARY"); std::fflush(stdout);'
-            ' int a = system("java -version"); int b = execlp("g++", "g++", "--version", (char*)0); std::printf("%d %d\\n", a, b); }\n'),
-    ("java", 'public class Main { public static void main(String[] a) { System.out.println("CANARY");'
-             ' try { Runtime.getRuntime().exec(new String[]{"g++", "--version"}).waitFor(); System.out.println("RAN"); }'
-             ' catch (Exception e) { System.out.println("DENIED"); } } }\n'),
-    ("python", "import subprocess\nprint('CANARY')\ntry:\n    subprocess.run(['javac', '-version'])\n    print('RAN')\nexcept OSError:\n    print('DENIED')\n"),
-])
+@pytest.mark.parametrize(
+    "language,program",
+    [
+        (
+            "cpp",
+            '#include <bits/stdc++.h>\nint main() { std::puts("CANARY"); std::fflush(stdout);'
+            ' int a = system("java -version"); int b = execlp("g++", "g++", "--version", (char*)0); std::printf("%d %d\\n", a, b); }\n',
+        ),
+        (
+            "java",
+            'public class Main { public static void main(String[] a) { System.out.println("CANARY");'
+            ' try { Runtime.getRuntime().exec(new String[]{"g++", "--version"}).waitFor(); System.out.println("RAN"); }'
+            ' catch (Exception e) { System.out.println("DENIED"); } } }\n',
+        ),
+        (
+            "python",
+            "import subprocess\nprint('CANARY')\ntry:\n    subprocess.run(['javac', '-version'])\n    print('RAN')\nexcept OSError:\n    print('DENIED')\n",
+        ),
+    ],
+)
 def test_a_program_cannot_start_another_toolchain(sealed, language: str, program: str) -> None:
     r = run(sealed, program, language)
     assert r.stdout.startswith("CANARY"), r
@@ -139,23 +165,29 @@ def test_a_program_cannot_start_another_toolchain(sealed, language: str, program
 def test_compiled_oracle_cannot_be_tampered_with(sealed) -> None:
     # the strongest form: the program knows where its own compiled classes are (its classpath)
     # and tries to replace them; other programs' compile dirs cannot even be listed
-    oracle = ('import java.io.*; public class Main { public static void main(String[] a) { System.out.println("ORACLE");'
-              ' String cp = System.getProperty("java.class.path"); System.out.println("CANARY " + cp);'
-              ' try { new FileOutputStream(cp + "/Main.class").write(1); System.out.println("WROTE"); }'
-              ' catch (Exception e) { System.out.println("DENIED"); }'
-              ' System.out.println(new File(cp).getParentFile().list() == null ? "UNLISTABLE" : "LISTED"); } }\n')
+    oracle = (
+        'import java.io.*; public class Main { public static void main(String[] a) { System.out.println("ORACLE");'
+        ' String cp = System.getProperty("java.class.path"); System.out.println("CANARY " + cp);'
+        ' try { new FileOutputStream(cp + "/Main.class").write(1); System.out.println("WROTE"); }'
+        ' catch (Exception e) { System.out.println("DENIED"); }'
+        ' System.out.println(new File(cp).getParentFile().list() == null ? "UNLISTABLE" : "LISTED"); } }\n'
+    )
     first = run(sealed, oracle, "java")
     assert first.stdout.startswith("ORACLE\nCANARY /tmp/execrl/"), first
     assert first.stdout.splitlines()[2:] == ["DENIED", "UNLISTABLE"], first.stdout
-    again = run(sealed, oracle, "java").stdout.splitlines()  # the cached classes are still the oracle's own
+    again = run(
+        sealed, oracle, "java"
+    ).stdout.splitlines()  # the cached classes are still the oracle's own
     assert again[0] == "ORACLE" and again[2:] == ["DENIED", "UNLISTABLE"]
 
 
 # ----------------------------------------------------------------------------- opting out of being scored
 def test_leaving_the_process_group_and_hanging_is_a_timeout(sealed) -> None:
     # joining the worker's group is refused (another session); a hanging program is a timeout
-    prog = ("import os, sys, time\ndef f(x):\n    return x + 1\nsys.stderr.write('CANARY\\n')\n"
-            "try:\n    os.setpgid(0, os.getppid())\nexcept OSError:\n    pass\nfor fd in range(5):\n    os.close(fd)\ntime.sleep(60)\n")
+    prog = (
+        "import os, sys, time\ndef f(x):\n    return x + 1\nsys.stderr.write('CANARY\\n')\n"
+        "try:\n    os.setpgid(0, os.getppid())\nexcept OSError:\n    pass\nfor fd in range(5):\n    os.close(fd)\ntime.sleep(60)\n"
+    )
     t0 = time.monotonic()
     r = sealed.run([ExecRequest(program=prog, tests=ASSERTS)])[0]
     assert r.outcome is Outcome.TIMEOUT and time.monotonic() - t0 < 8, r
@@ -163,8 +195,10 @@ def test_leaving_the_process_group_and_hanging_is_a_timeout(sealed) -> None:
 
 
 def test_a_detached_grandchild_neither_delays_nor_survives_the_run(sealed) -> None:
-    prog = ("import os, time\nprint('CANARY', flush=True)\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\n"
-            "    os._exit(0)\nprint('done')\n")
+    prog = (
+        "import os, time\nprint('CANARY', flush=True)\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\n"
+        "    os._exit(0)\nprint('done')\n"
+    )
     t0 = time.monotonic()
     r = run(sealed, prog)
     assert r.stdout == "CANARY\ndone\n" and time.monotonic() - t0 < 3, r
@@ -192,7 +226,11 @@ def test_memory_filling_children_stay_in_their_cgroup(sealed) -> None:
         }
     """)
     r = run(sealed, prog, "cpp")
-    assert r.outcome in (Outcome.TIMEOUT, Outcome.MEMORY_LIMIT, Outcome.RUNTIME_ERROR) and r.stdout.startswith("CANARY"), r
+    assert r.outcome in (
+        Outcome.TIMEOUT,
+        Outcome.MEMORY_LIMIT,
+        Outcome.RUNTIME_ERROR,
+    ) and r.stdout.startswith("CANARY"), r
     ok = sealed.run([ExecRequest(program="def f(x):\n    return x + 1\n", tests=ASSERTS)])[0]
     assert ok.passed and sealed.stats["charged_failures"] == 0
     assert _processes_of(sealed) == []
@@ -222,8 +260,12 @@ def _in_groups_of(owner: int) -> list[int]:
 def _processes_of(ex) -> list[int]:
     """Processes of this executor's programs: anything in its workers' cgroups but the workers."""
     time.sleep(0.2)
-    workers = {c.pid for h in ex._handles for c in psutil.Process(h.proc.pid).children(recursive=True)}
-    inside = {int(x) for h in ex._handles for x in (h.cgroup.dirs[0] / "cgroup.procs").read_text().split()}
+    workers = {
+        c.pid for h in ex._handles for c in psutil.Process(h.proc.pid).children(recursive=True)
+    }
+    inside = {
+        int(x) for h in ex._handles for x in (h.cgroup.dirs[0] / "cgroup.procs").read_text().split()
+    }
     return sorted(inside - workers)
 
 
@@ -245,13 +287,17 @@ def _killed_leaves_nothing(cmd: list[str], ready: callable) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not ready(p):
         time.sleep(0.2)
-    assert len(_in_groups_of(p.pid)) >= 10  # the canary: the programs really started their processes
+    assert (
+        len(_in_groups_of(p.pid)) >= 10
+    )  # the canary: the programs really started their processes
     p.send_signal(signal.SIGKILL)
     p.wait()
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         left = _in_groups_of(p.pid)
-        groups = [d for c in ("pids", "memory") for d in (CGROUP_ROOT / c / "execrl").glob(f"{p.pid}-*")]
+        groups = [
+            d for c in ("pids", "memory") for d in (CGROUP_ROOT / c / "execrl").glob(f"{p.pid}-*")
+        ]
         if not left and not groups:
             break
         time.sleep(0.2)
@@ -259,13 +305,29 @@ def _killed_leaves_nothing(cmd: list[str], ready: callable) -> None:
 
 
 def test_killing_the_executor_process_leaves_nothing_behind() -> None:
-    _killed_leaves_nothing([sys.executable, "-c", DRIVER.format(src=str(ROOT / "src"))], lambda p: len(_in_groups_of(p.pid)) >= 10)
+    _killed_leaves_nothing(
+        [sys.executable, "-c", DRIVER.format(src=str(ROOT / "src"))],
+        lambda p: len(_in_groups_of(p.pid)) >= 10,
+    )
 
 
 def test_killing_evaluate_py_mid_run_leaves_nothing_behind(tmp_path) -> None:
     hang = "import os, time\nfor _ in range(5):\n    os.fork()\ntime.sleep(60)\n"
     samples = tmp_path / "samples.jsonl"
-    samples.write_text("\n".join(f'{{"task_id": "mbpp/{i}", "completions": [{json.dumps(hang + "# " + str(i))}]}}' for i in (11, 12)) + "\n")
-    cmd = [sys.executable, str(ROOT / "evaluate.py"), "data=mbpp", f"samples={samples}", "executor.timeout_s=30", "logger=none",
-           f"hydra.run.dir={tmp_path / 'run'}"]
+    samples.write_text(
+        "\n".join(
+            f'{{"task_id": "mbpp/{i}", "completions": [{json.dumps(hang + "# " + str(i))}]}}'
+            for i in (11, 12)
+        )
+        + "\n"
+    )
+    cmd = [
+        sys.executable,
+        str(ROOT / "evaluate.py"),
+        "data=mbpp",
+        f"samples={samples}",
+        "executor.timeout_s=30",
+        "logger=none",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     _killed_leaves_nothing(cmd, lambda p: len(_in_groups_of(p.pid)) >= 10)

@@ -36,7 +36,10 @@ def test_sleep_past_timeout(executor) -> None:
 
 def test_fork_bomb_is_contained(executor) -> None:
     before = len(psutil.pids())
-    r = run(executor, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")
+    r = run(
+        executor,
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+    )
     assert r.outcome in (Outcome.TIMEOUT, Outcome.RUNTIME_ERROR)
     time.sleep(0.2)
     assert len(psutil.pids()) < before + 10
@@ -55,7 +58,9 @@ def test_deep_recursion(executor) -> None:
 
 def test_huge_output_is_cut(executor) -> None:
     stdio = Tests(style="stdio", inputs=[""], outputs=["1"])
-    r = run(executor, "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 10**6)\n", stdio)
+    r = run(
+        executor, "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 10**6)\n", stdio
+    )
     assert r.outcome in (Outcome.FAILED, Outcome.RUNTIME_ERROR)
     assert r.stdout is None or len(r.stdout) < 2 * 10**6
 
@@ -87,7 +92,9 @@ def test_socket_cannot_reach_the_network(executor) -> None:
         srv.bind(("127.0.0.1", 0))
         srv.listen(1)
         port = srv.getsockname()[1]
-        prog = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\n" + PASSING
+        prog = (
+            f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\n" + PASSING
+        )
         r = run(executor, prog)
     if "netns" in executor.isolation_level:
         assert r.outcome is Outcome.RUNTIME_ERROR
@@ -102,8 +109,10 @@ def test_php_program_is_sandboxed_like_python(executor, tmp_path: Path) -> None:
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))
         srv.listen(1)
-        prog = (f"<?php\n@unlink('{secret}');\n@file_put_contents('{target}', 'x');\n"
-                f"$s = @fsockopen('127.0.0.1', {srv.getsockname()[1]}, $errno, $errstr, 1);\necho $s ? 'connected' : 'blocked';\n")
+        prog = (
+            f"<?php\n@unlink('{secret}');\n@file_put_contents('{target}', 'x');\n"
+            f"$s = @fsockopen('127.0.0.1', {srv.getsockname()[1]}, $errno, $errstr, 1);\necho $s ? 'connected' : 'blocked';\n"
+        )
         r = executor.run([ExecRequest(program=prog, language="php", mode="run")])[0]
     assert r.outcome is Outcome.PASSED
     assert secret.exists() and secret.read_text() == "do not delete"
@@ -124,16 +133,20 @@ def test_detached_background_process_is_killed(executor) -> None:
     prog = (
         "import os, time\n"
         "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-        f"        os.execvp('sleep', ['sleep', '300', '{marker}'])\n    os._exit(0)\n"
-        + PASSING
+        f"        os.execvp('sleep', ['sleep', '300', '{marker}'])\n    os._exit(0)\n" + PASSING
     )
     r = run(executor, prog)
     assert r.outcome is Outcome.PASSED
     time.sleep(0.3)
-    assert not [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+    assert not [
+        p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])
+    ]
 
 
-@pytest.mark.parametrize("exit_call", ["exit(0)", "import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit"])
+@pytest.mark.parametrize(
+    "exit_call",
+    ["exit(0)", "import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit"],
+)
 def test_exit_before_asserts_never_passes(executor, exit_call: str) -> None:
     r = run(executor, PASSING + exit_call + "\n")
     assert r.outcome is Outcome.RUNTIME_ERROR
@@ -164,7 +177,9 @@ def test_no_stray_processes_after_the_suite(executor) -> None:
     program_uids = {NOBODY, *range(PROGRAM_UID, PROGRAM_UID + 64)}
     for h in executor._handles:
         tree = [h.proc.pid] + [c.pid for c in psutil.Process(h.proc.pid).children(recursive=True)]
-        assert len(tree) <= 3 and not any(psutil.Process(p).uids().real in program_uids for p in tree)
+        assert len(tree) <= 3 and not any(
+            psutil.Process(p).uids().real in program_uids for p in tree
+        )
 
 
 @pytest.mark.parametrize("level", ["process", "namespaces", "cgroups"])
@@ -175,10 +190,14 @@ def test_isolation_probe_runs_at_every_level_without_harming_the_pool(level) -> 
     if level_rank(level) > level_rank(probe().level):
         pytest.skip(f"host grants less than {level}")
     with Executor(workers=1, timeout_s=2.0, isolation=level) as ex:
-        assert len(ex.caps.verified) == 7 and "probe_ran" not in ex.caps.verified, ex.isolation_level
+        assert len(ex.caps.verified) == 7 and "probe_ran" not in ex.caps.verified, (
+            ex.isolation_level
+        )
         assert run(ex, PASSING).passed
     # where a probe write could succeed (below sealed) it removes what it wrote
-    assert not any(Path(d, "execrl-probe").exists() for d in ("/run/lock", "/var/tmp", "/dev/shm", "/tmp"))
+    assert not any(
+        Path(d, "execrl-probe").exists() for d in ("/run/lock", "/var/tmp", "/dev/shm", "/tmp")
+    )
 
 
 def test_an_executor_made_in_a_thread_outlives_the_thread() -> None:
@@ -202,13 +221,20 @@ def test_leftover_processes_do_not_count_against_the_next_program() -> None:
     from execrl.execution import Executor
 
     # a fork bomb: processes that are forking while the worker kills them, each with memory to give back
-    spawner = ("import os\nblob = b'x' * (2 << 20)\nfor _ in range(200):\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
-               + PASSING)
+    spawner = (
+        "import os\nblob = b'x' * (2 << 20)\nfor _ in range(200):\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+        + PASSING
+    )
     # the next program needs 45 processes of the 64 allowed: it fails if the 40 above still count
-    forker = ("import os\npids = []\nfor _ in range(45):\n    p = os.fork()\n    if p == 0:\n        os._exit(0)\n    pids.append(p)\n"
-              "for p in pids:\n    os.waitpid(p, 0)\n" + PASSING)
+    forker = (
+        "import os\npids = []\nfor _ in range(45):\n    p = os.fork()\n    if p == 0:\n        os._exit(0)\n    pids.append(p)\n"
+        "for p in pids:\n    os.waitpid(p, 0)\n" + PASSING
+    )
     with Executor(workers=1, timeout_s=5.0, nproc=64) as ex:
         for _ in range(5):
-            a, b = ex.run([ExecRequest(program=spawner, tests=ASSERTS)])[0], ex.run([ExecRequest(program=forker, tests=ASSERTS)])[0]
+            a, b = (
+                ex.run([ExecRequest(program=spawner, tests=ASSERTS)])[0],
+                ex.run([ExecRequest(program=forker, tests=ASSERTS)])[0],
+            )
             assert a.outcome is not Outcome.INFRA_ERROR, (a.outcome, a.error)
             assert b.outcome is Outcome.PASSED, (b.outcome, b.error)

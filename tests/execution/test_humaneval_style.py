@@ -14,7 +14,9 @@ import pytest
 from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Outcome
 
-HE0 = ("has_close_elements", '''from typing import List
+HE0 = (
+    "has_close_elements",
+    """from typing import List
 
 
 def has_close_elements(numbers: List[float], threshold: float) -> bool:
@@ -25,7 +27,8 @@ def has_close_elements(numbers: List[float], threshold: float) -> bool:
                 if distance < threshold:
                     return True
     return False
-''', '''
+""",
+    """
 METADATA = {'author': 'jt', 'dataset': 'test'}
 
 
@@ -37,9 +40,12 @@ def check(candidate):
     assert candidate([1.0, 2.0, 3.0, 4.0, 5.0, 2.0], 0.1) == True
     assert candidate([1.1, 2.2, 3.1, 4.1, 5.1], 1.0) == True
     assert candidate([1.1, 2.2, 3.1, 4.1, 5.1], 0.5) == False
-''')
+""",
+)
 
-HE32 = ("find_zero", '''import math
+HE32 = (
+    "find_zero",
+    """import math
 
 
 def poly(xs: list, x: float):
@@ -58,7 +64,8 @@ def find_zero(xs: list):
         else:
             end = center
     return begin
-''', '''
+""",
+    """
 METADATA = {}
 
 
@@ -77,9 +84,12 @@ def check(candidate):
             coeffs.append(coeff)
         solution = candidate(copy.deepcopy(coeffs))
         assert math.fabs(poly(coeffs, solution)) < 1e-4
-''')
+""",
+)
 
-HE38 = ("decode_cyclic", '''def encode_cyclic(s: str):
+HE38 = (
+    "decode_cyclic",
+    """def encode_cyclic(s: str):
     groups = [s[(3 * i):min((3 * i + 3), len(s))] for i in range((len(s) + 2) // 3)]
     groups = [(group[1:] + group[0]) if len(group) == 3 else group for group in groups]
     return "".join(groups)
@@ -87,7 +97,8 @@ HE38 = ("decode_cyclic", '''def encode_cyclic(s: str):
 
 def decode_cyclic(s: str):
     return encode_cyclic(encode_cyclic(s))
-''', '''
+""",
+    """
 METADATA = {}
 
 
@@ -100,7 +111,8 @@ def check(candidate):
         str = ''.join(choice(letters) for i in range(randint(10, 20)))
         encoded_str = encode_cyclic(str)
         assert candidate(encoded_str) == str
-''')
+""",
+)
 
 # one wrong completion per problem: off by one, the wrong root, one cyclic shift instead of two
 WRONG = {
@@ -118,8 +130,12 @@ def _tests_of(entry: str, test: str) -> Tests:
 def test_canonical_solution_passes_and_a_wrong_one_fails(executor, problem) -> None:
     entry, program, test = problem
     old, new = WRONG[entry]
-    right, wrong = executor.run([ExecRequest(program=program, tests=_tests_of(entry, test)),
-                                 ExecRequest(program=program.replace(old, new), tests=_tests_of(entry, test))])
+    right, wrong = executor.run(
+        [
+            ExecRequest(program=program, tests=_tests_of(entry, test)),
+            ExecRequest(program=program.replace(old, new), tests=_tests_of(entry, test)),
+        ]
+    )
     assert right.outcome is Outcome.PASSED, right
     assert wrong.outcome is Outcome.FAILED and wrong.error_type == "AssertionError", wrong
     assert right.weak_tests == 0

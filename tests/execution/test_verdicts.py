@@ -7,13 +7,14 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, has_toolchain, requires_csharp, requires_java_cpp, requires_php
 from execrl.algos.base import exec_request
 from execrl.data.apps import APPSReader
 from execrl.data.mbpp import MBPPReader
 from execrl.data.problem import Tests
 from execrl.data.xlcost import XLCoSTReader
 from execrl.execution import ExecRequest, Executor, Outcome
+
+from conftest import ROOT, has_toolchain, requires_csharp, requires_java_cpp, requires_php
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,9 @@ def mbpp():
 
 def test_all_mbpp_references_pass(slow_ok_executor, mbpp) -> None:
     results = slow_ok_executor.run([exec_request(p, p.solutions[0]) for p in mbpp])
-    failed = [(p.task_id, r.outcome.value, r.error_type) for p, r in zip(mbpp, results) if not r.passed]
+    failed = [
+        (p.task_id, r.outcome.value, r.error_type) for p, r in zip(mbpp, results) if not r.passed
+    ]
     assert len(mbpp) == 974 and failed == []
 
 
@@ -67,14 +70,26 @@ def test_apps_reference_solutions(executor) -> None:
     assert all(v.count("passed") >= len(v) - 1 for v in by_problem.values()), by_problem
     # a wrong answer is failed, not an error; call-based output compared outside the child
     call = next(p for p in probs if p.tests.style == "call")
-    r = executor.run([exec_request(call, "class Solution:\n    def findKthPositive(self, arr, k):\n        return -1\n")])[0]
+    r = executor.run(
+        [
+            exec_request(
+                call, "class Solution:\n    def findKthPositive(self, arr, k):\n        return -1\n"
+            )
+        ]
+    )[0]
     assert r.outcome is Outcome.FAILED
 
 
 def test_apps_comparison_cascade(executor) -> None:
     t = Tests(style="stdio", inputs=["\n"], outputs=["1.0000001 2\n3\n"])
-    assert executor.run([ExecRequest(program="print('1.0 2')\nprint(' 3 ')", tests=t)])[0].outcome is Outcome.PASSED
-    assert executor.run([ExecRequest(program="print('1.1 2')\nprint(3)", tests=t)])[0].outcome is Outcome.FAILED
+    assert (
+        executor.run([ExecRequest(program="print('1.0 2')\nprint(' 3 ')", tests=t)])[0].outcome
+        is Outcome.PASSED
+    )
+    assert (
+        executor.run([ExecRequest(program="print('1.1 2')\nprint(3)", tests=t)])[0].outcome
+        is Outcome.FAILED
+    )
 
 
 @requires_java_cpp
@@ -84,7 +99,12 @@ def test_xlcost_programs_compile_and_run_like_plain_toolchains(executor, tmp_pat
         d = tmp_path / str(i)
         d.mkdir()
         (d / "a.cpp").write_text(p.solutions[0])
-        plain = subprocess.run(["g++", "-o", str(d / "a"), str(d / "a.cpp")], capture_output=True).returncode == 0
+        plain = (
+            subprocess.run(
+                ["g++", "-o", str(d / "a"), str(d / "a.cpp")], capture_output=True
+            ).returncode
+            == 0
+        )
         r = executor.run([ExecRequest(program=p.solutions[0], language="cpp", mode="run")])[0]
         assert (r.outcome is not Outcome.COMPILE_ERROR) == plain, (p.task_id, r.error)
         if plain:
@@ -99,26 +119,59 @@ def test_precompiled_stdcpp_header_is_used_and_changes_no_verdict(executor, tmp_
     from execrl.execution import sandbox
     from execrl.execution.cpp_pch import pch_include_dir
 
-    flags = ["-O1", "-std=c++17"]  # the worker's C++ flags: a .gch only fits the flags it was built with
+    flags = [
+        "-O1",
+        "-std=c++17",
+    ]  # the worker's C++ flags: a .gch only fits the flags it was built with
     inc = pch_include_dir(sandbox.workdir_base(), "g++", flags)
     assert inc is not None and (inc / "bits" / "stdc++.h.gch").is_file()
     prog = "#include <bits/stdc++.h>\nusing namespace std;\nint main() { vector<int> v{3, 1, 2}; sort(v.begin(), v.end()); cout << v[0]; }\n"
     (tmp_path / "a.cpp").write_text(prog)
     # g++ -H marks a precompiled header it uses with "!" (and falls back to the header silently)
-    used = subprocess.run(["g++", *flags, "-H", "-I", str(inc), "-fsyntax-only", str(tmp_path / "a.cpp")], capture_output=True, text=True)
+    used = subprocess.run(
+        ["g++", *flags, "-H", "-I", str(inc), "-fsyntax-only", str(tmp_path / "a.cpp")],
+        capture_output=True,
+        text=True,
+    )
     assert f"! {inc}/bits/stdc++.h.gch" in used.stderr
     # flags it does not fit ("x": rejected): g++ reads the plain header through the wrapper
-    other = subprocess.run(["g++", "-O1", "-std=c++14", "-H", "-I", str(inc), "-fsyntax-only", str(tmp_path / "a.cpp")], capture_output=True, text=True)
+    other = subprocess.run(
+        [
+            "g++",
+            "-O1",
+            "-std=c++14",
+            "-H",
+            "-I",
+            str(inc),
+            "-fsyntax-only",
+            str(tmp_path / "a.cpp"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert other.returncode == 0 and other.stderr.startswith(f"x {inc}/bits/stdc++.h.gch")
     programs = [
         (prog, Outcome.PASSED),
-        ("#include <bits/stdc++.h>\nint main() { std::cout << undeclared; }\n", Outcome.COMPILE_ERROR),
-        ("#include <iostream>\nint main() { std::vector<int> v; }\n", Outcome.COMPILE_ERROR),  # <vector> never included
-        ("#include <iostream>\n#include <bits/stdc++.h>\nint main() { std::cout << 1; }\n", Outcome.PASSED),  # not first: no .gch
+        (
+            "#include <bits/stdc++.h>\nint main() { std::cout << undeclared; }\n",
+            Outcome.COMPILE_ERROR,
+        ),
+        (
+            "#include <iostream>\nint main() { std::vector<int> v; }\n",
+            Outcome.COMPILE_ERROR,
+        ),  # <vector> never included
+        (
+            "#include <iostream>\n#include <bits/stdc++.h>\nint main() { std::cout << 1; }\n",
+            Outcome.PASSED,
+        ),  # not first: no .gch
     ]
     with Executor(workers=1, cpp_pch=False) as plain:
-        without = plain.run([ExecRequest(program=p, language="cpp", mode="run") for p, _ in programs])
-    with_pch = executor.run([ExecRequest(program=p, language="cpp", mode="run") for p, _ in programs])
+        without = plain.run(
+            [ExecRequest(program=p, language="cpp", mode="run") for p, _ in programs]
+        )
+    with_pch = executor.run(
+        [ExecRequest(program=p, language="cpp", mode="run") for p, _ in programs]
+    )
     assert [r.outcome for r in with_pch] == [r.outcome for r in without] == [o for _, o in programs]
     assert with_pch[0].stdout == without[0].stdout == "1"
 
@@ -145,39 +198,80 @@ def test_min_isolation_refuses_weaker_hosts() -> None:
 def test_java_main_class_skips_nested_helper_classes() -> None:
     from execrl.execution.worker import _java_main_class
 
-    assert _java_main_class("class GFG { static class Node { int x; } public static void main(String[] a) {} }") == "GFG"
-    assert _java_main_class("class Node { } public class Main { public static void main(String[] a) {} }") == "Main"
-    assert _java_main_class("class A { void g() { if (x) { } } } class B { static class C {} public static void main(String[] a) {} }") == "B"
+    assert (
+        _java_main_class(
+            "class GFG { static class Node { int x; } public static void main(String[] a) {} }"
+        )
+        == "GFG"
+    )
+    assert (
+        _java_main_class(
+            "class Node { } public class Main { public static void main(String[] a) {} }"
+        )
+        == "Main"
+    )
+    assert (
+        _java_main_class(
+            "class A { void g() { if (x) { } } } class B { static class C {} public static void main(String[] a) {} }"
+        )
+        == "B"
+    )
 
 
 # Each: a program that doubles the number it reads, a wrong one, one that does not compile, one that crashes.
-CSHARP = ("using System;\nclass GFG { public static void Main(String[] a) { int n = int.Parse(Console.ReadLine()); Console.WriteLine(n * 2); } }",
-          "using System;\nclass GFG { public static void Main(String[] a) { int n = int.Parse(Console.ReadLine()); Console.WriteLine(n + 2); } }",
-          "using System;\nclass GFG { public static void Main(String[] a) { int n = ; } }",
-          "using System;\nclass GFG { public static void Main(String[] a) { int[] x = new int[1]; x[int.Parse(Console.ReadLine())] = 1; } }")
-C = ("#include <stdio.h>\nint main() { int n; scanf(\"%d\", &n); printf(\"%d\\n\", n * 2); return 0; }",
-     "#include <stdio.h>\nint main() { int n; scanf(\"%d\", &n); printf(\"%d\\n\", n + 2); return 0; }",
-     "#include <stdio.h>\nint main() { int n = ; }",
-     "#include <stdlib.h>\nint main() { abort(); }")
-PHP = ("$n = intval(trim(fgets(STDIN)));\necho $n * 2 . \"\\n\";",  # XLCoST's PHP has no open tag; the runner adds it
-       "<?php\n$n = intval(trim(fgets(STDIN)));\necho $n + 2 . \"\\n\";",
-       "<?php\nfunction f( {",
-       "<?php\necho $undefined_is_only_a_warning;\nthrow new Exception('boom');")
+CSHARP = (
+    "using System;\nclass GFG { public static void Main(String[] a) { int n = int.Parse(Console.ReadLine()); Console.WriteLine(n * 2); } }",
+    "using System;\nclass GFG { public static void Main(String[] a) { int n = int.Parse(Console.ReadLine()); Console.WriteLine(n + 2); } }",
+    "using System;\nclass GFG { public static void Main(String[] a) { int n = ; } }",
+    "using System;\nclass GFG { public static void Main(String[] a) { int[] x = new int[1]; x[int.Parse(Console.ReadLine())] = 1; } }",
+)
+C = (
+    '#include <stdio.h>\nint main() { int n; scanf("%d", &n); printf("%d\\n", n * 2); return 0; }',
+    '#include <stdio.h>\nint main() { int n; scanf("%d", &n); printf("%d\\n", n + 2); return 0; }',
+    "#include <stdio.h>\nint main() { int n = ; }",
+    "#include <stdlib.h>\nint main() { abort(); }",
+)
+PHP = (
+    '$n = intval(trim(fgets(STDIN)));\necho $n * 2 . "\\n";',  # XLCoST's PHP has no open tag; the runner adds it
+    '<?php\n$n = intval(trim(fgets(STDIN)));\necho $n + 2 . "\\n";',
+    "<?php\nfunction f( {",
+    "<?php\necho $undefined_is_only_a_warning;\nthrow new Exception('boom');",
+)
 
 
-@pytest.mark.parametrize("language,programs", [pytest.param("c", C, marks=pytest.mark.skipif(not has_toolchain("gcc"), reason="Requires: gcc")), pytest.param("c_sharp", CSHARP, marks=requires_csharp),
-                                                pytest.param("php", PHP, marks=requires_php)])
+@pytest.mark.parametrize(
+    "language,programs",
+    [
+        pytest.param(
+            "c", C, marks=pytest.mark.skipif(not has_toolchain("gcc"), reason="Requires: gcc")
+        ),
+        pytest.param("c_sharp", CSHARP, marks=requires_csharp),
+        pytest.param("php", PHP, marks=requires_php),
+    ],
+)
 def test_c_csharp_and_php_verdicts(executor, language, programs) -> None:
     tests = Tests(style="stdio", inputs=["3", "10"], outputs=["6", "20"])
     got = executor.run([ExecRequest(program=p, language=language, tests=tests) for p in programs])
-    assert [r.outcome for r in got] == [Outcome.PASSED, Outcome.FAILED, Outcome.COMPILE_ERROR, Outcome.RUNTIME_ERROR]
+    assert [r.outcome for r in got] == [
+        Outcome.PASSED,
+        Outcome.FAILED,
+        Outcome.COMPILE_ERROR,
+        Outcome.RUNTIME_ERROR,
+    ]
     assert got[0].num_passed == 2
-    assert executor.run([ExecRequest(program=programs[0], language=language, mode="compile")])[0].outcome is Outcome.PASSED
+    assert (
+        executor.run([ExecRequest(program=programs[0], language=language, mode="compile")])[
+            0
+        ].outcome
+        is Outcome.PASSED
+    )
 
 
 @requires_php
 def test_php_warnings_stay_off_stdout(executor) -> None:
-    r = executor.run([ExecRequest(program="<?php\necho $undefined;\necho 7;", language="php", mode="run")])[0]
+    r = executor.run(
+        [ExecRequest(program="<?php\necho $undefined;\necho 7;", language="php", mode="run")]
+    )[0]
     assert r.outcome is Outcome.PASSED and r.stdout == "7"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 # ============================================================================ the oracle
 # This follows run_test's structure for one test index, step by step. It mutates
 # in_outs["outputs"][index] in place between steps, as the original does, and keeps its try
@@ -37,7 +38,9 @@ def _json_repair(in_outs, index):
         pass
     try:
         if isinstance(in_outs["outputs"][index][0], dict):
-            in_outs["outputs"][index] = [{int(k): v for k, v in in_outs["outputs"][index][0].items()}]
+            in_outs["outputs"][index] = [
+                {int(k): v for k, v in in_outs["outputs"][index][0].items()}
+            ]
     except Exception:
         pass
 
@@ -59,7 +62,9 @@ def official_stdio(stdout: str, expected):
         if isinstance(in_outs["outputs"][index], list):
             tmp_result = tmp_result or (output == in_outs["outputs"][index])
             if isinstance(output[0], str):
-                tmp_result = tmp_result or ([e.strip() for e in output] == in_outs["outputs"][index])
+                tmp_result = tmp_result or (
+                    [e.strip() for e in output] == in_outs["outputs"][index]
+                )
     except Exception:
         pass
     if tmp_result == True:  # noqa: E712
@@ -68,7 +73,9 @@ def official_stdio(stdout: str, expected):
     if isinstance(in_outs["outputs"][index], list):
         for tmp_index, i in enumerate(in_outs["outputs"][index]):
             in_outs["outputs"][index][tmp_index] = i.split("\n")
-            in_outs["outputs"][index][tmp_index] = [x.strip() for x in in_outs["outputs"][index][tmp_index] if x]
+            in_outs["outputs"][index][tmp_index] = [
+                x.strip() for x in in_outs["outputs"][index][tmp_index] if x
+            ]
     else:
         in_outs["outputs"][index] = in_outs["outputs"][index].split("\n")
         in_outs["outputs"][index] = list(filter(len, in_outs["outputs"][index]))
@@ -95,14 +102,18 @@ def official_stdio(stdout: str, expected):
     try:
         output_float = [float(e) for e in output]
         gt_float = [float(e) for e in in_outs["outputs"][index]]
-        tmp_result = tmp_result or ((len(output_float) == len(gt_float)) and np.allclose(output_float, gt_float))
+        tmp_result = tmp_result or (
+            (len(output_float) == len(gt_float)) and np.allclose(output_float, gt_float)
+        )
     except Exception:
         pass
     try:
         if isinstance(output[0], list):
             output_float = [float(e) for e in output[0]]
             gt_float = [float(e) for e in in_outs["outputs"][index][0]]
-            tmp_result = tmp_result or ((len(output_float) == len(gt_float)) and np.allclose(output_float, gt_float))
+            tmp_result = tmp_result or (
+                (len(output_float) == len(gt_float)) and np.allclose(output_float, gt_float)
+            )
             step = "nested-float"
     except Exception:
         pass
@@ -131,13 +142,17 @@ def official_stdio(stdout: str, expected):
         output = list(filter(len, output))
         output = set(output)
     try:
-        tmp_result = set(frozenset(s) for s in output) == set(frozenset(s) for s in in_outs["outputs"][index])
+        tmp_result = set(frozenset(s) for s in output) == set(
+            frozenset(s) for s in in_outs["outputs"][index]
+        )
     except Exception:
         pass
     step = "sets" if tmp_result == True else "rounded"  # noqa: E712
     try:
-        tmp_result = tmp_result or (set(frozenset(round(float(t), 3) for t in s) for s in output)
-                                    == set(frozenset(round(float(t), 3) for t in s) for s in in_outs["outputs"][index]))
+        tmp_result = tmp_result or (
+            set(frozenset(round(float(t), 3) for t in s) for s in output)
+            == set(frozenset(round(float(t), 3) for t in s) for s in in_outs["outputs"][index])
+        )
     except Exception:
         pass
     return tmp_result, step if tmp_result == True else "fail"  # noqa: E712

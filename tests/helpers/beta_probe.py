@@ -22,9 +22,20 @@ class BetaProbe(L.Callback):
 
         def recorded(pg, stats):
             before = pl_module.kl_ctl.value
-            local = {"kl": float(pg.extra["kl"]), "n": float(pg.extra["weight"].sum())} if pg is not None and "kl" in pg.extra else {}
+            local = (
+                {"kl": float(pg.extra["kl"]), "n": float(pg.extra["weight"].sum())}
+                if pg is not None and "kl" in pg.extra
+                else {}
+            )
             out = finish(pg, stats)
-            self.records.append({"before": before, "after": pl_module.kl_ctl.value, "kl_reduced": out.get("kl"), **local})
+            self.records.append(
+                {
+                    "before": before,
+                    "after": pl_module.kl_ctl.value,
+                    "kl_reduced": out.get("kl"),
+                    **local,
+                }
+            )
             return out
 
         pl_module.finish = recorded  # instance attribute: the shared loop calls self.finish

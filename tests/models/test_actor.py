@@ -9,8 +9,23 @@ from execrl.models.actor import build_actor
 from execrl.models.checkpoint import load_actor
 
 TINY = {
-    "seq2seq": dict(d_model=32, d_kv=8, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=4, dropout_rate=0.0),
-    "causal": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512),
+    "seq2seq": dict(
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=4,
+        dropout_rate=0.0,
+    ),
+    "causal": dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+    ),
 }
 
 
@@ -23,7 +38,9 @@ def actor(request):
 def test_scoring_matches_greedy_generation(actor) -> None:
     # prompts of different lengths exercise padding (left for causal, right for seq2seq)
     roll = actor.generate(["Write a function that adds one", "x"], do_sample=False)
-    logits, hidden = actor.forward_responses(roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask)
+    logits, hidden = actor.forward_responses(
+        roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask
+    )
     valid = roll.response_mask.bool()
     assert torch.equal(logits.argmax(-1)[valid], roll.response_ids[valid])
     assert hidden.shape[:2] == roll.response_ids.shape and hidden.shape[-1] == actor.hidden_size
@@ -37,7 +54,13 @@ def test_response_mask_stops_after_first_eos(actor) -> None:
 
 def test_logprobs_are_zero_on_padding_and_negative_elsewhere(actor) -> None:
     roll = actor.generate(["a", "bb"], num_return_sequences=3, temperature=1.0)
-    out = actor.response_logprobs(roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask, return_entropy=True)
+    out = actor.response_logprobs(
+        roll.prompt_ids,
+        roll.prompt_mask,
+        roll.response_ids,
+        roll.response_mask,
+        return_entropy=True,
+    )
     lp, m = out["logprobs"], roll.response_mask.bool()
     assert lp.shape == roll.response_ids.shape and roll.prompt_ids.shape[0] == 6
     assert torch.all(lp[~m] == 0) and torch.all(lp[m] < 0)
@@ -59,14 +82,20 @@ def test_sft_overfits_one_program(actor) -> None:
 
 def test_prefix_forces_response_start(actor) -> None:
     prefix = actor.tokenizer("def f(", add_special_tokens=False)["input_ids"]
-    roll = actor.generate(["p", "q"], prefix_ids=[prefix, prefix[:1]], num_return_sequences=2, max_new_tokens=4)
+    roll = actor.generate(
+        ["p", "q"], prefix_ids=[prefix, prefix[:1]], num_return_sequences=2, max_new_tokens=4
+    )
     assert roll.response_ids.shape[0] == 4
     assert roll.response_ids[0, : len(prefix)].tolist() == prefix
     assert roll.response_ids[2, :1].tolist() == prefix[:1]
 
 
 def test_checkpoint_roundtrip(actor, tmp_path) -> None:
-    cfg = {"arch": "seq2seq" if actor.is_seq2seq else "causal", "config": TINY["seq2seq" if actor.is_seq2seq else "causal"], "max_new_tokens": 12}
+    cfg = {
+        "arch": "seq2seq" if actor.is_seq2seq else "causal",
+        "config": TINY["seq2seq" if actor.is_seq2seq else "causal"],
+        "max_new_tokens": 12,
+    }
     sd = {f"actor.{k}": v for k, v in actor.state_dict().items()}
     torch.save({"state_dict": sd, "execrl_model_cfg": cfg}, tmp_path / "m.ckpt")
     loaded = load_actor(tmp_path / "m.ckpt")
@@ -87,30 +116,50 @@ def test_targets_longer_than_max_new_tokens_are_cut_with_a_warning(actor, caplog
         actor.encode_responses([long])  # said once per actor, not per batch
     assert ids.shape[1] == actor.max_new_tokens and int(mask[1].sum()) == actor.max_new_tokens
     warned = [r.getMessage() for r in caplog.records if "max_new_tokens" in r.getMessage()]
-    assert warned == [f"1 of 2 target programs are longer than max_new_tokens={actor.max_new_tokens} and are cut: raise model.max_new_tokens"]
+    assert warned == [
+        f"1 of 2 target programs are longer than max_new_tokens={actor.max_new_tokens} and are cut: raise model.max_new_tokens"
+    ]
 
 
 def test_shared_prompt_scoring_equals_one_pass_per_row(actor) -> None:
     # rows repeat prompts (as num_samples programs per problem do), in no particular order, with
     # prompts of different lengths (padding) and responses of different lengths
-    prompts = ["Write a function that adds one to x", "x", "Write a function that adds one to x", "x", "y = 3"]
-    targets = ["def f(x):\n    return x + 1\n", "a", "return 0", "def g(a, b): return a + b", "pass"]
+    prompts = [
+        "Write a function that adds one to x",
+        "x",
+        "Write a function that adds one to x",
+        "x",
+        "y = 3",
+    ]
+    targets = [
+        "def f(x):\n    return x + 1\n",
+        "a",
+        "return 0",
+        "def g(a, b): return a + b",
+        "pass",
+    ]
     p_ids, p_mask = actor.encode_prompts(prompts)
     r_ids, r_mask = actor.encode_responses(targets)
 
     def score(share):
         actor.zero_grad()
         actor.share_prompts = share
-        out = actor.response_logprobs(p_ids, p_mask, r_ids, r_mask, return_hidden=True, return_entropy=True)
+        out = actor.response_logprobs(
+            p_ids, p_mask, r_ids, r_mask, return_hidden=True, return_entropy=True
+        )
         (out["logprobs"].sum() + out["hidden"][r_mask.bool()].sum()).backward()
         return out, [p.grad.clone() for p in actor.parameters() if p.grad is not None]
 
     alone, g_alone = score(False)
     shared, g_shared = score(True)
     valid = r_mask.bool()
-    assert torch.allclose(alone["logprobs"], shared["logprobs"], atol=1e-5) and torch.allclose(alone["entropy"], shared["entropy"], atol=1e-5)
+    assert torch.allclose(alone["logprobs"], shared["logprobs"], atol=1e-5) and torch.allclose(
+        alone["entropy"], shared["entropy"], atol=1e-5
+    )
     assert torch.allclose(alone["hidden"][valid], shared["hidden"][valid], atol=1e-5)
-    assert len(g_alone) == len(g_shared) and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g_alone, g_shared))
+    assert len(g_alone) == len(g_shared) and all(
+        torch.allclose(a, b, atol=1e-5) for a, b in zip(g_alone, g_shared)
+    )
     # one-token responses need no second pass
     one = actor.response_logprobs(p_ids, p_mask, r_ids[:, :1], r_mask[:, :1])["logprobs"]
     assert torch.allclose(one, alone["logprobs"][:, :1], atol=1e-5)
@@ -119,13 +168,19 @@ def test_shared_prompt_scoring_equals_one_pass_per_row(actor) -> None:
 def test_shared_prefill_sampling_equals_plain_generate(actor) -> None:
     # both paths expand to the same rows before the sampling loop, so a seed gives the same programs
     # (a long and a short prompt: left padding must not shift the cached positions)
-    prompts = ["Write a function that adds one to every element of a list and returns the new list", "def add two numbers a and b"]
+    prompts = [
+        "Write a function that adds one to every element of a list and returns the new list",
+        "def add two numbers a and b",
+    ]
     got = {}
     for share in (False, True):
         actor.share_prompts = share
         torch.manual_seed(3)
         got[share] = actor.generate(prompts, num_return_sequences=4, temperature=0.3)
-    assert torch.equal(got[False].response_ids, got[True].response_ids) and got[False].texts == got[True].texts
+    assert (
+        torch.equal(got[False].response_ids, got[True].response_ids)
+        and got[False].texts == got[True].texts
+    )
     assert torch.equal(got[False].prompt_ids, got[True].prompt_ids)
     assert len(set(got[True].texts[:4])) > 1  # rows of one prompt still differ
 
@@ -134,11 +189,18 @@ def test_prefill_cache_continues_like_one_forward_pass() -> None:
     # a random tiny model barely reacts to positions, so compare logits, not samples
     torch.manual_seed(0)
     actor = build_actor("causal", config=TINY["causal"])
-    ids, mask = actor.encode_prompts(["Write a function that adds one to every element of a list", "def add two numbers a and b"])
+    ids, mask = actor.encode_prompts(
+        ["Write a function that adds one to every element of a list", "def add two numbers a and b"]
+    )
     pos = (mask.cumsum(1) - 1).clamp(min=0)
     full = actor.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1]
     cache, _ = actor.prefill(ids[:, :-1], mask[:, :-1])
-    step = actor.model(input_ids=ids[:, -1:], attention_mask=mask, position_ids=pos[:, -1:], **{actor.cache_kw: cache}).logits[:, -1]
+    step = actor.model(
+        input_ids=ids[:, -1:],
+        attention_mask=mask,
+        position_ids=pos[:, -1:],
+        **{actor.cache_kw: cache},
+    ).logits[:, -1]
     assert torch.allclose(step, full, atol=1e-6)
 
 

@@ -10,6 +10,7 @@ import torch
 from execrl.models import gguf as gguf_lib
 from execrl.models.actor import build_actor
 from execrl.models.checkpoint import load_actor, load_state
+
 from tiny_gguf import write_tiny_gguf
 
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "up_proj"]}
@@ -31,15 +32,27 @@ def _logits(actor, text="def f(x):\n    return x + 1"):
 
 def _build(tiny, **kw):
     path, cache, _ = tiny
-    return build_actor("causal", pretrained=None, tokenizer=None, gguf_file=str(path), cache_dir=str(cache), max_new_tokens=8, **kw)
+    return build_actor(
+        "causal",
+        pretrained=None,
+        tokenizer=None,
+        gguf_file=str(path),
+        cache_dir=str(cache),
+        max_new_tokens=8,
+        **kw,
+    )
 
 
 def test_gguf_converts_once_to_the_same_model(tiny, monkeypatch) -> None:
     path, cache, original = tiny
     actor = _build(tiny)
-    ids = actor.tokenizer("def f(x):\n    return x + 1", add_special_tokens=False, return_tensors="pt")["input_ids"]
+    ids = actor.tokenizer(
+        "def f(x):\n    return x + 1", add_special_tokens=False, return_tensors="pt"
+    )["input_ids"]
     with torch.no_grad():
-        assert torch.allclose(actor.model(input_ids=ids).logits, original(input_ids=ids).logits, atol=1e-5)
+        assert torch.allclose(
+            actor.model(input_ids=ids).logits, original(input_ids=ids).logits, atol=1e-5
+        )
     folder = gguf_lib.prepare_gguf(None, str(path), cache)
     assert (folder / "model.safetensors").exists() and (folder / gguf_lib.MARKER).exists()
     assert actor.tokenizer.chat_template and actor.eos_id == 2
@@ -55,7 +68,12 @@ def test_interrupted_conversion_is_redone(tiny, tmp_path) -> None:
     (folder / gguf_lib.MARKER).unlink()  # as if killed before the marker was written
     (folder / "model.safetensors").write_bytes(b"torn")
     assert gguf_lib.prepare_gguf(None, str(path), tmp_path) == folder
-    assert build_actor("causal", pretrained=str(folder), tokenizer=None).model.config.num_key_value_heads == 2
+    assert (
+        build_actor(
+            "causal", pretrained=str(folder), tokenizer=None
+        ).model.config.num_key_value_heads
+        == 2
+    )
 
 
 def test_pkg_location_is_a_package_folder_and_missing_files_are_named(tmp_path) -> None:
@@ -73,7 +91,9 @@ def test_lora_trains_adapters_only_and_the_reference_is_the_base(tiny) -> None:
     torch.manual_seed(0)
     actor = _build(tiny, lora=LORA)
     base = _build(tiny)
-    assert actor.has_adapters and torch.allclose(_logits(actor), _logits(base), atol=1e-6)  # B = 0 at the start
+    assert actor.has_adapters and torch.allclose(
+        _logits(actor), _logits(base), atol=1e-6
+    )  # B = 0 at the start
     trainable = [n for n, p in actor.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     ref = actor.reference_policy()
@@ -102,9 +122,18 @@ def test_lora_checkpoint_holds_adapters_and_reloads(tiny) -> None:
     state = actor.state_dict()
     assert state and all("lora_" in k for k in state)
     path, cache, _ = tiny
-    cfg = dict(arch="causal", pretrained=None, tokenizer=None, gguf_file=str(path), cache_dir=str(cache), lora=LORA)
+    cfg = dict(
+        arch="causal",
+        pretrained=None,
+        tokenizer=None,
+        gguf_file=str(path),
+        cache_dir=str(cache),
+        lora=LORA,
+    )
     ckpt = tiny[1] / "module.ckpt"
-    torch.save({"state_dict": {f"actor.{k}": v for k, v in state.items()}, "execrl_model_cfg": cfg}, ckpt)
+    torch.save(
+        {"state_dict": {f"actor.{k}": v for k, v in state.items()}, "execrl_model_cfg": cfg}, ckpt
+    )
     loaded = load_actor(ckpt)
     assert torch.allclose(_logits(loaded), _logits(actor), atol=1e-6)
 
@@ -137,7 +166,9 @@ def test_bf16_sampling_copy_follows_the_trained_weights(tiny) -> None:
     actor = _build(tiny, lora=LORA, sample_dtype="bfloat16")
     shadow = actor.sampling_model()
     assert shadow is not actor.model and next(shadow.parameters()).dtype == torch.bfloat16
-    assert "_shadow" not in dict(actor.named_modules()) and len(actor.state_dict()) == sum("lora_" in n for n, _ in actor.named_parameters())
+    assert "_shadow" not in dict(actor.named_modules()) and len(actor.state_dict()) == sum(
+        "lora_" in n for n, _ in actor.named_parameters()
+    )
     assert actor.sampling_model() is shadow  # nothing changed: not re-synced
     opt = torch.optim.SGD([p for p in actor.parameters() if p.requires_grad], lr=1.0)
     for n, p in actor.named_parameters():
@@ -152,7 +183,9 @@ def test_bf16_sampling_copy_follows_the_trained_weights(tiny) -> None:
     # RoPE frequencies stay float32 in the copy
     assert all(b.dtype == torch.float32 for n, b in synced.named_buffers() if "inv_freq" in n)
     roll = actor.generate(["add one", "x"], num_return_sequences=2, temperature=1.0)
-    lp = actor.response_logprobs(roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask)["logprobs"]
+    lp = actor.response_logprobs(
+        roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask
+    )["logprobs"]
     assert lp.dtype == torch.float32 and torch.all(lp[roll.response_mask.bool()] < 0)
 
 
@@ -194,5 +227,7 @@ def test_int8_sampling_copy_is_quantised_and_switching_precision_rebuilds_it(tin
     assert int8 is not bf16 and any("quantized" in type(m).__module__ for m in int8.modules())
     ids = actor.tokenizer("def f(x):", add_special_tokens=False, return_tensors="pt")["input_ids"]
     with torch.no_grad():
-        assert torch.allclose(int8(input_ids=ids).logits, actor.model(input_ids=ids).logits, atol=0.1)
+        assert torch.allclose(
+            int8(input_ids=ids).logits, actor.model(input_ids=ids).logits, atol=0.1
+        )
     assert actor.generate(["add one"], do_sample=False).response_ids.shape[0] == 1

@@ -8,13 +8,16 @@ import pytest
 from execrl.data.problem import Problem, Tests
 from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
 from execrl.rewards import ASTMatch, CompilerReward, DFGMatch, UnitTestReward, WeightedSum
+
 from conftest import compose
 
 
 class FakeExecutor:
     """Maps a program text to an outcome; records the requests it was given."""
 
-    def __init__(self, outcomes: dict[str, Outcome], passed_of: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, outcomes: dict[str, Outcome], passed_of: dict[str, int] | None = None
+    ) -> None:
         self.outcomes, self.passed_of, self.calls = outcomes, passed_of or {}, []
 
     def run(self, requests):
@@ -24,18 +27,32 @@ class FakeExecutor:
             o = self.outcomes[r.program]
             n = len(r.tests) if r.tests is not None else 0
             k = self.passed_of.get(r.program, n if o is Outcome.PASSED else 0)
-            tests = [TestResult(Outcome.PASSED)] * k + ([TestResult(o)] if o is not Outcome.PASSED else [])
+            tests = [TestResult(Outcome.PASSED)] * k + (
+                [TestResult(o)] if o is not Outcome.PASSED else []
+            )
             out.append(ExecutionResult(outcome=o, tests=tests, num_tests=n))
         return out
 
 
 def _problem(lang="python", tests=True, solution="x = 1\n"):
-    t = Tests(style="assert", asserts=["assert 1", "assert 2", "assert 3", "assert 4"]) if tests else Tests()
-    return Problem(task_id="t", dataset="d", prompt="p", language=lang, tests=t, solutions=[solution])
+    t = (
+        Tests(style="assert", asserts=["assert 1", "assert 2", "assert 3", "assert 4"])
+        if tests
+        else Tests()
+    )
+    return Problem(
+        task_id="t", dataset="d", prompt="p", language=lang, tests=t, solutions=[solution]
+    )
 
 
-OUTCOMES = {"ce": Outcome.COMPILE_ERROR, "re": Outcome.RUNTIME_ERROR, "to": Outcome.TIMEOUT,
-            "wa": Outcome.FAILED, "ok": Outcome.PASSED, "infra": Outcome.INFRA_ERROR}
+OUTCOMES = {
+    "ce": Outcome.COMPILE_ERROR,
+    "re": Outcome.RUNTIME_ERROR,
+    "to": Outcome.TIMEOUT,
+    "wa": Outcome.FAILED,
+    "ok": Outcome.PASSED,
+    "infra": Outcome.INFRA_ERROR,
+}
 
 
 @pytest.mark.parametrize(
@@ -62,7 +79,14 @@ def test_fraction_reward_runs_all_tests():
 
 
 def test_compiler_reward_compile_mode_and_test_levels():
-    ex = FakeExecutor({"ce": Outcome.COMPILE_ERROR, "ok": Outcome.PASSED, "infra": Outcome.INFRA_ERROR, "wa": Outcome.FAILED})
+    ex = FakeExecutor(
+        {
+            "ce": Outcome.COMPILE_ERROR,
+            "ok": Outcome.PASSED,
+            "infra": Outcome.INFRA_ERROR,
+            "wa": Outcome.FAILED,
+        }
+    )
     rb = CompilerReward().score([_problem("java")] * 3, ["ce", "ok", "infra"], ex)
     assert rb.rewards == [-1.0, 1.0, None]
     assert all(r.mode == "compile" and r.language == "java" for r in ex.calls[0])
@@ -74,15 +98,27 @@ def test_compiler_reward_compile_mode_and_test_levels():
 
 JAVA = "class A { static int f(int a, int b) { int c = a + b; if (c > 3) { c = c - 1; } return c * 2; } }"
 JAVA_RENAMED = "class A { static int f(int x, int y) { int z = x + y; if (z > 3) { z = z - 1; } return z * 2; } }"
-CPP = "#include <cstdio>\nint f(int a, int b) { int c = a + b; for (int i = 0; i < b; i++) c += i; return c; }\nint main() { printf(\"%d\", f(1, 2)); }"
-CPP_RENAMED = CPP.replace("int a, int b", "int p, int q").replace("a + b", "p + q").replace("i < b", "i < q").replace(" c", " s").replace("(c", "(s")
+CPP = '#include <cstdio>\nint f(int a, int b) { int c = a + b; for (int i = 0; i < b; i++) c += i; return c; }\nint main() { printf("%d", f(1, 2)); }'
+CPP_RENAMED = (
+    CPP.replace("int a, int b", "int p, int q")
+    .replace("a + b", "p + q")
+    .replace("i < b", "i < q")
+    .replace(" c", " s")
+    .replace("(c", "(s")
+)
 PY = "def f(a, b):\n    c = a + b\n    for i in range(b):\n        c += i\n    return c\n"
 PY_RENAMED = "def f(x, y):\n    z = x + y\n    for j in range(y):\n        z += j\n    return z\n"
-UNRELATED = {"java": "class B { void g() { System.out.println(\"hi\"); } }", "cpp": "int main() { return 0; }",
-             "python": "print('hello')\n"}
+UNRELATED = {
+    "java": 'class B { void g() { System.out.println("hi"); } }',
+    "cpp": "int main() { return 0; }",
+    "python": "print('hello')\n",
+}
 
 
-@pytest.mark.parametrize("lang, ref, renamed", [("java", JAVA, JAVA_RENAMED), ("cpp", CPP, CPP_RENAMED), ("python", PY, PY_RENAMED)])
+@pytest.mark.parametrize(
+    "lang, ref, renamed",
+    [("java", JAVA, JAVA_RENAMED), ("cpp", CPP, CPP_RENAMED), ("python", PY, PY_RENAMED)],
+)
 def test_ast_dfg_match_known_pairs(lang, ref, renamed):
     assert renamed != ref
     probs = [_problem(lang, solution=ref)] * 3
@@ -110,8 +146,16 @@ def test_match_unsupported_language_is_an_error():
 
 
 def test_weighted_sum_ppocoder_total_and_infra():
-    ex = FakeExecutor({PY: Outcome.PASSED, "def f(:": Outcome.COMPILE_ERROR, PY_RENAMED: Outcome.INFRA_ERROR})
-    ws = WeightedSum({"compiler": (CompilerReward(), 1.0), "ast": (ASTMatch(), 0.5), "dfg": {"reward": DFGMatch(), "weight": 2.0}})
+    ex = FakeExecutor(
+        {PY: Outcome.PASSED, "def f(:": Outcome.COMPILE_ERROR, PY_RENAMED: Outcome.INFRA_ERROR}
+    )
+    ws = WeightedSum(
+        {
+            "compiler": (CompilerReward(), 1.0),
+            "ast": (ASTMatch(), 0.5),
+            "dfg": {"reward": DFGMatch(), "weight": 2.0},
+        }
+    )
     rb = ws.score([_problem(solution=PY)] * 3, [PY, "def f(:", PY_RENAMED], ex)
     assert rb.rewards[0] == pytest.approx(1.0 + 0.5 + 2.0)
     a, d = rb.components["ast"][1], rb.components["dfg"][1]
@@ -121,8 +165,15 @@ def test_weighted_sum_ppocoder_total_and_infra():
     assert rb.results[0].outcome is Outcome.PASSED
 
 
-@pytest.mark.parametrize("name, cls", [("unit_test", UnitTestReward), ("binary", UnitTestReward),
-                                        ("compiler", CompilerReward), ("ppocoder", WeightedSum)])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("unit_test", UnitTestReward),
+        ("binary", UnitTestReward),
+        ("compiler", CompilerReward),
+        ("ppocoder", WeightedSum),
+    ],
+)
 def test_reward_configs_instantiate(name, cls):
     cfg = compose("train", [f"reward={name}"])
     r = hydra.utils.instantiate(cfg.reward)
@@ -150,8 +201,13 @@ def test_dfg_match_does_not_depend_on_hash_seed():
         f"print(dataflow_match({JAVA_RENAMED!r}, {JAVA!r}, 'java'), dataflow_match({CPP_RENAMED!r}, {CPP!r}, 'cpp'))"
     )
     outs = {
-        subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(s)},
-                       capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(s)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         for s in range(4)
     }
     assert outs == {"1.0 1.0"}

@@ -25,8 +25,14 @@ from execrl.sampling.critic_sampling import (
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = "def f(x):\n    return x + 1\n"
 
+
 def _problem(task_id: str, shown: str, hidden: list[str]) -> Problem:
-    return Problem(task_id, "synth", f"Write a function f(x).\n{shown}\n", tests=Tests(style="assert", asserts=[shown, *hidden]))
+    return Problem(
+        task_id,
+        "synth",
+        f"Write a function f(x).\n{shown}\n",
+        tests=Tests(style="assert", asserts=[shown, *hidden]),
+    )
 
 
 def test_pure_pieces() -> None:
@@ -35,18 +41,39 @@ def test_pure_pieces() -> None:
     assert split_budget(7, 3) == [3, 2, 2] and sum(split_budget(5, 5)) == 5
     p = _problem("a", "assert f(1) == 2", ["assert f(5) == 6"])
     assert example_tests(p).asserts == ["assert f(1) == 2"]  # only the assert quoted in the prompt
-    assert example_tests(p, fallback="compile") is None and example_request(p, "x", "compile").mode == "compile"
+    assert (
+        example_tests(p, fallback="compile") is None
+        and example_request(p, "x", "compile").mode == "compile"
+    )
     p.example_tests = Tests(style="stdio", inputs=["1"], outputs=["2"])
     assert example_tests(p).style == "stdio"
     res = ExecutionResult(Outcome.FAILED, tests=[TestResult(Outcome.FAILED, got="3", expected="2")])
     text = repair_prompt(p, "def f(x): return 2\n", res)
-    assert text.startswith(p.prompt.rstrip()) and "def f(x): return 2" in text and "failed" in text and "expected 2, got 3" in text
-    res = ExecutionResult(Outcome.RUNTIME_ERROR, error_type="ZeroDivisionError", error="Traceback...\nZeroDivisionError: division by zero")
+    assert (
+        text.startswith(p.prompt.rstrip())
+        and "def f(x): return 2" in text
+        and "failed" in text
+        and "expected 2, got 3" in text
+    )
+    res = ExecutionResult(
+        Outcome.RUNTIME_ERROR,
+        error_type="ZeroDivisionError",
+        error="Traceback...\nZeroDivisionError: division by zero",
+    )
     # the paper's repair input: error type (class), subtype and message
-    assert "It fails with runtime_error (ZeroDivisionError): ZeroDivisionError: division by zero" in repair_prompt(p, "1/0", res)
+    assert (
+        "It fails with runtime_error (ZeroDivisionError): ZeroDivisionError: division by zero"
+        in repair_prompt(p, "1/0", res)
+    )
     # the class is the first failing test's (CodeRL stops there): a timeout after a wrong answer is "failed"
-    res = ExecutionResult(Outcome.TIMEOUT, tests=[TestResult(Outcome.PASSED), TestResult(Outcome.FAILED, got="3", expected="2"),
-                                                  TestResult(Outcome.TIMEOUT, error_type="TimeoutError")])
+    res = ExecutionResult(
+        Outcome.TIMEOUT,
+        tests=[
+            TestResult(Outcome.PASSED),
+            TestResult(Outcome.FAILED, got="3", expected="2"),
+            TestResult(Outcome.TIMEOUT, error_type="TimeoutError"),
+        ],
+    )
     assert "It fails with failed (failed): expected 2, got 3" in repair_prompt(p, "f", res)
 
 
@@ -73,7 +100,9 @@ def test_refine_branch_resamples_from_critic_chosen_prefixes(memorized, executor
     actor, critic = memorized
     p = _problem("refine", "assert f(1) == 2", ["assert f(7) == 8"])
     torch.manual_seed(1)
-    [pool] = critic_sampling(actor, critic, executor, [p], n=4, n_refine=6, max_seeds=2, temperature=0.3)
+    [pool] = critic_sampling(
+        actor, critic, executor, [p], n=4, n_refine=6, max_seeds=2, temperature=0.3
+    )
     first, new = pool[:4], pool[4:]
     assert any(s.example_passed for s in first), [s.completion for s in first]
     assert len(new) == 6 and {s.stage for s in new} == {"refine"}
@@ -104,15 +133,23 @@ def test_repair_branch_rewrites_the_critic_top_failed_program(memorized, executo
             return actor.encode_prompts(texts)
 
     torch.manual_seed(2)
-    [pool] = critic_sampling(actor, critic, executor, [p], n=4, n_refine=3, repair_top_m=1, repair_actor=SpyActor())
+    [pool] = critic_sampling(
+        actor, critic, executor, [p], n=4, n_refine=3, repair_top_m=1, repair_actor=SpyActor()
+    )
     first, new = pool[:4], pool[4:]
-    assert not any(s.example_passed for s in first) and all(s.example_passed is False for s in first)
+    assert not any(s.example_passed for s in first) and all(
+        s.example_passed is False for s in first
+    )
     assert len(new) == 3 and {s.stage for s in new} == {"repair"}
     chosen = {s.parent for s in new}
     assert len(chosen) == 1
     (i,) = chosen
     assert first[i].score == max(s.score for s in first)  # top-1 by the critic's p(passed)
-    assert len(prompts) == 1 and first[i].completion.strip() in prompts[0] and "# Corrected program:" in prompts[0]
+    assert (
+        len(prompts) == 1
+        and first[i].completion.strip() in prompts[0]
+        and "# Corrected program:" in prompts[0]
+    )
     assert "failed" in prompts[0] or "error" in prompts[0]
     assert all(s.example_passed is not None for s in new)
 

@@ -92,7 +92,10 @@ class ActorModule(LightningModule):
         programs = rollout.texts
         with_solution = [(p, s) for p, s in zip(batch, programs) if p.solutions]
         if with_solution:
-            loss = self.actor.sft_loss([p.training_prompt for p, _ in with_solution], [p.solutions[0] for p, _ in with_solution])
+            loss = self.actor.sft_loss(
+                [p.training_prompt for p, _ in with_solution],
+                [p.solutions[0] for p, _ in with_solution],
+            )
             self.log("val/loss", loss, batch_size=len(with_solution), sync_dist=True)
         results = None
         if self.executor is not None:
@@ -116,8 +119,12 @@ class ActorModule(LightningModule):
         metrics = {"val/exact_match": sum(r["exact_match"] for r in rows) / n}
         judged = [r for r in rows if "outcome" in r and r["outcome"] != Outcome.INFRA_ERROR.value]
         if judged:
-            metrics["val/pass@1"] = sum(r["outcome"] == Outcome.PASSED.value for r in judged) / len(judged)
-            metrics["val/compile_rate"] = sum(r["outcome"] != Outcome.COMPILE_ERROR.value for r in judged) / len(judged)
+            metrics["val/pass@1"] = sum(r["outcome"] == Outcome.PASSED.value for r in judged) / len(
+                judged
+            )
+            metrics["val/compile_rate"] = sum(
+                r["outcome"] != Outcome.COMPILE_ERROR.value for r in judged
+            ) / len(judged)
             metrics["val/infrastructure_errors"] = float(n - len(judged))
         for k, v in metrics.items():
             self.log(k, v, sync_dist=True)

@@ -39,7 +39,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from execrl.algos.base import ActorModule, exec_request
-from execrl.algos.coderl_returns import mix_losses, rl_loss, sequence_returns, token_returns, uses_ce, uses_rl
+from execrl.algos.coderl_returns import (
+    mix_losses,
+    rl_loss,
+    sequence_returns,
+    token_returns,
+    uses_ce,
+    uses_rl,
+)
 from execrl.algos.critic import problem_prompts, train_critic
 from execrl.algos.rl_base import score_programs
 from execrl.data.critic_labels import coderl_class, read_labels, sample_labels
@@ -82,8 +89,10 @@ class CodeRLModule(ActorModule):
 
     train_items = "problems"
     needs_warm_start = True
-    unsupported_strategies = {"deepspeed_stage_3": "the frozen critic would be sharded outside the training graph",
-                              "fsdp": "the frozen critic would be sharded outside the training graph"}
+    unsupported_strategies = {
+        "deepspeed_stage_3": "the frozen critic would be sharded outside the training graph",
+        "fsdp": "the frozen critic would be sharded outside the training graph",
+    }
 
     def __init__(
         self,
@@ -132,19 +141,45 @@ class CodeRLModule(ActorModule):
             reward = hydra.utils.instantiate(reward)
         self.reward = reward or _CodeRLReward()
         self.mode, self.relative, self.token_weights = mode, relative_returns, token_weights
-        self.mix, self.ce_weight, self.rl_weight, self.ce_batch_size = mix, ce_weight, rl_weight, ce_batch_size
+        self.mix, self.ce_weight, self.rl_weight, self.ce_batch_size = (
+            mix,
+            ce_weight,
+            rl_weight,
+            ce_batch_size,
+        )
         self.critic_cfg = dict(_plain(critic) or {})
         self.critic_ckpt, self.critic_train_steps = critic_ckpt, critic_train_steps
-        self.critic_label_problems, self.critic_samples_per_problem = critic_label_problems, critic_samples_per_problem
-        self.critic_lr, self.critic_batch_size, self.critic_weight_decay = critic_lr, critic_batch_size, critic_weight_decay
-        self.num_samples, self.temperature, self.top_p, self.max_new_tokens = num_samples, temperature, top_p, max_new_tokens
-        self.baseline_refresh_every, self.overlap_execution = baseline_refresh_every, overlap_execution
-        self.offline_problems, self.offline_samples, self.offline_labels = offline_problems, offline_samples, offline_labels
+        self.critic_label_problems, self.critic_samples_per_problem = (
+            critic_label_problems,
+            critic_samples_per_problem,
+        )
+        self.critic_lr, self.critic_batch_size, self.critic_weight_decay = (
+            critic_lr,
+            critic_batch_size,
+            critic_weight_decay,
+        )
+        self.num_samples, self.temperature, self.top_p, self.max_new_tokens = (
+            num_samples,
+            temperature,
+            top_p,
+            max_new_tokens,
+        )
+        self.baseline_refresh_every, self.overlap_execution = (
+            baseline_refresh_every,
+            overlap_execution,
+        )
+        self.offline_problems, self.offline_samples, self.offline_labels = (
+            offline_problems,
+            offline_samples,
+            offline_labels,
+        )
         self.rl_batch_size, self.seed = rl_batch_size, seed
         object.__setattr__(self, "critic", None)
         self.pool: list[PoolItem] = []
         self.gt_pairs: list[tuple[str, str]] = []
-        self._baselines: dict[str, tuple[float | None, int]] = {}  # task_id -> (reward, step computed)
+        self._baselines: dict[
+            str, tuple[float | None, int]
+        ] = {}  # task_id -> (reward, step computed)
         self._rng = random.Random(seed)
         self._passes = ShuffledPasses(self._rng)
         self._micro_step = 0
@@ -161,17 +196,27 @@ class CodeRLModule(ActorModule):
         """Ground-truth pool, critic, offline pool: built once the module sits on its device."""
         dm = getattr(self.trainer, "datamodule", None)
         if dm is not None and not self.gt_pairs:
-            self.gt_pairs = [(p.training_prompt, s) for p in dm.problems(dm.train_split) for s in p.solutions]
+            self.gt_pairs = [
+                (p.training_prompt, s) for p in dm.problems(dm.train_split) for s in p.solutions
+            ]
         if self.critic is None and self.token_weights == "critic":
             t0 = time.perf_counter()
             self.set_critic(self._make_critic(dm))
             self.setup_stats["setup_s/critic"] = time.perf_counter() - t0
-            log.info("coderl: critic ready in %.1f s (%s)", self.setup_stats["setup_s/critic"], self.critic_ckpt or "trained at fit start")
+            log.info(
+                "coderl: critic ready in %.1f s (%s)",
+                self.setup_stats["setup_s/critic"],
+                self.critic_ckpt or "trained at fit start",
+            )
         if self.mode == "offline" and not self.pool:
             t0 = time.perf_counter()
             self.build_offline_pool(self._rl_problems(dm, self.offline_problems))
             self.setup_stats["setup_s/offline_pool"] = time.perf_counter() - t0
-            log.info("coderl: offline pool of %d programs in %.1f s", len(self.pool), self.setup_stats["setup_s/offline_pool"])
+            log.info(
+                "coderl: offline pool of %d programs in %.1f s",
+                len(self.pool),
+                self.setup_stats["setup_s/offline_pool"],
+            )
 
     def _rl_problems(self, dm: Any, limit: int | None) -> list[Problem]:
         if dm is None:
@@ -191,18 +236,39 @@ class CodeRLModule(ActorModule):
         if dm is None or self.executor is None:
             return critic
         problems = dm.problems(dm.train_split, self.critic_label_problems)
-        labels = sample_labels(self.actor, problems, self.executor, n=self.critic_samples_per_problem,
-                               temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens)
-        losses = train_critic(critic, labels, problem_prompts(problems), self.critic_train_steps,
-                              lr=self.critic_lr, batch_size=self.critic_batch_size, seed=self.seed,
-                              weight_decay=self.critic_weight_decay)
+        labels = sample_labels(
+            self.actor,
+            problems,
+            self.executor,
+            n=self.critic_samples_per_problem,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_new_tokens=self.max_new_tokens,
+        )
+        losses = train_critic(
+            critic,
+            labels,
+            problem_prompts(problems),
+            self.critic_train_steps,
+            lr=self.critic_lr,
+            batch_size=self.critic_batch_size,
+            seed=self.seed,
+            weight_decay=self.critic_weight_decay,
+        )
         if losses:
-            self.setup_stats.update({"critic/train_loss_first": losses[0], "critic/train_loss_last": losses[-1]})
+            self.setup_stats.update(
+                {"critic/train_loss_first": losses[0], "critic/train_loss_last": losses[-1]}
+            )
         return critic
 
     @torch.no_grad()
-    def critic_token_probs(self, prompts: list[str], response_ids: torch.Tensor, response_mask: torch.Tensor,
-                           classes: list[int]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def critic_token_probs(
+        self,
+        prompts: list[str],
+        response_ids: torch.Tensor,
+        response_mask: torch.Tensor,
+        classes: list[int],
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """q_t of each row's true class (``None`` rows with class -1 get q = 1), and pooled logits."""
         if self.critic is None:
             return None, None
@@ -225,21 +291,57 @@ class CodeRLModule(ActorModule):
         if self.offline_labels:
             prompts = {p.task_id: p.prompt for p in problems}
             labels = [lab for lab in read_labels(self.offline_labels) if lab.task_id in prompts]
-            base = {lab.task_id: float(CODERL_REWARDS[lab.cls]) for lab in labels if lab.source == "baseline"}
+            base = {
+                lab.task_id: float(CODERL_REWARDS[lab.cls])
+                for lab in labels
+                if lab.source == "baseline"
+            }
             if self.relative:
-                base.update(self.greedy_baselines([p for p in problems if p.task_id not in base and
-                                                   any(lab.task_id == p.task_id and lab.source == "sample" for lab in labels)]))
-            items = [(prompts[lab.task_id], lab.program, lab.cls, float(CODERL_REWARDS[lab.cls]), base.get(lab.task_id, 0.0))
-                     for lab in labels if lab.source == "sample"]
+                base.update(
+                    self.greedy_baselines(
+                        [
+                            p
+                            for p in problems
+                            if p.task_id not in base
+                            and any(
+                                lab.task_id == p.task_id and lab.source == "sample"
+                                for lab in labels
+                            )
+                        ]
+                    )
+                )
+            items = [
+                (
+                    prompts[lab.task_id],
+                    lab.program,
+                    lab.cls,
+                    float(CODERL_REWARDS[lab.cls]),
+                    base.get(lab.task_id, 0.0),
+                )
+                for lab in labels
+                if lab.source == "sample"
+            ]
         else:
             n = self.offline_samples
             for i in range(0, len(problems), batch_size):
                 batch = problems[i : i + batch_size]
                 prompts = [p.prompt for p in batch]
-                samples = self.actor.generate(prompts, num_return_sequences=n, temperature=self.temperature,
-                                              top_p=self.top_p, max_new_tokens=self.max_new_tokens).texts
-                greedy = self.actor.generate(prompts, do_sample=False, max_new_tokens=self.max_new_tokens).texts
-                rb = score_programs(self.reward, [batch[j // n] for j in range(len(samples))] + batch, samples + greedy, self.executor)
+                samples = self.actor.generate(
+                    prompts,
+                    num_return_sequences=n,
+                    temperature=self.temperature,
+                    top_p=self.top_p,
+                    max_new_tokens=self.max_new_tokens,
+                ).texts
+                greedy = self.actor.generate(
+                    prompts, do_sample=False, max_new_tokens=self.max_new_tokens
+                ).texts
+                rb = score_programs(
+                    self.reward,
+                    [batch[j // n] for j in range(len(samples))] + batch,
+                    samples + greedy,
+                    self.executor,
+                )
                 base = rb.rewards[len(samples) :]
                 for j, prog in enumerate(samples):
                     r, res = rb.rewards[j], rb.results[j] if rb.results else None
@@ -247,22 +349,32 @@ class CodeRLModule(ActorModule):
                         continue  # infrastructure error: drop
                     c = coderl_class(res)
                     b = base[j // n]
-                    items.append((prompts[j // n], prog, c, float(r), 0.0 if b is None else float(b)))
+                    items.append(
+                        (prompts[j // n], prog, c, float(r), 0.0 if b is None else float(b))
+                    )
         self.pool = []
         hits = judged = 0
         for i in range(0, len(items), batch_size):
             chunk = items[i : i + batch_size]
             r_ids, r_mask = self.actor.encode_responses([it[1] for it in chunk])
-            q, pooled = self.critic_token_probs([it[0] for it in chunk], r_ids, r_mask, [it[2] for it in chunk])
+            q, pooled = self.critic_token_probs(
+                [it[0] for it in chunk], r_ids, r_mask, [it[2] for it in chunk]
+            )
             if pooled is not None:  # the frozen critic's accuracy on the pool it weighs
                 for pred, it in zip(pooled.argmax(-1).tolist(), chunk):
                     if it[2] >= 0:
                         judged += 1
                         hits += pred == (int(it[2] == 3) if self.critic.binary else it[2])
-            seq = sequence_returns(torch.tensor([it[3] for it in chunk]), torch.tensor([it[4] for it in chunk]), self.relative)
+            seq = sequence_returns(
+                torch.tensor([it[3] for it in chunk]),
+                torch.tensor([it[4] for it in chunk]),
+                self.relative,
+            )
             ret = token_returns(seq, r_mask, q).cpu()
             for it, row, m in zip(chunk, ret, r_mask.cpu()):
-                self.pool.append(PoolItem(it[0], it[1], it[2], it[3], it[4], row[: int(m.sum())].tolist()))
+                self.pool.append(
+                    PoolItem(it[0], it[1], it[2], it[3], it[4], row[: int(m.sum())].tolist())
+                )
         self.setup_stats["offline/pool_size"] = float(len(self.pool))
         if judged:
             self.setup_stats["offline/critic_acc"] = hits / judged
@@ -273,16 +385,23 @@ class CodeRLModule(ActorModule):
         if not problems:
             return {}
         if self.executor is None:
-            raise ValueError(f"offline_labels has no baseline rows for {len(problems)} problems (e.g. {problems[0].task_id}) and "
-                             "there is no executor to judge greedy baselines: add source=baseline rows, set executor=default, "
-                             "or algo.relative_returns=false")
+            raise ValueError(
+                f"offline_labels has no baseline rows for {len(problems)} problems (e.g. {problems[0].task_id}) and "
+                "there is no executor to judge greedy baselines: add source=baseline rows, set executor=default, "
+                "or algo.relative_returns=false"
+            )
         out: dict[str, float] = {}
         for i in range(0, len(problems), batch_size):
             batch = problems[i : i + batch_size]
-            greedy = self.actor.generate([p.prompt for p in batch], do_sample=False, max_new_tokens=self.max_new_tokens).texts
+            greedy = self.actor.generate(
+                [p.prompt for p in batch], do_sample=False, max_new_tokens=self.max_new_tokens
+            ).texts
             rb = score_programs(self.reward, batch, greedy, self.executor)
             out.update({p.task_id: float(r) for p, r in zip(batch, rb.rewards) if r is not None})
-        log.info("coderl: greedy baselines decoded and judged for %d problems without baseline rows", len(out))
+        log.info(
+            "coderl: greedy baselines decoded and judged for %d problems without baseline rows",
+            len(out),
+        )
         self.setup_stats["offline/baselines_decoded"] = float(len(out))
         return out
 
@@ -308,17 +427,35 @@ class CodeRLModule(ActorModule):
         with self.timed("update", self._timings):
             lp = self.actor.response_logprobs(p_ids, p_mask, r_ids, r_mask)["logprobs"]
             loss = rl_loss(lp, ret, r_mask)
-        return loss, {"classes": [it.cls for it in items], "rewards": [it.reward for it in items],
-                      "baselines": [it.baseline_reward for it in items], "returns": ret[r_mask.bool()], "pooled": None}
+        return loss, {
+            "classes": [it.cls for it in items],
+            "rewards": [it.reward for it in items],
+            "baselines": [it.baseline_reward for it in items],
+            "returns": ret[r_mask.bool()],
+            "pooled": None,
+        }
 
     def online_rl_loss(self, problems: list[Problem]) -> tuple[torch.Tensor | None, dict[str, Any]]:
         """Sample, judge (in a thread, overlapped with the critic and actor forward), return the loss."""
         n = self.num_samples
         with self.timed("gen", self._timings):
-            roll = self.actor.generate([p.prompt for p in problems], num_return_sequences=n, temperature=self.temperature,
-                                       top_p=self.top_p, max_new_tokens=self.max_new_tokens)
-            stale = [p for p in problems if self._baseline_stale(p.task_id)] if self.relative else []
-            greedy = self.actor.generate([p.prompt for p in stale], do_sample=False, max_new_tokens=self.max_new_tokens).texts if stale else []
+            roll = self.actor.generate(
+                [p.prompt for p in problems],
+                num_return_sequences=n,
+                temperature=self.temperature,
+                top_p=self.top_p,
+                max_new_tokens=self.max_new_tokens,
+            )
+            stale = (
+                [p for p in problems if self._baseline_stale(p.task_id)] if self.relative else []
+            )
+            greedy = (
+                self.actor.generate(
+                    [p.prompt for p in stale], do_sample=False, max_new_tokens=self.max_new_tokens
+                ).texts
+                if stale
+                else []
+            )
         rows = [problems[j // n] for j in range(len(roll.texts))]
 
         def judge():
@@ -338,9 +475,13 @@ class CodeRLModule(ActorModule):
                 with torch.no_grad():
                     self.critic.eval()
                     cp_ids, cp_mask = self.critic.backbone.encode_prompts(prompts)
-                    tok = self.critic.token_logits(cp_ids, cp_mask, roll.response_ids, roll.response_mask)
+                    tok = self.critic.token_logits(
+                        cp_ids, cp_mask, roll.response_ids, roll.response_mask
+                    )
             with self.timed("update", self._timings):
-                lp = self.actor.response_logprobs(roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask)["logprobs"]
+                lp = self.actor.response_logprobs(
+                    roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask
+                )["logprobs"]
             if fut is not None:
                 t_wait = time.perf_counter()
                 rb, t_reward = fut.result()
@@ -375,9 +516,14 @@ class CodeRLModule(ActorModule):
         with self.timed("update", self._timings):
             loss = rl_loss(lp, ret, mask)
         kept = keep.cpu().tolist()
-        return loss, {"classes": [c for c, k_ in zip(classes, kept) if k_], "rewards": [r for r in rewards if r is not None],
-                      "baselines": [b if b is not None else 0.0 for b, k_ in zip(base, kept) if k_], "returns": ret[mask.bool()],
-                      "pooled": None if pooled is None else pooled[keep], "all_classes": classes}
+        return loss, {
+            "classes": [c for c, k_ in zip(classes, kept) if k_],
+            "rewards": [r for r in rewards if r is not None],
+            "baselines": [b if b is not None else 0.0 for b, k_ in zip(base, kept) if k_],
+            "returns": ret[mask.bool()],
+            "pooled": None if pooled is None else pooled[keep],
+            "all_classes": classes,
+        }
 
     def _baseline_stale(self, task_id: str) -> bool:
         if task_id not in self._baselines:
@@ -393,13 +539,17 @@ class CodeRLModule(ActorModule):
         ce = rl = None
         stats: dict[str, Any] = {}
         if uses_rl(step, self.mix):
-            rl, stats = self.online_rl_loss(batch) if self.mode == "online" else self.offline_rl_loss()
+            rl, stats = (
+                self.online_rl_loss(batch) if self.mode == "online" else self.offline_rl_loss()
+            )
         if uses_ce(step, self.mix):
             with self.timed("update", self._timings):
                 ce = self.ce_loss()
         if ce is None and rl is None:
             return None
-        if self.mix == "alternate" and ((step % 2 == 0 and ce is None) or (step % 2 == 1 and rl is None)):
+        if self.mix == "alternate" and (
+            (step % 2 == 0 and ce is None) or (step % 2 == 1 and rl is None)
+        ):
             return None
         loss = mix_losses(ce, rl, step, self.mix, self.ce_weight, self.rl_weight)
         self.term_counts["ce"] += ce is not None
@@ -422,7 +572,9 @@ class CodeRLModule(ActorModule):
     def on_after_backward(self) -> None:
         # timing_s/update covers the loss forward passes and the backward (verl's update_actor)
         t = getattr(self, "_pending_timings", {})
-        t["timing_s/update"] = t.get("timing_s/update", 0.0) + time.perf_counter() - self._t_backward
+        t["timing_s/update"] = (
+            t.get("timing_s/update", 0.0) + time.perf_counter() - self._t_backward
+        )
         for k, v in t.items():
             self.log(k, v, batch_size=1)
         self._pending_timings = {}
@@ -432,7 +584,11 @@ class CodeRLModule(ActorModule):
         n = max(len(classes), 1)
         if rewards:
             self.log("train/reward", sum(rewards) / len(rewards), batch_size=len(rewards))
-            self.log("train/baseline_reward", sum(s["baselines"]) / max(len(s["baselines"]), 1), batch_size=len(rewards))
+            self.log(
+                "train/baseline_reward",
+                sum(s["baselines"]) / max(len(s["baselines"]), 1),
+                batch_size=len(rewards),
+            )
         known = [c for c in classes if c >= 0]
         for k, name in enumerate(CLASS_NAMES):
             frac = sum(c == k for c in known) / n
@@ -445,7 +601,9 @@ class CodeRLModule(ActorModule):
             y = torch.tensor(classes, device=pooled.device)
             if self.critic is not None and self.critic.binary:
                 y = (y == 3).long()
-            self.log("train/critic_acc", (pooled.argmax(-1) == y).float().mean(), batch_size=len(classes))
+            self.log(
+                "train/critic_acc", (pooled.argmax(-1) == y).float().mean(), batch_size=len(classes)
+            )
         self.log_returns(s.get("returns"))
 
     def log_returns(self, returns: torch.Tensor | None) -> None:
@@ -464,5 +622,9 @@ class CodeRLModule(ActorModule):
             if type(lg).__name__ == "WandbLogger":
                 import wandb
 
-                lg.experiment.log({"train/returns_hist": wandb.Histogram(r.numpy()), "trainer/global_step": int(self.global_step)})
-
+                lg.experiment.log(
+                    {
+                        "train/returns_hist": wandb.Histogram(r.numpy()),
+                        "trainer/global_step": int(self.global_step),
+                    }
+                )

@@ -18,14 +18,20 @@ import torch
 from execrl.execution.outcomes import CODERL_REWARDS
 
 
-def class_rewards(classes: torch.Tensor | Sequence[int], rewards: Sequence[float] = CODERL_REWARDS) -> torch.Tensor:
+def class_rewards(
+    classes: torch.Tensor | Sequence[int], rewards: Sequence[float] = CODERL_REWARDS
+) -> torch.Tensor:
     """``R(u)`` per row; class ``-1`` (no baseline) gives 0."""
     c = torch.as_tensor(classes, dtype=torch.long)
     table = torch.tensor([*rewards, 0.0], dtype=torch.float32)  # index -1 -> the trailing 0
     return table[c]
 
 
-def sequence_returns(sample_rewards: torch.Tensor, baseline_rewards: torch.Tensor | None = None, relative: bool = True) -> torch.Tensor:
+def sequence_returns(
+    sample_rewards: torch.Tensor,
+    baseline_rewards: torch.Tensor | None = None,
+    relative: bool = True,
+) -> torch.Tensor:
     """``R(sample) - R(baseline)`` when ``relative`` (0 when both share a class), else ``R(sample)``."""
     r = torch.as_tensor(sample_rewards, dtype=torch.float32)
     if not relative:
@@ -35,7 +41,9 @@ def sequence_returns(sample_rewards: torch.Tensor, baseline_rewards: torch.Tenso
     return r - torch.as_tensor(baseline_rewards, dtype=torch.float32).to(r.device)
 
 
-def token_returns(seq_returns: torch.Tensor, mask: torch.Tensor, token_weights: torch.Tensor | None = None) -> torch.Tensor:
+def token_returns(
+    seq_returns: torch.Tensor, mask: torch.Tensor, token_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """``[B, T]`` returns: ``q_t * return`` (``token_weights`` = critic's q), or the return on every
     valid token when ``token_weights`` is None; 0 on padding."""
     r = seq_returns.to(mask.device).float().unsqueeze(-1) * mask.float()
@@ -62,8 +70,14 @@ def rl_loss(logprobs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -
     return -(logprobs * returns.detach() * m).sum() / m.sum().clamp(min=1)
 
 
-def mix_losses(ce: torch.Tensor | None, rl: torch.Tensor | None, step: int, mode: str = "alternate",
-               ce_weight: float = 1.0, rl_weight: float = 1.0) -> torch.Tensor:
+def mix_losses(
+    ce: torch.Tensor | None,
+    rl: torch.Tensor | None,
+    step: int,
+    mode: str = "alternate",
+    ce_weight: float = 1.0,
+    rl_weight: float = 1.0,
+) -> torch.Tensor:
     """Combine CE on ground truth and the RL loss.
 
     ``alternate`` (upstream): even micro-batch steps train CE only, odd steps RL only;

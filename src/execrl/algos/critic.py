@@ -25,7 +25,13 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics.functional.classification import multiclass_confusion_matrix, multiclass_f1_score
 
 from execrl.algos.base import ActorModule
-from execrl.data.critic_labels import CriticLabel, ground_truth_labels, read_labels, sample_labels, write_labels
+from execrl.data.critic_labels import (
+    CriticLabel,
+    ground_truth_labels,
+    read_labels,
+    sample_labels,
+    write_labels,
+)
 from execrl.data.problem import Problem
 from execrl.models.critic import Critic, build_critic
 from execrl.utils.shuffled import ShuffledPasses
@@ -33,18 +39,26 @@ from execrl.utils.shuffled import ShuffledPasses
 
 def label_targets(labels: list[CriticLabel], binary: bool) -> torch.Tensor:
     """Class targets: CodeRL's 4 classes, or 1 = passed / 0 = not passed."""
-    return torch.tensor([int(lab.cls == 3) if binary else lab.cls for lab in labels], dtype=torch.long)
+    return torch.tensor(
+        [int(lab.cls == 3) if binary else lab.cls for lab in labels], dtype=torch.long
+    )
 
 
-def critic_loss(critic: Critic, labels: list[CriticLabel], prompts: dict[str, str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def critic_loss(
+    critic: Critic, labels: list[CriticLabel], prompts: dict[str, str]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """CE of the pooled prediction; returns (loss, pooled logits, targets)."""
-    out = critic.score_texts([prompts[lab.task_id] for lab in labels], [lab.program for lab in labels])
+    out = critic.score_texts(
+        [prompts[lab.task_id] for lab in labels], [lab.program for lab in labels]
+    )
     y = label_targets(labels, critic.binary).to(out["logits"].device)
     return F.cross_entropy(out["logits"], y), out["logits"], y
 
 
 @torch.no_grad()
-def evaluate_critic(critic: Critic, labels: list[CriticLabel], prompts: dict[str, str], batch_size: int = 32) -> dict[str, Any]:
+def evaluate_critic(
+    critic: Critic, labels: list[CriticLabel], prompts: dict[str, str], batch_size: int = 32
+) -> dict[str, Any]:
     """Accuracy, per-class F1, macro F1 and the confusion matrix (rows: true class)."""
     was = critic.training
     critic.eval()
@@ -69,20 +83,35 @@ def evaluate_critic(critic: Critic, labels: list[CriticLabel], prompts: dict[str
     }
 
 
-def split_by_task(labels: list[CriticLabel], val_fraction: float) -> tuple[list[CriticLabel], list[CriticLabel]]:
+def split_by_task(
+    labels: list[CriticLabel], val_fraction: float
+) -> tuple[list[CriticLabel], list[CriticLabel]]:
     """Held-out split by task (a stable hash of task_id), so no problem is in both."""
+
     def held(tid: str) -> bool:
         return (zlib.crc32(tid.encode()) % 10_000) / 10_000 < val_fraction
 
-    return [lab for lab in labels if not held(lab.task_id)], [lab for lab in labels if held(lab.task_id)]
+    return [lab for lab in labels if not held(lab.task_id)], [
+        lab for lab in labels if held(lab.task_id)
+    ]
 
 
-def train_critic(critic: Critic, labels: list[CriticLabel], prompts: dict[str, str], steps: int, lr: float = 1e-3,
-                 batch_size: int = 16, seed: int = 0, weight_decay: float = 0.01) -> list[float]:
+def train_critic(
+    critic: Critic,
+    labels: list[CriticLabel],
+    prompts: dict[str, str],
+    steps: int,
+    lr: float = 1e-3,
+    batch_size: int = 16,
+    seed: int = 0,
+    weight_decay: float = 0.01,
+) -> list[float]:
     """A plain AdamW loop (used by CodeRL's online/offline setup when no critic checkpoint is given)."""
     if not labels or steps <= 0:
         return []
-    opt = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(
+        [p for p in critic.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay
+    )
     rng = random.Random(seed)
     critic.train()
     losses = []
@@ -113,8 +142,10 @@ class CriticModule(ActorModule):
 
     train_items = "solutions"
     needs_warm_start = True
-    unsupported_strategies = {"deepspeed_stage_3": "the frozen actor that samples label programs must stay whole",
-                              "fsdp": "the frozen actor that samples label programs must stay whole"}
+    unsupported_strategies = {
+        "deepspeed_stage_3": "the frozen actor that samples label programs must stay whole",
+        "fsdp": "the frozen actor that samples label programs must stay whole",
+    }
 
     def __init__(
         self,
@@ -141,9 +172,18 @@ class CriticModule(ActorModule):
         self.critic = build_critic(actor=actor, **self.critic_cfg)
         self.actor.requires_grad_(False)
         self.add_ground_truth = add_ground_truth
-        self.labels_path, self.label_problems, self.samples_per_problem = labels_path, label_problems, samples_per_problem
+        self.labels_path, self.label_problems, self.samples_per_problem = (
+            labels_path,
+            label_problems,
+            samples_per_problem,
+        )
         self.temperature, self.top_p = temperature, top_p
-        self.batch_size, self.val_fraction, self.save_labels, self.seed = batch_size, val_fraction, save_labels, seed
+        self.batch_size, self.val_fraction, self.save_labels, self.seed = (
+            batch_size,
+            val_fraction,
+            save_labels,
+            seed,
+        )
         self.train_labels: list[CriticLabel] = []
         self.val_labels: list[CriticLabel] = []
         self.prompts: dict[str, str] = {}
@@ -154,7 +194,10 @@ class CriticModule(ActorModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint["execrl_critic_cfg"] = {**self.critic_cfg, "backbone": self.critic_cfg.get("backbone") or self.model_cfg}
+        checkpoint["execrl_critic_cfg"] = {
+            **self.critic_cfg,
+            "backbone": self.critic_cfg.get("backbone") or self.model_cfg,
+        }
 
     # ----------------------------------------------------------------- data
     def setup(self, stage: str) -> None:
@@ -165,11 +208,15 @@ class CriticModule(ActorModule):
         self.set_labels(*self._load_labels(dm))
 
     def _load_labels(self, dm: Any) -> tuple[list[CriticLabel], dict[str, str]]:
-        splits = [s for s in (dm.train_split, dm.rl_split, dm.val_split) if s] if dm is not None else []
+        splits = (
+            [s for s in (dm.train_split, dm.rl_split, dm.val_split) if s] if dm is not None else []
+        )
         if self.labels_path:
             labels = read_labels(self.labels_path)
             if dm is None:
-                raise ValueError("algo=critic with labels_path needs the datamodule the labels' task ids come from")
+                raise ValueError(
+                    "algo=critic with labels_path needs the datamodule the labels' task ids come from"
+                )
             splits += sorted({lab.split for lab in labels if lab.split and lab.split not in splits})
             problems = [p for s in splits for p in dm.problems(s)]
             if self.add_ground_truth and not any(lab.source == "ground_truth" for lab in labels):
@@ -177,10 +224,18 @@ class CriticModule(ActorModule):
                 labels += ground_truth_labels([p for p in problems if p.task_id in tasks])
             return labels, problem_prompts(problems)
         if dm is None or self.executor is None:
-            raise ValueError("algo=critic without labels_path needs a datamodule and an executor to label samples")
+            raise ValueError(
+                "algo=critic without labels_path needs a datamodule and an executor to label samples"
+            )
         problems = dm.problems(dm.train_split, self.label_problems)
-        labels = sample_labels(self.actor, problems, self.executor, n=self.samples_per_problem,
-                               temperature=self.temperature, top_p=self.top_p)
+        labels = sample_labels(
+            self.actor,
+            problems,
+            self.executor,
+            n=self.samples_per_problem,
+            temperature=self.temperature,
+            top_p=self.top_p,
+        )
         if self.save_labels and self._trainer is not None:
             write_labels(Path(self.trainer.default_root_dir) / "critic_labels.jsonl", labels)
         return labels, problem_prompts(problems)
@@ -190,7 +245,9 @@ class CriticModule(ActorModule):
         missing = {lab.task_id for lab in labels} - set(prompts)
         labels = [lab for lab in labels if lab.task_id in prompts]
         if not labels:
-            raise ValueError(f"no critic labels match the data's problems (unknown task ids e.g. {sorted(missing)[:3]})")
+            raise ValueError(
+                f"no critic labels match the data's problems (unknown task ids e.g. {sorted(missing)[:3]})"
+            )
         self.prompts = prompts
         self.train_labels, self.val_labels = split_by_task(labels, self.val_fraction)
         if not self.train_labels:
@@ -205,7 +262,9 @@ class CriticModule(ActorModule):
         labels = self.next_labels()
         loss, logits, y = critic_loss(self.critic, labels, self.prompts)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(labels))
-        self.log("train/critic_acc", (logits.argmax(-1) == y).float().mean(), batch_size=len(labels))
+        self.log(
+            "train/critic_acc", (logits.argmax(-1) == y).float().mean(), batch_size=len(labels)
+        )
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -224,7 +283,13 @@ class CriticModule(ActorModule):
         names = self.critic.class_names
         root = Path(self.trainer.default_root_dir) / "critic"
         root.mkdir(parents=True, exist_ok=True)
-        (root / f"confusion_{int(self.global_step):06d}.json").write_text(json.dumps({"classes": names, "matrix": matrix}))
+        (root / f"confusion_{int(self.global_step):06d}.json").write_text(
+            json.dumps({"classes": names, "matrix": matrix})
+        )
         for lg in self.loggers:
             if type(lg).__name__ == "WandbLogger":
-                lg.log_table(key="val/critic_confusion", columns=["true", *names], data=[[n, *row] for n, row in zip(names, matrix)])
+                lg.log_table(
+                    key="val/critic_confusion",
+                    columns=["true", *names],
+                    data=[[n, *row] for n, row in zip(names, matrix)],
+                )

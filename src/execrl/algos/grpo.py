@@ -72,11 +72,20 @@ class GRPOModule(RLModule):
             check_kl_estimator(self.kl_estimator, "loss")
         group_advantages(torch.zeros(1), 1, scale_rewards)  # validates scale_rewards early
         self.loss_type, self.scale_rewards = loss_type, scale_rewards
-        self.epsilon_high, self.delta, self.is_level = epsilon_high, delta, importance_sampling_level
+        self.epsilon_high, self.delta, self.is_level = (
+            epsilon_high,
+            delta,
+            importance_sampling_level,
+        )
         self.mask_truncated = mask_truncated_completions
         self.overlong_buffer, self.overlong_penalty = int(overlong_buffer), float(overlong_penalty)
-        self.dynamic_sampling, self.dynamic_rounds = dynamic_sampling, int(dynamic_sampling_max_rounds)
-        self.drop_zero = drop_zero_advantage_rows  # execrl <= 2.31x-bench behaviour: not TRL's objective
+        self.dynamic_sampling, self.dynamic_rounds = (
+            dynamic_sampling,
+            int(dynamic_sampling_max_rounds),
+        )
+        self.drop_zero = (
+            drop_zero_advantage_rows  # execrl <= 2.31x-bench behaviour: not TRL's objective
+        )
         self.kl_bias_correction = kl_bias_correction
         self._refill_rng = random.Random(0)
 
@@ -89,28 +98,48 @@ class GRPOModule(RLModule):
         """``[B]`` rewards (NaN: dropped sample) plus DAPO's soft overlong penalty."""
         r = torch.tensor([float("nan") if x is None else x for x in rb.rewards], dtype=torch.float)
         if self.overlong_buffer:
-            r = r + soft_overlong_penalty(ro.lengths.cpu(), self.max_completion_length, self.overlong_buffer, self.overlong_penalty)
+            r = r + soft_overlong_penalty(
+                ro.lengths.cpu(),
+                self.max_completion_length,
+                self.overlong_buffer,
+                self.overlong_penalty,
+            )
         return r
 
     def signal_groups(self, ro: Rollout, rb: RewardBatch) -> torch.Tensor:
         """``[groups]`` True where the group's rewards differ."""
-        _, valid, informative = group_advantages(self.shaped_rewards(ro, rb), self.num_samples, "none")
+        _, valid, informative = group_advantages(
+            self.shaped_rewards(ro, rb), self.num_samples, "none"
+        )
         return (valid & informative).view(-1, self.num_samples).any(-1)
 
-    def rollout(self, batch: list[Problem], timings: dict[str, float]) -> tuple[Rollout, list[Problem], RewardBatch]:
+    def rollout(
+        self, batch: list[Problem], timings: dict[str, float]
+    ) -> tuple[Rollout, list[Problem], RewardBatch]:
         """With ``dynamic_sampling`` (DAPO), groups without signal are replaced by groups of
         freshly drawn problems until the batch is full of groups with signal (or
         ``dynamic_sampling_max_rounds`` extra rounds were sampled)."""
         parts = [super().rollout(batch, timings)]
         if not self.dynamic_sampling:
             return parts[0]
-        keep = [(0, g) for g in self.signal_groups(parts[0][0], parts[0][2]).nonzero().flatten().tolist()]
+        keep = [
+            (0, g)
+            for g in self.signal_groups(parts[0][0], parts[0][2]).nonzero().flatten().tolist()
+        ]
         rounds = 0
         while len(keep) < len(batch) and rounds < self.dynamic_rounds:
             rounds += 1
-            parts.append(super().rollout(self.refill_problems(batch, len(batch) - len(keep)), timings))
-            keep += [(len(parts) - 1, g) for g in self.signal_groups(parts[-1][0], parts[-1][2]).nonzero().flatten().tolist()]
-        self._dynamic_stats = {"train/dynamic_rounds": float(rounds), "train/signal_groups": float(len(keep))}
+            parts.append(
+                super().rollout(self.refill_problems(batch, len(batch) - len(keep)), timings)
+            )
+            keep += [
+                (len(parts) - 1, g)
+                for g in self.signal_groups(parts[-1][0], parts[-1][2]).nonzero().flatten().tolist()
+            ]
+        self._dynamic_stats = {
+            "train/dynamic_rounds": float(rounds),
+            "train/signal_groups": float(len(keep)),
+        }
         if not keep:
             return parts[0]
         return self.concat_groups(parts, keep[: len(batch)])
@@ -120,12 +149,18 @@ class GRPOModule(RLModule):
         pool = getattr(self, "_refill_pool", None)
         if pool is None:
             dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-            pool = dm.problems(dm.rl_split or dm.train_split, getattr(dm, "train_limit", None)) if dm is not None else []
+            pool = (
+                dm.problems(dm.rl_split or dm.train_split, getattr(dm, "train_limit", None))
+                if dm is not None
+                else []
+            )
             self._refill_pool = pool
         pool = pool or batch
         return [pool[self._refill_rng.randrange(len(pool))] for _ in range(k)]
 
-    def concat_groups(self, parts: list[tuple[Rollout, list[Problem], RewardBatch]], keep: list[tuple[int, int]]):
+    def concat_groups(
+        self, parts: list[tuple[Rollout, list[Problem], RewardBatch]], keep: list[tuple[int, int]]
+    ):
         """The rollout made of groups ``keep`` = [(part, group index)], padded to common widths."""
         n = self.num_samples
         rows = [(i, g * n + j) for i, g in keep for j in range(n)]
@@ -141,25 +176,36 @@ class GRPOModule(RLModule):
             return torch.stack(out)
 
         pad = self.actor.pad_id
-        ro = Rollout(stack(lambda o: o.prompt_ids, pad, left), stack(lambda o: o.prompt_mask, 0, left),
-                     stack(lambda o: o.response_ids, pad, False), stack(lambda o: o.response_mask, 0, False),
-                     [parts[i][0].texts[r] for i, r in rows])
+        ro = Rollout(
+            stack(lambda o: o.prompt_ids, pad, left),
+            stack(lambda o: o.prompt_mask, 0, left),
+            stack(lambda o: o.response_ids, pad, False),
+            stack(lambda o: o.response_mask, 0, False),
+            [parts[i][0].texts[r] for i, r in rows],
+        )
         problems = [parts[i][1][r] for i, r in rows]
         names = parts[0][2].components.keys()
-        rb = RewardBatch(rewards=[parts[i][2].rewards[r] for i, r in rows],
-                         components={k: [parts[i][2].components[k][r] for i, r in rows] for k in names},
-                         results=[parts[i][2].results[r] if parts[i][2].results else None for i, r in rows])
+        rb = RewardBatch(
+            rewards=[parts[i][2].rewards[r] for i, r in rows],
+            components={k: [parts[i][2].components[k][r] for i, r in rows] for k in names},
+            results=[parts[i][2].results[r] if parts[i][2].results else None for i, r in rows],
+        )
         return ro, problems, rb
 
     # ----------------------------------------------------------------- the algorithm
     def prepare(self, ro: Rollout, rb: RewardBatch) -> PGBatch:
         dev = self.actor.device
-        adv, valid, informative = group_advantages(self.shaped_rewards(ro, rb), self.num_samples, self.scale_rewards)
+        adv, valid, informative = group_advantages(
+            self.shaped_rewards(ro, rb), self.num_samples, self.scale_rewards
+        )
         mask = ro.response_mask * valid.to(dev).unsqueeze(1).long()
         if self.mask_truncated:
             mask = mask * self.has_eos(ro).long().unsqueeze(1)
-        stats = {"train/signal_frac": float((valid & informative).float().mean()), "beta": self.kl_coef,
-                 **getattr(self, "_dynamic_stats", {})}
+        stats = {
+            "train/signal_frac": float((valid & informative).float().mean()),
+            "beta": self.kl_coef,
+            **getattr(self, "_dynamic_stats", {}),
+        }
         # one process: dropped samples are no rows at all; DDP: every rank runs the same number of
         # minibatches over all rows (dropped ones masked), and every row's forward pass
         ddp = self.world_size() > 1
@@ -167,11 +213,20 @@ class GRPOModule(RLModule):
         rows = torch.arange(valid.numel(), device=dev) if ddp else kept.nonzero().flatten().to(dev)
         if ddp and self.drop_zero:
             mask = mask * (valid & informative).to(dev).unsqueeze(1).long()
-        adv, valid, informative, mask = adv.to(dev)[rows], valid.to(dev)[rows], informative.to(dev)[rows], mask[rows]
+        adv, valid, informative, mask = (
+            adv.to(dev)[rows],
+            valid.to(dev)[rows],
+            informative.to(dev)[rows],
+            mask[rows],
+        )
         forward = None
         if self.skip_zero_rows and not ddp and not self.kl_coef:
             forward = informative & (mask.sum(-1) > 0)  # the others add exactly 0 to the loss
-        on_policy = self.reuse_on_policy_logprobs and self.ppo_epochs == 1 and rows.numel() <= self.minibatch_size
+        on_policy = (
+            self.reuse_on_policy_logprobs
+            and self.ppo_epochs == 1
+            and rows.numel() <= self.minibatch_size
+        )
         with torch.no_grad():
             # one epoch over one minibatch is fully on-policy: the sampling policy's log-probs are
             # the current ones, so the extra forward pass is skipped (as TRL does for num_iterations=1)
@@ -180,25 +235,51 @@ class GRPOModule(RLModule):
         if ref_lp is not None and old_lp is not None:  # on-policy: measured in the one minibatch
             stats["kl"] = float(self.policy_kl(old_lp, ref_lp, mask))
         if rows.numel():
-            stats["advantages/abs_mean"] = float(adv[valid].abs().mean()) if bool(valid.any()) else 0.0
-        return PGBatch(rows, mask, adv, old_lp, ref_lp, forward, extra={"valid": valid}, stats=stats)
+            stats["advantages/abs_mean"] = (
+                float(adv[valid].abs().mean()) if bool(valid.any()) else 0.0
+            )
+        return PGBatch(
+            rows, mask, adv, old_lp, ref_lp, forward, extra={"valid": valid}, stats=stats
+        )
 
-    def minibatch_loss(self, ro: Rollout, pg: PGBatch, mb: torch.Tensor, fwd: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def minibatch_loss(
+        self, ro: Rollout, pg: PGBatch, mb: torch.Tensor, fwd: torch.Tensor
+    ) -> tuple[torch.Tensor, dict]:
         lp = self.policy_logprobs(ro, pg.rows[fwd])
         old = lp.detach() if pg.old_lp is None else pg.old_lp[fwd]
         ref = None if pg.ref_lp is None else pg.ref_lp[fwd]
         m = pg.mask[fwd]
-        per_token, st = grpo_per_token_loss(lp, old, pg.adv[fwd], m, self.cliprange, self.epsilon_high, self.delta,
-                                            self.is_level, ref, self.kl_coef, self.kl_estimator, self.kl_bias_correction)
+        per_token, st = grpo_per_token_loss(
+            lp,
+            old,
+            pg.adv[fwd],
+            m,
+            self.cliprange,
+            self.epsilon_high,
+            self.delta,
+            self.is_level,
+            ref,
+            self.kl_coef,
+            self.kl_estimator,
+            self.kl_bias_correction,
+        )
         num_tokens = pg.mask[mb].sum().float()
         if self.loss_type == "dapo":  # TRL: the step's tokens over all ranks, per rank
             num_tokens = self.all_reduce(num_tokens, "sum") / self.world_size()
-        loss = aggregate_loss(per_token, m, self.loss_type, self.max_completion_length,
-                              num_rows=int(pg.extra["valid"][mb].sum()), num_tokens=num_tokens)
+        loss = aggregate_loss(
+            per_token,
+            m,
+            self.loss_type,
+            self.max_completion_length,
+            num_rows=int(pg.extra["valid"][mb].sum()),
+            num_tokens=num_tokens,
+        )
         stat = {"loss/policy": loss, "clipfrac": st["clipfrac"], "approx_kl": st["approx_kl"]}
         if "kl" in st:
             stat["loss/kl"] = st["kl"]
-            if pg.old_lp is None:  # summed k1 of the sampling policy (= the current one) to the reference
+            if (
+                pg.old_lp is None
+            ):  # summed k1 of the sampling policy (= the current one) to the reference
                 stat["kl"] = self.policy_kl(lp.detach(), ref, m)
         return loss, stat
 

@@ -69,7 +69,11 @@ class PPOModule(RLModule):
         self.value_head = ValueHead(actor.hidden_size, dropout=value_dropout)
         self.kl_ctl = kl_controller(self.kl_coef, adaptive_kl, kl_target, kl_horizon)
         self.gamma, self.lam = float(gamma), float(lam)
-        self.cliprange_value, self.vf_coef, self.whiten = float(cliprange_value), float(vf_coef), whiten
+        self.cliprange_value, self.vf_coef, self.whiten = (
+            float(cliprange_value),
+            float(vf_coef),
+            whiten,
+        )
 
     def rl_state(self) -> dict[str, Any]:
         return {"kl_coef": self.kl_ctl.value}
@@ -84,7 +88,9 @@ class PPOModule(RLModule):
 
     def scores(self, ro: Rollout, rb: RewardBatch, rows: torch.Tensor) -> torch.Tensor:
         """The rows' scalar scores; ``missing_eos_penalty`` is subtracted where no EOS was sampled."""
-        s = torch.tensor([rb.rewards[i] or 0.0 for i in rows.tolist()], dtype=torch.float, device=rows.device)
+        s = torch.tensor(
+            [rb.rewards[i] or 0.0 for i in rows.tolist()], dtype=torch.float, device=rows.device
+        )
         if self.missing_eos_penalty:
             s = s - self.missing_eos_penalty * (~self.has_eos(ro)[rows]).float()
         return s
@@ -93,9 +99,17 @@ class PPOModule(RLModule):
         beta = self.kl_ctl.value
         keep = torch.tensor([r is not None for r in rb.rewards])
         rows, weight = self.update_rows(keep)
-        mask = ro.response_mask[rows] * weight.long().unsqueeze(1)  # dropped rows (DDP only) weigh 0
+        mask = ro.response_mask[rows] * weight.long().unsqueeze(
+            1
+        )  # dropped rows (DDP only) weigh 0
         if rows.numel() == 0:  # every sample hit a sandbox failure: nothing to learn from
-            return PGBatch(rows, mask, torch.zeros(0), stats={"kl": 0.0, "beta": beta}, extra={"weight": weight})
+            return PGBatch(
+                rows,
+                mask,
+                torch.zeros(0),
+                stats={"kl": 0.0, "beta": beta},
+                extra={"weight": weight},
+            )
         scores = self.scores(ro, rb, rows)
         with torch.no_grad():
             old_lp, old_v = self._forward(ro, rows)
@@ -109,19 +123,46 @@ class PPOModule(RLModule):
             elif self.whiten == "sequence":
                 adv = whiten_per_sequence(adv, mask)
             kl = self.policy_kl(old_lp, ref_lp, mask)
-        stats = {"beta": beta, "returns/mean": float(masked_mean(returns, mask)), "values/mean": float(masked_mean(old_v, mask)),
-                 "advantages/mean": float(masked_mean(adv, mask))}
-        return PGBatch(rows, mask, adv, old_lp, ref_lp, None, extra={"old_v": old_v, "returns": returns, "weight": weight, "kl": kl},
-                       stats=stats)
+        stats = {
+            "beta": beta,
+            "returns/mean": float(masked_mean(returns, mask)),
+            "values/mean": float(masked_mean(old_v, mask)),
+            "advantages/mean": float(masked_mean(adv, mask)),
+        }
+        return PGBatch(
+            rows,
+            mask,
+            adv,
+            old_lp,
+            ref_lp,
+            None,
+            extra={"old_v": old_v, "returns": returns, "weight": weight, "kl": kl},
+            stats=stats,
+        )
 
-    def minibatch_loss(self, ro: Rollout, pg: PGBatch, mb: torch.Tensor, fwd: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def minibatch_loss(
+        self, ro: Rollout, pg: PGBatch, mb: torch.Tensor, fwd: torch.Tensor
+    ) -> tuple[torch.Tensor, dict]:
         lp, v = self._forward(ro, pg.rows[mb])
-        m, o_lp, o_v, a, ret, lp, v = self.trim(ro.response_mask[pg.rows[mb]], pg.mask[mb], pg.old_lp[mb], pg.extra["old_v"][mb],
-                                                 pg.adv[mb], pg.extra["returns"][mb], lp, v)
+        m, o_lp, o_v, a, ret, lp, v = self.trim(
+            ro.response_mask[pg.rows[mb]],
+            pg.mask[mb],
+            pg.old_lp[mb],
+            pg.extra["old_v"][mb],
+            pg.adv[mb],
+            pg.extra["returns"][mb],
+            lp,
+            v,
+        )
         pl, pst = clipped_policy_loss(lp, o_lp, a, m, self.cliprange)
         vf, vst = clipped_value_loss(v, o_v, ret, m, self.cliprange_value)
-        return pl + self.vf_coef * vf, {"loss/policy": pl, "loss/value": vf, "clipfrac": pst["clipfrac"],
-                                        "approx_kl": pst["approx_kl"], "vf_clipfrac": vst["vf_clipfrac"]}
+        return pl + self.vf_coef * vf, {
+            "loss/policy": pl,
+            "loss/value": vf,
+            "clipfrac": pst["clipfrac"],
+            "approx_kl": pst["approx_kl"],
+            "vf_clipfrac": vst["vf_clipfrac"],
+        }
 
     def finish(self, pg: PGBatch | None, stats: list[dict]) -> dict[str, float]:
         """Adaptive KL: every rank must move beta the same way, so the KL statistic is averaged

@@ -30,8 +30,12 @@ log = logging.getLogger("execrl")
 PASSED = 3  # CodeRL's class of a passing program: nothing to repair
 
 
-def repair_pairs(labels: list[CriticLabel], problems: dict[str, Problem], solutions_per_program: int = 1,
-                 template: str = DEFAULT_REPAIR_TEMPLATE) -> list[tuple[str, str]]:
+def repair_pairs(
+    labels: list[CriticLabel],
+    problems: dict[str, Problem],
+    solutions_per_program: int = 1,
+    template: str = DEFAULT_REPAIR_TEMPLATE,
+) -> list[tuple[str, str]]:
     """(repair prompt, reference solution) for every failed label whose problem has solutions."""
     pairs = []
     for lab in labels:
@@ -46,7 +50,9 @@ def repair_pairs(labels: list[CriticLabel], problems: dict[str, Problem], soluti
 class RepairModule(SFTModule):
     """Finetune the actor as a repair model on pairs built from ``labels_path``."""
 
-    needs_warm_start = True  # starts from the SFT actor, as CodeRL's repair model starts from its warm-up
+    needs_warm_start = (
+        True  # starts from the SFT actor, as CodeRL's repair model starts from its warm-up
+    )
 
     def __init__(
         self,
@@ -64,8 +70,14 @@ class RepairModule(SFTModule):
     ) -> None:
         super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
         if not labels_path:
-            raise ValueError("algo=repair needs algo.labels_path (a critic_labels.jsonl, e.g. written by evaluate.py)")
-        self.labels_path, self.solutions_per_program, self.template = labels_path, solutions_per_program, template
+            raise ValueError(
+                "algo=repair needs algo.labels_path (a critic_labels.jsonl, e.g. written by evaluate.py)"
+            )
+        self.labels_path, self.solutions_per_program, self.template = (
+            labels_path,
+            solutions_per_program,
+            template,
+        )
         self.batch_size = batch_size
         self.pairs: list[tuple[str, str]] = []
         self._passes = ShuffledPasses(random.Random(seed))
@@ -82,11 +94,15 @@ class RepairModule(SFTModule):
         splits += sorted({lab.split for lab in labels if lab.split and lab.split not in splits})
         problems = {p.task_id: p for s in splits for p in dm.problems(s)}
         self.set_pairs(repair_pairs(labels, problems, self.solutions_per_program, self.template))
-        log.info("repair pairs: %d from %d labels (%s)", len(self.pairs), len(labels), self.labels_path)
+        log.info(
+            "repair pairs: %d from %d labels (%s)", len(self.pairs), len(labels), self.labels_path
+        )
 
     def set_pairs(self, pairs: list[tuple[str, str]]) -> None:
         if not pairs:
-            raise ValueError(f"no repair pairs in {self.labels_path}: no failed program of a problem with a reference solution")
+            raise ValueError(
+                f"no repair pairs in {self.labels_path}: no failed program of a problem with a reference solution"
+            )
         self.pairs = pairs
         self._passes.restart()
 

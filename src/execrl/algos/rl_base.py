@@ -108,11 +108,17 @@ class RLModule(ActorModule):
         self.automatic_optimization = False
         self.reward = build_reward(reward)
         self.num_samples = int(num_samples)
-        self.sampling = dict(temperature=temperature, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens)
+        self.sampling = dict(
+            temperature=temperature, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens
+        )
         self.kl_coef, self.kl_estimator = float(kl_coef), kl_estimator
         # score the ratio under the distribution the samples came from (TRL divides by T too)
         self.lp_temperature = float(temperature) if logprob_temperature and temperature > 0 else 1.0
-        self.ppo_epochs, self.minibatch_size, self.cliprange = int(ppo_epochs), int(minibatch_size), float(cliprange)
+        self.ppo_epochs, self.minibatch_size, self.cliprange = (
+            int(ppo_epochs),
+            int(minibatch_size),
+            float(cliprange),
+        )
         self.max_grad_norm = max_grad_norm
         self.ce_coef, self.ce_batch_size = float(ce_coef), int(ce_batch_size)
         self.completions_every = completions_every
@@ -127,17 +133,23 @@ class RLModule(ActorModule):
     # ----------------------------------------------------------------- setup
     def on_fit_start(self) -> None:
         if self.executor is None and not _executor_free(self.reward):
-            raise ValueError(f"{type(self).__name__} scores programs by running them: set executor=default")
+            raise ValueError(
+                f"{type(self).__name__} scores programs by running them: set executor=default"
+            )
         if self.ce_coef > 0:
             self._anchor = self._anchor_pool()
 
     def _anchor_pool(self) -> list[tuple[str, str]]:
         """(training prompt, solution) pairs for the CE anchor: the SFT split of the datamodule."""
         dm = getattr(self.trainer, "datamodule", None)
-        probs = dm.problems(dm.train_split, getattr(dm, "train_limit", None)) if dm is not None else []
+        probs = (
+            dm.problems(dm.train_split, getattr(dm, "train_limit", None)) if dm is not None else []
+        )
         pool = [(p.training_prompt, s) for p in probs for s in p.solutions]
         if not pool:
-            log.warning("CE anchor: no solutions in the train split; anchoring on the RL batch's solutions")
+            log.warning(
+                "CE anchor: no solutions in the train split; anchoring on the RL batch's solutions"
+            )
         return pool
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -154,21 +166,34 @@ class RLModule(ActorModule):
         pass
 
     # ----------------------------------------------------------------- rollouts
-    def rollout(self, batch: list[Problem], timings: dict[str, float]) -> tuple[Rollout, list[Problem], RewardBatch]:
+    def rollout(
+        self, batch: list[Problem], timings: dict[str, float]
+    ) -> tuple[Rollout, list[Problem], RewardBatch]:
         """Sample ``num_samples`` programs per problem (rows grouped by problem) and score them."""
         with self.timed("gen", timings):
             ro = self.actor.generate(
-                [p.prompt for p in batch], num_return_sequences=self.num_samples, do_sample=True, **self.sampling
+                [p.prompt for p in batch],
+                num_return_sequences=self.num_samples,
+                do_sample=True,
+                **self.sampling,
             )
         problems = [p for p in batch for _ in range(self.num_samples)]
         with self.timed("reward", timings):
             rb = score_programs(self.reward, problems, ro.texts, self.executor)
         return ro, problems, rb
 
-    def forward_rows(self, ro: Rollout, idx: torch.Tensor, return_hidden: bool = False) -> dict[str, torch.Tensor]:
+    def forward_rows(
+        self, ro: Rollout, idx: torch.Tensor, return_hidden: bool = False
+    ) -> dict[str, torch.Tensor]:
         """Current actor's log-probs (and hidden states) of rollout rows ``idx``, with grad unless disabled."""
-        return self.actor.response_logprobs(ro.prompt_ids[idx], ro.prompt_mask[idx], ro.response_ids[idx],
-                                            ro.response_mask[idx], return_hidden=return_hidden, temperature=self.lp_temperature)
+        return self.actor.response_logprobs(
+            ro.prompt_ids[idx],
+            ro.prompt_mask[idx],
+            ro.response_ids[idx],
+            ro.response_mask[idx],
+            return_hidden=return_hidden,
+            temperature=self.lp_temperature,
+        )
 
     def policy_logprobs(self, ro: Rollout, idx: torch.Tensor) -> torch.Tensor:
         """Log-probs of rollout rows ``idx`` under the current actor (with grad unless disabled)."""
@@ -178,7 +203,11 @@ class RLModule(ActorModule):
     def ref_logprobs(self, ro: Rollout, idx: torch.Tensor) -> torch.Tensor:
         self.ref_actor.eval()
         return self.ref_actor.response_logprobs(
-            ro.prompt_ids[idx], ro.prompt_mask[idx], ro.response_ids[idx], ro.response_mask[idx], temperature=self.lp_temperature
+            ro.prompt_ids[idx],
+            ro.prompt_mask[idx],
+            ro.response_ids[idx],
+            ro.response_mask[idx],
+            temperature=self.lp_temperature,
         )["logprobs"]
 
     def has_eos(self, ro: Rollout) -> torch.Tensor:
@@ -199,17 +228,27 @@ class RLModule(ActorModule):
                 m[f"reward/{name}"] = sum(vs) / len(vs)
         judged = [r for r in rb.results if r is not None and r.outcome is not Outcome.INFRA_ERROR]
         if judged:
-            m["train/compile_rate"] = sum(r.outcome is not Outcome.COMPILE_ERROR for r in judged) / len(judged)
+            m["train/compile_rate"] = sum(
+                r.outcome is not Outcome.COMPILE_ERROR for r in judged
+            ) / len(judged)
             m["train/pass_rate"] = sum(r.outcome is Outcome.PASSED for r in judged) / len(judged)
         return m
 
-    def maybe_log_completions(self, batch_idx: int, problems: list[Problem], ro: Rollout, rb: RewardBatch) -> None:
+    def maybe_log_completions(
+        self, batch_idx: int, problems: list[Problem], ro: Rollout, rb: RewardBatch
+    ) -> None:
         if not self.completions_every or batch_idx % self.completions_every:
             return
         rows = [
-            {"task_id": p.task_id, "completion": t, "reward": r,
-             "outcome": res.outcome.value if res is not None else None}
-            for p, t, r, res in zip(problems, ro.texts, rb.rewards, rb.results or [None] * len(problems))
+            {
+                "task_id": p.task_id,
+                "completion": t,
+                "reward": r,
+                "outcome": res.outcome.value if res is not None else None,
+            }
+            for p, t, r, res in zip(
+                problems, ro.texts, rb.rewards, rb.results or [None] * len(problems)
+            )
         ]
         self._log_completions_table(rows[: self.log_completions], "train/completions")
 
@@ -221,7 +260,9 @@ class RLModule(ActorModule):
         if loss is not None:
             self.manual_backward(loss)
             if self.max_grad_norm:
-                self.clip_gradients(opt, gradient_clip_val=self.max_grad_norm, gradient_clip_algorithm="norm")
+                self.clip_gradients(
+                    opt, gradient_clip_val=self.max_grad_norm, gradient_clip_algorithm="norm"
+                )
         opt.step()  # parameters without gradients are left untouched by torch optimizers
         sch = self.lr_schedulers()
         if sch is not None:
@@ -237,7 +278,9 @@ class RLModule(ActorModule):
         pairs = self._rng.sample(pool, min(self.ce_batch_size, len(pool)))
         return self.actor.sft_loss([a for a, _ in pairs], [b for _, b in pairs])
 
-    def policy_kl(self, logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def policy_kl(
+        self, logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """Mean over kept sequences of the summed per-token k1 KL to the reference (real tokens
         only; PPOCoder summed over padding too)."""
         n = (mask.sum(-1) > 0).sum().clamp(min=1)
@@ -287,15 +330,21 @@ class RLModule(ActorModule):
         with self.timed("update", timings):
             metrics.update(self.update(batch, ro, rb))
         metrics.update(timings)
-        self.log_dict({k: float(v) for k, v in metrics.items()}, on_step=True, batch_size=len(batch))
-        self.log("reward", metrics["reward/mean"], prog_bar=True, batch_size=len(batch), logger=False)
+        self.log_dict(
+            {k: float(v) for k, v in metrics.items()}, on_step=True, batch_size=len(batch)
+        )
+        self.log(
+            "reward", metrics["reward/mean"], prog_bar=True, batch_size=len(batch), logger=False
+        )
         self.maybe_log_completions(batch_idx, problems, ro, rb)
 
     # ----------------------------------------------------------------- the shared loop
     def update(self, batch: list[Problem], ro: Rollout, rb: RewardBatch) -> dict[str, float]:
         """prepare -> epochs x minibatches (algorithm loss + CE anchor, one optimizer step each) -> finish."""
         pg = self.prepare(ro, rb)
-        if pg is None or pg.rows.numel() == 0:  # nothing to learn from: the anchor (if any) still trains
+        if (
+            pg is None or pg.rows.numel() == 0
+        ):  # nothing to learn from: the anchor (if any) still trains
             anchor = self.anchor_loss(batch)
             self.optimizer_update(None if anchor is None else self.ce_coef * anchor)
             out = {} if pg is None else dict(pg.stats)
@@ -312,7 +361,9 @@ class RLModule(ActorModule):
             for mb in minibatches(n, self.minibatch_size):
                 mb = mb.to(dev)
                 fwd = mb if pg.forward is None else mb[pg.forward[mb]]
-                loss, stat = (None, {}) if fwd.numel() == 0 else self.minibatch_loss(ro, pg, mb, fwd)
+                loss, stat = (
+                    (None, {}) if fwd.numel() == 0 else self.minibatch_loss(ro, pg, mb, fwd)
+                )
                 anchor = self.anchor_loss(batch)
                 if anchor is not None:
                     loss = self.ce_coef * anchor if loss is None else loss + self.ce_coef * anchor
@@ -330,7 +381,9 @@ class RLModule(ActorModule):
         """The algorithm's advantages and everything its loss needs, without grad."""
         raise NotImplementedError
 
-    def minibatch_loss(self, ro: Rollout, pg: PGBatch, mb: torch.Tensor, fwd: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def minibatch_loss(
+        self, ro: Rollout, pg: PGBatch, mb: torch.Tensor, fwd: torch.Tensor
+    ) -> tuple[torch.Tensor, dict]:
         """The algorithm's loss on minibatch ``mb`` (positions in ``pg.rows``); ``fwd`` are the
         positions whose forward pass is needed (the others add exactly 0)."""
         raise NotImplementedError
@@ -340,7 +393,9 @@ class RLModule(ActorModule):
         return {}
 
 
-def score_programs(reward: Any, problems: list[Problem], texts: list[str], executor: Any) -> RewardBatch:
+def score_programs(
+    reward: Any, problems: list[Problem], texts: list[str], executor: Any
+) -> RewardBatch:
     """``reward.score`` on what would be compiled or run: model outputs on XLCoST problems read as
     tokens (``detokenize=false``) are detokenised first, with their references, so the reward
     judges code rather than token text."""

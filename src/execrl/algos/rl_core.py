@@ -33,7 +33,9 @@ def masked_var(x: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) -> to
     return var
 
 
-def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True, eps: float = 1e-8) -> torch.Tensor:
+def masked_whiten(
+    x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True, eps: float = 1e-8
+) -> torch.Tensor:
     """``(x - mean) / sqrt(var + eps)`` over the masked entries; padding stays 0."""
     mean, var = masked_mean(x, mask), masked_var(x, mask)
     if not torch.isfinite(var):
@@ -57,7 +59,9 @@ def last_token_index(mask: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------- KL
 
 
-def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = "k1") -> torch.Tensor:
+def kl_estimate(
+    logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = "k1"
+) -> torch.Tensor:
     """Per-token KL(pi || ref) estimate from sampled-token log-probs (Schulman's k1 / k2 / k3).
 
     ``k1 = log pi - log ref``; ``k3 = exp(log ref - log pi) - (log ref - log pi) - 1``;
@@ -88,7 +92,9 @@ def check_kl_estimator(kind: str, where: str) -> str:
     """``kind`` if it is a KL estimate whose gradient is a KL's where it is used (``reward``|``loss``)."""
     allowed = REWARD_KL if where == "reward" else LOSS_KL
     if kind not in allowed:
-        raise ValueError(f"kl_estimator={kind!r} does not give a KL gradient as a {where} term; use one of {allowed}")
+        raise ValueError(
+            f"kl_estimator={kind!r} does not give a KL gradient as a {where} term; use one of {allowed}"
+        )
     return kind
 
 
@@ -118,7 +124,9 @@ class AdaptiveKLController:
         self.value *= 1.0 + proportional_error * n_steps / self.horizon
 
 
-def kl_controller(kl_coef: float, adaptive: bool = True, target: float | None = 1.0, horizon: float = 10000):
+def kl_controller(
+    kl_coef: float, adaptive: bool = True, target: float | None = 1.0, horizon: float = 10000
+):
     """The adaptive controller when ``adaptive`` and a target is set, else a fixed coefficient."""
     if adaptive and target:
         return AdaptiveKLController(kl_coef, target, horizon)
@@ -157,7 +165,11 @@ def token_rewards(
 
 
 def gae(
-    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    mask: torch.Tensor,
+    gamma: float = 1.0,
+    lam: float = 0.95,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation over response tokens.
 
@@ -212,7 +224,9 @@ def group_advantages(
     return adv.reshape(-1), valid.reshape(-1), informative.reshape(-1)
 
 
-def soft_overlong_penalty(lengths: torch.Tensor, max_len: int, buffer: int, factor: float = 1.0) -> torch.Tensor:
+def soft_overlong_penalty(
+    lengths: torch.Tensor, max_len: int, buffer: int, factor: float = 1.0
+) -> torch.Tensor:
     """DAPO's soft overlong punishment: 0 up to ``max_len - buffer`` tokens, then falling linearly
     to ``-factor`` at ``max_len`` (and ``-factor`` beyond)."""
     if buffer <= 0:
@@ -347,7 +361,9 @@ def grpo_per_token_loss(
     elif importance_sampling_level == "token":
         log_w = log_ratio
     else:
-        raise ValueError(f"importance_sampling_level must be token|sequence, got {importance_sampling_level!r}")
+        raise ValueError(
+            f"importance_sampling_level must be token|sequence, got {importance_sampling_level!r}"
+        )
     a = advantages.unsqueeze(-1)
     coef_1 = torch.exp(log_w)
     coef_2 = torch.clamp(coef_1, 1 - epsilon, 1 + eps_high)

@@ -13,10 +13,16 @@ if TYPE_CHECKING:
     from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
     from execrl.execution.request import ExecRequest
 
-_WHERE = {"Executor": "executor", "IsolationError": "executor", "ExecRequest": "request", "ExecutionResult": "outcomes",
-          "Outcome": "outcomes", "TestResult": "outcomes"}
+_WHERE = {
+    "Executor": "executor",
+    "IsolationError": "executor",
+    "ExecRequest": "request",
+    "ExecutionResult": "outcomes",
+    "Outcome": "outcomes",
+    "TestResult": "outcomes",
+}
 
-__all__ = ["Executor", "IsolationError", "ExecRequest", "ExecutionResult", "Outcome", "TestResult"]
+__all__ = ["ExecRequest", "ExecutionResult", "Executor", "IsolationError", "Outcome", "TestResult"]
 
 
 def __getattr__(name: str) -> Any:

@@ -80,8 +80,10 @@ def _apps_stdio(output: str, expected: Any) -> bool:
     if {frozenset(s) for s in out_sets} == {frozenset(s) for s in exp_sets}:
         return True
     try:
+
         def rnd(sets: list[set]) -> set:
             return {frozenset(round(float(t), 3) for t in s) for s in sets}
+
         return rnd(out_sets) == rnd(exp_sets)
     except Exception:
         return False
@@ -144,7 +146,8 @@ def _strict_stdio(output: str, expected: Any) -> bool:
         return False
     got, want = _rows(output), _rows(expected)
     return len(got) == len(want) and all(
-        len(g) == len(w) and all(map(_tok_eq, g, w)) for g, w in zip(got, want))
+        len(g) == len(w) and all(map(_tok_eq, g, w)) for g, w in zip(got, want)
+    )
 
 
 def _norm(x: Any) -> Any:

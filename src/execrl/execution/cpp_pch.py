@@ -30,8 +30,12 @@ def pch_include_dir(base: Path, gxx: str, flags: list[str]) -> Path | None:
     """A directory for ``-I`` holding ``bits/stdc++.h.gch`` built with ``flags``; None if it
     cannot be built (no libstdc++ header, an old compiler, a read-only base)."""
     try:
-        version = subprocess.run([gxx, "--version"], capture_output=True, text=True, timeout=30).stdout
-        key = hashlib.sha256((version + "\0" + " ".join(flags) + "\0" + WRAPPER).encode()).hexdigest()[:16]
+        version = subprocess.run(
+            [gxx, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+        key = hashlib.sha256(
+            (version + "\0" + " ".join(flags) + "\0" + WRAPPER).encode()
+        ).hexdigest()[:16]
         d = base / f"pch-{key}"
         gch = d / "bits" / "stdc++.h.gch"
         if gch.exists():
@@ -43,10 +47,17 @@ def pch_include_dir(base: Path, gxx: str, flags: list[str]) -> Path | None:
                 header = d / "bits" / "stdc++.h"
                 header.write_text(WRAPPER)
                 tmp = gch.with_name(f"stdc++.h.gch.{os.getpid()}")
-                r = subprocess.run([gxx, *flags, "-x", "c++-header", str(header), "-o", str(tmp)],
-                                   capture_output=True, text=True, timeout=300)
+                r = subprocess.run(
+                    [gxx, *flags, "-x", "c++-header", str(header), "-o", str(tmp)],
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
                 if r.returncode != 0:
-                    log.warning("precompiled <bits/stdc++.h> not built (compiles stay uncached): %s", r.stderr[-500:])
+                    log.warning(
+                        "precompiled <bits/stdc++.h> not built (compiles stay uncached): %s",
+                        r.stderr[-500:],
+                    )
                     tmp.unlink(missing_ok=True)
                     return None
                 os.replace(tmp, gch)

@@ -50,18 +50,30 @@ class _WorkerHandle:
         self.stop()
         caps = self.cfg.caps
         # sandboxed children inherit the worker's environment: keep it minimal
-        env = {**sandbox.SAFE_ENV, **{k: os.environ[k] for k in ("PYTHONPATH", "TMPDIR") if k in os.environ}}
+        env = {
+            **sandbox.SAFE_ENV,
+            **{k: os.environ[k] for k in ("PYTHONPATH", "TMPDIR") if k in os.environ},
+        }
         argv = [sys.executable, "-c", "from execrl.execution.worker import main; main()"]
         if caps.cgroups:  # named after the executor, so that its janitor finds it (sandbox.janitor)
             self.cfg.cgroup = f"{os.getpid()}-{next(_GROUP_IDS)}-{self.cfg.name}"
-            self.cgroup = sandbox.WorkerCgroup(self.cfg.cgroup, worker_memory_mb(self.cfg), self.cfg.nproc + 1)
+            self.cgroup = sandbox.WorkerCgroup(
+                self.cfg.cgroup, worker_memory_mb(self.cfg), self.cfg.nproc + 1
+            )
             if caps.sealed:
                 self.cgroup.add_program_group()
         if caps.sealed:
             env.pop("PYTHONPATH", None)  # the jail holds the interpreter and execrl, nothing else
             env["TMPDIR"] = "/tmp"
             argv = sandbox.jail_argv(caps, sandbox.cache_dir(), self.cgroup.dirs) + argv
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+        )
         send_msg(self.proc.stdin.fileno(), self.cfg)
 
     def wait_ready(self) -> None:
@@ -111,14 +123,26 @@ class _WorkerHandle:
         try:
             return judge(req, self.ask, cfg), False
         except WorkerLost as e:
-            log.warning("sandbox worker lost while a program ran (%s); charging the program and restarting the worker", e)
+            log.warning(
+                "sandbox worker lost while a program ran (%s); charging the program and restarting the worker",
+                e,
+            )
             code = self.proc.poll() if self.proc is not None else None
             self._restart()
             if self._lost == "hung":
-                return ExecutionResult(outcome=Outcome.TIMEOUT, error_type="SandboxTimeout", error=str(e), num_tests=num_tests(req.tests)), True
+                return ExecutionResult(
+                    outcome=Outcome.TIMEOUT,
+                    error_type="SandboxTimeout",
+                    error=str(e),
+                    num_tests=num_tests(req.tests),
+                ), True
             oc = Outcome.MEMORY_LIMIT if code == -signal.SIGKILL else Outcome.RUNTIME_ERROR
-            return ExecutionResult(outcome=oc, error_type="SandboxKilled" if code == -signal.SIGKILL else "SandboxFailure", error=str(e),
-                                   num_tests=num_tests(req.tests)), True
+            return ExecutionResult(
+                outcome=oc,
+                error_type="SandboxKilled" if code == -signal.SIGKILL else "SandboxFailure",
+                error=str(e),
+                num_tests=num_tests(req.tests),
+            ), True
 
     def _restart(self) -> None:
         if self.proc is not None:
@@ -131,7 +155,6 @@ class _WorkerHandle:
             log.error("could not restart sandbox worker: %s", e2)
 
 
-
 class Executor:
     """Run untrusted programs in sandboxed, pre-warmed worker processes.
 
@@ -141,12 +164,26 @@ class Executor:
     granted (see :mod:`execrl.execution.sandbox`); ``min_isolation`` refuses to start below it.
     """
 
-    def __init__(self, workers: int = 2, timeout_s: float = 4.0, compile_timeout_s: float = 20.0, memory_mb: int = 512,
-                 max_output_bytes: int = 1 << 20, early_exit: bool = True, nproc: int = 64, min_isolation: str | None = None,
-                 isolation: str = "auto", cpp_pch: bool = True, compare: str = "strict", apps_compat: bool = False,
-                 max_program_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        timeout_s: float = 4.0,
+        compile_timeout_s: float = 20.0,
+        memory_mb: int = 512,
+        max_output_bytes: int = 1 << 20,
+        early_exit: bool = True,
+        nproc: int = 64,
+        min_isolation: str | None = None,
+        isolation: str = "auto",
+        cpp_pch: bool = True,
+        compare: str = "strict",
+        apps_compat: bool = False,
+        max_program_bytes: int = 1 << 20,
+    ) -> None:
         if compare not in ("strict", "apps"):
-            raise ValueError(f"executor.compare={compare!r}: choose strict (exact up to whitespace) or apps (APPS' lenient cascade)")
+            raise ValueError(
+                f"executor.compare={compare!r}: choose strict (exact up to whitespace) or apps (APPS' lenient cascade)"
+            )
         caps = sandbox.probe()
         if isolation != "auto":  # ask for less than the host allows (e.g. to compare levels)
             want = sandbox.level_rank(isolation)
@@ -157,22 +194,53 @@ class Executor:
             if want < sandbox.level_rank("namespaces"):
                 caps.netns = caps.userns = False
         self.caps = caps
-        if min_isolation is not None and sandbox.level_rank(caps.level) < sandbox.level_rank(min_isolation):
-            raise IsolationError(f"sandbox isolation {caps.level!r} is below executor.min_isolation={min_isolation!r}: {'; '.join(caps.notes)}")
+        if min_isolation is not None and sandbox.level_rank(caps.level) < sandbox.level_rank(
+            min_isolation
+        ):
+            raise IsolationError(
+                f"sandbox isolation {caps.level!r} is below executor.min_isolation={min_isolation!r}: {'; '.join(caps.notes)}"
+            )
         self.timeout_s = timeout_s
-        self.judge_cfg = JudgeConfig(timeout_s=timeout_s, compile_timeout_s=compile_timeout_s, early_exit=early_exit, compare=compare,
-                                     apps_compat=apps_compat, max_program_bytes=max_program_bytes, memory_mb=memory_mb)
+        self.judge_cfg = JudgeConfig(
+            timeout_s=timeout_s,
+            compile_timeout_s=compile_timeout_s,
+            early_exit=early_exit,
+            compare=compare,
+            apps_compat=apps_compat,
+            max_program_bytes=max_program_bytes,
+            memory_mb=memory_mb,
+        )
         # charged_failures: programs during whose run the worker died or hung (charged, never dropped)
-        self.stats: dict[str, Any] = {"programs": 0, "deduplicated": 0, "infra_errors": 0, "charged_failures": 0, "weak_tests": 0, "seconds": 0.0}
-        cfgs = [WorkerConfig(timeout_s=timeout_s, compile_timeout_s=compile_timeout_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
-                             nproc=nproc, cpp_pch=cpp_pch, name=f"w{i}", caps=caps, uid=sandbox.PROGRAM_UID + i if caps.root else os.getuid())
-                for i in range(max(1, workers))]
+        self.stats: dict[str, Any] = {
+            "programs": 0,
+            "deduplicated": 0,
+            "infra_errors": 0,
+            "charged_failures": 0,
+            "weak_tests": 0,
+            "seconds": 0.0,
+        }
+        cfgs = [
+            WorkerConfig(
+                timeout_s=timeout_s,
+                compile_timeout_s=compile_timeout_s,
+                memory_mb=memory_mb,
+                max_output_bytes=max_output_bytes,
+                nproc=nproc,
+                cpp_pch=cpp_pch,
+                name=f"w{i}",
+                caps=caps,
+                uid=sandbox.PROGRAM_UID + i if caps.root else os.getuid(),
+            )
+            for i in range(max(1, workers))
+        ]
         self._janitor = sandbox.start_janitor() if caps.cgroups else None
         self._handles = [_WorkerHandle(c) for c in cfgs]
         for h in self._handles:
             h.wait_ready()
         self._jobs: queue.Queue = queue.Queue()
-        self._threads = [threading.Thread(target=self._loop, args=(h,), daemon=True) for h in self._handles]
+        self._threads = [
+            threading.Thread(target=self._loop, args=(h,), daemon=True) for h in self._handles
+        ]
         for t in self._threads:
             t.start()
         self._closed = False
@@ -181,10 +249,15 @@ class Executor:
         self.caps.verified = self.verify_isolation()
         broken = [k for k, ok in self.caps.verified.items() if not ok]
         if broken and self.caps.sealed:
-            log.warning("sandbox level sealed, but the start-up probe found these properties broken: %s", broken)
+            log.warning(
+                "sandbox level sealed, but the start-up probe found these properties broken: %s",
+                broken,
+            )
             if min_isolation == "sealed":
                 self.close()
-                raise IsolationError(f"executor.min_isolation=sealed, but the probe found {broken} broken on this host")
+                raise IsolationError(
+                    f"executor.min_isolation=sealed, but the probe found {broken} broken on this host"
+                )
 
     def verify_isolation(self) -> dict[str, bool]:
         """Run the containment probe (``sandbox.PROBE_PROGRAM``) as a program: what it verified
@@ -201,8 +274,17 @@ class Executor:
             server = socket.socket(socket.AF_UNIX)
             server.bind(os.path.join(tmp, "sock"))
             server.listen(1)
-            project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(execrl.__file__))))
-            candidates = [marker, *(os.path.join(project, f) for f in ("data", "README.md", "pyproject.toml", "conf")), os.path.expanduser("~/.bash_history")]
+            project = os.path.dirname(
+                os.path.dirname(os.path.dirname(os.path.abspath(execrl.__file__)))
+            )
+            candidates = [
+                marker,
+                *(
+                    os.path.join(project, f)
+                    for f in ("data", "README.md", "pyproject.toml", "conf")
+                ),
+                os.path.expanduser("~/.bash_history"),
+            ]
             hidden = [p for p in candidates if os.path.exists(p)]
             stdin = json.dumps({"hidden": hidden, "socket": server.getsockname()})
             res = self.run([ExecRequest(program=sandbox.PROBE_PROGRAM, mode="run", stdin=stdin)])[0]
@@ -210,7 +292,9 @@ class Executor:
         try:
             return {k: bool(v) for k, v in json.loads(res.stdout or "").items()}
         except ValueError:
-            log.warning("isolation probe failed: %s %s", res.outcome.value, (res.error or "")[-300:])
+            log.warning(
+                "isolation probe failed: %s %s", res.outcome.value, (res.error or "")[-300:]
+            )
             return {"probe_ran": False}
 
     @property
@@ -225,9 +309,18 @@ class Executor:
             req, fut = job
             try:
                 res, charged = handle.run(req, self.judge_cfg)
-            except Exception as e:  # a bug of ours, before any program ran: never the program's fault
+            except (
+                Exception
+            ) as e:  # a bug of ours, before any program ran: never the program's fault
                 log.exception("judging failed")
-                res, charged = ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type=type(e).__name__, error=str(e)[:1500]), False
+                res, charged = (
+                    ExecutionResult(
+                        outcome=Outcome.INFRA_ERROR,
+                        error_type=type(e).__name__,
+                        error=str(e)[:1500],
+                    ),
+                    False,
+                )
             with self._lock:
                 self.stats["charged_failures"] += charged
                 self.stats["weak_tests"] += res.weak_tests
@@ -255,7 +348,9 @@ class Executor:
         out = [results[k] for k in order]
         self.stats["programs"] += len(requests)
         self.stats["deduplicated"] += len(requests) - len(futures)
-        self.stats["infra_errors"] += sum(r.outcome is Outcome.INFRA_ERROR for r in results.values())
+        self.stats["infra_errors"] += sum(
+            r.outcome is Outcome.INFRA_ERROR for r in results.values()
+        )
         self.stats["seconds"] += time.perf_counter() - t0
         return out
 

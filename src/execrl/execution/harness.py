@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import io
 import os
-from itertools import islice as _islice
 import struct
 import sys
 import traceback
+from itertools import islice as _islice
 
 from execrl.execution import plain
 
@@ -129,7 +129,9 @@ def check_syntax(program: str) -> None:
     _status("end")
 
 
-def run_script(program: str, prelude: bool, apps_compat: bool = False, wrap_fallback: bool = False) -> None:
+def run_script(
+    program: str, prelude: bool, apps_compat: bool = False, wrap_fallback: bool = False
+) -> None:
     """Run the program once as a script reading stdin; SystemExit is a normal end (as in APPS).
 
     ``apps_compat`` runs it as APPS' harness does: wrapped in ``def code()``, in a namespace
@@ -138,7 +140,9 @@ def run_script(program: str, prelude: bool, apps_compat: bool = False, wrap_fall
     _std_streams(apps_stdin=apps_compat)
     head = APPS_PRELUDE if (prelude or apps_compat) else ""
     try:
-        code = _compile(head + (apps_wrap(program) if apps_compat else program), "<program>", "exec")
+        code = _compile(
+            head + (apps_wrap(program) if apps_compat else program), "<program>", "exec"
+        )
     except _BaseException as e:
         code = None
         if wrap_fallback and not apps_compat and _type(e) is SyntaxError:

@@ -28,9 +28,10 @@ import functools
 import importlib
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import CodeType
-from typing import Any, Callable
+from typing import Any
 
 from execrl.execution import compare, plain
 from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult, worst
@@ -60,7 +61,9 @@ class ChildGone(BaseException):
     """The program's child ended (timeout, memory, crash, exit) before answering. A
     BaseException, so that a test's own ``except Exception`` cannot swallow it."""
 
-    def __init__(self, outcome: Outcome, error_type: str | None, report: RunReport | None = None) -> None:
+    def __init__(
+        self, outcome: Outcome, error_type: str | None, report: RunReport | None = None
+    ) -> None:
         super().__init__(error_type)
         self.outcome, self.error_type, self.report = outcome, error_type, report
 
@@ -81,37 +84,65 @@ class Unjudgeable(Exception):
 def judge(req: ExecRequest, ask: Ask, cfg: JudgeConfig) -> ExecutionResult:
     """Judge one request; never raises for anything a program does."""
     if len(req.program) > cfg.max_program_bytes:
-        return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type="ProgramTooLarge", num_tests=num_tests(req.tests),
-                               error=f"program of {len(req.program)} characters exceeds executor.max_program_bytes={cfg.max_program_bytes}")
+        return ExecutionResult(
+            outcome=Outcome.COMPILE_ERROR,
+            error_type="ProgramTooLarge",
+            num_tests=num_tests(req.tests),
+            error=f"program of {len(req.program)} characters exceeds executor.max_program_bytes={cfg.max_program_bytes}",
+        )
     try:
         lang = _language(req.language)
     except ValueError as e:
-        return ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type="UnsupportedLanguage", error=str(e))
+        return ExecutionResult(
+            outcome=Outcome.INFRA_ERROR, error_type="UnsupportedLanguage", error=str(e)
+        )
     early = cfg.early_exit if req.early_exit is None else req.early_exit
     t = req.tests
-    spec = RunSpec(kind="script", program=req.program, language=lang, timeout_s=cfg.timeout_s, total_s=cfg.timeout_s)
+    spec = RunSpec(
+        kind="script",
+        program=req.program,
+        language=lang,
+        timeout_s=cfg.timeout_s,
+        total_s=cfg.timeout_s,
+    )
     if lang == "java":
-        spec.total_s = spec.timeout_s = cfg.timeout_s + 1.5  # JVM start-up is not the program's time
+        spec.total_s = spec.timeout_s = (
+            cfg.timeout_s + 1.5
+        )  # JVM start-up is not the program's time
     if req.mode == "compile":
         spec.kind, spec.total_s = "compile", cfg.compile_timeout_s
         rep = _report(ask(("compile", spec), cfg.compile_timeout_s * 3 + _SLACK_S))
         outcome, et, err = run_outcome(rep)
-        return ExecutionResult(outcome=Outcome.COMPILE_ERROR if outcome is Outcome.COMPILE_ERROR else Outcome.PASSED,
-                               error_type=et if outcome is Outcome.COMPILE_ERROR else None, error=err if outcome is Outcome.COMPILE_ERROR else None)
+        return ExecutionResult(
+            outcome=Outcome.COMPILE_ERROR if outcome is Outcome.COMPILE_ERROR else Outcome.PASSED,
+            error_type=et if outcome is Outcome.COMPILE_ERROR else None,
+            error=err if outcome is Outcome.COMPILE_ERROR else None,
+        )
     if req.mode == "run" or t is None or t.style == "none":
         spec.stdin = req.stdin
         rep = _script(ask, spec, cfg)
         outcome, et, err = run_outcome(rep)
-        return ExecutionResult(outcome=outcome, error_type=et, error=err, stdout=rep.stdout.decode("utf-8", "replace")[:1 << 20])
+        return ExecutionResult(
+            outcome=outcome,
+            error_type=et,
+            error=err,
+            stdout=rep.stdout.decode("utf-8", "replace")[: 1 << 20],
+        )
     if t.style == "stdio":
         return _stdio_tests(ask, spec, t, early, cfg)
     if lang != "python":
-        return ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type="BadTests", error=f"{lang} programs take stdio tests, not {t.style!r}")
+        return ExecutionResult(
+            outcome=Outcome.INFRA_ERROR,
+            error_type="BadTests",
+            error=f"{lang} programs take stdio tests, not {t.style!r}",
+        )
     if t.style == "call":
         return _call_tests(ask, req.program, t, early, cfg)
     if t.style == "assert":
         return _assert_tests(ask, req.program, t, early, cfg)
-    return ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type="BadTests", error=f"unknown test style {t.style!r}")
+    return ExecutionResult(
+        outcome=Outcome.INFRA_ERROR, error_type="BadTests", error=f"unknown test style {t.style!r}"
+    )
 
 
 def _report(reply: tuple) -> RunReport:
@@ -146,7 +177,11 @@ def run_outcome(rep: RunReport) -> tuple[Outcome, str | None, str | None]:
         return Outcome.COMPILE_ERROR, "CompileError", rep.compile_error
     status = next(iter(_frames(rep)), None)
     if status and status[0] == "compile_error":
-        return Outcome.COMPILE_ERROR, status[1] if len(status) > 1 else "SyntaxError", "\n".join(status[2:3] + [stderr])
+        return (
+            Outcome.COMPILE_ERROR,
+            status[1] if len(status) > 1 else "SyntaxError",
+            "\n".join(status[2:3] + [stderr]),
+        )
     if rep.output_exceeded:
         return Outcome.FAILED, "OutputLimitExceeded", stderr
     if rep.timed_out:
@@ -162,7 +197,11 @@ def run_outcome(rep: RunReport) -> tuple[Outcome, str | None, str | None]:
             return Outcome.TIMEOUT, "CPUTimeLimit", stderr
         return Outcome.RUNTIME_ERROR, f"Signal{rep.signal}", stderr
     if rep.exit_code not in (0, None):
-        if b"MemoryError" in rep.stderr or b"std::bad_alloc" in rep.stderr or b"OutOfMemoryError" in rep.stderr:
+        if (
+            b"MemoryError" in rep.stderr
+            or b"std::bad_alloc" in rep.stderr
+            or b"OutOfMemoryError" in rep.stderr
+        ):
             return Outcome.MEMORY_LIMIT, "MemoryError", stderr
         return Outcome.RUNTIME_ERROR, f"ExitCode{rep.exit_code}", stderr
     return Outcome.PASSED, None, None
@@ -185,7 +224,9 @@ def _stdio_tests(ask: Ask, spec: RunSpec, t, early: bool, cfg: JudgeConfig) -> E
         rep = _script(ask, spec, cfg)
         outcome, et, err = run_outcome(rep)
         if outcome is Outcome.COMPILE_ERROR:
-            return ExecutionResult(outcome=outcome, error_type=et, error=err, num_tests=len(t.inputs))
+            return ExecutionResult(
+                outcome=outcome, error_type=et, error=err, num_tests=len(t.inputs)
+            )
         text = rep.stdout.decode("utf-8", errors="replace")
         expected = "\n".join(str(e) for e in exp) if isinstance(exp, list) else str(exp)
         err = err or rep.stderr.decode("utf-8", "replace")[-2000:] or None
@@ -195,16 +236,29 @@ def _stdio_tests(ask: Ask, spec: RunSpec, t, early: bool, cfg: JudgeConfig) -> E
                 alt_outcome = Outcome.FAILED
             if not compare.stdio_match(text, exp, cfg.compare):
                 outcome, et = Outcome.FAILED, "WrongAnswer"
-        if not (early and tests and tests[-1].outcome is not Outcome.PASSED):  # past the first failure: the other mode only
+        if not (
+            early and tests and tests[-1].outcome is not Outcome.PASSED
+        ):  # past the first failure: the other mode only
             stdout = text
-            tests.append(TestResult(outcome=outcome, error_type=et, error=err, time_s=rep.elapsed, got=text[:500] if outcome is not Outcome.PASSED else None,
-                                    expected=expected[:500] if outcome is not Outcome.PASSED else None))
+            tests.append(
+                TestResult(
+                    outcome=outcome,
+                    error_type=et,
+                    error=err,
+                    time_s=rep.elapsed,
+                    got=text[:500] if outcome is not Outcome.PASSED else None,
+                    expected=expected[:500] if outcome is not Outcome.PASSED else None,
+                )
+            )
         alt.append(alt_outcome)
         # keep going while the other comparison still passes, so both verdicts are known
         if early and outcome is not Outcome.PASSED and alt_outcome is not Outcome.PASSED:
             break
     res = _reduce(tests, len(t.inputs), stdout=stdout[:4000])
-    res.compare_outcomes = {cfg.compare: res.outcome.value, other: _reduce_outcomes(alt, len(t.inputs)).value}
+    res.compare_outcomes = {
+        cfg.compare: res.outcome.value,
+        other: _reduce_outcomes(alt, len(t.inputs)).value,
+    }
     return res
 
 
@@ -212,7 +266,7 @@ def _stdio_tests(ask: Ask, spec: RunSpec, t, early: bool, cfg: JudgeConfig) -> E
 class RemoteRef(plain.RemoteValue):
     """The judge's handle on an object that lives in the program's child."""
 
-    __slots__ = ("_session", "_payload", "_kind")
+    __slots__ = ("_kind", "_payload", "_session")
 
     def __init__(self, session: Session, payload: list, kind: str) -> None:
         object.__setattr__(self, "_session", session)
@@ -261,7 +315,10 @@ class Session:
         self.weak = 0
         try:
             self.open_status = self._frame(ask(("open", spec), spec.timeout_s + _SLACK_S))
-        except (_Malformed, plain.NotPlainData) as e:  # its stderr still goes into the verdict's error
+        except (
+            _Malformed,
+            plain.NotPlainData,
+        ) as e:  # its stderr still goes into the verdict's error
             self.open_status = ["exception", "MalformedReply", str(e), str(e)]
 
     def _frame(self, reply: tuple) -> list:
@@ -275,7 +332,9 @@ class Session:
             return v
         self.report = _report(reply)
         outcome, et, _ = run_outcome(self.report)
-        if outcome is Outcome.PASSED:  # it ended without answering: sys.exit / os._exit / a closed channel
+        if (
+            outcome is Outcome.PASSED
+        ):  # it ended without answering: sys.exit / os._exit / a closed channel
             outcome, et = Outcome.RUNTIME_ERROR, "ExitedEarly"
         raise ChildGone(outcome, et, self.report)
 
@@ -367,8 +426,15 @@ def _program_exception(type_name: str, message: str) -> BaseException:
 
 
 def _open(ask: Ask, program: str, prelude: bool, cfg: JudgeConfig, n_tests: int) -> Session:
-    spec = RunSpec(kind="module", program=program, prelude=prelude, module_name="solution", timeout_s=cfg.timeout_s,
-                   total_s=cfg.timeout_s * (n_tests + 2), memory_mb=0 if (prelude and cfg.apps_compat) else None)
+    spec = RunSpec(
+        kind="module",
+        program=program,
+        prelude=prelude,
+        module_name="solution",
+        timeout_s=cfg.timeout_s,
+        total_s=cfg.timeout_s * (n_tests + 2),
+        memory_mb=0 if (prelude and cfg.apps_compat) else None,
+    )
     return Session(ask, spec)
 
 
@@ -377,7 +443,9 @@ def _test_failure(e: BaseException, session: Session) -> TestResult:
     if isinstance(e, ChildGone):
         return TestResult(outcome=e.outcome, error_type=e.error_type)
     if isinstance(e, AssertionError):
-        return TestResult(outcome=Outcome.FAILED, error_type="AssertionError", got=_short(session.last_value))
+        return TestResult(
+            outcome=Outcome.FAILED, error_type="AssertionError", got=_short(session.last_value)
+        )
     if isinstance(e, plain.NotPlainData):
         return TestResult(outcome=Outcome.FAILED, error_type="NotPlainData", error=str(e))
     if isinstance(e, _Malformed | plain.DecodeError):
@@ -387,7 +455,11 @@ def _test_failure(e: BaseException, session: Session) -> TestResult:
     et = getattr(e, "program_type", None) or type(e).__name__
     if isinstance(e, ProgramExit):
         et = str(e)
-    return TestResult(outcome=Outcome.MEMORY_LIMIT if et == "MemoryError" else Outcome.RUNTIME_ERROR, error_type=et, error=str(e)[:500])
+    return TestResult(
+        outcome=Outcome.MEMORY_LIMIT if et == "MemoryError" else Outcome.RUNTIME_ERROR,
+        error_type=et,
+        error=str(e)[:500],
+    )
 
 
 def _short(v: Any) -> str | None:
@@ -399,7 +471,9 @@ def _short(v: Any) -> str | None:
         return None
 
 
-def _finish(session: Session | None, tests: list[TestResult], n: int, head: ExecutionResult | None = None) -> ExecutionResult:
+def _finish(
+    session: Session | None, tests: list[TestResult], n: int, head: ExecutionResult | None = None
+) -> ExecutionResult:
     """Close the session and build the verdict; a non-passing one carries the program's stderr."""
     rep = session.close() if session is not None else None
     stderr = rep.stderr.decode("utf-8", "replace")[-2000:] if rep is not None else ""
@@ -414,9 +488,13 @@ def _finish(session: Session | None, tests: list[TestResult], n: int, head: Exec
 def _open_failure(e: ChildGone, n: int) -> ExecutionResult:
     """The verdict when the module's child ended before it was built."""
     rep = e.report
-    return ExecutionResult(outcome=e.outcome, error_type=e.error_type, num_tests=n,
-                           error=rep.stderr.decode("utf-8", "replace")[-2000:] if rep is not None else None,
-                           tests=[TestResult(outcome=e.outcome, error_type=e.error_type)])
+    return ExecutionResult(
+        outcome=e.outcome,
+        error_type=e.error_type,
+        num_tests=n,
+        error=rep.stderr.decode("utf-8", "replace")[-2000:] if rep is not None else None,
+        tests=[TestResult(outcome=e.outcome, error_type=e.error_type)],
+    )
 
 
 def _status_failure(status: list, n: int, build_error_is_compile: bool) -> ExecutionResult | None:
@@ -427,7 +505,13 @@ def _status_failure(status: list, n: int, build_error_is_compile: bool) -> Execu
     if status[0] == "compile_error" or build_error_is_compile:
         return ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type=et, error=msg, num_tests=n)
     oc = Outcome.MEMORY_LIMIT if et == "MemoryError" else Outcome.RUNTIME_ERROR
-    return ExecutionResult(outcome=oc, error_type=et, error=msg, num_tests=n, tests=[TestResult(outcome=oc, error_type=et)])
+    return ExecutionResult(
+        outcome=oc,
+        error_type=et,
+        error=msg,
+        num_tests=n,
+        tests=[TestResult(outcome=oc, error_type=et)],
+    )
 
 
 # ----------------------------------------------------------------------------- call-based
@@ -451,17 +535,24 @@ def _call_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> Exe
             fn = getattr(_lookup(s, "Solution")(), t.fn_name)
         else:
             fn = _lookup(s, t.fn_name)
-    except BaseException as e:  # noqa: BLE001  (a missing entry point is the program's fault)
+    except BaseException as e:
         if isinstance(e, WorkerLost):
             raise
         r = _test_failure(e, s)
-        return _finish(s, [], n, ExecutionResult(outcome=Outcome.COMPILE_ERROR, error_type=r.error_type, error=r.error, num_tests=n))
+        return _finish(
+            s,
+            [],
+            n,
+            ExecutionResult(
+                outcome=Outcome.COMPILE_ERROR, error_type=r.error_type, error=r.error, num_tests=n
+            ),
+        )
     past_first_failure = False
     for args, exp in zip(t.inputs, t.outputs):
         args = _intkeys_args(args)
         try:
             value = fn(*args) if isinstance(args, list) else fn(args)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             if isinstance(e, WorkerLost):
                 raise
             r = _test_failure(e, s)
@@ -473,8 +564,14 @@ def _call_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> Exe
             continue
         ok, ok_alt = _call_verdict(value, exp, cfg.compare), _call_verdict(value, exp, other)
         if not past_first_failure:  # past it, only the other comparison's verdict is still open
-            tests.append(TestResult(outcome=Outcome.PASSED if ok else Outcome.FAILED, error_type=None if ok else "WrongAnswer",
-                                    got=None if ok else _short(value), expected=None if ok else _short(exp)))
+            tests.append(
+                TestResult(
+                    outcome=Outcome.PASSED if ok else Outcome.FAILED,
+                    error_type=None if ok else "WrongAnswer",
+                    got=None if ok else _short(value),
+                    expected=None if ok else _short(exp),
+                )
+            )
         past_first_failure = early and (past_first_failure or not ok)
         alt.append(Outcome.PASSED if ok_alt else Outcome.FAILED)
         if early and not ok and not ok_alt:
@@ -505,7 +602,13 @@ def _contains_ref(v: Any, depth: int = 0) -> bool:
 def _intkeys_args(args: Any) -> Any:
     # APPS repairs JSON's string keys: a dict first argument gets int keys where they look like ints
     if isinstance(args, list) and args and isinstance(args[0], dict):
-        return [{int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k: v for k, v in args[0].items()}, *args[1:]]
+        return [
+            {
+                int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k: v
+                for k, v in args[0].items()
+            },
+            *args[1:],
+        ]
     return args
 
 
@@ -561,12 +664,14 @@ def _assert_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> E
     head = _status_failure(s.open_status, n, build_error_is_compile=False)
     if head is not None:
         return _finish(s, [], n, head)
-    ns = _Namespace(s, _module_names((t.setup_code, *t.asserts)), set(getattr(t, "entry_points", None) or ()))
+    ns = _Namespace(
+        s, _module_names((t.setup_code, *t.asserts)), set(getattr(t, "entry_points", None) or ())
+    )
     tests: list[TestResult] = []
     try:
         if t.setup_code:  # MBPP's test_setup_code builds inputs from the program's classes
             exec(_test_code(t.setup_code, "<setup>"), ns)
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         if isinstance(e, WorkerLost | KeyboardInterrupt):
             raise
         r = _test_failure(e, s)
@@ -584,7 +689,9 @@ def _one_assert(s: Session, ns: _Namespace, src: str, i: int) -> TestResult:
     try:
         code = _test_code(src, f"<test {i}>")
     except SyntaxError as e:
-        return TestResult(outcome=Outcome.INFRA_ERROR, error_type="BadTest", error=f"test {i} does not parse: {e}")
+        return TestResult(
+            outcome=Outcome.INFRA_ERROR, error_type="BadTest", error=f"test {i} does not parse: {e}"
+        )
     try:
         exec(code, ns)
         return TestResult(outcome=Outcome.PASSED)
@@ -593,8 +700,12 @@ def _one_assert(s: Session, ns: _Namespace, src: str, i: int) -> TestResult:
         if weak is not None:
             s.weak += 1
             return weak
-        return TestResult(outcome=Outcome.FAILED, error_type="Unjudgeable", error=f"test {i}: an argument is not plain data")
-    except BaseException as e:  # noqa: BLE001  (the test's own exceptions are its verdict)
+        return TestResult(
+            outcome=Outcome.FAILED,
+            error_type="Unjudgeable",
+            error=f"test {i}: an argument is not plain data",
+        )
+    except BaseException as e:
         if isinstance(e, WorkerLost | KeyboardInterrupt):
             raise
         return _test_failure(e, s)
@@ -610,7 +721,9 @@ def _weak_assert(s: Session, ns: _Namespace, src: str) -> TestResult | None:
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
         return None
     test = tree.body[0].test
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+    if not (
+        isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+    ):
         return None
     try:
         got = s.request(["eval", ast.unparse(test.left)])[1]
@@ -618,7 +731,7 @@ def _weak_assert(s: Session, ns: _Namespace, src: str) -> TestResult | None:
         if not (got == expected):
             raise AssertionError
         return TestResult(outcome=Outcome.PASSED)
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         if isinstance(e, WorkerLost | KeyboardInterrupt):
             raise
         return _test_failure(e, s)
@@ -631,7 +744,14 @@ def _reduce(tests: list[TestResult], n: int, stdout: str | None = None) -> Execu
     outcome = _reduce_outcomes([t.outcome for t in tests], n)
     first_bad = next((t for t in tests if t.outcome is not Outcome.PASSED), None)
     et = next((t.error_type for t in tests if t.outcome is outcome), None)
-    return ExecutionResult(outcome=outcome, tests=tests, error_type=et, error=first_bad.error if first_bad else None, stdout=stdout, num_tests=n)
+    return ExecutionResult(
+        outcome=outcome,
+        tests=tests,
+        error_type=et,
+        error=first_bad.error if first_bad else None,
+        stdout=stdout,
+        num_tests=n,
+    )
 
 
 def _reduce_outcomes(outcomes: list[Outcome], n: int) -> Outcome:

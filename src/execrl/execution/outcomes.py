@@ -124,12 +124,16 @@ class ExecutionResult:
 
     outcome: Outcome
     tests: list[TestResult] = field(default_factory=list)
-    error_type: str | None = None  # exception class name for runtime errors, e.g. "ZeroDivisionError"
+    error_type: str | None = (
+        None  # exception class name for runtime errors, e.g. "ZeroDivisionError"
+    )
     error: str | None = None  # traceback / compiler output / sandbox message (truncated)
     stdout: str | None = None  # for run-only requests (translation equivalence)
     time_s: float = 0.0
     num_tests: int = 0  # tests the problem has (tests may stop early at the first failure)
-    compare_outcomes: dict[str, str] | None = None  # stdin/stdout and call-based: the verdict under each comparison
+    compare_outcomes: dict[str, str] | None = (
+        None  # stdin/stdout and call-based: the verdict under each comparison
+    )
     weak_tests: int = 0  # tests judged by the weaker path (execution/judge.py)
 
     @property
@@ -142,7 +146,9 @@ class ExecutionResult:
         whole program where no test ran; None if it passed."""
         if self.outcome is Outcome.PASSED:
             return None
-        return next((t.outcome for t in self.tests if t.outcome is not Outcome.PASSED), self.outcome)
+        return next(
+            (t.outcome for t in self.tests if t.outcome is not Outcome.PASSED), self.outcome
+        )
 
     @property
     def num_passed(self) -> int:
@@ -163,5 +169,7 @@ class ExecutionResult:
     def from_dict(cls, d: dict[str, Any]) -> ExecutionResult:
         d = dict(d)
         d["outcome"] = Outcome(d["outcome"])
-        d["tests"] = [TestResult(**{**t, "outcome": Outcome(t["outcome"])}) for t in d.get("tests", [])]
+        d["tests"] = [
+            TestResult(**{**t, "outcome": Outcome(t["outcome"])}) for t in d.get("tests", [])
+        ]
         return cls(**d)

@@ -19,12 +19,15 @@ import decimal
 import fractions
 import json
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MAX_DEPTH = 100
 MAX_BYTES = 16 << 20
 _BIG = 10**4000  # json refuses ints beyond sys.get_int_max_str_digits(): hex has no limit
-_NUMPY_KINDS = "biufcU"  # bool, ints, floats, complex, unicode: dtypes with no behaviour of their own
+_NUMPY_KINDS = (
+    "biufcU"  # bool, ints, floats, complex, unicode: dtypes with no behaviour of their own
+)
 
 
 class NotPlainData(TypeError):
@@ -38,7 +41,9 @@ class DecodeError(ValueError):
 # ----------------------------------------------------------------------------- encoding
 def encode(value: Any, ref: Callable[[Any], Any]) -> bytes:
     """Encode ``value``; ``ref(obj)`` returns the tag list standing for a non-plain ``obj``."""
-    return json.dumps(_enc(value, ref, 0), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return json.dumps(
+        _enc(value, ref, 0), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8", "surrogatepass")
 
 
 def _enc(v: Any, ref: Callable[[Any], Any], depth: int) -> Any:
@@ -73,7 +78,12 @@ def _enc(v: Any, ref: Callable[[Any], Any], depth: int) -> Any:
     if t is collections.OrderedDict or t is collections.Counter or t is collections.defaultdict:
         factory = getattr(v, "default_factory", None)
         fname = factory.__name__ if factory in _FACTORIES.values() else None
-        return ["D", t.__name__, fname, [[_enc(k, ref, d), _enc(x, ref, d)] for k, x in dict.items(v)]]
+        return [
+            "D",
+            t.__name__,
+            fname,
+            [[_enc(k, ref, d), _enc(x, ref, d)] for k, x in dict.items(v)],
+        ]
     if t is collections.deque:
         return ["Q", v.maxlen, [_enc(x, ref, d) for x in v]]
     mod = getattr(t, "__module__", "")
@@ -85,7 +95,9 @@ def _enc(v: Any, ref: Callable[[Any], Any], depth: int) -> Any:
     return ref(v)
 
 
-_FACTORIES: dict[str, type] = {t.__name__: t for t in (int, float, str, list, dict, set, tuple, bool, bytes)}
+_FACTORIES: dict[str, type] = {
+    t.__name__: t for t in (int, float, str, list, dict, set, tuple, bool, bytes)
+}
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -101,7 +113,16 @@ def decode(data: bytes, ref: Callable[[Any], Any] | None = None) -> Any:
         return _dec(raw, ref, 0)
     except (DecodeError, NotPlainData):
         raise
-    except (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError, ArithmeticError, MemoryError) as e:
+    except (
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        RecursionError,
+        ArithmeticError,
+        MemoryError,
+    ) as e:
         raise DecodeError(f"malformed value: {type(e).__name__}: {str(e)[:100]}") from None
 
 
@@ -248,8 +269,14 @@ class RemoteValue:
         return "an object"
 
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
-    __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = __hash__ = _refuse  # RemoteRef: bool, len, iter remote
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
-    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = __neg__ = __abs__ = _refuse
+    __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = __hash__ = (
+        _refuse  # RemoteRef: bool, len, iter remote
+    )
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = (
+        _refuse
+    )
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = __neg__ = __abs__ = (
+        _refuse
+    )
     __and__ = __rand__ = __or__ = __ror__ = __xor__ = __rxor__ = __invert__ = __round__ = _refuse
     __int__ = __float__ = __index__ = __complex__ = __reversed__ = __format__ = _refuse

@@ -19,11 +19,22 @@ class RayExecutor:
     ``num_actors`` pools each get ``executor_kwargs`` (the local executor's knobs).
     """
 
-    def __init__(self, address: str | None = None, num_actors: int = 1, num_cpus_per_actor: float = 1.0, **executor_kwargs: Any) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        num_actors: int = 1,
+        num_cpus_per_actor: float = 1.0,
+        **executor_kwargs: Any,
+    ) -> None:
         import ray
 
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                ignore_reinit_error=True,
+            )
         self._ray = ray
         pool_cls = ray.remote(num_cpus=num_cpus_per_actor)(_PoolActor)
         self._actors = [pool_cls.remote(executor_kwargs) for _ in range(max(1, num_actors))]
@@ -40,8 +51,15 @@ class RayExecutor:
         for idx, fut in zip(shards, futures):
             try:
                 results = self._ray.get(fut)
-            except Exception as e:  # actor died or the cluster lost a node: the sandbox, not the program
-                results = [ExecutionResult(outcome=Outcome.INFRA_ERROR, error_type="RayError", error=str(e)[:500]) for _ in idx]
+            except (
+                Exception
+            ) as e:  # actor died or the cluster lost a node: the sandbox, not the program
+                results = [
+                    ExecutionResult(
+                        outcome=Outcome.INFRA_ERROR, error_type="RayError", error=str(e)[:500]
+                    )
+                    for _ in idx
+                ]
             for j, r in zip(idx, results):
                 out[j] = r
         return out  # type: ignore[return-value]

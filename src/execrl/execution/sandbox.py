@@ -40,13 +40,23 @@ MS_REC, MS_PRIVATE = 0x4000, 0x40000
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
 NOBODY = 65534
 PROGRAM_UID = 61000  # worker i runs its programs as PROGRAM_UID + i: no two workers' programs share an identity
-EXEC_FD = 1000  # the only descriptor a sealed program may be started from (above every RLIMIT_NOFILE)
+EXEC_FD = (
+    1000  # the only descriptor a sealed program may be started from (above every RLIMIT_NOFILE)
+)
 AT_EMPTY_PATH = 0x1000
 CACHE_IN_VIEW = "/opt/execrl-cache"  # the host cache dir (precompiled headers), as the jail sees it
 PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent", "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+SAFE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/nonexistent",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -80,7 +90,9 @@ class Capabilities:
     bwrap: str | None = None  # path of a working bubblewrap
     seccomp: bool = False
     notes: list[str] = field(default_factory=list)
-    verified: dict[str, bool] = field(default_factory=dict)  # property -> held, from Executor's start-up probe
+    verified: dict[str, bool] = field(
+        default_factory=dict
+    )  # property -> held, from Executor's start-up probe
 
     @property
     def sealed(self) -> bool:
@@ -106,7 +118,9 @@ class Capabilities:
             parts += ["bwrap view", "pid namespace", "memory cgroup per program", "seccomp"]
         out = f"{self.level} ({', '.join(parts)})"
         if self.verified:
-            out += "; verified: " + ", ".join(f"{k}={'ok' if v else 'FAILED'}" for k, v in self.verified.items())
+            out += "; verified: " + ", ".join(
+                f"{k}={'ok' if v else 'FAILED'}" for k, v in self.verified.items()
+            )
         return out
 
 
@@ -133,15 +147,21 @@ def probe() -> Capabilities:
     else:
         caps.userns = _try_in_child(lambda: unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS))
         caps.netns = caps.userns
-    caps.cgroups = caps.root and all(os.access(CGROUP_ROOT / c, os.W_OK) for c in ("pids", "memory"))
+    caps.cgroups = caps.root and all(
+        os.access(CGROUP_ROOT / c, os.W_OK) for c in ("pids", "memory")
+    )
     caps.bwrap = _working_bwrap()
     caps.seccomp = _seccomp_available()
     if not caps.netns:
-        caps.notes.append("no network/mount namespaces (needs root or unprivileged user namespaces)")
+        caps.notes.append(
+            "no network/mount namespaces (needs root or unprivileged user namespaces)"
+        )
     if not caps.cgroups:
         caps.notes.append("no writable cgroup v1 pids+memory hierarchies (needs root)")
     if not caps.bwrap:
-        caps.notes.append("no working bubblewrap (apt: bubblewrap): no PID namespace or filesystem view")
+        caps.notes.append(
+            "no working bubblewrap (apt: bubblewrap): no PID namespace or filesystem view"
+        )
     if not caps.seccomp:
         caps.notes.append("no libseccomp binding (pip: pyseccomp): no syscall filter")
     return caps
@@ -152,8 +172,22 @@ def _working_bwrap() -> str | None:
     if path is None:
         return None
     try:
-        r = subprocess.run([path, "--unshare-pid", "--unshare-net", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "true"],
-                           capture_output=True, timeout=20)
+        r = subprocess.run(
+            [
+                path,
+                "--unshare-pid",
+                "--unshare-net",
+                "--die-with-parent",
+                "--ro-bind",
+                "/",
+                "/",
+                "--proc",
+                "/proc",
+                "true",
+            ],
+            capture_output=True,
+            timeout=20,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return path if r.returncode == 0 else None
@@ -173,27 +207,60 @@ def jail_argv(caps: Capabilities, cache_dir: Path, cgroup_dirs: list[Path]) -> l
     # no --die-with-parent: its signal follows the *thread* that started bwrap, so an Executor made in
     # a thread that ends would lose its workers; the worker exits at EOF on its pipe, the janitor
     # kills what is left in its cgroup, and the PID namespace takes everything with the worker
-    a = [caps.bwrap or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-         "--new-session", "--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--tmpfs", "/dev/shm",
-         "--perms", "0755", "--size", str(1 << 30), "--tmpfs", "/tmp",
-         "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    a = [
+        caps.bwrap or "bwrap",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--new-session",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "0755",
+        "--tmpfs",
+        "/dev/shm",
+        "--perms",
+        "0755",
+        "--size",
+        str(1 << 30),
+        "--tmpfs",
+        "/tmp",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--ro-bind",
+        "/etc",
+        "/etc",
+    ]
     for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
         p = Path("/", name)
         if p.is_symlink():
             a += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             a += ["--ro-bind", str(p), str(p)]
-    binds = [("--ro-bind", d, d) for d in python_dirs()] + [("--bind", str(cache_dir), CACHE_IN_VIEW)]
+    binds = [("--ro-bind", d, d) for d in python_dirs()] + [
+        ("--bind", str(cache_dir), CACHE_IN_VIEW)
+    ]
     binds += [("--bind", str(d), str(d)) for d in cgroup_dirs]
     made: set[str] = set()
     for how, src, dest in binds:
         for parent in reversed(Path(dest).parents[:-1]):  # bwrap would make missing parents 0700
-            if str(parent) not in made and not parent.is_symlink() and str(parent) not in ("/usr", "/etc"):
+            if (
+                str(parent) not in made
+                and not parent.is_symlink()
+                and str(parent) not in ("/usr", "/etc")
+            ):
                 a += ["--perms", "0755", "--dir", str(parent)]
                 made.add(str(parent))
         a += [how, src, dest]
     if caps.root:
-        a += ["--cap-add", "ALL"]  # the worker itself stays root: it drops each program to its own uid
+        a += [
+            "--cap-add",
+            "ALL",
+        ]  # the worker itself stays root: it drops each program to its own uid
     return a + ["--setenv", "TMPDIR", "/tmp", "--chdir", "/tmp", "--"]
 
 
@@ -201,19 +268,35 @@ def python_dirs() -> list[str]:
     """The interpreter, its environment and the execrl package: nothing else of the project."""
     import execrl
 
-    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(Path(execrl.__file__).resolve().parents[1])}
+    dirs = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        str(Path(execrl.__file__).resolve().parents[1]),
+    }
     exe = Path(sys.executable).resolve()
     dirs.add(str(exe.parent.parent))
     out: list[str] = []
-    for d in sorted(dirs, key=len):  # parents first: a child already inside a bound parent is skipped
-        if Path(d).is_dir() and d not in ("/", "/usr") and not any(d.startswith(o.rstrip("/") + "/") for o in out):
+    for d in sorted(
+        dirs, key=len
+    ):  # parents first: a child already inside a bound parent is skipped
+        if (
+            Path(d).is_dir()
+            and d not in ("/", "/usr")
+            and not any(d.startswith(o.rstrip("/") + "/") for o in out)
+        ):
             out.append(d)
     return out
 
 
 def cache_dir() -> Path:
     """A host directory the trusted worker keeps build caches in (precompiled headers)."""
-    base = Path("/var/cache/execrl") if os.geteuid() == 0 else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "execrl"
+    base = (
+        Path("/var/cache/execrl")
+        if os.geteuid() == 0
+        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "execrl"
+    )
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o755)
     return base
@@ -252,7 +335,11 @@ class WorkerCgroup:
         self._program_mb = memory_mb
         outer = int((self.dirs[1] / "memory.limit_in_bytes").read_text())
         limit = str(min(memory_mb << 20, outer - (96 << 20)))
-        for f in ("memory.memsw.limit_in_bytes", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
+        for f in (
+            "memory.memsw.limit_in_bytes",
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+        ):
             try:  # memsw must stay >= limit: write in whichever order the current values allow
                 (self.run_dir / f).write_text(limit)
             except OSError:
@@ -381,8 +468,19 @@ def start_janitor() -> subprocess.Popen:
     included), the janitor kills whatever is left in this process's worker cgroups and removes
     them. Stale groups of executors that died without one are removed now."""
     sweep_stale_cgroups()
-    return subprocess.Popen([sys.executable, "-c", "from execrl.execution.sandbox import janitor; janitor()", str(os.getpid())],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from execrl.execution.sandbox import janitor; janitor()",
+            str(os.getpid()),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
 
 
 def janitor() -> None:
@@ -488,8 +586,15 @@ def clear_private_tmp(caps: Capabilities) -> None:
             pass
 
 
-def enter(caps: Capabilities, limits: Limits, workdir: str, cgroup: WorkerCgroup | None, uid: int = NOBODY,
-          program_run: bool = False, mapped: int = 0) -> None:
+def enter(
+    caps: Capabilities,
+    limits: Limits,
+    workdir: str,
+    cgroup: WorkerCgroup | None,
+    uid: int = NOBODY,
+    program_run: bool = False,
+    mapped: int = 0,
+) -> None:
     """Called in the forked child, before the untrusted program runs: its own memory cgroup,
     rlimits, then its worker's uid, no new privileges and the syscall filter. ``program_run``
     (not a compile): the program may not start any other program. ``mapped``: what the
@@ -622,7 +727,11 @@ def mapped_bytes() -> int:
 
 def workdir_base() -> Path:
     """Where per-run directories live: outside /tmp, which the mount namespace hides."""
-    base = Path("/run/execrl") if os.geteuid() == 0 and Path("/run").is_dir() else Path(os.environ.get("TMPDIR", "/tmp")) / f"execrl-{os.getuid()}"
+    base = (
+        Path("/run/execrl")
+        if os.geteuid() == 0 and Path("/run").is_dir()
+        else Path(os.environ.get("TMPDIR", "/tmp")) / f"execrl-{os.getuid()}"
+    )
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o711)
     return base
@@ -668,5 +777,3 @@ def remove_workdir(d: str) -> None:
 
 def toolchains() -> dict[str, str | None]:
     return {t: shutil.which(t) for t in ("javac", "java", "g++", "gcc", "mcs", "mono", "php")}
-
-

@@ -165,7 +165,9 @@ class Worker:
         if cfg.caps.root:  # the OOM killer takes programs (1000, sandbox.enter), not the worker
             try:
                 Path("/proc/self/oom_score_adj").write_text("-1000")
-            except OSError:  # some hosts refuse negative values even to root: programs at 1000 still go first
+            except (
+                OSError
+            ):  # some hosts refuse negative values even to root: programs at 1000 still go first
                 pass
         if not self.sealed:  # sealed: bubblewrap already made the namespaces
             sandbox.enter_worker_namespaces(cfg.caps)
@@ -173,7 +175,7 @@ class Worker:
             for program_run in (False, True):
                 sandbox.syscall_filter(program_run)
         self.compiled: OrderedDict[str, tuple[str | None, list[str] | None, str]] = OrderedDict()
-        self._pch: Path | None | bool = None  # built at the first C++ compile; False: unavailable
+        self._pch: Path | bool | None = None  # built at the first C++ compile; False: unavailable
         self.session: _Child | None = None
         self._numpy_warm = False
         sandbox.become_subreaper()
@@ -212,16 +214,27 @@ class Worker:
     def script(self, spec: RunSpec) -> RunReport:
         lang = _language(spec.language)
         if lang == "python":
-            target = ("py", harness.run_script, (spec.program, spec.prelude, spec.apps_compat, spec.wrap_fallback))
+            target = (
+                "py",
+                harness.run_script,
+                (spec.program, spec.prelude, spec.apps_compat, spec.wrap_fallback),
+            )
             child = self.start(target, spec.stdin.encode("utf-8", "surrogatepass"), spec)
             self.pump(child, child.cap, until_frame=False)
             return self.finish(child)
         d, run, err = self._compile(spec.program, lang)
         if d is None:
             return RunReport(compile_error=err)
-        vm = lang in ("java", "csharp")  # JVM / Mono: many threads and a large address-space reservation
-        limits = sandbox.Limits(cpu_s=int(spec.total_s) + 2, memory_mb=self.cfg.memory_mb, nproc=max(self.cfg.nproc, 256) if vm else self.cfg.nproc,
-                                address_space=not vm)
+        vm = lang in (
+            "java",
+            "csharp",
+        )  # JVM / Mono: many threads and a large address-space reservation
+        limits = sandbox.Limits(
+            cpu_s=int(spec.total_s) + 2,
+            memory_mb=self.cfg.memory_mb,
+            nproc=max(self.cfg.nproc, 256) if vm else self.cfg.nproc,
+            address_space=not vm,
+        )
         child = self.start(("exec", run), spec.stdin.encode("utf-8", "surrogatepass"), spec, limits)
         self.pump(child, child.cap, until_frame=False)
         return self.finish(child)
@@ -236,9 +249,16 @@ class Worker:
         return RunReport(compile_error=err or None, exit_code=0)
 
     def open_session(self, spec: RunSpec) -> tuple:
-        child = self.start(("py", harness.serve_module, (spec.program, spec.prelude, spec.module_name)), b"", spec, module=True)
+        child = self.start(
+            ("py", harness.serve_module, (spec.program, spec.prelude, spec.module_name)),
+            b"",
+            spec,
+            module=True,
+        )
         self.session = child
-        frame = self.pump(child, min(child.cap, time.monotonic() + spec.timeout_s), until_frame=True)
+        frame = self.pump(
+            child, min(child.cap, time.monotonic() + spec.timeout_s), until_frame=True
+        )
         if frame is None:
             return ("report", self.close_session())
         return ("frame", frame)
@@ -248,7 +268,9 @@ class Worker:
         if child is None:
             return ("report", RunReport(exit_code=None))
         child.pending += struct.pack("<I", len(data)) + data
-        frame = self.pump(child, min(child.cap, time.monotonic() + child.spec.timeout_s), until_frame=True)
+        frame = self.pump(
+            child, min(child.cap, time.monotonic() + child.spec.timeout_s), until_frame=True
+        )
         if frame is None:
             return ("report", self.close_session())
         return ("frame", frame)
@@ -258,21 +280,37 @@ class Worker:
         return None if child is None else self.finish(child)
 
     # ------------------------------------------------------------------ child processes
-    def start(self, target: tuple, stdin: bytes, spec: RunSpec, limits: sandbox.Limits | None = None, module: bool = False,
-              workdir: str | None = None) -> _Child:
+    def start(
+        self,
+        target: tuple,
+        stdin: bytes,
+        spec: RunSpec,
+        limits: sandbox.Limits | None = None,
+        module: bool = False,
+        workdir: str | None = None,
+    ) -> _Child:
         """Fork a sandboxed child running ``target`` (``("py", fn, args)`` or ``("exec", argv)``)."""
         if limits is None:
             mem = self.cfg.memory_mb if spec.memory_mb is None else spec.memory_mb
-            limits = sandbox.Limits(cpu_s=int(spec.total_s) + 2, memory_mb=mem or self.cfg.memory_mb, nproc=self.cfg.nproc, address_space=bool(mem))
+            limits = sandbox.Limits(
+                cpu_s=int(spec.total_s) + 2,
+                memory_mb=mem or self.cfg.memory_mb,
+                nproc=self.cfg.nproc,
+                address_space=bool(mem),
+            )
         owner = self.cfg.uid if (self.cfg.caps.root and self.cgroup is not None) else None
         wd = workdir or sandbox.make_workdir(self.base, owner)
         if self.cgroup is not None:
             # above the address-space budget, so that a Python program meets its MemoryError first
-            self.cgroup.set_program_memory(limits.memory_mb + 128 if limits.address_space else max(limits.memory_mb, 1024))
+            self.cgroup.set_program_memory(
+                limits.memory_mb + 128 if limits.address_space else max(limits.memory_mb, 1024)
+            )
         program_run = spec.kind != "compile"
         if not self._numpy_warm and target[0] == "py" and (spec.prelude or "numpy" in spec.program):
             self._warm_numpy()
-        mapped = sandbox.mapped_bytes() if limits.address_space else 0  # the child's map, as of the fork
+        mapped = (
+            sandbox.mapped_bytes() if limits.address_space else 0
+        )  # the child's map, as of the fork
         r_in, w_in = os.pipe()
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
@@ -281,16 +319,36 @@ class Worker:
         pid = os.fork()
         if pid == 0:  # ---------------- child
             try:
-                for src, dst in ((r_in, 0), (w_out, 1), (w_err, 2), (r_req, harness.CHAN_IN), (w_chan, harness.CHAN_OUT)):
+                for src, dst in (
+                    (r_in, 0),
+                    (w_out, 1),
+                    (w_err, 2),
+                    (r_req, harness.CHAN_IN),
+                    (w_chan, harness.CHAN_OUT),
+                ):
                     os.dup2(src, dst)
                 os.closerange(harness.CHAN_OUT + 1, _max_fd())
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
                 by_fd = target[0] == "exec" and program_run and self.cfg.caps.seccomp
                 if by_fd:  # opened before the filter: the one program this child may start
-                    os.dup2(os.open(target[1][0], os.O_RDONLY | os.O_CLOEXEC), sandbox.EXEC_FD, inheritable=False)
-                sandbox.enter(self.cfg.caps, limits, wd, self.cgroup, uid=self.cfg.uid, program_run=program_run, mapped=mapped)
+                    os.dup2(
+                        os.open(target[1][0], os.O_RDONLY | os.O_CLOEXEC),
+                        sandbox.EXEC_FD,
+                        inheritable=False,
+                    )
+                sandbox.enter(
+                    self.cfg.caps,
+                    limits,
+                    wd,
+                    self.cgroup,
+                    uid=self.cfg.uid,
+                    program_run=program_run,
+                    mapped=mapped,
+                )
                 if target[0] == "exec":  # compilers (shell scripts among them) start the usual way
-                    os.execve(sandbox.EXEC_FD if by_fd else target[1][0], target[1], dict(os.environ))
+                    os.execve(
+                        sandbox.EXEC_FD if by_fd else target[1][0], target[1], dict(os.environ)
+                    )
                 target[1](*target[2])
                 os._exit(0)
             except BaseException:
@@ -393,13 +451,20 @@ class Worker:
         """Kill the child and everything it started, reap it, and report how its run ended."""
         if not c.exited:
             self._drain(c)
-        for kill in (lambda: os.kill(c.pid, signal.SIGKILL), lambda: os.killpg(c.pid, signal.SIGKILL)):
+        for kill in (
+            lambda: os.kill(c.pid, signal.SIGKILL),
+            lambda: os.killpg(c.pid, signal.SIGKILL),
+        ):
             try:
                 kill()
             except (ProcessLookupError, PermissionError):
                 pass
-        _, status = os.waitpid(c.pid, 0)  # returns at once: it was SIGKILLed, whatever group it moved to
-        if self.sealed:  # alone in its PID namespace with its init: every other process is the program's
+        _, status = os.waitpid(
+            c.pid, 0
+        )  # returns at once: it was SIGKILLed, whatever group it moved to
+        if (
+            self.sealed
+        ):  # alone in its PID namespace with its init: every other process is the program's
             try:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
@@ -427,8 +492,15 @@ class Worker:
             c.feeder.join(timeout=1)
         if c.workdir:
             sandbox.remove_workdir(c.workdir)
-        rep = RunReport(stdout=bytes(c.stdout), stderr=bytes(c.stderr[-4000:]), frames=c.frames, timed_out=c.timed_out,
-                        output_exceeded=c.output_exceeded, memory_hit=memory_hit, elapsed=time.monotonic() - c.t0)
+        rep = RunReport(
+            stdout=bytes(c.stdout),
+            stderr=bytes(c.stderr[-4000:]),
+            frames=c.frames,
+            timed_out=c.timed_out,
+            output_exceeded=c.output_exceeded,
+            memory_hit=memory_hit,
+            elapsed=time.monotonic() - c.t0,
+        )
         if not c.exited and not c.timed_out and not c.output_exceeded:
             rep.timed_out = True  # cut off by the session's end while still running
         if os.WIFSIGNALED(status):
@@ -444,48 +516,126 @@ class Worker:
         if lang == "java":
             name = _java_main_class(program.decode("utf-8", "replace"))
             Path(d, f"{name}.java").write_bytes(program)
-            return ([tools["javac"] or "javac", "-J-Xmx512m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8", "-nowarn", "-d", d, f"{d}/{name}.java"],
-                    [tools["java"] or "java", "-Xmx256m", "-Xss64m", "-XX:+DisableAttachMechanism", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", d, name])
+            return (
+                [
+                    tools["javac"] or "javac",
+                    "-J-Xmx512m",
+                    "-J-XX:+UseSerialGC",
+                    "-J-XX:TieredStopAtLevel=1",
+                    "-encoding",
+                    "UTF-8",
+                    "-nowarn",
+                    "-d",
+                    d,
+                    f"{d}/{name}.java",
+                ],
+                [
+                    tools["java"] or "java",
+                    "-Xmx256m",
+                    "-Xss64m",
+                    "-XX:+DisableAttachMechanism",
+                    "-XX:+UseSerialGC",
+                    "-XX:TieredStopAtLevel=1",
+                    "-Xshare:auto",
+                    "-cp",
+                    d,
+                    name,
+                ],
+            )
         if lang == "c":
             Path(d, "main.c").write_bytes(program)
-            return [tools["gcc"] or "gcc", "-O1", "-std=gnu11", "-o", f"{d}/main", f"{d}/main.c", "-lm"], [f"{d}/main"]
+            return [
+                tools["gcc"] or "gcc",
+                "-O1",
+                "-std=gnu11",
+                "-o",
+                f"{d}/main",
+                f"{d}/main.c",
+                "-lm",
+            ], [f"{d}/main"]
         if lang == "csharp":
             Path(d, "main.cs").write_bytes(program)
-            return [tools["mcs"] or "mcs", "-nowarn:0162,0168,0219", "-out:" + f"{d}/main.exe", f"{d}/main.cs"], [tools["mono"] or "mono", f"{d}/main.exe"]
+            return [
+                tools["mcs"] or "mcs",
+                "-nowarn:0162,0168,0219",
+                "-out:" + f"{d}/main.exe",
+                f"{d}/main.cs",
+            ], [tools["mono"] or "mono", f"{d}/main.exe"]
         if lang == "php":
-            Path(d, "main.php").write_bytes(program if program.lstrip().startswith(b"<?") else b"<?php\n" + program)
+            Path(d, "main.php").write_bytes(
+                program if program.lstrip().startswith(b"<?") else b"<?php\n" + program
+            )
             # warnings go to stderr, as every other language's: stdout is what the program printed
-            php = [tools["php"] or "php", "-d", "display_errors=stderr", "-d", "log_errors=0", "-d", "memory_limit=-1"]
+            php = [
+                tools["php"] or "php",
+                "-d",
+                "display_errors=stderr",
+                "-d",
+                "log_errors=0",
+                "-d",
+                "memory_limit=-1",
+            ]
             return [*php, "-l", f"{d}/main.php"], [*php, f"{d}/main.php"]
         Path(d, "main.cpp").write_bytes(program)
         gxx, flags = tools["g++"] or "g++", ["-O1", "-std=c++17"]
         if self._pch is None:
             # a base on the worker's private tmpfs (rootless hosts) is per worker and too small for a .gch
-            private = not self.sealed and self.cfg.caps.netns and any(Path(t) in self.base.parents for t in sandbox.PRIVATE_TMP)
-            self._pch = (self.cfg.cpp_pch and not private and pch_include_dir(self.cache, gxx, flags)) or False
-        return [gxx, *flags, *(["-I", str(self._pch)] if self._pch else []), "-o", f"{d}/main", f"{d}/main.cpp"], [f"{d}/main"]
+            private = (
+                not self.sealed
+                and self.cfg.caps.netns
+                and any(Path(t) in self.base.parents for t in sandbox.PRIVATE_TMP)
+            )
+            self._pch = (
+                self.cfg.cpp_pch and not private and pch_include_dir(self.cache, gxx, flags)
+            ) or False
+        return [
+            gxx,
+            *flags,
+            *(["-I", str(self._pch)] if self._pch else []),
+            "-o",
+            f"{d}/main",
+            f"{d}/main.cpp",
+        ], [f"{d}/main"]
 
     def _compile(self, program: str, lang: str) -> tuple[str | None, list[str] | None, str]:
         """Compile once per distinct program; returns (dir, argv to run, error)."""
-        source = program.encode("utf-8", "surrogatepass")  # a lone surrogate is the compiler's problem
+        source = program.encode(
+            "utf-8", "surrogatepass"
+        )  # a lone surrogate is the compiler's problem
         key = hashlib.sha256(lang.encode() + b"\0" + source).hexdigest()
         if key in self.compiled:
             self.compiled.move_to_end(key)
             return self.compiled[key]
         owner = self.cfg.uid if (self.cfg.caps.root and self.cgroup is not None) else None
         d = sandbox.make_workdir(self.base, owner)
-        limits = sandbox.Limits(cpu_s=int(self.cfg.compile_timeout_s) + 5, memory_mb=2048, nproc=max(self.cfg.nproc, 512), fsize_mb=64, nofile=256, address_space=False)
+        limits = sandbox.Limits(
+            cpu_s=int(self.cfg.compile_timeout_s) + 5,
+            memory_mb=2048,
+            nproc=max(self.cfg.nproc, 512),
+            fsize_mb=64,
+            nofile=256,
+            address_space=False,
+        )
         argv, run = self._build_argv(source, lang, d)
         if owner is not None:
             for f in Path(d).iterdir():
                 os.chown(f, owner, owner)
-        spec = RunSpec(kind="compile", program="", timeout_s=self.cfg.compile_timeout_s, total_s=self.cfg.compile_timeout_s)
+        spec = RunSpec(
+            kind="compile",
+            program="",
+            timeout_s=self.cfg.compile_timeout_s,
+            total_s=self.cfg.compile_timeout_s,
+        )
         child = self.start(("exec", argv), b"", spec, limits, workdir=d)
         self.pump(child, child.cap, until_frame=False)
         rep = self.finish(child)
         err = ""
         if rep.timed_out or rep.exit_code != 0:
-            err = "compile timeout" if rep.timed_out else (rep.stderr.decode(errors="replace")[-1500:] or "compile error")
+            err = (
+                "compile timeout"
+                if rep.timed_out
+                else (rep.stderr.decode(errors="replace")[-1500:] or "compile error")
+            )
             entry: tuple = (None, None, err)
             sandbox.remove_workdir(d)
         else:
@@ -527,7 +677,17 @@ def _feed(fd: int, data: bytes) -> None:
 
 
 # request language -> runner; each has a compile (or syntax-check) step and a run step
-COMPILED = {"java": "java", "cpp": "cpp", "c++": "cpp", "c": "c", "c_sharp": "csharp", "csharp": "csharp", "c#": "csharp", "cs": "csharp", "php": "php"}
+COMPILED = {
+    "java": "java",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "c": "c",
+    "c_sharp": "csharp",
+    "csharp": "csharp",
+    "c#": "csharp",
+    "cs": "csharp",
+    "php": "php",
+}
 
 
 def _language(lang: str) -> str:
@@ -543,7 +703,9 @@ def _java_main_class(program: str) -> str:
     """The class whose body declares ``main`` (nested helper classes do not count)."""
     main_at = program.find("static void main")
     if main_at < 0:
-        m = re.search(r"public\s+(?:final\s+)?class\s+(\w+)", program) or re.search(r"class\s+(\w+)", program)
+        m = re.search(r"public\s+(?:final\s+)?class\s+(\w+)", program) or re.search(
+            r"class\s+(\w+)", program
+        )
         return m.group(1) if m else "Main"
     stack: list[tuple[str, int]] = []
     depth, pending = 0, None
@@ -563,11 +725,60 @@ def _java_main_class(program: str) -> str:
     return stack[-1][0] if stack else "Main"
 
 
-PREIMPORT = ["cmath", "re", "bisect", "heapq", "string", "datetime", "decimal", "fractions", "statistics", "array", "struct", "json",
-             "copy", "operator", "functools", "itertools", "collections", "math", "random", "typing", "textwrap", "unicodedata",
-             "hashlib", "binascii", "base64", "calendar", "queue", "enum", "dataclasses", "abc", "numbers", "io", "csv", "pprint",
-             "difflib", "fnmatch", "glob", "shutil", "tempfile", "threading", "socket", "select", "signal", "subprocess", "zlib",
-             "regex", "sys", "os", "time", "collections.abc", "locale", "_strptime"]
+PREIMPORT = [
+    "cmath",
+    "re",
+    "bisect",
+    "heapq",
+    "string",
+    "datetime",
+    "decimal",
+    "fractions",
+    "statistics",
+    "array",
+    "struct",
+    "json",
+    "copy",
+    "operator",
+    "functools",
+    "itertools",
+    "collections",
+    "math",
+    "random",
+    "typing",
+    "textwrap",
+    "unicodedata",
+    "hashlib",
+    "binascii",
+    "base64",
+    "calendar",
+    "queue",
+    "enum",
+    "dataclasses",
+    "abc",
+    "numbers",
+    "io",
+    "csv",
+    "pprint",
+    "difflib",
+    "fnmatch",
+    "glob",
+    "shutil",
+    "tempfile",
+    "threading",
+    "socket",
+    "select",
+    "signal",
+    "subprocess",
+    "zlib",
+    "regex",
+    "sys",
+    "os",
+    "time",
+    "collections.abc",
+    "locale",
+    "_strptime",
+]
 
 
 def main() -> None:

@@ -25,7 +25,9 @@ class SourceRun:
 
     stdout: str | None
     outcome: Outcome
-    flag: str | None = None  # compile_error | runtime_error | timeout | ... | nondeterministic | infrastructure_error
+    flag: str | None = (
+        None  # compile_error | runtime_error | timeout | ... | nondeterministic | infrastructure_error
+    )
     error: str | None = None  # the failing run's error text (truncated), for flagged sources
 
     @property
@@ -48,7 +50,9 @@ class SourceOutputs:
         """The source run of every problem (computed for those not cached yet)."""
         return self.get_with(problems, [])[0]
 
-    def get_with(self, problems: Sequence[Problem], extra: Sequence[ExecRequest]) -> tuple[dict[str, SourceRun], list[ExecutionResult]]:
+    def get_with(
+        self, problems: Sequence[Problem], extra: Sequence[ExecRequest]
+    ) -> tuple[dict[str, SourceRun], list[ExecutionResult]]:
         """Like :meth:`get`, running ``extra`` requests (the candidates) in the first round's
         executor call, so the workers never idle between sources and candidates."""
         todo: list[Problem] = []
@@ -57,7 +61,14 @@ class SourceOutputs:
             if p.task_id not in self.cache and p.task_id not in seen:
                 seen.add(p.task_id)
                 todo.append(p)
-        reqs = [run_request(p.source_code or "", p.source_language or "python", p.meta.get("stdin", "") if isinstance(p.meta, dict) else "") for p in todo]
+        reqs = [
+            run_request(
+                p.source_code or "",
+                p.source_language or "python",
+                p.meta.get("stdin", "") if isinstance(p.meta, dict) else "",
+            )
+            for p in todo
+        ]
         first = self.executor.run(reqs + list(extra)) if reqs or extra else []
         if todo:
             # separate run() calls: the executor deduplicates identical requests within one call
@@ -79,7 +90,9 @@ def _source_run(results: list[ExecutionResult]) -> SourceRun:
     first = results[0]
     for r in results:
         if r.outcome is not Outcome.PASSED:
-            return SourceRun(r.stdout, r.outcome, flag=r.outcome.value, error=(r.error or "")[:300] or None)
+            return SourceRun(
+                r.stdout, r.outcome, flag=r.outcome.value, error=(r.error or "")[:300] or None
+            )
     if any((r.stdout or "") != (first.stdout or "") for r in results[1:]):
         return SourceRun(first.stdout, first.outcome, flag="nondeterministic")
     return SourceRun(first.stdout, Outcome.PASSED)
@@ -91,16 +104,33 @@ def equivalence_result(candidate: ExecutionResult, source: SourceRun) -> Executi
         return candidate
     got, want = candidate.stdout or "", source.stdout or ""
     ok = stdio_match(got, want)
-    test = TestResult(outcome=Outcome.PASSED if ok else Outcome.FAILED, got=None if ok else got[:200], expected=None if ok else want[:200])
-    return ExecutionResult(outcome=test.outcome, tests=[test], stdout=candidate.stdout, time_s=candidate.time_s, num_tests=1)
+    test = TestResult(
+        outcome=Outcome.PASSED if ok else Outcome.FAILED,
+        got=None if ok else got[:200],
+        expected=None if ok else want[:200],
+    )
+    return ExecutionResult(
+        outcome=test.outcome,
+        tests=[test],
+        stdout=candidate.stdout,
+        time_s=candidate.time_s,
+        num_tests=1,
+    )
 
 
-def judge_translations(problems: Sequence[Problem], programs: Sequence[str], executor: Any,
-                       sources: SourceOutputs | None = None) -> list[tuple[ExecutionResult, ExecutionResult | None]]:
+def judge_translations(
+    problems: Sequence[Problem],
+    programs: Sequence[str],
+    executor: Any,
+    sources: SourceOutputs | None = None,
+) -> list[tuple[ExecutionResult, ExecutionResult | None]]:
     """For each (problem, candidate): the candidate's own run (compile/run outcome) and its
     equivalence verdict (None when the problem's source is flagged)."""
     sources = sources or SourceOutputs(executor)
-    src, runs = sources.get_with(problems, [run_request(prog, p.language) for p, prog in zip(problems, programs, strict=True)])
+    src, runs = sources.get_with(
+        problems,
+        [run_request(prog, p.language) for p, prog in zip(problems, programs, strict=True)],
+    )
     out = []
     for p, r in zip(problems, runs):
         s = src[p.task_id]

@@ -54,6 +54,8 @@ def n_at_k(passed: Sequence[bool], scores: Sequence[float] | None, n: int, k: in
             after = N - pos - 1
             # this sample is the subset's best passing one and lands among its top n:
             # none of the passes above it drawn, at most n-1 of the fails above it drawn
-            hits += sum(math.comb(fails_before, m) * math.comb(after, k - 1 - m) for m in range(min(n, k)))
+            hits += sum(
+                math.comb(fails_before, m) * math.comb(after, k - 1 - m) for m in range(min(n, k))
+            )
             passes_before += 1
     return hits / total

@@ -30,7 +30,9 @@ TRAINING_PANELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _figure(nrows: int = 1, ncols: int = 1, width: float = 6.0, height: float = 4.0) -> tuple[Figure, Any]:
+def _figure(
+    nrows: int = 1, ncols: int = 1, width: float = 6.0, height: float = 4.0
+) -> tuple[Figure, Any]:
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.subplots(nrows, ncols, squeeze=False)
@@ -53,7 +55,9 @@ def pass_at_k_curve(metrics: dict[str, Any]) -> Figure:
     for diff, m in (metrics.get("by_difficulty") or {}).items():
         series[str(diff)] = pass_at_k_points(m)
     for pair, m in (metrics.get("translation") or {}).items():
-        series[f"{pair} (computational accuracy)"] = pass_at_k_points(m.get("computational_accuracy") or {})
+        series[f"{pair} (computational accuracy)"] = pass_at_k_points(
+            m.get("computational_accuracy") or {}
+        )
     fig, axes = _figure()
     ax = axes[0, 0]
     for name, pts in series.items():
@@ -125,8 +129,15 @@ def training_curves(metrics_csv_path: str | Path) -> Figure:
         ax.set_xlabel(x or "row")
         ax.grid(alpha=0.3)
     if not panels:
-        flat[0].text(0.5, 0.5, "no reward/KL/beta/loss/pass@1 columns", ha="center", va="center", transform=flat[0].transAxes)
-    for ax in flat[max(len(panels), 1):]:
+        flat[0].text(
+            0.5,
+            0.5,
+            "no reward/KL/beta/loss/pass@1 columns",
+            ha="center",
+            va="center",
+            transform=flat[0].transAxes,
+        )
+    for ax in flat[max(len(panels), 1) :]:
         ax.set_visible(False)
     return fig
 
@@ -140,12 +151,27 @@ def learning_comparison(learning: dict[str, Any]) -> Figure:
     ax = axes[0, 0]
     means = [float(table[m].get("mean") or 0.0) for m in methods]
     stdevs = [float(table[m].get("stdev") or 0.0) for m in methods]
-    ax.bar(range(len(methods)), means, yerr=stdevs, capsize=6, color="tab:blue", alpha=0.6, label="mean ± stdev")
+    ax.bar(
+        range(len(methods)),
+        means,
+        yerr=stdevs,
+        capsize=6,
+        color="tab:blue",
+        alpha=0.6,
+        label="mean ± stdev",
+    )
     for i, m in enumerate(methods):
         seeds = [float(v) for v in table[m].get("per_seed") or [] if v is not None]
         # spread the dots a little so equal seeds stay visible
         offsets = [(j - (len(seeds) - 1) / 2) * 0.08 for j in range(len(seeds))]
-        ax.scatter([i + o for o in offsets], seeds, color="black", s=18, zorder=3, label="seed" if i == 0 and seeds else None)
+        ax.scatter(
+            [i + o for o in offsets],
+            seeds,
+            color="black",
+            s=18,
+            zorder=3,
+            label="seed" if i == 0 and seeds else None,
+        )
     ax.set_xticks(range(len(methods)), methods)
     ax.set_ylabel("held-out pass@1")
     ax.set_title("RL vs more SFT (held-out pass@1)")
@@ -164,10 +190,15 @@ def learning_curves(learning: dict[str, Any]) -> Figure:
     for i, (m, seeds) in enumerate(curves.items()):
         color = f"C{i}"
         for c in seeds:
-            ax.plot([p["seconds"] for p in c], [p["pass@1"] for p in c], color=color, alpha=0.3, lw=1)
+            ax.plot(
+                [p["seconds"] for p in c], [p["pass@1"] for p in c], color=color, alpha=0.3, lw=1
+            )
         n = min((len(c) for c in seeds), default=0)
         if n:
-            mean = [[sum(c[j][k] for c in seeds) / len(seeds) for j in range(n)] for k in ("seconds", "pass@1")]
+            mean = [
+                [sum(c[j][k] for c in seeds) / len(seeds) for j in range(n)]
+                for k in ("seconds", "pass@1")
+            ]
             ax.plot(*mean, color=color, lw=2.5, marker="o", label=m)
     ax.set_xlabel("seconds since launch (after the shared SFT checkpoint)")
     ax.set_ylabel("held-out pass@1")
@@ -176,7 +207,14 @@ def learning_curves(learning: dict[str, Any]) -> Figure:
     if curves:
         ax.legend(fontsize="small")
     else:
-        ax.text(0.5, 0.5, "no curves (bench/learning.py --curve-every)", ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no curves (bench/learning.py --curve-every)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
     return fig
 
 
@@ -198,7 +236,10 @@ def save_evaluation_plots(run_dir: str | Path) -> list[Path]:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     results = read_jsonl(run_dir / "results.jsonl")
     paths = []
-    for name, fig in (("pass_at_k.png", pass_at_k_curve(metrics)), ("outcomes.png", outcome_distribution(results))):
+    for name, fig in (
+        ("pass_at_k.png", pass_at_k_curve(metrics)),
+        ("outcomes.png", outcome_distribution(results)),
+    ):
         fig.savefig(run_dir / name, dpi=100)
         paths.append(run_dir / name)
     return paths

@@ -40,7 +40,9 @@ def _floats(row: dict, key: str, n: int, where: str) -> list[float | None]:
     if not isinstance(vals, list):
         vals = [vals]
     if len(vals) != n or not all(v is None or isinstance(v, (int, float)) for v in vals):
-        raise SamplesFormatError(f"{where}: '{key}' must be {n} numbers (or null), one per completion")
+        raise SamplesFormatError(
+            f"{where}: '{key}' must be {n} numbers (or null), one per completion"
+        )
     return [None if v is None else float(v) for v in vals]
 
 
@@ -58,23 +60,36 @@ def read_samples(path: str | Path) -> list[ProblemSamplesIn]:
             try:
                 row: Any = json.loads(line)
             except json.JSONDecodeError as e:
-                raise SamplesFormatError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+                raise SamplesFormatError(
+                    f"{where}: not valid JSON ({e.msg} at column {e.colno})"
+                ) from None
             if not isinstance(row, dict):
-                raise SamplesFormatError(f"{where}: expected a JSON object, got {type(row).__name__}")
+                raise SamplesFormatError(
+                    f"{where}: expected a JSON object, got {type(row).__name__}"
+                )
             if not isinstance(row.get("task_id"), (str, int)):
                 raise SamplesFormatError(f"{where}: missing 'task_id' (a string)")
             if "completions" in row:
                 comps = row["completions"]
                 if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
                     raise SamplesFormatError(f"{where}: 'completions' must be a list of strings")
-                lp, sc = _floats(row, "logprobs", len(comps), where), _floats(row, "scores", len(comps), where)
-            elif isinstance(row.get("completion", row.get("solution")), str):  # evalplus writes `solution`
+                lp, sc = (
+                    _floats(row, "logprobs", len(comps), where),
+                    _floats(row, "scores", len(comps), where),
+                )
+            elif isinstance(
+                row.get("completion", row.get("solution")), str
+            ):  # evalplus writes `solution`
                 comps = [row.get("completion", row.get("solution"))]
                 lp, sc = _floats(row, "logprob", 1, where), _floats(row, "score", 1, where)
             else:
-                raise SamplesFormatError(f"{where}: needs 'completions' (list of strings) or 'completion' / 'solution' (a string)")
+                raise SamplesFormatError(
+                    f"{where}: needs 'completions' (list of strings) or 'completion' / 'solution' (a string)"
+                )
             tid = str(row["task_id"])
-            p = out.setdefault(tid, ProblemSamplesIn(tid, prompt_sha=row.get("prompt_sha"), split=row.get("split")))
+            p = out.setdefault(
+                tid, ProblemSamplesIn(tid, prompt_sha=row.get("prompt_sha"), split=row.get("split"))
+            )
             p.completions += comps
             p.logprobs += lp
             p.scores += sc
@@ -101,7 +116,10 @@ def task_id_aliases(ids: list[str]) -> dict[str, str]:
 def _style_hashes(problem: Any) -> set[str]:
     from execrl.data.prompting import instruct_prompt
 
-    return {prompt_hash(problem.meta.get("completion_prompt") or problem.prompt), prompt_hash(instruct_prompt(problem))}
+    return {
+        prompt_hash(problem.meta.get("completion_prompt") or problem.prompt),
+        prompt_hash(instruct_prompt(problem)),
+    }
 
 
 def align_samples(samples: list[ProblemSamplesIn], problems: list[Any]) -> list[ProblemSamplesIn]:
@@ -120,6 +138,8 @@ def align_samples(samples: list[ProblemSamplesIn], problems: list[Any]) -> list[
         comps = [complete_program(p, c) for c in s.completions] if p is not None else s.completions
         sha = s.prompt_sha
         if p is not None and sha and sha != prompt_hash(p.prompt) and sha in _style_hashes(p):
-            sha = prompt_hash(p.prompt)  # sampled from this problem's prompt in the other style: not stale
+            sha = prompt_hash(
+                p.prompt
+            )  # sampled from this problem's prompt in the other style: not stale
         out.append(dataclasses.replace(s, task_id=tid, completions=comps, prompt_sha=sha))
     return out

@@ -62,7 +62,13 @@ def outcome_distribution(judged: Iterable[Judged]) -> dict[str, dict[str, float]
     """Count and share of every outcome over all samples (infrastructure errors included, shown apart)."""
     counts = Counter(Outcome(j.outcome).value for j in judged)
     total = sum(counts.values())
-    return {o.value: {"count": counts.get(o.value, 0), "fraction": counts.get(o.value, 0) / total if total else 0.0} for o in Outcome}
+    return {
+        o.value: {
+            "count": counts.get(o.value, 0),
+            "fraction": counts.get(o.value, 0) / total if total else 0.0,
+        }
+        for o in Outcome
+    }
 
 
 def compile_rate(outcomes: Iterable[Outcome]) -> float | None:
@@ -105,14 +111,20 @@ def n_at_ks(problems: Sequence[ProblemSamples], nks: Sequence[Sequence[int]]) ->
         vals = []
         for p in problems:
             if p.n >= k:
-                scores = None if all(s.score is None for s in p.samples) else [s.score if s.score is not None else float("-inf") for s in p.samples]
+                scores = (
+                    None
+                    if all(s.score is None for s in p.samples)
+                    else [s.score if s.score is not None else float("-inf") for s in p.samples]
+                )
                 vals.append(n_at_k([s.passed for s in p.samples], scores, n, k))
         if vals:
             out[f"{n}@{k}"] = sum(vals) / len(vals)
     return out
 
 
-def synthesis_metrics(judged: Sequence[Judged], ks: Sequence[int], nks: Sequence[Sequence[int]] = ()) -> dict:
+def synthesis_metrics(
+    judged: Sequence[Judged], ks: Sequence[int], nks: Sequence[Sequence[int]] = ()
+) -> dict:
     """Every synthesis metric, overall and by difficulty (APPS introductory/interview/competition)."""
     problems = group(judged)
     out = _block(problems, ks, nks)
@@ -127,7 +139,9 @@ def synthesis_metrics(judged: Sequence[Judged], ks: Sequence[int], nks: Sequence
     return out
 
 
-def _block(problems: Sequence[ProblemSamples], ks: Sequence[int], nks: Sequence[Sequence[int]]) -> dict:
+def _block(
+    problems: Sequence[ProblemSamples], ks: Sequence[int], nks: Sequence[Sequence[int]]
+) -> dict:
     scored = [p for p in problems if p.n]
     return {
         "problems": len(problems),

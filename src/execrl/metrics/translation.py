@@ -8,19 +8,36 @@ from collections.abc import Sequence
 log = logging.getLogger("execrl")
 
 # execrl language names -> codebleu's tree-sitter language names
-CODEBLEU_LANG = {"python": "python", "java": "java", "cpp": "cpp", "c": "c", "csharp": "c_sharp", "c_sharp": "c_sharp",
-                 "php": "php", "javascript": "javascript", "go": "go", "ruby": "ruby", "rust": "rust"}
+CODEBLEU_LANG = {
+    "python": "python",
+    "java": "java",
+    "cpp": "cpp",
+    "c": "c",
+    "csharp": "c_sharp",
+    "c_sharp": "c_sharp",
+    "php": "php",
+    "javascript": "javascript",
+    "go": "go",
+    "ruby": "ruby",
+    "rust": "rust",
+}
 
 
 def exact_match(references: Sequence[str], predictions: Sequence[str]) -> float | None:
     """Share of predictions equal to their reference up to whitespace (XLCoST code is pre-tokenized)."""
     if not predictions:
         return None
-    return sum(r.split() == p.split() for r, p in zip(references, predictions, strict=True)) / len(predictions)
+    return sum(r.split() == p.split() for r, p in zip(references, predictions, strict=True)) / len(
+        predictions
+    )
 
 
-def codebleu(references: Sequence[str], predictions: Sequence[str], language: str,
-             weights: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25)) -> dict[str, float] | None:
+def codebleu(
+    references: Sequence[str],
+    predictions: Sequence[str],
+    language: str,
+    weights: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25),
+) -> dict[str, float] | None:
     """Corpus CodeBLEU with its components, as PPOCoder reports it.
 
     Keys: ``codebleu``, ``bleu`` (n-gram match), ``weighted_bleu`` (keywords weighted),
@@ -47,9 +64,15 @@ def codebleu(references: Sequence[str], predictions: Sequence[str], language: st
     }
 
 
-def codebleu_tokens(references: Sequence[str], predictions: Sequence[str], language: str) -> dict[str, float] | None:
+def codebleu_tokens(
+    references: Sequence[str], predictions: Sequence[str], language: str
+) -> dict[str, float] | None:
     """CodeBLEU on XLCoST token text: both sides re-tokenized (:func:`execrl.data.xlcost.retokenize`)
     as the published XLCoST/PPOCoder figures were computed, so spacing cannot move the score."""
     from execrl.data.xlcost import retokenize
 
-    return codebleu([retokenize(r, language) for r in references], [retokenize(p, language) for p in predictions], language)
+    return codebleu(
+        [retokenize(r, language) for r in references],
+        [retokenize(p, language) for p in predictions],
+        language,
+    )

@@ -72,23 +72,35 @@ class Actor(nn.Module):
         self.tokenizer = tokenizer
         self.max_prompt_len = max_prompt_len
         if prompt_truncation not in ("left", "right"):
-            raise ValueError(f"prompt_truncation must be 'left' or 'right', got {prompt_truncation!r}")
+            raise ValueError(
+                f"prompt_truncation must be 'left' or 'right', got {prompt_truncation!r}"
+            )
         # the side cut from a long prompt: 'left' keeps its end, 'right' its beginning (CodeRL)
         self.prompt_truncation = prompt_truncation
         self.max_new_tokens = max_new_tokens
         self.share_prompts = share_prompts
-        self.cache_kw = _cache_kwarg(lora_lib.base_model(model))  # fixed per model: not looked up on every forward
+        self.cache_kw = _cache_kwarg(
+            lora_lib.base_model(model)
+        )  # fixed per model: not looked up on every forward
         self.is_seq2seq = bool(model.config.is_encoder_decoder)
         self.pad_id = int(tokenizer.pad_token_id)
         self.eos_id = int(tokenizer.eos_token_id)
         if prompt_style not in prompting.STYLES:
-            raise ValueError(f"prompt_style must be one of {prompting.STYLES}, got {prompt_style!r}")
+            raise ValueError(
+                f"prompt_style must be one of {prompting.STYLES}, got {prompt_style!r}"
+            )
         # instruct: prompts go through the chat template and responses are fenced code blocks
         self.instruct = prompt_style == "instruct"
         self.system_prompt = system_prompt
         # sampling in a lower precision from a synced copy (log-probs stay the training model's)
-        self.sample_dtype = getattr(torch, sample_dtype) if isinstance(sample_dtype, str) and sample_dtype != "int8" else sample_dtype
-        if self.has_adapters and adapters_only:  # checkpoints hold the adapters; the base is rebuilt from the model config
+        self.sample_dtype = (
+            getattr(torch, sample_dtype)
+            if isinstance(sample_dtype, str) and sample_dtype != "int8"
+            else sample_dtype
+        )
+        if (
+            self.has_adapters and adapters_only
+        ):  # checkpoints hold the adapters; the base is rebuilt from the model config
             self.register_state_dict_post_hook(_adapters_only)
             self.register_load_state_dict_post_hook(_base_weights_optional)
 
@@ -123,8 +135,12 @@ class Actor(nn.Module):
             return prompt
         user, prefix = prompting.split_chat_prompt(prompt)
         if getattr(self.tokenizer, "chat_template", None):
-            msgs = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [{"role": "user", "content": user}]
-            head = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            msgs = (
+                [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+            ) + [{"role": "user", "content": user}]
+            head = self.tokenizer.apply_chat_template(
+                msgs, tokenize=False, add_generation_prompt=True
+            )
         else:  # a tokenizer without a chat template: plain text turns
             head = (f"{self.system_prompt}\n\n" if self.system_prompt else "") + f"{user}\n\n"
         return head + prefix
@@ -144,17 +160,25 @@ class Actor(nn.Module):
         )
         return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
 
-    def encode_responses(self, texts: list[str], max_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_responses(
+        self, texts: list[str], max_len: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Response ids (text + EOS, right-padded) and mask, e.g. for ground-truth programs."""
         max_len = max_len or self.max_new_tokens
-        if self.instruct:  # as the actor writes them: the program, then the fence that closes its block
+        if (
+            self.instruct
+        ):  # as the actor writes them: the program, then the fence that closes its block
             texts = [prompting.fenced_target(t) for t in texts]
         full = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
         cut = sum(len(r) > max_len - 1 for r in full)
         if cut and not getattr(self, "_warned_cut", False):
             # a target the actor can never finish: it learns to stop mid-program (e.g. nothing compiles)
-            log.warning("%d of %d target programs are longer than max_new_tokens=%d and are cut: raise model.max_new_tokens",
-                        cut, len(texts), max_len)
+            log.warning(
+                "%d of %d target programs are longer than max_new_tokens=%d and are cut: raise model.max_new_tokens",
+                cut,
+                len(texts),
+                max_len,
+            )
             self._warned_cut = True
         rows = [r[: max_len - 1] + [self.eos_id] for r in full]
         width = max(len(r) for r in rows)
@@ -165,7 +189,9 @@ class Actor(nn.Module):
             mask[i, : len(r)] = 1
         return ids.to(self.device), mask.to(self.device)
 
-    def decode(self, response_ids: torch.Tensor, response_mask: torch.Tensor | None = None) -> list[str]:
+    def decode(
+        self, response_ids: torch.Tensor, response_mask: torch.Tensor | None = None
+    ) -> list[str]:
         if response_mask is None:
             response_mask = self.response_mask(response_ids)
         out = []
@@ -198,12 +224,20 @@ class Actor(nn.Module):
         shared = _shared_rows(prompt_ids, prompt_mask) if self.share_prompts else None
         if self.is_seq2seq:
             start = self.model.config.decoder_start_token_id
-            dec_in = torch.cat([torch.full_like(response_ids[:, :1], start), response_ids[:, :-1]], dim=1)
-            dec_mask = torch.cat([torch.ones_like(response_mask[:, :1]), response_mask[:, :-1]], dim=1)
+            dec_in = torch.cat(
+                [torch.full_like(response_ids[:, :1], start), response_ids[:, :-1]], dim=1
+            )
+            dec_mask = torch.cat(
+                [torch.ones_like(response_mask[:, :1]), response_mask[:, :-1]], dim=1
+            )
             enc = None
             if shared is not None:
                 first, inverse = shared
-                enc = (self.model.get_encoder()(input_ids=prompt_ids[first], attention_mask=prompt_mask[first]).last_hidden_state[inverse],)
+                enc = (
+                    self.model.get_encoder()(
+                        input_ids=prompt_ids[first], attention_mask=prompt_mask[first]
+                    ).last_hidden_state[inverse],
+                )
             out = self.model(
                 input_ids=None if enc else prompt_ids,
                 encoder_outputs=enc,
@@ -220,8 +254,13 @@ class Actor(nn.Module):
         if shared is None:
             # logits of the last t+1 positions only: the prompt's would cost a vocabulary-wide
             # projection per prompt token (SmolLM2: 49k x 576, a fifth of its forward pass)
-            out = self.model(input_ids=torch.cat([prompt_ids, response_ids], dim=1), attention_mask=mask, position_ids=pos,
-                             output_hidden_states=True, logits_to_keep=t + 1)
+            out = self.model(
+                input_ids=torch.cat([prompt_ids, response_ids], dim=1),
+                attention_mask=mask,
+                position_ids=pos,
+                output_hidden_states=True,
+                logits_to_keep=t + 1,
+            )
             # position p-1+j predicts response token j
             return out.logits[:, :t], out.hidden_states[-1][:, p - 1 : p - 1 + t]
         first, inverse = shared
@@ -229,10 +268,21 @@ class Actor(nn.Module):
         # the prompt's last position predicts response token 0, response position j token j+1
         logits, hidden = pre.logits[inverse, -1:], pre.hidden_states[-1][inverse, -1:]
         if t > 1:
-            cache.batch_select_indices(inverse)  # each row's copy of its prompt's keys and values (differentiable)
-            out = self.model(input_ids=response_ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos[:, p:-1],
-                             use_cache=True, output_hidden_states=True, **{self.cache_kw: cache})
-            logits, hidden = torch.cat([logits, out.logits], dim=1), torch.cat([hidden, out.hidden_states[-1]], dim=1)
+            cache.batch_select_indices(
+                inverse
+            )  # each row's copy of its prompt's keys and values (differentiable)
+            out = self.model(
+                input_ids=response_ids[:, :-1],
+                attention_mask=mask[:, :-1],
+                position_ids=pos[:, p:-1],
+                use_cache=True,
+                output_hidden_states=True,
+                **{self.cache_kw: cache},
+            )
+            logits, hidden = (
+                torch.cat([logits, out.logits], dim=1),
+                torch.cat([hidden, out.hidden_states[-1]], dim=1),
+            )
         return logits, hidden
 
     def response_logprobs(
@@ -247,7 +297,9 @@ class Actor(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """``logprobs[b, t] = log p(response[b, t] | prompt, response[b, <t])`` (0 where masked),
         under the sampling distribution ``softmax(logits / temperature)`` (as TRL scores GRPO)."""
-        logits, hidden = self.forward_responses(prompt_ids, prompt_mask, response_ids, response_mask)
+        logits, hidden = self.forward_responses(
+            prompt_ids, prompt_mask, response_ids, response_mask
+        )
         logp = torch.log_softmax(logits.float() / temperature, dim=-1)
         lp = torch.gather(logp, -1, response_ids.unsqueeze(-1)).squeeze(-1) * response_mask
         out = {"logprobs": lp}
@@ -263,7 +315,9 @@ class Actor(nn.Module):
         r_ids, r_mask = self.encode_responses(targets)
         logits, _ = self.forward_responses(p_ids, p_mask, r_ids, r_mask)
         labels = r_ids.masked_fill(r_mask == 0, -100)
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        return F.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+        )
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
@@ -302,15 +356,25 @@ class Actor(nn.Module):
         if self.instruct and not self.is_seq2seq:
             # stop a row at the fence that closes its code block; finished rows are filled with EOS
             # (not pad), so the response mask ends right after the fence
-            kwargs.update(stopping_criteria=StoppingCriteriaList([FenceStop(self.tokenizer, prompt_ids.shape[1])]), pad_token_id=self.eos_id)
+            kwargs.update(
+                stopping_criteria=StoppingCriteriaList(
+                    [FenceStop(self.tokenizer, prompt_ids.shape[1])]
+                ),
+                pad_token_id=self.eos_id,
+            )
         model = self.sampling_model()
         was_training = self.model.training
         self.model.eval()
         try:
             if prefix_ids is not None:
-                out, plen = self._generate_with_prefix(model, prompt_ids, prompt_mask, prefix_ids, kwargs)
+                out, plen = self._generate_with_prefix(
+                    model, prompt_ids, prompt_mask, prefix_ids, kwargs
+                )
             elif n > 1 and self.share_prompts and not self.is_seq2seq and prompt_ids.shape[1] > 1:
-                out, plen = self._generate_from_shared_prefill(model, prompt_ids, prompt_mask, kwargs), prompt_ids.shape[1]
+                out, plen = (
+                    self._generate_from_shared_prefill(model, prompt_ids, prompt_mask, kwargs),
+                    prompt_ids.shape[1],
+                )
             else:
                 out = model.generate(input_ids=prompt_ids, attention_mask=prompt_mask, **kwargs)
                 plen = 1 if self.is_seq2seq else prompt_ids.shape[1]
@@ -318,7 +382,9 @@ class Actor(nn.Module):
             self.model.train(was_training)
         response = out[:, plen:]
         if response.shape[1] == 0:
-            response = torch.full((out.shape[0], 1), self.eos_id, dtype=torch.long, device=out.device)
+            response = torch.full(
+                (out.shape[0], 1), self.eos_id, dtype=torch.long, device=out.device
+            )
         mask = self.response_mask(response)
         response = response.masked_fill(mask == 0, self.pad_id)
         rep_ids = prompt_ids.repeat_interleave(n, dim=0)
@@ -336,13 +402,22 @@ class Actor(nn.Module):
         want = self.sample_dtype
         if want is None or want == next(self.model.parameters()).dtype:
             return self.model
-        trainable = [p for p in self.model.parameters() if p.requires_grad] or list(self.model.parameters())
-        key = (want, self.device, sum(p._version for p in trainable), tuple(id(p) for p in trainable[:4]))
+        trainable = [p for p in self.model.parameters() if p.requires_grad] or list(
+            self.model.parameters()
+        )
+        key = (
+            want,
+            self.device,
+            sum(p._version for p in trainable),
+            tuple(id(p) for p in trainable[:4]),
+        )
         if self.__dict__.get("_shadow_key") == key:
             return self.__dict__["_shadow"]
         int8 = want == "int8"
         copy_dtype = torch.float32 if int8 else want
-        shadow = self.__dict__.get("_shadow_float")  # not a submodule: never saved, trained or counted
+        shadow = self.__dict__.get(
+            "_shadow_float"
+        )  # not a submodule: never saved, trained or counted
         if shadow is None or shadow.device != self.device or shadow.dtype != copy_dtype:
             base = lora_lib.base_model(self.model)
             shadow = type(base)(base.config).to(device=self.device, dtype=copy_dtype).eval()
@@ -358,7 +433,9 @@ class Actor(nn.Module):
                     params[name].copy_(w)
         sampler = shadow
         if int8:
-            sampler = torch.ao.quantization.quantize_dynamic(shadow, {nn.Linear}, dtype=torch.qint8, inplace=False)
+            sampler = torch.ao.quantization.quantize_dynamic(
+                shadow, {nn.Linear}, dtype=torch.qint8, inplace=False
+            )
             sampler.generation_config = shadow.generation_config
         self.__dict__.update(_shadow_float=shadow, _shadow=sampler, _shadow_key=key)
         return sampler
@@ -370,16 +447,32 @@ class Actor(nn.Module):
         n = kwargs.pop("num_return_sequences")
         cache, _ = self.prefill(prompt_ids[:, :-1], prompt_mask[:, :-1], model=model)
         cache.batch_repeat_interleave(n)
-        return model.generate(input_ids=prompt_ids.repeat_interleave(n, dim=0), attention_mask=prompt_mask.repeat_interleave(n, dim=0),
-                              **{self.cache_kw: cache}, **kwargs)
+        return model.generate(
+            input_ids=prompt_ids.repeat_interleave(n, dim=0),
+            attention_mask=prompt_mask.repeat_interleave(n, dim=0),
+            **{self.cache_kw: cache},
+            **kwargs,
+        )
 
-    def prefill(self, ids: torch.Tensor, mask: torch.Tensor, output_hidden_states: bool = False, model: nn.Module | None = None) -> tuple[Any, Any]:
+    def prefill(
+        self,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        output_hidden_states: bool = False,
+        model: nn.Module | None = None,
+    ) -> tuple[Any, Any]:
         """KV cache of a causal model over left-padded ``ids`` (positions count real tokens, as
         ``generate`` and :meth:`forward_responses` do), and the model output (logits of the last
         position only)."""
         pos = (torch.cumsum(mask, dim=1) - 1).clamp(min=0)
-        out = (model or self.model)(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1,
-                                    output_hidden_states=output_hidden_states)
+        out = (model or self.model)(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            use_cache=True,
+            logits_to_keep=1,
+            output_hidden_states=output_hidden_states,
+        )
         return getattr(out, self.cache_kw), out
 
     def _generate_with_prefix(self, model, prompt_ids, prompt_mask, prefix_ids, kwargs):
@@ -389,8 +482,15 @@ class Actor(nn.Module):
             pref = torch.tensor([prefix], dtype=torch.long, device=self.device)
             p_ids, p_mask = prompt_ids[i : i + 1], prompt_mask[i : i + 1]
             if self.is_seq2seq:
-                start = torch.full((1, 1), self.model.config.decoder_start_token_id, device=self.device)
-                out = model.generate(input_ids=p_ids, attention_mask=p_mask, decoder_input_ids=torch.cat([start, pref], 1), **kwargs)
+                start = torch.full(
+                    (1, 1), self.model.config.decoder_start_token_id, device=self.device
+                )
+                out = model.generate(
+                    input_ids=p_ids,
+                    attention_mask=p_mask,
+                    decoder_input_ids=torch.cat([start, pref], 1),
+                    **kwargs,
+                )
                 rows.append(out[:, 1:])
             else:
                 ids = torch.cat([p_ids, pref], 1)
@@ -419,16 +519,22 @@ class FenceStop(StoppingCriteria):
         # byte-level BPE spells ` as itself; SentencePiece too
         self.tick = torch.tensor(["`" in (t or "") for t in vocab], dtype=torch.bool)
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         last = input_ids[:, -1].cpu()
         hit = self.tick[last.clamp(max=len(self.tick) - 1)] & (last < len(self.tick))
         for i in hit.nonzero().flatten().tolist():
-            done[i] = prompting.closed(self.tokenizer.decode(input_ids[i, self.start :], skip_special_tokens=True))
+            done[i] = prompting.closed(
+                self.tokenizer.decode(input_ids[i, self.start :], skip_special_tokens=True)
+            )
         return done
 
 
-def _adapters_only(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any) -> None:
+def _adapters_only(
+    module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any
+) -> None:
     """state_dict hook of a LoRA actor: keep the adapters, drop the frozen base weights."""
     for k in [k for k in state if k.startswith(prefix) and not lora_lib.is_adapter_key(k)]:
         del state[k]
@@ -436,8 +542,12 @@ def _adapters_only(module: nn.Module, state: dict[str, Any], prefix: str, local_
 
 def _base_weights_optional(module: nn.Module, incompatible: Any) -> None:
     """load_state_dict hook of a LoRA actor: an adapters-only state dict is complete."""
-    base = {f"model.{n}" for n in module.model.state_dict() if not lora_lib.is_adapter_key(n)}  # tied weights included
-    keep = [k for k in incompatible.missing_keys if not any(k == n or k.endswith("." + n) for n in base)]
+    base = {
+        f"model.{n}" for n in module.model.state_dict() if not lora_lib.is_adapter_key(n)
+    }  # tied weights included
+    keep = [
+        k for k in incompatible.missing_keys if not any(k == n or k.endswith("." + n) for n in base)
+    ]
     incompatible.missing_keys[:] = keep
 
 
@@ -486,24 +596,42 @@ def build_actor(
             ) from e
     else:
         cfg = dict(config or {})
-        common = dict(vocab_size=len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        common = dict(
+            vocab_size=len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id
+        )
         if arch == "seq2seq":
             model = AutoModelForSeq2SeqLM.from_config(
                 T5Config(**common, decoder_start_token_id=tok.pad_token_id, **cfg)
             )
         elif arch == "causal":
-            model = AutoModelForCausalLM.from_config(LlamaConfig(**common, bos_token_id=tok.bos_token_id, **cfg))
+            model = AutoModelForCausalLM.from_config(
+                LlamaConfig(**common, bos_token_id=tok.bos_token_id, **cfg)
+            )
         else:
             raise ValueError(f"model.arch must be 'seq2seq' or 'causal', got {arch!r}")
     if adapter:
         model = lora_lib.load_adapter(model, str(adapter))
     elif lora and int(lora.get("r") or 0) > 0:
-        model = lora_lib.add_lora(model, int(lora["r"]), lora.get("alpha"), float(lora.get("dropout") or 0.0),
-                                  lora.get("target_modules"), seq2seq=arch == "seq2seq")
-    return Actor(model, tok, max_prompt_len=max_prompt_len, max_new_tokens=max_new_tokens, share_prompts=share_prompts,
-                 prompt_style=prompt_style, system_prompt=system_prompt, sample_dtype=sample_dtype,
-                 adapters_only=bool(location),  # a randomly initialised base cannot be rebuilt: save it
-                 prompt_truncation=prompt_truncation)
+        model = lora_lib.add_lora(
+            model,
+            int(lora["r"]),
+            lora.get("alpha"),
+            float(lora.get("dropout") or 0.0),
+            lora.get("target_modules"),
+            seq2seq=arch == "seq2seq",
+        )
+    return Actor(
+        model,
+        tok,
+        max_prompt_len=max_prompt_len,
+        max_new_tokens=max_new_tokens,
+        share_prompts=share_prompts,
+        prompt_style=prompt_style,
+        system_prompt=system_prompt,
+        sample_dtype=sample_dtype,
+        adapters_only=bool(location),  # a randomly initialised base cannot be rebuilt: save it
+        prompt_truncation=prompt_truncation,
+    )
 
 
 def _cache_kwarg(model: PreTrainedModel) -> str:
@@ -511,14 +639,20 @@ def _cache_kwarg(model: PreTrainedModel) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
-def _shared_rows(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _shared_rows(
+    prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(one row index per distinct prompt, each row's distinct-prompt index), or None when no prompt repeats."""
     if prompt_ids.shape[0] < 2:
         return None
-    _, inverse = torch.unique(torch.cat([prompt_ids, prompt_mask], dim=1), dim=0, return_inverse=True)
+    _, inverse = torch.unique(
+        torch.cat([prompt_ids, prompt_mask], dim=1), dim=0, return_inverse=True
+    )
     u = int(inverse.max()) + 1
     if u == prompt_ids.shape[0]:
         return None
     first = torch.full((u,), prompt_ids.shape[0], dtype=torch.long, device=inverse.device)
-    first.scatter_reduce_(0, inverse, torch.arange(inverse.numel(), device=inverse.device), reduce="amin")
+    first.scatter_reduce_(
+        0, inverse, torch.arange(inverse.numel(), device=inverse.device), reduce="amin"
+    )
     return first, inverse

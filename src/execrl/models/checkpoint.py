@@ -39,13 +39,23 @@ def load_state(actor: Actor, state: dict[str, torch.Tensor]) -> None:
 
     if actor.has_adapters and not any(lora.is_adapter_key(k) for k in state):
         base = lora.base_model(actor.model)
-        names = {k.replace(".base_layer.", "."): k for k in base.state_dict() if not lora.is_adapter_key(k)}
-        mapped = {names[k[len("model."):]]: v for k, v in state.items() if k.startswith("model.") and k[len("model."):] in names}
+        names = {
+            k.replace(".base_layer.", "."): k
+            for k in base.state_dict()
+            if not lora.is_adapter_key(k)
+        }
+        mapped = {
+            names[k[len("model.") :]]: v
+            for k, v in state.items()
+            if k.startswith("model.") and k[len("model.") :] in names
+        }
         missing, unexpected = base.load_state_dict(mapped, strict=False)
         missing = [k for k in missing if not lora.is_adapter_key(k)]
         if missing or len(mapped) != len(state):
-            raise KeyError(f"checkpoint does not fit the actor's base model (missing {missing[:3]}, "
-                           f"unused {[k for k in state if k[len('model.'):] not in names][:3]})")
+            raise KeyError(
+                f"checkpoint does not fit the actor's base model (missing {missing[:3]}, "
+                f"unused {[k for k in state if k[len('model.') :] not in names][:3]})"
+            )
         return
     actor.load_state_dict(state)
 

@@ -48,7 +48,9 @@ class Critic(nn.Module):
         if pooling not in ("max", "mean"):
             raise ValueError(f"critic pooling must be 'max' or 'mean', got {pooling!r}")
         if num_classes not in (2, 4):
-            raise ValueError(f"critic num_classes must be 4 (CodeRL classes) or 2 (binary), got {num_classes}")
+            raise ValueError(
+                f"critic num_classes must be 4 (CodeRL classes) or 2 (binary), got {num_classes}"
+            )
         self.backbone = backbone
         self.num_classes = num_classes
         self.pooling = pooling
@@ -56,8 +58,20 @@ class Critic(nn.Module):
         cfg = backbone.model.config
         # T5 rescales the tied decoder output by d^-0.5 before the LM head; CodeRL's error head
         # reads that rescaled state.
-        self.scale = backbone.hidden_size**-0.5 if (rescale_hidden and backbone.is_seq2seq and getattr(cfg, "tie_word_embeddings", False)) else 1.0
-        self.head = nn.Sequential(nn.Linear(backbone.hidden_size, head_hidden), nn.ReLU(), nn.Linear(head_hidden, num_classes))
+        self.scale = (
+            backbone.hidden_size**-0.5
+            if (
+                rescale_hidden
+                and backbone.is_seq2seq
+                and getattr(cfg, "tie_word_embeddings", False)
+            )
+            else 1.0
+        )
+        self.head = nn.Sequential(
+            nn.Linear(backbone.hidden_size, head_hidden),
+            nn.ReLU(),
+            nn.Linear(head_hidden, num_classes),
+        )
 
     @property
     def binary(self) -> bool:
@@ -73,10 +87,16 @@ class Critic(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def token_logits(
-        self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, response_ids: torch.Tensor, response_mask: torch.Tensor
+        self,
+        prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
+        response_ids: torch.Tensor,
+        response_mask: torch.Tensor,
     ) -> torch.Tensor:
         """``[B, T, C]`` class logits; position ``t`` has read the prompt and ``response[:t]``."""
-        _, hidden = self.backbone.forward_responses(prompt_ids, prompt_mask, response_ids, response_mask)
+        _, hidden = self.backbone.forward_responses(
+            prompt_ids, prompt_mask, response_ids, response_mask
+        )
         return self.head(hidden.float() * self.scale)
 
     def pool(self, token_logits: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
@@ -84,12 +104,18 @@ class Critic(nn.Module):
         return pool_logits(token_logits, response_mask, self.pooling, self.mask_padding)
 
     def forward(
-        self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, response_ids: torch.Tensor, response_mask: torch.Tensor
+        self,
+        prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
+        response_ids: torch.Tensor,
+        response_mask: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
         tok = self.token_logits(prompt_ids, prompt_mask, response_ids, response_mask)
         return {"token_logits": tok, "logits": self.pool(tok, response_mask)}
 
-    def token_class_probs(self, token_logits: torch.Tensor, classes: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
+    def token_class_probs(
+        self, token_logits: torch.Tensor, classes: torch.Tensor, response_mask: torch.Tensor
+    ) -> torch.Tensor:
         """``q[b, t] = softmax(token_logits[b, t])[classes[b]]``, 0 on padding (CodeRL §1.7)."""
         return token_class_probs(token_logits, classes, response_mask)
 
@@ -108,7 +134,9 @@ class Critic(nn.Module):
         return out
 
 
-def pool_logits(token_logits: torch.Tensor, mask: torch.Tensor, pooling: str = "max", mask_padding: bool = True) -> torch.Tensor:
+def pool_logits(
+    token_logits: torch.Tensor, mask: torch.Tensor, pooling: str = "max", mask_padding: bool = True
+) -> torch.Tensor:
     """Max- or mean-pool ``[B, T, C]`` over time; with ``mask_padding=False`` padded positions count
     too (upstream CodeRL max-pools the whole padded length)."""
     if not mask_padding:
@@ -120,7 +148,9 @@ def pool_logits(token_logits: torch.Tensor, mask: torch.Tensor, pooling: str = "
     return (token_logits * mf).sum(1) / mf.sum(1).clamp(min=1)
 
 
-def token_class_probs(token_logits: torch.Tensor, classes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def token_class_probs(
+    token_logits: torch.Tensor, classes: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """Per-token probability of each row's class, zero where ``mask`` is 0."""
     probs = torch.softmax(token_logits.float(), dim=-1)
     idx = classes.long().to(probs.device).view(-1, 1, 1).expand(-1, probs.shape[1], 1)
@@ -172,11 +202,15 @@ def load_critic(ckpt_path: str, actor: Actor | None = None) -> Critic:
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     cfg = dict(ck.get("execrl_critic_cfg") or {})
     if cfg.get("backbone") is None and actor is None:
-        raise KeyError(f"{ckpt_path} saved no critic backbone config; pass the actor whose shape it shares")
+        raise KeyError(
+            f"{ckpt_path} saved no critic backbone config; pass the actor whose shape it shares"
+        )
     cfg["init"] = "actor"  # weights come from the checkpoint below
     critic = build_critic(actor=actor, **cfg)
     sd = {k[len("critic.") :]: v for k, v in ck["state_dict"].items() if k.startswith("critic.")}
     if not sd:
-        raise KeyError(f"{ckpt_path} holds no 'critic.*' weights (is it an algo=critic checkpoint?)")
+        raise KeyError(
+            f"{ckpt_path} holds no 'critic.*' weights (is it an algo=critic checkpoint?)"
+        )
     critic.load_state_dict(sd)
     return critic

@@ -36,13 +36,15 @@ def package_dir(module: str) -> Path:
     the ``llm`` CLI, which is not installed: only its data file is used)."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise OSError(f"Python package {module!r} is not installed (run `make install`, which installs the pinned wheel)")
+        raise OSError(
+            f"Python package {module!r} is not installed (run `make install`, which installs the pinned wheel)"
+        )
     return Path(list(spec.submodule_search_locations)[0])
 
 
 def resolve_location(pretrained: str) -> str:
     """``pkg:<module>`` -> that package's folder; anything else unchanged (hub id or path)."""
-    return str(package_dir(pretrained[len(PKG):])) if pretrained.startswith(PKG) else pretrained
+    return str(package_dir(pretrained[len(PKG) :])) if pretrained.startswith(PKG) else pretrained
 
 
 def gguf_path(pretrained: str | None, gguf_file: str) -> Path:
@@ -87,7 +89,9 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
     missing, unexpected = plain.load_state_dict(loaded.state_dict(), strict=False)
     missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
     if missing or unexpected:
-        raise RuntimeError(f"GGUF state dict does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise RuntimeError(
+            f"GGUF state dict does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     plain.tie_weights()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp", dir=out.parent))
@@ -95,8 +99,17 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
         plain.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         plain.generation_config.save_pretrained(tmp)
-        (tmp / MARKER).write_text(json.dumps({"gguf": str(gguf), "size": gguf.stat().st_size, "key": file_key(gguf),
-                                              "parameters": sum(p.numel() for p in plain.parameters())}, indent=2))
+        (tmp / MARKER).write_text(
+            json.dumps(
+                {
+                    "gguf": str(gguf),
+                    "size": gguf.stat().st_size,
+                    "key": file_key(gguf),
+                    "parameters": sum(p.numel() for p in plain.parameters()),
+                },
+                indent=2,
+            )
+        )
         if out.exists():  # an interrupted earlier conversion
             shutil.rmtree(out)
         tmp.rename(out)
@@ -105,7 +118,9 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
     return out
 
 
-def prepare_gguf(pretrained: str | None, gguf_file: str, cache_dir: str | Path | None = None) -> Path:
+def prepare_gguf(
+    pretrained: str | None, gguf_file: str, cache_dir: str | Path | None = None
+) -> Path:
     """The cached safetensors folder of a GGUF model, converting it the first time."""
     gguf = gguf_path(pretrained, gguf_file)
     out = cache_root(cache_dir) / f"{gguf.stem}-{file_key(gguf)}"
@@ -114,7 +129,9 @@ def prepare_gguf(pretrained: str | None, gguf_file: str, cache_dir: str | Path |
     return out
 
 
-def resolve_pretrained(pretrained: str | None, gguf_file: str | None = None, cache_dir: str | Path | None = None) -> str | None:
+def resolve_pretrained(
+    pretrained: str | None, gguf_file: str | None = None, cache_dir: str | Path | None = None
+) -> str | None:
     """What ``from_pretrained`` should read: a converted GGUF folder, a package folder, or ``pretrained``."""
     if gguf_file:
         return str(prepare_gguf(pretrained, gguf_file, cache_dir))

@@ -30,14 +30,29 @@ def base_model(model: nn.Module) -> nn.Module:
     return model.get_base_model() if is_peft(model) else model
 
 
-def add_lora(model: nn.Module, r: int, alpha: float | None = None, dropout: float = 0.0,
-             target_modules: Sequence[str] | str | None = None, seq2seq: bool = False) -> nn.Module:
+def add_lora(
+    model: nn.Module,
+    r: int,
+    alpha: float | None = None,
+    dropout: float = 0.0,
+    target_modules: Sequence[str] | str | None = None,
+    seq2seq: bool = False,
+) -> nn.Module:
     """``model`` with fresh LoRA adapters of rank ``r`` on ``target_modules`` (B = 0: same outputs)."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    targets = list(target_modules) if target_modules and not isinstance(target_modules, str) else (target_modules or list(DEFAULT_TARGETS))
-    cfg = LoraConfig(r=int(r), lora_alpha=float(alpha if alpha is not None else 2 * r), lora_dropout=float(dropout),
-                     target_modules=targets, task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM)
+    targets = (
+        list(target_modules)
+        if target_modules and not isinstance(target_modules, str)
+        else (target_modules or list(DEFAULT_TARGETS))
+    )
+    cfg = LoraConfig(
+        r=int(r),
+        lora_alpha=float(alpha if alpha is not None else 2 * r),
+        lora_dropout=float(dropout),
+        target_modules=targets,
+        task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM,
+    )
     return get_peft_model(model, cfg)
 
 

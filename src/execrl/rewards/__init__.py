@@ -7,14 +7,14 @@ from execrl.rewards.match import ASTMatch, DFGMatch, dataflow_match, syntax_matc
 from execrl.rewards.unit_test import CompilerReward, UnitTestReward
 
 __all__ = [
+    "ASTMatch",
+    "CompilerReward",
+    "DFGMatch",
+    "EquivalenceReward",
     "Reward",
     "RewardBatch",
     "UnitTestReward",
-    "CompilerReward",
-    "EquivalenceReward",
-    "ASTMatch",
-    "DFGMatch",
     "WeightedSum",
-    "syntax_match",
     "dataflow_match",
+    "syntax_match",
 ]

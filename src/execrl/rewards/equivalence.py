@@ -23,7 +23,9 @@ class EquivalenceReward:
     cannot say what is right: its candidates get ``flagged_source`` (None: dropped from the update),
     except those that do not even compile, which get the compile-error level."""
 
-    def __init__(self, kind: str = "coderl", flagged_source: float | None = None, source_runs: int = 2) -> None:
+    def __init__(
+        self, kind: str = "coderl", flagged_source: float | None = None, source_runs: int = 2
+    ) -> None:
         if kind not in ("coderl", "binary"):
             raise ValueError(f"equivalence reward kind must be coderl|binary, got {kind!r}")
         self.kind, self.flagged_source, self.source_runs = kind, flagged_source, source_runs
@@ -52,4 +54,6 @@ class EquivalenceReward:
                 rewards.append(self.value(Outcome.COMPILE_ERROR))
             else:
                 rewards.append(self.flagged_source)
-        return RewardBatch(rewards=rewards, components={f"equivalence_{self.kind}": rewards}, results=results)
+        return RewardBatch(
+            rewards=rewards, components={f"equivalence_{self.kind}": rewards}, results=results
+        )

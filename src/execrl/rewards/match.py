@@ -23,11 +23,19 @@ from execrl.rewards.base import RewardBatch
 log = logging.getLogger(__name__)
 
 #: languages with a tree-sitter grammar in the ``codebleu`` package (execrl names -> codebleu names)
-LANGS = {"python": "python", "java": "java", "cpp": "cpp", "c": "c", "c_sharp": "c_sharp", "csharp": "c_sharp",
-         "javascript": "javascript", "php": "php"}
+LANGS = {
+    "python": "python",
+    "java": "java",
+    "cpp": "cpp",
+    "c": "c",
+    "c_sharp": "c_sharp",
+    "csharp": "c_sharp",
+    "javascript": "javascript",
+    "php": "php",
+}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _language(lang: str):
     from codebleu.utils import get_tree_sitter_language
 
@@ -38,7 +46,9 @@ def _lang(language: str) -> str:
     try:
         return LANGS[language]
     except KeyError:
-        raise ValueError(f"no tree-sitter grammar for {language!r}; AST/DFG match supports {sorted(LANGS)}") from None
+        raise ValueError(
+            f"no tree-sitter grammar for {language!r}; AST/DFG match supports {sorted(LANGS)}"
+        ) from None
 
 
 def syntax_match(candidate: str, reference: str, language: str) -> float:
@@ -46,7 +56,9 @@ def syntax_match(candidate: str, reference: str, language: str) -> float:
     from codebleu.syntax_match import corpus_syntax_match
 
     lang = _lang(language)
-    return float(corpus_syntax_match([[reference]], [candidate], lang, tree_sitter_language=_language(lang)))
+    return float(
+        corpus_syntax_match([[reference]], [candidate], lang, tree_sitter_language=_language(lang))
+    )
 
 
 def _dataflow(code: str, lang: str) -> list:
@@ -71,11 +83,15 @@ def _dataflow(code: str, lang: str) -> list:
     for d in dfg:
         first[d[0]] = min(first.get(d[0], d[1]), d[1])
     big = 1 << 60
-    dfg = [(d[0], d[1], d[2], sorted(d[3], key=lambda n: (first.get(n, big), n)), d[4]) for d in dfg]
+    dfg = [
+        (d[0], d[1], d[2], sorted(d[3], key=lambda n: (first.get(n, big), n)), d[4]) for d in dfg
+    ]
     return normalize_dataflow(dfg)
 
 
-def dataflow_match(candidate: str, reference: str, language: str, empty_reference: float = 0.0) -> float:
+def dataflow_match(
+    candidate: str, reference: str, language: str, empty_reference: float = 0.0
+) -> float:
     """CodeBLEU data-flow match in [0, 1]: the share of reference edges found in the candidate
     (each candidate edge matched once); ``empty_reference`` when the reference has no data flow
     (CodeBLEU scores that case 0 and warns)."""
@@ -104,7 +120,9 @@ class _MatchReward:
     def match(self, candidate: str, reference: str, language: str) -> float:
         raise NotImplementedError
 
-    def score(self, problems: list[Problem], programs: list[str], executor: Any = None) -> RewardBatch:
+    def score(
+        self, problems: list[Problem], programs: list[str], executor: Any = None
+    ) -> RewardBatch:
         rewards: list[float | None] = []
         for p, prog in zip(problems, programs):
             if not p.solutions:
@@ -114,10 +132,14 @@ class _MatchReward:
                 rewards.append(self.match(prog, p.solutions[0], p.language))
             except ValueError:
                 raise
-            except Exception as e:  # a parser crash on garbage output is a zero match, not a failed run
+            except (
+                Exception
+            ) as e:  # a parser crash on garbage output is a zero match, not a failed run
                 log.debug("%s failed on %s: %s", self.name, p.task_id, e)
                 rewards.append(0.0)
-        return RewardBatch(rewards=rewards, components={self.name: rewards}, results=[None] * len(rewards))
+        return RewardBatch(
+            rewards=rewards, components={self.name: rewards}, results=[None] * len(rewards)
+        )
 
 
 class ASTMatch(_MatchReward):

@@ -13,7 +13,9 @@ from execrl.rewards.base import RewardBatch
 def test_request(problem: Problem, program: str) -> ExecRequest:
     """Judge by the problem's tests; problems without tests are judged by compiling."""
     if problem.tests is not None and len(problem.tests):
-        return ExecRequest(program=program, language=problem.language, tests=problem.tests, mode="tests")
+        return ExecRequest(
+            program=program, language=problem.language, tests=problem.tests, mode="tests"
+        )
     return ExecRequest(program=program, language=problem.language, mode="compile")
 
 
@@ -46,7 +48,9 @@ class UnitTestReward:
                 r.early_exit = False
         results = executor.run(reqs)
         rewards = [self.value(r) for r in results]
-        return RewardBatch(rewards=rewards, components={f"unit_test_{self.kind}": rewards}, results=results)
+        return RewardBatch(
+            rewards=rewards, components={f"unit_test_{self.kind}": rewards}, results=results
+        )
 
 
 class CompilerReward:
@@ -56,12 +60,16 @@ class CompilerReward:
     (-1 / -0.6 / -0.3 / +1, PPOCoder's program-synthesis reward); others are compiled only.
     """
 
-    def __init__(self, success: float = 1.0, failure: float = -1.0, use_tests: bool = False) -> None:
+    def __init__(
+        self, success: float = 1.0, failure: float = -1.0, use_tests: bool = False
+    ) -> None:
         self.success, self.failure, self.use_tests = success, failure, use_tests
 
     def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
         reqs = [
-            test_request(p, prog) if self.use_tests else ExecRequest(program=prog, language=p.language, mode="compile")
+            test_request(p, prog)
+            if self.use_tests
+            else ExecRequest(program=prog, language=p.language, mode="compile")
             for p, prog in zip(problems, programs)
         ]
         results = executor.run(reqs)

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from execrl.data.critic_labels import error_message  # noqa: F401  (lives with the other label fields, torch-free)
+from execrl.data.critic_labels import error_message
 from execrl.data.problem import Problem, Tests
 from execrl.execution.outcomes import CLASS_NAMES, ExecutionResult, Outcome
 from execrl.execution.request import ExecRequest
@@ -36,8 +36,10 @@ from execrl.sampling.plain import Sample
 from execrl.sampling.postprocess import postprocess
 
 # the paper's repair input: problem, failed program, error type (class), subtype and message
-DEFAULT_REPAIR_TEMPLATE = ("{prompt}\n# Previous attempt:\n{program}\n# It fails with {error_class} ({error_subtype}): {error}\n"
-                           "# Corrected program:\n")
+DEFAULT_REPAIR_TEMPLATE = (
+    "{prompt}\n# Previous attempt:\n{program}\n# It fails with {error_class} ({error_subtype}): {error}\n"
+    "# Corrected program:\n"
+)
 
 
 @dataclass
@@ -52,7 +54,9 @@ class CriticSample(Sample):
     score: float | None = None  # critic's pooled p(passed)
     ids: list[int] = field(default_factory=list, repr=False)  # response token ids (for prefixes)
     prefix: list[int] | None = field(default=None, repr=False)  # refine: the forced prefix
-    token_scores: list[float] | None = field(default=None, repr=False)  # per-position p(passed), seeds only
+    token_scores: list[float] | None = field(
+        default=None, repr=False
+    )  # per-position p(passed), seeds only
 
 
 # ---------------------------------------------------------------------- small pure pieces
@@ -85,21 +89,39 @@ def best_prefix_len(token_scores: Sequence[float]) -> int:
     return int(max(range(len(token_scores)), key=lambda t: (token_scores[t], -t)))
 
 
-def repair_prompt(problem: Problem, program: str, result: ExecutionResult | None, template: str = DEFAULT_REPAIR_TEMPLATE) -> str:
+def repair_prompt(
+    problem: Problem,
+    program: str,
+    result: ExecutionResult | None,
+    template: str = DEFAULT_REPAIR_TEMPLATE,
+) -> str:
     """The repair model's input: problem, failing program, error class (CodeRL's, of the first
     failing test), subtype (e.g. ``ZeroDivisionError``; the class name when there is none) and message."""
     from execrl.data.critic_labels import coderl_class, error_subtype
 
     c = coderl_class(result)
-    return format_repair_prompt(problem, program, c, error_subtype(result), error_message(result), template)
+    return format_repair_prompt(
+        problem, program, c, error_subtype(result), error_message(result), template
+    )
 
 
-def format_repair_prompt(problem: Problem, program: str, cls: int, subtype: str | None, message: str | None,
-                         template: str = DEFAULT_REPAIR_TEMPLATE) -> str:
+def format_repair_prompt(
+    problem: Problem,
+    program: str,
+    cls: int,
+    subtype: str | None,
+    message: str | None,
+    template: str = DEFAULT_REPAIR_TEMPLATE,
+) -> str:
     """The repair prompt from its fields: the one format Critic Sampling asks and ``algo=repair`` trains on."""
     name = CLASS_NAMES[cls] if cls >= 0 else "error"
-    return template.format(prompt=problem.prompt.rstrip("\n"), program=program.rstrip("\n"), error_class=name,
-                           error_subtype=subtype or name, error=message or "")
+    return template.format(
+        prompt=problem.prompt.rstrip("\n"),
+        program=program.rstrip("\n"),
+        error_class=name,
+        error_subtype=subtype or name,
+        error=message or "",
+    )
 
 
 def split_budget(total: int, k: int) -> list[int]:
@@ -122,10 +144,18 @@ class _Run:
 
     def _gen_kwargs(self) -> dict[str, Any]:
         c = self.cfg
-        return dict(do_sample=True, temperature=c["temperature"], top_p=c["top_p"], top_k=c["top_k"], max_new_tokens=c["max_new_tokens"])
+        return dict(
+            do_sample=True,
+            temperature=c["temperature"],
+            top_p=c["top_p"],
+            top_k=c["top_k"],
+            max_new_tokens=c["max_new_tokens"],
+        )
 
     @torch.no_grad()
-    def score(self, problems: list[Problem], samples: list[CriticSample], token_level: bool) -> None:
+    def score(
+        self, problems: list[Problem], samples: list[CriticSample], token_level: bool
+    ) -> None:
         """Critic p(passed): pooled into ``score``; per position into ``token_scores`` when asked."""
         if self.critic is None or not samples:
             return
@@ -137,8 +167,12 @@ class _Run:
             p_ids, p_mask = self.critic.backbone.encode_prompts([p.prompt for p in probs])
             width = max(len(s.ids) for s in chunk)
             pad = self.actor.pad_id
-            r_ids = torch.tensor([s.ids + [pad] * (width - len(s.ids)) for s in chunk], device=p_ids.device)
-            r_mask = torch.tensor([[1] * len(s.ids) + [0] * (width - len(s.ids)) for s in chunk], device=p_ids.device)
+            r_ids = torch.tensor(
+                [s.ids + [pad] * (width - len(s.ids)) for s in chunk], device=p_ids.device
+            )
+            r_mask = torch.tensor(
+                [[1] * len(s.ids) + [0] * (width - len(s.ids)) for s in chunk], device=p_ids.device
+            )
             tok = self.critic.token_logits(p_ids, p_mask, r_ids, r_mask)
             pooled = torch.softmax(self.critic.pool(tok, r_mask), -1)[:, k].tolist()
             q = torch.softmax(tok, -1)[..., k].cpu()
@@ -147,22 +181,36 @@ class _Run:
                 if token_level:
                     s.token_scores = q[j, : len(s.ids)].tolist()
 
-    def judge(self, problems: list[Problem], samples: list[CriticSample]) -> dict[int, ExecutionResult]:
-        reqs = [example_request(p, s.completion, self.cfg["example_fallback"]) for p, s in zip(problems, samples)]
+    def judge(
+        self, problems: list[Problem], samples: list[CriticSample]
+    ) -> dict[int, ExecutionResult]:
+        reqs = [
+            example_request(p, s.completion, self.cfg["example_fallback"])
+            for p, s in zip(problems, samples)
+        ]
         results = self.executor.run(reqs) if reqs else []
         for s, r in zip(samples, results):
             s.outcome = r.outcome.value
             s.example_passed = None if r.outcome.is_infra else r.outcome is Outcome.PASSED
         return {id(s): r for s, r in zip(samples, results)}
 
-    def _rows(self, actor, prompts: list[str], n: int, prefix: list[int] | None = None) -> list[tuple[str, list[int]]]:
+    def _rows(
+        self, actor, prompts: list[str], n: int, prefix: list[int] | None = None
+    ) -> list[tuple[str, list[int]]]:
         if n <= 0:
             return []
         p_ids, p_mask = actor.encode_prompts(prompts)
-        roll = actor.generate(prompt_ids=p_ids, prompt_mask=p_mask, num_return_sequences=n,
-                              prefix_ids=None if prefix is None else [prefix] * len(prompts), **self._gen_kwargs())
+        roll = actor.generate(
+            prompt_ids=p_ids,
+            prompt_mask=p_mask,
+            num_return_sequences=n,
+            prefix_ids=None if prefix is None else [prefix] * len(prompts),
+            **self._gen_kwargs(),
+        )
         out = []
-        for ids, m, text in zip(roll.response_ids.tolist(), roll.response_mask.tolist(), roll.texts):
+        for ids, m, text in zip(
+            roll.response_ids.tolist(), roll.response_mask.tolist(), roll.texts
+        ):
             out.append((text, [t for t, keep in zip(ids, m) if keep]))
         return out
 
@@ -175,7 +223,12 @@ class _Run:
             pools[j // n].append(CriticSample(self._post(text, p), text, None, len(ids), ids=ids))
         return pools
 
-    def round(self, problems: list[Problem], pools: list[list[CriticSample]], results: dict[int, ExecutionResult]) -> list[tuple[Problem, CriticSample]]:
+    def round(
+        self,
+        problems: list[Problem],
+        pools: list[list[CriticSample]],
+        results: dict[int, ExecutionResult],
+    ) -> list[tuple[Problem, CriticSample]]:
         """One refine-or-repair round for every problem; returns the new (problem, sample) pairs."""
         c = self.cfg
         budget = c["n_refine"] or c["n"]
@@ -192,7 +245,21 @@ class _Run:
                     t_max = best_prefix_len(seed.token_scores or [])
                     prefix = seed.ids[:t_max]
                     for text, ids in self._rows(self.actor, [p.prompt], k, prefix=prefix):
-                        new.append((p, CriticSample(self._post(text, p), text, None, len(ids), stage="refine", parent=i, ids=ids, prefix=prefix)))
+                        new.append(
+                            (
+                                p,
+                                CriticSample(
+                                    self._post(text, p),
+                                    text,
+                                    None,
+                                    len(ids),
+                                    stage="refine",
+                                    parent=i,
+                                    ids=ids,
+                                    prefix=prefix,
+                                ),
+                            )
+                        )
             else:
                 failed = [i for i, s in enumerate(pool) if s.example_passed is False]
                 if not failed:
@@ -202,9 +269,24 @@ class _Run:
                 failed.sort(key=lambda i: -(pool[i].score or 0.0))
                 chosen = failed[: max(1, c["repair_top_m"])]
                 for i, k in zip(chosen, split_budget(budget, len(chosen))):
-                    prompt = repair_prompt(p, pool[i].completion, results.get(id(pool[i])), c["repair_template"])
+                    prompt = repair_prompt(
+                        p, pool[i].completion, results.get(id(pool[i])), c["repair_template"]
+                    )
                     for text, ids in self._rows(self.repair_actor, [prompt], k):
-                        new.append((p, CriticSample(self._post(text, p), text, None, len(ids), stage="repair", parent=i, ids=ids)))
+                        new.append(
+                            (
+                                p,
+                                CriticSample(
+                                    self._post(text, p),
+                                    text,
+                                    None,
+                                    len(ids),
+                                    stage="repair",
+                                    parent=i,
+                                    ids=ids,
+                                ),
+                            )
+                        )
         return new
 
 
@@ -235,10 +317,23 @@ def critic_sampling(
     """Critic Sampling for ``problems``; returns each problem's pool (``n + rounds * n_refine``
     programs at most: ``n`` sampled, then ``n_refine`` refined or repaired per round)."""
     problems = list(problems)
-    cfg = dict(n=n, n_refine=n_refine, max_seeds=max_seeds, repair_top_m=repair_top_m, repair_template=repair_template,
-               example_fallback=example_fallback, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
-               stop=None if stop is None else list(stop), strip_fences=strip_fences, untab=untab, starter_code=starter_code,
-               critic_batch_size=critic_batch_size)
+    cfg = dict(
+        n=n,
+        n_refine=n_refine,
+        max_seeds=max_seeds,
+        repair_top_m=repair_top_m,
+        repair_template=repair_template,
+        example_fallback=example_fallback,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        max_new_tokens=max_new_tokens,
+        stop=None if stop is None else list(stop),
+        strip_fences=strip_fences,
+        untab=untab,
+        starter_code=starter_code,
+        critic_batch_size=critic_batch_size,
+    )
     run = _Run(actor, critic, executor, repair_actor, cfg)
     pools = run.initial(problems)
     flat = [(p, s) for p, pool in zip(problems, pools) for s in pool]
@@ -289,10 +384,24 @@ class CriticSampler:
     ) -> None:
         self.critic_ckpt, self.repair_ckpt = critic_ckpt, repair_ckpt
         self.critic, self.repair_actor = critic, repair_actor
-        self.kwargs = dict(n=n, n_refine=n_refine, rounds=rounds, max_seeds=max_seeds, repair_top_m=repair_top_m,
-                           repair_template=repair_template, example_fallback=example_fallback, temperature=temperature,
-                           top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, stop=None if stop is None else list(stop),
-                           strip_fences=strip_fences, untab=untab, starter_code=starter_code, critic_batch_size=critic_batch_size)
+        self.kwargs = dict(
+            n=n,
+            n_refine=n_refine,
+            rounds=rounds,
+            max_seeds=max_seeds,
+            repair_top_m=repair_top_m,
+            repair_template=repair_template,
+            example_fallback=example_fallback,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            max_new_tokens=max_new_tokens,
+            stop=None if stop is None else list(stop),
+            strip_fences=strip_fences,
+            untab=untab,
+            starter_code=starter_code,
+            critic_batch_size=critic_batch_size,
+        )
         self._own_executor = None
 
     @property
@@ -302,13 +411,19 @@ class CriticSampler:
 
     def config(self) -> dict:
         """The generation settings recorded beside every sample."""
-        return {"sampler": "critic", "critic_ckpt": self.critic_ckpt, "repair_ckpt": self.repair_ckpt,
-                **{k: v for k, v in self.kwargs.items() if k != "repair_template"}}
+        return {
+            "sampler": "critic",
+            "critic_ckpt": self.critic_ckpt,
+            "repair_ckpt": self.repair_ckpt,
+            **{k: v for k, v in self.kwargs.items() if k != "repair_template"},
+        }
 
     def _load(self, actor: Any) -> None:
         if self.critic is None:
             if not self.critic_ckpt:
-                raise ValueError("sampling=critic needs sampling.critic_ckpt (an algo=critic checkpoint, binary=true as in the paper)")
+                raise ValueError(
+                    "sampling=critic needs sampling.critic_ckpt (an algo=critic checkpoint, binary=true as in the paper)"
+                )
             from execrl.models.critic import load_critic
 
             self.critic = load_critic(self.critic_ckpt, actor=actor)
@@ -318,7 +433,9 @@ class CriticSampler:
 
             self.repair_actor = load_actor(self.repair_ckpt).to(actor.device).eval()
 
-    def sample(self, actor: Any, problems: Sequence[Problem], executor: Any = None) -> list[list[CriticSample]]:
+    def sample(
+        self, actor: Any, problems: Sequence[Problem], executor: Any = None
+    ) -> list[list[CriticSample]]:
         """Each problem's Critic Sampling pool (see the module docstring)."""
         self._load(actor)
         if executor is None:
@@ -327,10 +444,11 @@ class CriticSampler:
 
                 self._own_executor = Executor()
             executor = self._own_executor
-        return critic_sampling(actor, self.critic, executor, problems, repair_actor=self.repair_actor, **self.kwargs)
+        return critic_sampling(
+            actor, self.critic, executor, problems, repair_actor=self.repair_actor, **self.kwargs
+        )
 
     def close(self) -> None:
         if self._own_executor is not None:
             self._own_executor.close()
             self._own_executor = None
-

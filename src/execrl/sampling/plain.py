@@ -46,13 +46,26 @@ class PlainSampler:
         self.n, self.n_per_round = n, min(n, n_per_round or n)
         self.greedy, self.temperature, self.top_p, self.top_k = greedy, temperature, top_p, top_k
         self.max_new_tokens = max_new_tokens
-        self.stop, self.strip_fences, self.untab, self.starter_code = None if stop is None else list(stop), strip_fences, untab, starter_code
+        self.stop, self.strip_fences, self.untab, self.starter_code = (
+            None if stop is None else list(stop),
+            strip_fences,
+            untab,
+            starter_code,
+        )
         self.logprobs = logprobs
 
     def config(self) -> dict:
         """The generation settings recorded beside every sample."""
-        return {"sampler": "plain", "n": self.n, "greedy": self.greedy, "temperature": self.temperature, "top_p": self.top_p,
-                "top_k": self.top_k, "max_new_tokens": self.max_new_tokens, "stop": self.stop}
+        return {
+            "sampler": "plain",
+            "n": self.n,
+            "greedy": self.greedy,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "max_new_tokens": self.max_new_tokens,
+            "stop": self.stop,
+        }
 
     @torch.no_grad()
     def sample(self, actor, problems: Sequence[Problem]) -> list[list[Sample]]:
@@ -61,16 +74,27 @@ class PlainSampler:
         prompts = [p.prompt for p in problems]
         for r in range(math.ceil(self.n / self.n_per_round)):
             m = min(self.n_per_round, self.n - r * self.n_per_round)
-            roll = actor.generate(prompts, num_return_sequences=m, do_sample=not self.greedy, temperature=self.temperature,
-                                  top_p=self.top_p, top_k=self.top_k, max_new_tokens=self.max_new_tokens)
+            roll = actor.generate(
+                prompts,
+                num_return_sequences=m,
+                do_sample=not self.greedy,
+                temperature=self.temperature,
+                top_p=self.top_p,
+                top_k=self.top_k,
+                max_new_tokens=self.max_new_tokens,
+            )
             lps = [None] * len(roll.texts)
             if self.logprobs:
-                lp = actor.response_logprobs(roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask)["logprobs"]
+                lp = actor.response_logprobs(
+                    roll.prompt_ids, roll.prompt_mask, roll.response_ids, roll.response_mask
+                )["logprobs"]
                 lps = lp.sum(-1).float().cpu().tolist()
             lens = roll.response_mask.sum(-1).cpu().tolist()
             raws = roll.raw_texts or roll.texts
             for i, text in enumerate(roll.texts):
                 p = problems[i // m]
-                prog = postprocess(text, p, self.stop, self.strip_fences, self.untab, self.starter_code)
+                prog = postprocess(
+                    text, p, self.stop, self.strip_fences, self.untab, self.starter_code
+                )
                 out[i // m].append(Sample(prog, raws[i], lps[i], int(lens[i])))
         return out

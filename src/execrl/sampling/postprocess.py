@@ -16,13 +16,16 @@ DEFAULT_STOP: dict[str, tuple[str, ...]] = {
 }
 # instruct prompts (execrl.data.prompting) get whole programs: only top-level test code is cut
 # (evalplus' sanitizer keeps definitions too); stdin/stdout programs and translations keep everything
-INSTRUCT_STOP: dict[str, tuple[str, ...]] = {d: ("\nif __name__", "\nassert ", "\nprint(") for d in ("mbpp", "synth", "humaneval")}
+INSTRUCT_STOP: dict[str, tuple[str, ...]] = dict.fromkeys(
+    ("mbpp", "synth", "humaneval"), ("\nif __name__", "\nassert ", "\nprint(")
+)
 
 
 def default_stop(problem: Problem) -> tuple[str, ...]:
     """Stop sequences of ``problem``'s dataset and prompt style."""
     table = INSTRUCT_STOP if problem.meta.get("prompt_style") == "instruct" else DEFAULT_STOP
     return table.get(problem.dataset, ())
+
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#-]*)[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
@@ -52,7 +55,9 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
 
 def tabs_to_spaces(text: str, width: int = 4) -> str:
     """Leading tabs -> spaces (CodeRL-trained models indent with tabs; starter code uses spaces)."""
-    return "\n".join(re.sub(r"^\t+", lambda m: " " * width * len(m.group(0)), line) for line in text.split("\n"))
+    return "\n".join(
+        re.sub(r"^\t+", lambda m: " " * width * len(m.group(0)), line) for line in text.split("\n")
+    )
 
 
 def _defined_names(code: str) -> list[str]:
@@ -65,13 +70,21 @@ def with_starter_code(program: str, starter_code: str | None) -> str:
     if not starter_code or not starter_code.strip():
         return program
     names = _defined_names(starter_code)
-    if names and all(re.search(rf"^\s*(?:def|class)\s+{re.escape(n)}\b", program, re.M) for n in names):
+    if names and all(
+        re.search(rf"^\s*(?:def|class)\s+{re.escape(n)}\b", program, re.M) for n in names
+    ):
         return program
     return starter_code.rstrip() + "\n" + program
 
 
-def postprocess(text: str, problem: Problem | None = None, stop: Sequence[str] | None = None, fences: bool = True,
-                untab: bool = False, starter_code: bool = True) -> str:
+def postprocess(
+    text: str,
+    problem: Problem | None = None,
+    stop: Sequence[str] | None = None,
+    fences: bool = True,
+    untab: bool = False,
+    starter_code: bool = True,
+) -> str:
     """The program to execute for one raw response of ``problem``'s prompt."""
     out = text
     if problem is not None:
@@ -81,7 +94,9 @@ def postprocess(text: str, problem: Problem | None = None, stop: Sequence[str] |
     if stop is None:
         stop = default_stop(problem) if problem is not None else ()
     out = cut_at_stop(out, stop)
-    out = re.sub(r"^(?:[ \t]*\n)+", "", out)  # blank leading lines only: a body keeps its indentation
+    out = re.sub(
+        r"^(?:[ \t]*\n)+", "", out
+    )  # blank leading lines only: a body keeps its indentation
     if untab:
         out = tabs_to_spaces(out)
     if starter_code and problem is not None and problem.language == "python":

@@ -18,7 +18,9 @@ from execrl.utils.config import print_config_tree, task_wrapper
 log = logging.getLogger("execrl")
 
 
-def select_problems(datamodule: Any, split: str, start: int = 0, end: int | None = None, limit: int | None = None) -> list:
+def select_problems(
+    datamodule: Any, split: str, start: int = 0, end: int | None = None, limit: int | None = None
+) -> list:
     """The ``[start, end)`` range of a split, then an optional seeded subset of ``limit``."""
     problems = datamodule.problems(split)[start:end]
     if limit is not None and limit < len(problems):
@@ -67,7 +69,13 @@ def written_task_ids(path: Path) -> set[str]:
 def generate(cfg: DictConfig) -> dict[str, Any]:
     """Sample ``sampling.n`` programs for each selected problem and append them to samples.jsonl."""
     import lightning as L
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("print_config"):
@@ -76,40 +84,87 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     actor = load_model(cfg).to(device).eval()
     # prompts in the style the actor was built for (a checkpoint's model config may differ from cfg.model's)
-    datamodule = hydra.utils.instantiate(cfg.data, prompt_style="instruct" if getattr(actor, "instruct", False) else "completion")
+    datamodule = hydra.utils.instantiate(
+        cfg.data, prompt_style="instruct" if getattr(actor, "instruct", False) else "completion"
+    )
     split = cfg.get("split") or datamodule.test_split
-    problems = select_problems(datamodule, split, cfg.get("start") or 0, cfg.get("end"), cfg.get("limit"))
+    problems = select_problems(
+        datamodule, split, cfg.get("start") or 0, cfg.get("end"), cfg.get("limit")
+    )
     out = Path(cfg.get("output") or Path(cfg.paths.output_dir) / "samples.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
     done = written_task_ids(out) if cfg.get("resume", True) else set()
     if not cfg.get("resume", True):
         out.unlink(missing_ok=True)
     todo = [p for p in problems if p.task_id not in done]
-    log.info("%s:%s: %d problems, %d already in %s", datamodule.name, split, len(problems), len(problems) - len(todo), out)
+    log.info(
+        "%s:%s: %d problems, %d already in %s",
+        datamodule.name,
+        split,
+        len(problems),
+        len(problems) - len(todo),
+        out,
+    )
 
     sampler = hydra.utils.instantiate(cfg.sampling)
     model_name = None if cfg.get("ckpt") else (cfg.model.get("pretrained") or cfg.model.get("arch"))
-    gen_cfg = {**sampler.config(), "ckpt": cfg.get("ckpt"), "model": model_name, "seed": cfg.seed, "data": datamodule.name}
+    gen_cfg = {
+        **sampler.config(),
+        "ckpt": cfg.get("ckpt"),
+        "model": model_name,
+        "seed": cfg.seed,
+        "data": datamodule.name,
+    }
 
     programs, t0 = 0, time.perf_counter()
     bs = max(1, int(cfg.batch_size))
-    with out.open("a") as f, Progress(TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                                      TimeRemainingColumn(), disable=not todo) as bar:
+    with (
+        out.open("a") as f,
+        Progress(
+            TextColumn("generate"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            disable=not todo,
+        ) as bar,
+    ):
         task = bar.add_task("gen", total=len(todo), rate="")
         for i in range(0, len(todo), bs):
             batch = todo[i : i + bs]
             for p, samples in zip(batch, sampler.sample(actor, batch)):
-                row = {"task_id": p.task_id, "dataset": p.dataset, "split": split, "prompt": p.prompt, "prompt_sha": prompt_hash(p.prompt),
-                       "completions": [s.completion for s in samples], "raw_completions": [s.raw for s in samples],
-                       "logprobs": [s.logprob for s in samples], "num_tokens": [s.num_tokens for s in samples], "generation": gen_cfg}
+                row = {
+                    "task_id": p.task_id,
+                    "dataset": p.dataset,
+                    "split": split,
+                    "prompt": p.prompt,
+                    "prompt_sha": prompt_hash(p.prompt),
+                    "completions": [s.completion for s in samples],
+                    "raw_completions": [s.raw for s in samples],
+                    "logprobs": [s.logprob for s in samples],
+                    "num_tokens": [s.num_tokens for s in samples],
+                    "generation": gen_cfg,
+                }
                 f.write(json.dumps(row) + "\n")
                 programs += len(samples)
             f.flush()  # each finished batch survives a crash (resume skips it)
             rate = programs / max(time.perf_counter() - t0, 1e-9)
             bar.update(task, advance=len(batch), rate=f"{rate:.1f} programs/s")
     secs = time.perf_counter() - t0
-    stats = {"problems": len(problems), "generated_problems": len(todo), "programs": programs, "seconds": secs,
-             "programs_per_s": programs / secs if secs > 0 else 0.0, "samples_path": str(out)}
-    log.info("wrote %d programs for %d problems to %s (%.1f programs/s)", programs, len(todo), out, stats["programs_per_s"])
+    stats = {
+        "problems": len(problems),
+        "generated_problems": len(todo),
+        "programs": programs,
+        "seconds": secs,
+        "programs_per_s": programs / secs if secs > 0 else 0.0,
+        "samples_path": str(out),
+    }
+    log.info(
+        "wrote %d programs for %d problems to %s (%.1f programs/s)",
+        programs,
+        len(todo),
+        out,
+        stats["programs_per_s"],
+    )
     print(f"samples: {out}")
     return stats

@@ -18,7 +18,13 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from execrl.models.checkpoint import load_actor_weights
-from execrl.utils.config import apply_torch_threads, instantiate_list, name_wandb_run, print_config_tree, task_wrapper
+from execrl.utils.config import (
+    apply_torch_threads,
+    instantiate_list,
+    name_wandb_run,
+    print_config_tree,
+    task_wrapper,
+)
 
 log = logging.getLogger("execrl")
 
@@ -53,15 +59,36 @@ def warm_start_config(cfg: DictConfig) -> DictConfig:
     from hydra.core.hydra_config import HydraConfig
 
     ws = cfg.warm_start
-    skip = ("algo", "trainer.max_steps", "warm_start", "hydra.", "ckpt_path", "actor_ckpt", "+sweep", "hparams_search")
+    skip = (
+        "algo",
+        "trainer.max_steps",
+        "warm_start",
+        "hydra.",
+        "ckpt_path",
+        "actor_ckpt",
+        "+sweep",
+        "hparams_search",
+    )
     kept = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith(skip)]
     out = str(Path(cfg.paths.output_dir) / "warm_start")
-    overrides = [*kept, "algo=sft", f"trainer.max_steps={ws.max_steps}", f"paths.output_dir={out}", "warm_start.enabled=false"]
+    overrides = [
+        *kept,
+        "algo=sft",
+        f"trainer.max_steps={ws.max_steps}",
+        f"paths.output_dir={out}",
+        "warm_start.enabled=false",
+    ]
     overrides += list(ws.get("overrides") or [])
     return hydra.compose(config_name="train", overrides=overrides)
 
 
-def greedy_outcomes(actor: Any, problems: list, executor: Any, batch_size: int = 100, programs: list[str] | None = None) -> list[Any]:
+def greedy_outcomes(
+    actor: Any,
+    problems: list,
+    executor: Any,
+    batch_size: int = 100,
+    programs: list[str] | None = None,
+) -> list[Any]:
     """The sandbox outcome of ``actor``'s greedy program for each problem, in order.
 
     ``programs``: a list that receives the greedy programs themselves (e.g. for CodeBLEU)."""
@@ -73,7 +100,10 @@ def greedy_outcomes(actor: Any, problems: list, executor: Any, batch_size: int =
         texts = actor.generate([p.prompt for p in batch], do_sample=False).texts
         if programs is not None:
             programs += texts
-        out += [r.outcome for r in executor.run([exec_request(p, prog) for p, prog in zip(batch, texts)])]
+        out += [
+            r.outcome
+            for r in executor.run([exec_request(p, prog) for p, prog in zip(batch, texts)])
+        ]
     return out
 
 
@@ -83,7 +113,10 @@ def outcome_rates(outcomes: list[Any]) -> dict[str, float]:
 
     judged = [o for o in outcomes if not o.is_infra]
     n = max(len(judged), 1)
-    return {"pass@1": sum(o is Outcome.PASSED for o in judged) / n, "compile_rate": sum(o is not Outcome.COMPILE_ERROR for o in judged) / n}
+    return {
+        "pass@1": sum(o is Outcome.PASSED for o in judged) / n,
+        "compile_rate": sum(o is not Outcome.COMPILE_ERROR for o in judged) / n,
+    }
 
 
 def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int = 100) -> float:
@@ -91,7 +124,9 @@ def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int 
     return outcome_rates(greedy_outcomes(actor, problems, executor, batch_size))["pass@1"]
 
 
-def fit(cfg: DictConfig, executor: Any, extra_callbacks: list[Any] | None = None) -> tuple[dict[str, float], Any, Any]:
+def fit(
+    cfg: DictConfig, executor: Any, extra_callbacks: list[Any] | None = None
+) -> tuple[dict[str, float], Any, Any]:
     """Instantiate data, model, algorithm, callbacks, loggers, trainer from ``cfg`` and fit.
 
     ``extra_callbacks`` (Lightning callback objects) join the configured ones, e.g. a benchmark's timer."""
@@ -117,8 +152,12 @@ def fit(cfg: DictConfig, executor: Any, extra_callbacks: list[Any] | None = None
     callbacks = instantiate_list(cfg.get("callbacks")) + list(extra_callbacks or [])
     name_wandb_run(cfg)
     loggers = instantiate_list(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    hparams = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False
+    )
+    hparams = OmegaConf.to_container(
+        OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True
+    )
     for lg in loggers:
         lg.log_hyperparams(hparams)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg))
@@ -134,7 +173,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         warm = None
         if needs_warm_start(cfg):
             ws_cfg = warm_start_config(cfg)
-            log.info("warm start: algo=sft for %d steps in %s", ws_cfg.trainer.max_steps, ws_cfg.paths.output_dir)
+            log.info(
+                "warm start: algo=sft for %d steps in %s",
+                ws_cfg.trainer.max_steps,
+                ws_cfg.paths.output_dir,
+            )
             _, warm, _ = fit(ws_cfg, executor)
             _finish_wandb()
             with open_dict(cfg):
@@ -149,7 +192,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             executor.close()
 
 
-def _before_after(cfg: DictConfig, warm: Any, module: Any, datamodule: Any, executor: Any) -> dict[str, float]:
+def _before_after(
+    cfg: DictConfig, warm: Any, module: Any, datamodule: Any, executor: Any
+) -> dict[str, float]:
     """Held-out greedy pass@1 of the warm-start actor and of the final actor, printed and saved."""
     split = cfg.warm_start.report_split
     problems = datamodule.problems(split, cfg.warm_start.get("report_limit"))
@@ -160,7 +205,9 @@ def _before_after(cfg: DictConfig, warm: Any, module: Any, datamodule: Any, exec
     summary = f"held-out pass@1 on {datamodule.name}:{split} ({len(problems)} problems): SFT {before:.3f} -> SFT+{name} {after:.3f}"
     log.info(summary)
     print(summary)
-    Path(cfg.paths.output_dir, "summary.json").write_text(json.dumps({"split": split, "n": len(problems), **out}, indent=2))
+    Path(cfg.paths.output_dir, "summary.json").write_text(
+        json.dumps({"split": split, "n": len(problems), **out}, indent=2)
+    )
     return out
 
 

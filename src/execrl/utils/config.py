@@ -14,7 +14,20 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("execrl")
 
-PRINT_ORDER = ("data", "model", "algo", "optimizer", "scheduler", "reward", "executor", "trainer", "hardware", "callbacks", "logger", "paths")
+PRINT_ORDER = (
+    "data",
+    "model",
+    "algo",
+    "optimizer",
+    "scheduler",
+    "reward",
+    "executor",
+    "trainer",
+    "hardware",
+    "callbacks",
+    "logger",
+    "paths",
+)
 
 
 def project_root() -> Path:
@@ -30,7 +43,11 @@ def set_project_root_env() -> None:
     os.environ.setdefault("PROJECT_ROOT", str(project_root()))
 
 
-def compose(config_name: str = "train", overrides: list[str] | None = None, output_dir: str | Path | None = None) -> DictConfig:
+def compose(
+    config_name: str = "train",
+    overrides: list[str] | None = None,
+    output_dir: str | Path | None = None,
+) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` like the CLI does, outside ``@hydra.main`` (tests, benches).
 
     A Hydra runtime is set so ``${hydra:...}`` resolves; ``output_dir`` becomes the run dir."""
@@ -42,7 +59,9 @@ def compose(config_name: str = "train", overrides: list[str] | None = None, outp
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
-        cfg = hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=True)
+        cfg = hydra_compose(
+            config_name=config_name, overrides=overrides or [], return_hydra_config=True
+        )
     if output_dir is not None:
         with open_dict(cfg):
             cfg.hydra.runtime.output_dir = str(output_dir)
@@ -51,7 +70,12 @@ def compose(config_name: str = "train", overrides: list[str] | None = None, outp
     return cfg
 
 
-def run_single_job(task_function: Callable[[DictConfig], Any], script: str | Path, config_name: str, argv: Sequence[str]) -> tuple[bool, Any]:
+def run_single_job(
+    task_function: Callable[[DictConfig], Any],
+    script: str | Path,
+    config_name: str,
+    argv: Sequence[str],
+) -> tuple[bool, Any]:
     """``@hydra.main``'s single run, composing the config once: returns ``(True, task's result)``.
 
     ``@hydra.main`` composes every config twice (once only to learn ``hydra.mode``); this is Hydra's
@@ -66,7 +90,11 @@ def run_single_job(task_function: Callable[[DictConfig], Any], script: str | Pat
         import hydra
         from hydra._internal.callbacks import Callbacks
         from hydra._internal.hydra import Hydra
-        from hydra._internal.utils import create_automatic_config_search_path, detect_task_name, run_and_report
+        from hydra._internal.utils import (
+            create_automatic_config_search_path,
+            detect_task_name,
+            run_and_report,
+        )
         from hydra.core.global_hydra import GlobalHydra
         from hydra.core.utils import run_job
         from hydra.types import HydraContext, RunMode
@@ -78,34 +106,50 @@ def run_single_job(task_function: Callable[[DictConfig], Any], script: str | Pat
 
         script = str(Path(script).resolve())
         version.setbase("1.3")
-        app = Hydra.create_main_hydra2(task_name=detect_task_name(script, None),
-                                       config_search_path=create_automatic_config_search_path(script, None, "conf"))
+        app = Hydra.create_main_hydra2(
+            task_name=detect_task_name(script, None),
+            config_search_path=create_automatic_config_search_path(script, None, "conf"),
+        )
         overrides = list(argv)
-        cfg = app.compose_config(config_name=config_name, overrides=overrides, run_mode=RunMode.RUN, with_log_configuration=True)
+        cfg = app.compose_config(
+            config_name=config_name,
+            overrides=overrides,
+            run_mode=RunMode.RUN,
+            with_log_configuration=True,
+        )
         if cfg.hydra.mode not in (None, RunMode.RUN):
             GlobalHydra.instance().clear()
             return False, None
         with read_write(cfg.hydra), open_dict(cfg.hydra):  # as @hydra.main records a plain run
             cfg.hydra.mode = RunMode.RUN
             cfg.hydra.overrides.hydra.append("hydra.mode=RUN")
-    except Exception:  # noqa: BLE001  (@hydra.main composes again and reports it)
+    except Exception:
         try:
             from hydra.core.global_hydra import GlobalHydra
 
             GlobalHydra.instance().clear()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         return False, None
+
     def run() -> Any:
         callbacks = Callbacks(cfg)
         callbacks.on_run_start(config=cfg, config_name=config_name)
-        ret = run_job(hydra_context=HydraContext(config_loader=app.config_loader, callbacks=callbacks), task_function=task_function,
-                      config=cfg, job_dir_key="hydra.run.dir", job_subdir_key=None, configure_logging=True)
+        ret = run_job(
+            hydra_context=HydraContext(config_loader=app.config_loader, callbacks=callbacks),
+            task_function=task_function,
+            config=cfg,
+            job_dir_key="hydra.run.dir",
+            job_subdir_key=None,
+            configure_logging=True,
+        )
         callbacks.on_run_end(config=cfg, config_name=config_name, job_return=ret)
         return ret.return_value  # raises the task's exception
 
     try:
-        return True, run_and_report(run)  # a failure is reported as @hydra.main does (HYDRA_FULL_ERROR=1: the whole trace), exit 1
+        return True, run_and_report(
+            run
+        )  # a failure is reported as @hydra.main does (HYDRA_FULL_ERROR=1: the whole trace), exit 1
     finally:
         GlobalHydra.instance().clear()
 
@@ -120,7 +164,7 @@ def fast_exit(code: int = 0) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     os._exit(code)
 
@@ -138,7 +182,9 @@ def is_rank_zero() -> bool:
     return True
 
 
-def print_config_tree(cfg: DictConfig, save_to: str | Path | None = None, order: Sequence[str] = PRINT_ORDER) -> None:
+def print_config_tree(
+    cfg: DictConfig, save_to: str | Path | None = None, order: Sequence[str] = PRINT_ORDER
+) -> None:
     """Print the composed config as a rich tree and save it as ``config_tree.log`` (rank zero only)."""
     if not is_rank_zero():
         return
@@ -151,7 +197,9 @@ def print_config_tree(cfg: DictConfig, save_to: str | Path | None = None, order:
     for key in keys:
         branch = tree.add(str(key), style="bold", guide_style="dim")
         value = cfg[key]
-        text = OmegaConf.to_yaml(value, resolve=False) if isinstance(value, DictConfig) else str(value)
+        text = (
+            OmegaConf.to_yaml(value, resolve=False) if isinstance(value, DictConfig) else str(value)
+        )
         branch.add(rich.syntax.Syntax(text, "yaml"))
     rich.print(tree)
     if save_to is not None:
@@ -184,7 +232,9 @@ def task_wrapper(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], An
             log.exception("task failed")
             raise
         finally:
-            wandb = sys.modules.get("wandb")  # no wandb run without an imported wandb: never import it here
+            wandb = sys.modules.get(
+                "wandb"
+            )  # no wandb run without an imported wandb: never import it here
             if wandb is not None and getattr(wandb, "run", None) is not None:
                 wandb.finish()
 
