@@ -409,6 +409,7 @@ def main() -> None:
         else []
     )
     model = [f"model={args.model}"] if args.model else []
+    sft_judged = None  # no SFT: the pretrained model's judging, done for the first seed only
     for seed in args.seeds:
         common = [
             *data_overrides(args.data, seed),
@@ -434,9 +435,8 @@ def main() -> None:
             if args.heldout_limit is None
             else max(args.heldout_limit, args.curve_limit if args.curve_every else 0)
         )
-        if (
-            sft_ckpt is None and scores[start_name]
-        ):  # the same pretrained model for every seed: judged once
+        # the same pretrained model for every seed: judged once
+        if sft_ckpt is None and scores[start_name]:
             sft = sft_judged
         else:
             sft = sft_judged = judge(sft_ckpt, args.data, seed, limit, args.model)
@@ -526,9 +526,7 @@ def main() -> None:
         ("runtime", outcome_mix["rate_runtime_error"]),
         ("wrong", outcome_mix["rate_failed"]),
     ]
-    cols += [(k, v) for k, v in extra.items()] + [
-        (f"{k}[{args.passk_problems}]", v) for k, v in pass_k.items()
-    ]
+    cols += list(extra.items()) + [(f"{k}[{args.passk_problems}]", v) for k, v in pass_k.items()]
     print(
         f"{'method':<16} {'pass@1':>7} {'stdev':>6} "
         + " ".join(f"{c:>9}" for c, _ in cols)

@@ -78,7 +78,7 @@ def test_embedded_models_build_without_download(model: str, tmp_path: Path) -> N
 def test_hub_model_offline_gives_clear_error(tmp_path: Path) -> None:
     cfg = compose("train", ["model=codet5_base"], output_dir=tmp_path)
     # Hydra wraps the loader's OSError; the message must still say what to do
-    with pytest.raises(Exception, match="model.pretrained=/path|model.tokenizer=/path"):
+    with pytest.raises(Exception, match=r"model.pretrained=/path|model.tokenizer=/path"):
         hydra.utils.instantiate(cfg.model)
 
 

@@ -12,7 +12,8 @@ FAST = ["logger=csv", "callbacks=none", "+trainer.enable_checkpointing=false", "
 
 
 def _loss_curve(run_dir: Path) -> list[float]:
-    rows = list(csv.DictReader(open(next(run_dir.glob("csv/*/metrics.csv")))))
+    with open(next(run_dir.glob("csv/*/metrics.csv"))) as fh:
+        rows = list(csv.DictReader(fh))
     return [float(r["train/loss"]) for r in rows if r.get("train/loss")]
 
 

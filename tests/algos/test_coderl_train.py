@@ -52,10 +52,11 @@ def _fit(tmp_path: Path, overrides: list[str]):
     init = {k: v.clone() for k, v in instantiate(cfg.model).state_dict().items()}
     executor = build_executor(cfg)
     try:
-        metrics, module, _ = fit(cfg, executor)
+        _metrics, module, _ = fit(cfg, executor)
     finally:
         executor.close()
-    rows = list(csv.DictReader(open(next(tmp_path.glob("csv/*/metrics.csv")))))
+    with open(next(tmp_path.glob("csv/*/metrics.csv"))) as fh:
+        rows = list(csv.DictReader(fh))
     logged = {k for r in rows for k, v in r.items() if v}
     changed = any(not torch.equal(init[k], v.cpu()) for k, v in module.actor.state_dict().items())
     return module, rows, logged, changed
@@ -145,7 +146,7 @@ def test_rl_gradient_raises_logprob_of_positive_return_and_lowers_negative() -> 
         n = int(actor.encode_responses([prog])[1].sum())
         m.pool = [PoolItem(prompt, prog, 3, sign, 0.0, [sign] * n)]
 
-        def logp() -> float:
+        def logp(actor=actor, prompt=prompt, prog=prog) -> float:
             p_ids, p_mask = actor.encode_prompts([prompt])
             r_ids, r_mask = actor.encode_responses([prog])
             return float(actor.response_logprobs(p_ids, p_mask, r_ids, r_mask)["logprobs"].sum())
@@ -215,7 +216,7 @@ def test_critic_module_trains_on_labels_file_and_coderl_loads_it(tmp_path: Path)
 
 
 def test_critic_module_labels_actor_samples_at_setup(tmp_path: Path) -> None:
-    module, rows, logged, _ = _fit(
+    module, _rows, logged, _ = _fit(
         tmp_path,
         [
             "algo=critic",

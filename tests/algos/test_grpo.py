@@ -11,7 +11,7 @@ from test_ppo import ParityExecutor, _fit, _learning_check, _module, problems
 def test_grpo_few_steps_updates_actor_and_logs(model, tmp_path):
     torch.manual_seed(0)
     ex = ParityExecutor()
-    cfg, module = _module(
+    _cfg, module = _module(
         model,
         "grpo",
         "binary",
@@ -84,7 +84,9 @@ def test_on_policy_shortcut_gives_the_same_update(tmp_path):
         module.reuse_on_policy_logprobs = reuse
         calls = []
         inner = module.policy_logprobs
-        module.policy_logprobs = lambda ro, idx: calls.append(len(idx)) or inner(ro, idx)
+        module.policy_logprobs = lambda ro, idx, calls=calls, inner=inner: (
+            calls.append(len(idx)) or inner(ro, idx)
+        )
         _, rows = _fit(module, tmp_path / str(reuse), steps=2)
         assert any(float(r["train/signal_frac"]) > 0 for r in rows if r.get("train/signal_frac"))
         assert len(calls) == (2 if reuse else 4)  # one forward per update instead of two
@@ -122,7 +124,9 @@ def test_skipping_zero_advantage_rows_leaves_the_update_unchanged(loss_type, tmp
         module.skip_zero_rows = mode != "full"
         calls = []
         inner = module.policy_logprobs
-        module.policy_logprobs = lambda ro, idx: calls.append(len(idx)) or inner(ro, idx)
+        module.policy_logprobs = lambda ro, idx, calls=calls, inner=inner: (
+            calls.append(len(idx)) or inner(ro, idx)
+        )
         _fit(module, tmp_path / mode, steps=1)
         finals[mode], forwarded[mode] = module.actor.state_dict(), calls
     assert forwarded["full"] == [8] and forwarded["skip"][0] <= 4  # p0's 4 rows were not run
@@ -192,7 +196,7 @@ def test_kl_bias_correction_reaches_the_update(tmp_path):
     finals = {}
     for on in (True, False):
         torch.manual_seed(0)
-        cfg, module = _module(
+        _cfg, module = _module(
             "tiny_causal",
             "grpo",
             "binary",

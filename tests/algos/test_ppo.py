@@ -129,7 +129,8 @@ def _fit(module, tmp_path: Path, steps: int, batch_size: int = 2, data=None):
     )
     loader = DataLoader(data or problems(8), batch_size=batch_size, shuffle=False, collate_fn=list)
     trainer.fit(module, train_dataloaders=loader)
-    rows = list(csv.DictReader(open(next(tmp_path.rglob("metrics.csv")))))
+    with open(next(tmp_path.rglob("metrics.csv"))) as fh:
+        rows = list(csv.DictReader(fh))
     return trainer, rows
 
 

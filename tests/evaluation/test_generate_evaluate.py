@@ -48,7 +48,7 @@ def test_cli_generate_then_evaluate_mbpp(tmp_path):
         "evaluate.py", "data=mbpp", f"samples={gen / 'samples.jsonl'}", f"hydra.run.dir={ev}"
     )
     assert r.returncode == 0, r.stderr[-3000:]
-    results, metrics = _check_results(ev, 3, 2)
+    _results, metrics = _check_results(ev, 3, 2)
     assert metrics["samples"] == 6 and metrics["problems"] == 3
     assert set(metrics) >= {
         "pass@1",

@@ -164,7 +164,7 @@ def test_learning_curves_a_line_per_seed_and_a_mean_over_common_points():
     ax = plots.learning_curves(LEARNING).axes[0]
     lines = ax.get_lines()
     assert len(lines) == 3
-    mean = [ln for ln in lines if ln.get_label() == "grpo"][0]
+    mean = next(ln for ln in lines if ln.get_label() == "grpo")
     assert list(mean.get_xdata()) == [0.0, 45.0] and list(mean.get_ydata()) == pytest.approx(
         [0.11, 0.25]
     )

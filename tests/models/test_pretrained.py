@@ -171,7 +171,7 @@ def test_bf16_sampling_copy_follows_the_trained_weights(tiny) -> None:
     )
     assert actor.sampling_model() is shadow  # nothing changed: not re-synced
     opt = torch.optim.SGD([p for p in actor.parameters() if p.requires_grad], lr=1.0)
-    for n, p in actor.named_parameters():
+    for _n, p in actor.named_parameters():
         if p.requires_grad:
             p.grad = torch.randn_like(p) * 0.1
     opt.step()

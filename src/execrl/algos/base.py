@@ -6,7 +6,7 @@ import json
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from lightning import LightningModule
@@ -33,7 +33,7 @@ class ActorModule(LightningModule):
     #: RL and critic algorithms start from an SFT actor (train.py runs the warm-start first)
     needs_warm_start = False
     #: strategy-name prefix -> why this algorithm refuses it (checked in ``setup``)
-    unsupported_strategies: dict[str, str] = {}
+    unsupported_strategies: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,

@@ -32,7 +32,7 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import hydra
 import torch
@@ -89,7 +89,7 @@ class CodeRLModule(ActorModule):
 
     train_items = "problems"
     needs_warm_start = True
-    unsupported_strategies = {
+    unsupported_strategies: ClassVar[dict[str, str]] = {
         "deepspeed_stage_3": "the frozen critic would be sharded outside the training graph",
         "fsdp": "the frozen critic would be sharded outside the training graph",
     }

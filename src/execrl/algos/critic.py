@@ -17,7 +17,7 @@ import json
 import random
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -142,7 +142,7 @@ class CriticModule(ActorModule):
 
     train_items = "solutions"
     needs_warm_start = True
-    unsupported_strategies = {
+    unsupported_strategies: ClassVar[dict[str, str]] = {
         "deepspeed_stage_3": "the frozen actor that samples label programs must stay whole",
         "fsdp": "the frozen actor that samples label programs must stay whole",
     }

@@ -21,7 +21,7 @@ import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -74,7 +74,7 @@ class RLModule(ActorModule):
 
     train_items = "problems"
     needs_warm_start = True
-    unsupported_strategies = {
+    unsupported_strategies: ClassVar[dict[str, str]] = {
         "fsdp": "the frozen reference copy and generate() need the full actor on every rank",
         "deepspeed_stage_3": "the frozen reference copy and generate() need the full actor on every rank",
     }
@@ -297,10 +297,7 @@ class RLModule(ActorModule):
         world = trainer.world_size if trainer is not None else 1
         dev = self.actor.device
         keep = keep.to(dev)
-        if world == 1:
-            rows = keep.nonzero().flatten()
-        else:
-            rows = torch.arange(keep.numel(), device=dev)
+        rows = keep.nonzero().flatten() if world == 1 else torch.arange(keep.numel(), device=dev)
         return rows, keep[rows].float()
 
     @staticmethod

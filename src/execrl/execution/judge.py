@@ -535,7 +535,7 @@ def _call_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> Exe
             fn = getattr(_lookup(s, "Solution")(), t.fn_name)
         else:
             fn = _lookup(s, t.fn_name)
-    except BaseException as e:
+    except BaseException as e:  # a missing entry point is the program's fault
         if isinstance(e, WorkerLost):
             raise
         r = _test_failure(e, s)
@@ -705,7 +705,7 @@ def _one_assert(s: Session, ns: _Namespace, src: str, i: int) -> TestResult:
             error_type="Unjudgeable",
             error=f"test {i}: an argument is not plain data",
         )
-    except BaseException as e:
+    except BaseException as e:  # the test's own exceptions are its verdict
         if isinstance(e, WorkerLost | KeyboardInterrupt):
             raise
         return _test_failure(e, s)

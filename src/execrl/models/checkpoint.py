@@ -49,7 +49,7 @@ def load_state(actor: Actor, state: dict[str, torch.Tensor]) -> None:
             for k, v in state.items()
             if k.startswith("model.") and k[len("model.") :] in names
         }
-        missing, unexpected = base.load_state_dict(mapped, strict=False)
+        missing, _unexpected = base.load_state_dict(mapped, strict=False)
         missing = [k for k in missing if not lora.is_adapter_key(k)]
         if missing or len(mapped) != len(state):
             raise KeyError(

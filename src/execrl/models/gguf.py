@@ -39,7 +39,7 @@ def package_dir(module: str) -> Path:
         raise OSError(
             f"Python package {module!r} is not installed (run `make install`, which installs the pinned wheel)"
         )
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def resolve_location(pretrained: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from execrl.data.critic_labels import error_message
+from execrl.data.critic_labels import error_message  # lives with the other label fields, torch-free
 from execrl.data.problem import Problem, Tests
 from execrl.execution.outcomes import CLASS_NAMES, ExecutionResult, Outcome
 from execrl.execution.request import ExecRequest

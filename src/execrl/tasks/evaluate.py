@@ -425,7 +425,7 @@ def in_background(fn: Any, *args: Any, daemon: bool = True) -> Future:
     def run() -> None:
         try:
             fut.set_result(fn(*args))
-        except BaseException as e:
+        except BaseException as e:  # handed to the caller
             fut.set_exception(e)
 
     threading.Thread(target=run, name=getattr(fn, "__name__", "background"), daemon=daemon).start()

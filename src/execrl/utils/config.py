@@ -123,7 +123,7 @@ def run_single_job(
         with read_write(cfg.hydra), open_dict(cfg.hydra):  # as @hydra.main records a plain run
             cfg.hydra.mode = RunMode.RUN
             cfg.hydra.overrides.hydra.append("hydra.mode=RUN")
-    except Exception:
+    except Exception:  # @hydra.main composes again and reports it
         try:
             from hydra.core.global_hydra import GlobalHydra
 
