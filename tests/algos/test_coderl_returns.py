@@ -1,4 +1,4 @@
-"""CodeRL returns, actor loss and CE/RL mixing against hand-worked examples (spec §1.4, §1.7, §1.8)."""
+"""CodeRL returns, actor loss and CE/RL mixing against hand-worked examples (as in CodeRL's code)."""
 
 from __future__ import annotations
 

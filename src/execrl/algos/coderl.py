@@ -1,6 +1,6 @@
 """CodeRL actor-critic finetuning (stage S5): CE on ground truth mixed with a critic-weighted RL loss.
 
-RL loss (spec §1.8): ``-mean over valid tokens of log p(w_t) * r_t`` with token returns
+RL loss (CodeRL's ``trainers/trainer_rl.py:compute_loss``): ``-mean over valid tokens of log p(w_t) * r_t`` with token returns
 ``r_t = q_t * (R(sample) - R(greedy baseline))`` (``relative_returns``; absolute: ``R(sample)``),
 ``q_t`` the frozen critic's probability of the sample's true outcome class at token ``t``
 (``token_weights=uniform``: ``q_t = 1``). CE: token-mean cross-entropy on random ground-truth

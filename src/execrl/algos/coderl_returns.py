@@ -1,4 +1,5 @@
-"""CodeRL's returns and actor loss as pure tensor functions (spec §1.4, §1.7, §1.8).
+"""CodeRL's returns and actor loss as pure tensor functions (CodeRL's ``datasets/utils.py``,
+``apps_dataset.py:sample_rl_task`` and ``trainers/trainer_rl.py``).
 
 - reward of a program: ``R(u)`` for its outcome class ``u`` (-1 compile error, -0.6 runtime
   error, -0.3 failed, +1 passed; ``outcomes.CODERL_REWARDS``);

@@ -1,6 +1,6 @@
 """CodeRL's critic: a code LM that reads (problem, program) and predicts the program's outcome class.
 
-Architecture (CodeRL ``modeling_t5.py``, spec §1.6): the backbone is teacher-forced on the
+Architecture (CodeRL's ``modeling_t5.py`` and ``trainers/trainer_rl.py:compute_loss``): the backbone is teacher-forced on the
 candidate program; an error head ``Linear(d -> 128) -> ReLU -> Linear(128 -> C)`` is applied to
 every response position's final hidden state (after T5's tied-embedding rescale ``d^-0.5``),
 giving per-token class logits ``[B, T, C]``. The sequence prediction pools those token logits
@@ -116,7 +116,7 @@ class Critic(nn.Module):
     def token_class_probs(
         self, token_logits: torch.Tensor, classes: torch.Tensor, response_mask: torch.Tensor
     ) -> torch.Tensor:
-        """``q[b, t] = softmax(token_logits[b, t])[classes[b]]``, 0 on padding (CodeRL §1.7)."""
+        """``q[b, t] = softmax(token_logits[b, t])[classes[b]]``, 0 on padding (CodeRL's ``generate.py:generate_critic_inputs``)."""
         return token_class_probs(token_logits, classes, response_mask)
 
     # ------------------------------------------------------------------ text helpers

@@ -1,5 +1,6 @@
-"""Critic Sampling (CodeRL §1.10, never released upstream): sample, test on the example tests, then
-refine from critic-chosen prefixes of passing programs, or repair the best failing programs.
+"""Critic Sampling (the CodeRL paper's inference procedure, never released upstream): sample,
+test on the example tests, then refine from critic-chosen prefixes of passing programs, or repair
+the best failing programs.
 
 Per problem and round:
 
