@@ -8,7 +8,7 @@ import hydra
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import ROOT, compose
+from helpers.common import ROOT, compose
 
 # groups whose options compose with train.yaml; generate/evaluate-only groups with their own root
 TRAIN_GROUPS = [

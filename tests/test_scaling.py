@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import run_cli
+from helpers.common import run_cli
 
 FAST = [
     "++data.train_limit=64",
@@ -122,7 +122,7 @@ def test_ddp_cpu_ppo_adaptive_kl_beta_agrees_across_ranks(tmp_path: Path, monkey
     import json
     import os
 
-    from conftest import ROOT
+    from helpers.common import ROOT
 
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])

@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from conftest import compose, run_cli
+from helpers.common import compose, run_cli
 
 FAST = ["logger=csv", "callbacks=none", "+trainer.enable_checkpointing=false", "print_config=false"]
 

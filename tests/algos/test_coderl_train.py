@@ -13,7 +13,7 @@ from omegaconf import OmegaConf, open_dict
 from execrl.data.critic_labels import CriticLabel, write_labels
 from execrl.data.synth import SynthReader
 
-from conftest import compose
+from helpers.common import compose
 
 SMALL = [
     "warm_start.enabled=false",

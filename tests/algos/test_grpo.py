@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_ppo import ParityExecutor, _fit, _learning_check, _module, problems
+
+from helpers.rl import ParityExecutor, build_module, fit, learning_check, problems
 
 
 @pytest.mark.parametrize("model", ["tiny_t5", "tiny_causal"])
 def test_grpo_few_steps_updates_actor_and_logs(model, tmp_path):
     torch.manual_seed(0)
     ex = ParityExecutor()
-    _cfg, module = _module(
+    _cfg, module = build_module(
         model,
         "grpo",
         "binary",
@@ -20,7 +21,7 @@ def test_grpo_few_steps_updates_actor_and_logs(model, tmp_path):
     )
     assert not hasattr(module, "value_head")
     before = {k: v.clone() for k, v in module.actor.state_dict().items()}
-    trainer, rows = _fit(module, tmp_path, steps=4)
+    trainer, rows = fit(module, tmp_path, steps=4)
     assert trainer.global_step == 4 and len(ex.requests) == 4 * 2 * 4
     changed = sum(not torch.equal(before[k], v) for k, v in module.actor.state_dict().items())
     assert changed > len(before) // 2
@@ -56,9 +57,9 @@ def test_grpo_all_equal_rewards_make_a_noop_step(tmp_path):
             return res
 
     torch.manual_seed(0)
-    _, module = _module("tiny_t5", "grpo", "binary", AllFail(), ["algo.ce_coef=0.0"])
+    _, module = build_module("tiny_t5", "grpo", "binary", AllFail(), ["algo.ce_coef=0.0"])
     before = {k: v.clone() for k, v in module.actor.state_dict().items()}
-    trainer, rows = _fit(module, tmp_path, steps=2)
+    trainer, rows = fit(module, tmp_path, steps=2)
     assert trainer.global_step == 2
     assert all(torch.equal(before[k], v) for k, v in module.actor.state_dict().items())
     assert all(float(r["train/signal_frac"]) == 0.0 for r in rows if r.get("train/signal_frac"))
@@ -66,7 +67,7 @@ def test_grpo_all_equal_rewards_make_a_noop_step(tmp_path):
 
 @pytest.mark.slow
 def test_grpo_raises_compile_reward():
-    _learning_check("grpo", 20)
+    learning_check("grpo", 20)
 
 
 def test_on_policy_shortcut_gives_the_same_update(tmp_path):
@@ -74,7 +75,7 @@ def test_on_policy_shortcut_gives_the_same_update(tmp_path):
     finals = []
     for reuse in (True, False):
         torch.manual_seed(0)
-        _, module = _module(
+        _, module = build_module(
             "tiny_causal",
             "grpo",
             "binary",
@@ -87,7 +88,7 @@ def test_on_policy_shortcut_gives_the_same_update(tmp_path):
         module.policy_logprobs = lambda ro, idx, calls=calls, inner=inner: (
             calls.append(len(idx)) or inner(ro, idx)
         )
-        _, rows = _fit(module, tmp_path / str(reuse), steps=2)
+        _, rows = fit(module, tmp_path / str(reuse), steps=2)
         assert any(float(r["train/signal_frac"]) > 0 for r in rows if r.get("train/signal_frac"))
         assert len(calls) == (2 if reuse else 4)  # one forward per update instead of two
         finals.append(module.actor.state_dict())
@@ -120,14 +121,14 @@ def test_skipping_zero_advantage_rows_leaves_the_update_unchanged(loss_type, tmp
             f"algo.loss_type={loss_type}",
             f"algo.drop_zero_advantage_rows={mode == 'drop'}",
         ]
-        _, module = _module("tiny_causal", "grpo", "binary", OneAlwaysPasses(), extra)
+        _, module = build_module("tiny_causal", "grpo", "binary", OneAlwaysPasses(), extra)
         module.skip_zero_rows = mode != "full"
         calls = []
         inner = module.policy_logprobs
         module.policy_logprobs = lambda ro, idx, calls=calls, inner=inner: (
             calls.append(len(idx)) or inner(ro, idx)
         )
-        _fit(module, tmp_path / mode, steps=1)
+        fit(module, tmp_path / mode, steps=1)
         finals[mode], forwarded[mode] = module.actor.state_dict(), calls
     assert forwarded["full"] == [8] and forwarded["skip"][0] <= 4  # p0's 4 rows were not run
     for k in finals["full"]:
@@ -153,7 +154,7 @@ def test_dynamic_sampling_refills_with_signal(tmp_path):
 
     torch.manual_seed(0)
     ex = FirstTwoPass()
-    _, module = _module(
+    _, module = build_module(
         "tiny_causal",
         "grpo",
         "binary",
@@ -167,14 +168,16 @@ def test_dynamic_sampling_refills_with_signal(tmp_path):
         ],
     )
     module._refill_pool = problems(8)[2:]
-    _, rows = _fit(module, tmp_path, steps=1)
+    _, rows = fit(module, tmp_path, steps=1)
     row = next(r for r in rows if r.get("train/signal_groups"))
     assert float(row["train/signal_groups"]) >= 2 and float(row["train/signal_frac"]) == 1.0
     assert len(ex.requests) > 2 * 4 and float(row["train/dynamic_rounds"]) >= 1
 
 
 def test_ratio_logprobs_use_the_sampling_temperature():
-    _, module = _module("tiny_t5", "grpo", "binary", ParityExecutor(), ["algo.temperature=0.5"])
+    _, module = build_module(
+        "tiny_t5", "grpo", "binary", ParityExecutor(), ["algo.temperature=0.5"]
+    )
     ro = module.actor.generate(
         ["write f"], num_return_sequences=2, do_sample=True, max_new_tokens=4
     )
@@ -196,7 +199,7 @@ def test_kl_bias_correction_reaches_the_update(tmp_path):
     finals = {}
     for on in (True, False):
         torch.manual_seed(0)
-        _cfg, module = _module(
+        _cfg, module = build_module(
             "tiny_causal",
             "grpo",
             "binary",
@@ -210,10 +213,13 @@ def test_kl_bias_correction_reaches_the_update(tmp_path):
             ],
         )
         assert module.kl_bias_correction is on
-        _fit(module, tmp_path / str(on), steps=2)
+        fit(module, tmp_path / str(on), steps=2)
         finals[on] = module.actor.state_dict()
     assert any(
         not torch.allclose(finals[True][k], finals[False][k], rtol=1e-6, atol=1e-8)
         for k in finals[True]
     )
-    assert _module("tiny_causal", "grpo", "binary", ParityExecutor())[1].kl_bias_correction is True
+    assert (
+        build_module("tiny_causal", "grpo", "binary", ParityExecutor())[1].kl_bias_correction
+        is True
+    )

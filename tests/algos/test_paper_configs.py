@@ -10,7 +10,7 @@ from execrl.algos.schedules import ppocoder_plateau
 from execrl.data.critic_labels import CriticLabel, coderl_class, label_results, write_labels
 from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
 
-from conftest import compose
+from helpers.common import compose
 
 
 def test_ppocoder_paper_settings():
@@ -100,7 +100,7 @@ def test_one_outcome_class_first_failing_test():
 
 
 def test_offline_labels_without_baselines_decode_greedy_ones_or_refuse(tmp_path):
-    from test_ppo import ParityExecutor, problems
+    from helpers.rl import ParityExecutor, problems
 
     probs = problems(2)
     path = tmp_path / "critic_labels.jsonl"

@@ -3,75 +3,12 @@ plus a slow learning check (PPO raises a learnable reward)."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
-import hydra
-import lightning as L
 import pytest
 import torch
-from torch.utils.data import DataLoader
 
-from execrl.data.problem import Problem, Tests
-from execrl.execution.outcomes import ExecutionResult, Outcome
 from execrl.models.checkpoint import actor_state_dict
 
-from conftest import compose
-
-
-class ParityExecutor:
-    """Judges a program by the parity of its length (so sampled groups get different rewards);
-    ``infra_every`` > 0 makes every n-th request an infrastructure error."""
-
-    def __init__(self, infra_every: int = 0) -> None:
-        self.infra_every, self.requests = infra_every, []
-
-    def run(self, requests):
-        out = []
-        for r in requests:
-            self.requests.append(r)
-            n = len(self.requests)
-            if self.infra_every and n % self.infra_every == 0:
-                out.append(ExecutionResult(outcome=Outcome.INFRA_ERROR))
-            elif len(r.program) % 2 == 0:
-                out.append(ExecutionResult(outcome=Outcome.PASSED, num_tests=1))
-            else:
-                out.append(ExecutionResult(outcome=Outcome.COMPILE_ERROR, num_tests=1))
-        return out
-
-    def close(self):
-        pass
-
-
-def problems(n: int = 8) -> list[Problem]:
-    """Synthesis problems with one assert test and a Python reference solution."""
-    return [
-        Problem(
-            task_id=f"p{i}",
-            dataset="fake",
-            prompt=f"Write a function that returns {i} plus x.",
-            tests=Tests(style="assert", asserts=[f"assert f(1) == {i + 1}"]),
-            solutions=[f"def f(x):\n    return x + {i}\n"],
-        )
-        for i in range(n)
-    ]
-
-
-def translation_problems(n: int = 8) -> list[Problem]:
-    """XLCoST-shaped Java -> C++ problems: no tests, a C++ reference translation."""
-    return [
-        Problem(
-            task_id=f"t{i}",
-            dataset="fake",
-            prompt=f"class A {{ static int f(int x) {{ return x + {i}; }} }}",
-            language="cpp",
-            source_language="java",
-            source_code=f"class A {{ static int f(int x) {{ return x + {i}; }} }}",
-            solutions=[f"int f(int x) {{ int y = x + {i}; return y; }}"],
-        )
-        for i in range(n)
-    ]
-
+from helpers.rl import ParityExecutor, build_module, fit, learning_check, translation_problems
 
 METRICS = [
     "reward/mean",
@@ -89,60 +26,15 @@ METRICS = [
 ]
 
 
-def _module(model: str, algo: str, reward: str, executor, extra: list[str] = ()):
-    cfg = compose(
-        "train",
-        [
-            f"model={model}",
-            f"algo={algo}",
-            f"reward={reward}",
-            "model.max_new_tokens=8",
-            "algo.num_samples=2",
-            "algo.minibatch_size=2",
-            "algo.completions_every=0",
-            *extra,
-        ],
-    )
-    actor = hydra.utils.instantiate(cfg.model)
-    module = hydra.utils.instantiate(
-        cfg.algo,
-        actor=actor,
-        optimizer=hydra.utils.instantiate(cfg.optimizer),
-        scheduler=None,
-        executor=executor,
-        _recursive_=False,
-    )
-    return cfg, module
-
-
-def _fit(module, tmp_path: Path, steps: int, batch_size: int = 2, data=None):
-    trainer = L.Trainer(
-        max_steps=steps,
-        accelerator="cpu",
-        logger=L.pytorch.loggers.CSVLogger(tmp_path),
-        log_every_n_steps=1,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        gradient_clip_val=None,
-        default_root_dir=tmp_path,
-    )
-    loader = DataLoader(data or problems(8), batch_size=batch_size, shuffle=False, collate_fn=list)
-    trainer.fit(module, train_dataloaders=loader)
-    with open(next(tmp_path.rglob("metrics.csv"))) as fh:
-        rows = list(csv.DictReader(fh))
-    return trainer, rows
-
-
 @pytest.mark.parametrize("model", ["tiny_t5", "tiny_causal"])
 def test_ppo_few_steps_updates_actor_and_logs(model, tmp_path):
     torch.manual_seed(0)
     ex = ParityExecutor()
-    cfg, module = _module(model, "ppo", "ppocoder", ex, ["algo.ppo_epochs=2"])
+    cfg, module = build_module(model, "ppo", "ppocoder", ex, ["algo.ppo_epochs=2"])
     before = {k: v.clone() for k, v in module.actor.state_dict().items()}
     ref_before = {k: v.clone() for k, v in module.ref_actor.state_dict().items()}
     v_before = module.value_head.summary.weight.clone()
-    trainer, rows = _fit(module, tmp_path, steps=8, data=translation_problems(8))
+    trainer, rows = fit(module, tmp_path, steps=8, data=translation_problems(8))
     # 2 problems x 2 samples = 4 rows, minibatch 2, 2 epochs: 4 optimizer steps per iteration
     assert trainer.global_step == 8 and len(ex.requests) == 2 * 4
     # PPOCoder's translation reward: compile checks (no tests), AST/DFG against the C++ reference
@@ -176,10 +68,10 @@ def test_ppo_few_steps_updates_actor_and_logs(model, tmp_path):
 def test_ppo_unit_test_reward_drops_infra_errors_and_checkpoints(tmp_path):
     torch.manual_seed(0)
     ex = ParityExecutor(infra_every=3)
-    _, module = _module(
+    _, module = build_module(
         "tiny_t5", "ppo", "unit_test", ex, ["algo.ppo_epochs=1", "algo.minibatch_size=8"]
     )
-    trainer, rows = _fit(module, tmp_path, steps=3)
+    trainer, rows = fit(module, tmp_path, steps=3)
     assert all(r.mode == "tests" for r in ex.requests)
     dropped = [float(r["train/dropped"]) for r in rows if r.get("train/dropped")]
     assert sum(dropped) == sum(1 for i in range(len(ex.requests)) if (i + 1) % 3 == 0)
@@ -193,76 +85,9 @@ def test_ppo_unit_test_reward_drops_infra_errors_and_checkpoints(tmp_path):
     assert ckpt["execrl_rl_state"]["kl_coef"] == pytest.approx(module.kl_ctl.value)
 
 
-# ---- slow learning check: the fake executor "passes" programs shorter than 12 characters, about half
-# of the tiny random actor's top-k samples at the start, so the policy can learn to be terse.
-class ShortPasses:
-    def run(self, requests):
-        return [
-            ExecutionResult(
-                outcome=Outcome.PASSED if len(r.program) < 12 else Outcome.COMPILE_ERROR
-            )
-            for r in requests
-        ]
-
-
-class Record(L.Callback):
-    def __init__(self):
-        self.rows = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.rows.append({k: float(v) for k, v in trainer.callback_metrics.items()})
-
-
 @pytest.mark.slow
 def test_ppo_raises_compile_reward():
-    _learning_check("ppo", 60)
-
-
-def _learning_check(algo: str, steps: int):
-    """``algo`` (with the repo config) raises a learnable reward within ``steps`` optimizer steps."""
-    torch.manual_seed(0)
-    cfg = compose(
-        "train",
-        [
-            "model=tiny_t5",
-            f"algo={algo}",
-            "reward=compiler",
-            "model.max_new_tokens=16",
-            "algo.num_samples=4",
-            "algo.top_k=5",
-            "algo.completions_every=0",
-            "algo.ce_coef=0",
-            "algo.minibatch_size=16",
-        ],
-    )
-    actor = hydra.utils.instantiate(cfg.model)
-    module = hydra.utils.instantiate(
-        cfg.algo,
-        actor=actor,
-        optimizer=hydra.utils.instantiate(cfg.optimizer),
-        scheduler=None,
-        executor=ShortPasses(),
-        _recursive_=False,
-    )
-    rec = Record()
-    trainer = L.Trainer(
-        max_steps=steps,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        gradient_clip_val=None,
-        callbacks=[rec],
-    )
-    trainer.fit(
-        module,
-        train_dataloaders=DataLoader(problems(8) * 50, batch_size=4, shuffle=True, collate_fn=list),
-    )
-    r = [row["reward/mean"] for row in rec.rows]
-    first, last = sum(r[:5]) / 5, sum(r[-5:]) / 5
-    assert last > first + 0.3, (first, last)
-    assert last > 0.8
+    learning_check("ppo", 60)
 
 
 def test_ppo_refuses_a_reward_kl_without_the_kl_gradient():
@@ -270,8 +95,8 @@ def test_ppo_refuses_a_reward_kl_without_the_kl_gradient():
     with pytest.raises(
         Exception, match="kl_estimator='k3' does not give a KL gradient"
     ):  # hydra wraps the ValueError
-        _module("tiny_t5", "ppo", "unit_test", ParityExecutor(), ["algo.kl_estimator=k3"])
-    cfg, module = _module("tiny_t5", "ppo", "unit_test", ParityExecutor())
+        build_module("tiny_t5", "ppo", "unit_test", ParityExecutor(), ["algo.kl_estimator=k3"])
+    cfg, module = build_module("tiny_t5", "ppo", "unit_test", ParityExecutor())
     assert cfg.algo.kl_estimator == "k1" and module.kl_estimator == "k1"
 
 
@@ -279,7 +104,7 @@ def test_missing_eos_penalty_and_reward_whitening():
     from execrl.models.actor import Rollout
     from execrl.rewards.base import RewardBatch
 
-    _, module = _module(
+    _, module = build_module(
         "tiny_t5",
         "ppo",
         "unit_test",

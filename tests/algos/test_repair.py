@@ -15,7 +15,7 @@ from execrl.data.problem import Problem, Tests
 from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
 from execrl.sampling.critic_sampling import DEFAULT_REPAIR_TEMPLATE, CriticSampler, repair_prompt
 
-from conftest import compose, run_cli
+from helpers.common import compose, run_cli
 
 SOLUTION = "def f(x):\n    return x + 1\n"
 

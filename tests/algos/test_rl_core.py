@@ -305,7 +305,7 @@ def actor(request):
     import hydra
     from omegaconf import OmegaConf
 
-    from conftest import ROOT
+    from helpers.common import ROOT
 
     torch.manual_seed(0)
     cfg = OmegaConf.load(ROOT / "conf" / "model" / f"{request.param}.yaml")

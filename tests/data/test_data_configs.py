@@ -7,7 +7,7 @@ import json
 import pytest
 from hydra.utils import instantiate
 
-from conftest import ROOT, compose
+from helpers.common import ROOT, compose
 
 OPTIONS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
 SMALL_SYNTH = ["data.reader.sizes.sft=200", "data.reader.sizes.rl=50", "data.reader.sizes.heldout=50", "data.reader.sizes.val=20"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, requires_java_cpp
+from helpers.common import ROOT, requires_java_cpp
 from execrl.data.apps import APPSReader, read_example_tests
 from execrl.data.mbpp import MBPPReader
 from execrl.data.problem import DataError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import requires_java_cpp
+from helpers.common import requires_java_cpp
 from execrl.data.synth import SynthReader
 
 SMALL = {"sft": 2000, "rl": 2000, "heldout": 300, "val": 100}

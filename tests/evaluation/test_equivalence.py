@@ -8,7 +8,7 @@ from execrl.data.problem import Problem
 from execrl.execution.outcomes import Outcome
 from execrl.metrics.equivalence import SourceOutputs, judge_translations
 
-from conftest import compose, requires_csharp, requires_java_cpp, requires_php
+from helpers.common import compose, requires_csharp, requires_java_cpp, requires_php
 
 PY_SRC = "def total(n):\n    s = 0\n    for i in range(n):\n        s += i * 2\n    return s\nprint(total(10))\nprint(total(3) - 1)\n"
 

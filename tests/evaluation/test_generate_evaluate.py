@@ -8,7 +8,7 @@ import pytest
 
 from execrl.execution.outcomes import CLASS_NAMES, Outcome
 
-from conftest import compose, requires_java_cpp, run_cli
+from helpers.common import compose, requires_java_cpp, run_cli
 
 
 def _lines(path):

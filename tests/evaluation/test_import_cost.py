@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from helpers.common import ROOT
 
 HEAVY = ("torch", "transformers", "lightning", "pytorch_lightning", "wandb", "codebleu")
 

@@ -13,7 +13,7 @@ from execrl.data.humaneval import HumanEvalReader, complete_program
 from execrl.data.problem import DataError
 from execrl.metrics.samples import ProblemSamplesIn, align_samples, read_samples, task_id_aliases
 
-from conftest import ROOT, run_cli
+from helpers.common import ROOT, run_cli
 
 EXAMPLE = ROOT / "data" / "humaneval" / "example.jsonl"
 

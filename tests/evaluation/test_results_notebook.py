@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from conftest import ROOT, compose
+from helpers.common import ROOT, compose
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("pandas")

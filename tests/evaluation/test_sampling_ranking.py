@@ -10,7 +10,7 @@ from execrl.data.problem import Problem, Tests
 from execrl.sampling.plain import PlainSampler
 from execrl.tasks.evaluate import Judge, compute_metrics
 
-from conftest import compose
+from helpers.common import compose
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from execrl.data.apps import APPSReader
 from execrl.execution import ExecRequest, Executor
 from execrl.execution.harness import APPS_PRELUDE, apps_wrap
 
-from conftest import ROOT
+from helpers.common import ROOT
 
 ORACLE = r"""
 import contextlib, io, json, signal, sys

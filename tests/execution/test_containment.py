@@ -23,7 +23,7 @@ from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Executor, Outcome
 from execrl.execution.sandbox import CGROUP_ROOT, probe
 
-from conftest import ROOT, requires_java_cpp
+from helpers.common import ROOT, requires_java_cpp
 
 pytestmark = pytest.mark.skipif(
     probe().level != "sealed", reason="needs the sealed level (root, bwrap, libseccomp, cgroup v1)"

@@ -32,7 +32,7 @@ from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Outcome
 from execrl.execution.sandbox import probe
 
-from conftest import ROOT
+from helpers.common import ROOT
 from helpers.naive_harness import (
     SPRAY_LIB,
     check_rejected,

@@ -14,7 +14,7 @@ from execrl.data.problem import Tests
 from execrl.data.xlcost import XLCoSTReader
 from execrl.execution import ExecRequest, Executor, Outcome
 
-from conftest import ROOT, has_toolchain, requires_csharp, requires_java_cpp, requires_php
+from helpers.common import ROOT, has_toolchain, requires_csharp, requires_java_cpp, requires_php
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from execrl.data import prompting
 from execrl.models.actor import FenceStop, build_actor
 from execrl.sampling.postprocess import postprocess
 
-from conftest import compose
+from helpers.common import compose
 from tiny_gguf import CHAT_TEMPLATE
 
 

@@ -208,7 +208,7 @@ def test_real_smollm2_writes_code_for_mbpp(tmp_path) -> None:
 
     import hydra
 
-    from conftest import compose
+    from helpers.common import compose
 
     cfg = compose("generate", ["model=smollm2_135m", "data=mbpp"], output_dir=tmp_path)
     actor = hydra.utils.instantiate(cfg.model)

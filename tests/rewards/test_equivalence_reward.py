@@ -7,7 +7,7 @@ import hydra
 from execrl.data.problem import Problem
 from execrl.rewards import EquivalenceReward, WeightedSum
 
-from conftest import compose, requires_java_cpp
+from helpers.common import compose, requires_java_cpp
 
 SRC = "def total(n):\n    s = 0\n    for i in range(n):\n        s += i * 2\n    return s\nprint(total(10))\n"
 

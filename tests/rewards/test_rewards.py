@@ -9,7 +9,7 @@ from execrl.data.problem import Problem, Tests
 from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
 from execrl.rewards import ASTMatch, CompilerReward, DFGMatch, UnitTestReward, WeightedSum
 
-from conftest import compose
+from helpers.common import compose
 
 
 class FakeExecutor:

@@ -1,0 +1,65 @@
+"""What many tests share: the project root, Hydra compose against the repo's conf/, running an
+entry point as a user would, and skip marks for missing toolchains. Importing it sets the test
+environment (offline wandb and hub)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+__all__ = [
+    "PYTHON",
+    "ROOT",
+    "compose",
+    "has_toolchain",
+    "requires_csharp",
+    "requires_java_cpp",
+    "requires_php",
+    "run_cli",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub here: fail fast instead of retrying
+PYTHON = sys.executable
+
+from execrl.utils.config import compose  # noqa: E402  (after the env above)
+
+
+def has_toolchain(*tools: str) -> bool:
+    return all(shutil.which(t) for t in tools)
+
+
+requires_java_cpp = pytest.mark.skipif(
+    not has_toolchain("javac", "java", "g++"), reason="Requires: javac, java, g++"
+)
+requires_csharp = pytest.mark.skipif(
+    not has_toolchain("mcs", "mono"), reason="Requires: mcs, mono (apt: mono-mcs mono-runtime)"
+)
+requires_php = pytest.mark.skipif(not has_toolchain("php"), reason="Requires: php (apt: php-cli)")
+
+
+def run_cli(script: str, *overrides: str, timeout: int = 600, cwd: Path = ROOT):
+    """Run a top-level entry point (train.py / generate.py / evaluate.py) like a user would."""
+    import subprocess
+
+    env = {
+        **os.environ,
+        "PROJECT_ROOT": str(ROOT),
+        "WANDB_MODE": "offline",
+        "HYDRA_FULL_ERROR": "1",
+    }
+    return subprocess.run(
+        [PYTHON, str(ROOT / script), *overrides],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
