@@ -15,6 +15,7 @@ from execrl.data.problem import Problem
 from execrl.execution.outcomes import Outcome
 from execrl.execution.request import ExecRequest
 from execrl.models.actor import Actor
+from execrl.utils.tracking import log_table
 
 
 def exec_request(problem: Problem, program: str, which: str = "tests") -> ExecRequest:
@@ -141,10 +142,8 @@ class ActorModule(LightningModule):
         with open(root / f"{key.replace('/', '_')}_{step:06d}.jsonl", "w") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-        for lg in self.loggers:
-            if type(lg).__name__ == "WandbLogger":
-                cols = list(rows[0].keys())
-                lg.log_table(key=key, columns=cols, data=[[r.get(c) for c in cols] for r in rows])
+        cols = list(rows[0].keys())
+        log_table(self.loggers, key, cols, [[r.get(c) for c in cols] for r in rows])
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:

@@ -54,6 +54,7 @@ from execrl.data.problem import Problem
 from execrl.execution.outcomes import CLASS_NAMES, CODERL_REWARDS, coderl_reward
 from execrl.models.critic import Critic, build_critic, load_critic, token_class_probs
 from execrl.utils.shuffled import ShuffledPasses
+from execrl.utils.tracking import log_histogram
 
 log = logging.getLogger("execrl")
 
@@ -618,13 +619,4 @@ class CodeRLModule(ActorModule):
             return
         if int(self.global_step) % max(int(self.trainer.log_every_n_steps), 1):
             return
-        for lg in self.loggers:
-            if type(lg).__name__ == "WandbLogger":
-                import wandb
-
-                lg.experiment.log(
-                    {
-                        "train/returns_hist": wandb.Histogram(r.numpy()),
-                        "trainer/global_step": int(self.global_step),
-                    }
-                )
+        log_histogram(self.loggers, "train/returns_hist", r.numpy(), int(self.global_step))

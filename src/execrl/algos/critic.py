@@ -35,6 +35,7 @@ from execrl.data.critic_labels import (
 from execrl.data.problem import Problem
 from execrl.models.critic import Critic, build_critic
 from execrl.utils.shuffled import ShuffledPasses
+from execrl.utils.tracking import log_table
 
 
 def label_targets(labels: list[CriticLabel], binary: bool) -> torch.Tensor:
@@ -286,10 +287,9 @@ class CriticModule(ActorModule):
         (root / f"confusion_{int(self.global_step):06d}.json").write_text(
             json.dumps({"classes": names, "matrix": matrix})
         )
-        for lg in self.loggers:
-            if type(lg).__name__ == "WandbLogger":
-                lg.log_table(
-                    key="val/critic_confusion",
-                    columns=["true", *names],
-                    data=[[n, *row] for n, row in zip(names, matrix)],
-                )
+        log_table(
+            self.loggers,
+            "val/critic_confusion",
+            ["true", *names],
+            [[n, *row] for n, row in zip(names, matrix)],
+        )

@@ -25,6 +25,7 @@ from execrl.utils.config import (
     print_config_tree,
     task_wrapper,
 )
+from execrl.utils.tracking import finish_wandb
 
 log = logging.getLogger("execrl")
 
@@ -179,7 +180,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 ws_cfg.paths.output_dir,
             )
             _, warm, _ = fit(ws_cfg, executor)
-            _finish_wandb()
+            finish_wandb()
             with open_dict(cfg):
                 cfg.actor_ckpt = str(Path(ws_cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
         metrics, module, datamodule = fit(cfg, executor)
@@ -209,13 +210,3 @@ def _before_after(
         json.dumps({"split": split, "n": len(problems), **out}, indent=2)
     )
     return out
-
-
-def _finish_wandb() -> None:
-    try:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
-    except ImportError:
-        pass

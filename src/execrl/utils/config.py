@@ -12,6 +12,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from execrl.utils.tracking import finish_wandb
+
 log = logging.getLogger("execrl")
 
 PRINT_ORDER = (
@@ -232,11 +234,7 @@ def task_wrapper(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], An
             log.exception("task failed")
             raise
         finally:
-            wandb = sys.modules.get(
-                "wandb"
-            )  # no wandb run without an imported wandb: never import it here
-            if wandb is not None and getattr(wandb, "run", None) is not None:
-                wandb.finish()
+            finish_wandb()
 
     return wrapped
 
