@@ -29,7 +29,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -397,7 +396,8 @@ class WorkerCgroup:
         while True:
             reap()
             try:
-                left = int(_read_file(self._pids_current)) - threading.active_count()
+                ours = len(os.listdir("/proc/self/task"))  # every thread of the worker counts
+                left = int(_read_file(self._pids_current)) - ours
             except (OSError, ValueError):
                 return
             if left <= 0 or time.monotonic() > deadline:
