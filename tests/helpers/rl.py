@@ -139,29 +139,15 @@ class Record(L.Callback):
 def learning_check(algo: str, steps: int):
     """``algo`` (with the repo config) raises a learnable reward within ``steps`` optimizer steps."""
     torch.manual_seed(0)
-    cfg = compose(
-        "train",
-        [
-            "model=tiny_t5",
-            f"algo={algo}",
-            "reward=compiler",
-            "model.max_new_tokens=16",
-            "algo.num_samples=4",
-            "algo.top_k=5",
-            "algo.completions_every=0",
-            "algo.ce_coef=0",
-            "algo.minibatch_size=16",
-        ],
-    )
-    actor = hydra.utils.instantiate(cfg.model)
-    module = hydra.utils.instantiate(
-        cfg.algo,
-        actor=actor,
-        optimizer=hydra.utils.instantiate(cfg.optimizer),
-        scheduler=None,
-        executor=ShortPasses(),
-        _recursive_=False,
-    )
+    extra = [
+        "model.max_new_tokens=16",
+        "algo.num_samples=4",
+        "algo.top_k=5",
+        "algo.ce_coef=0",
+        "algo.minibatch_size=16",
+    ]
+    # these come after build_module's own overrides, so they win
+    _, module = build_module("tiny_t5", algo, "compiler", ShortPasses(), extra)
     rec = Record()
     trainer = L.Trainer(
         max_steps=steps,
