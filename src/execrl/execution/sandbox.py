@@ -317,6 +317,7 @@ class WorkerCgroup:
             pass
         self.run_dir: Path | None = None
         self.run_procs = ""
+        self._program_mb: int | None = None  # the program group's limit as last written
         self._procs = str(self.dirs[0] / "cgroup.procs")
         self._pids_current = str(self.dirs[0] / "pids.current")
         self._failcnt = self.failcnt()
@@ -329,7 +330,7 @@ class WorkerCgroup:
         self._failcnt = self.failcnt()
 
     def set_program_memory(self, memory_mb: int) -> None:
-        if self.run_dir is None or memory_mb == getattr(self, "_program_mb", None):
+        if self.run_dir is None or memory_mb == self._program_mb:
             return
         self._program_mb = memory_mb
         outer = int((self.dirs[1] / "memory.limit_in_bytes").read_text())
@@ -666,15 +667,12 @@ class CompiledFilter:
     ``prctl``: libseccomp's own ``load`` recompiles the filter every time (a third of a ms)."""
 
     def __init__(self, rules) -> None:
-        r, w = os.pipe()
-        try:
-            with os.fdopen(w, "wb", closefd=True) as fh:
-                rules.export_bpf(fh)
-            bpf = b""
-            while chunk := os.read(r, 1 << 16):
-                bpf += chunk
-        finally:
-            os.close(r)
+        with os.fdopen(
+            os.memfd_create("execrl-seccomp"), "w+b"
+        ) as fh:  # a pipe would block past 64 KiB
+            rules.export_bpf(fh)
+            fh.seek(0)
+            bpf = fh.read()
         if not bpf or len(bpf) % 8:
             raise OSError("libseccomp exported no BPF program")
         self._buf = ctypes.create_string_buffer(bpf, len(bpf))

@@ -20,6 +20,7 @@ import select
 import selectors
 import signal
 import struct
+import sys
 import threading
 import time
 import traceback
@@ -488,8 +489,6 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        if c.feeder is not None:
-            c.feeder.join(timeout=1)
         if c.workdir:
             sandbox.remove_workdir(c.workdir)
         rep = RunReport(
@@ -788,6 +787,10 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     cfg: WorkerConfig = recv_msg(proto_in)
+    # ``python -c`` puts the working directory first on sys.path: the worker imports later (numpy on
+    # first need), and below the sealed level a program may be able to write there
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
     # warm the zygote: what the children would otherwise import on every run (numpy on first need:
     # Worker.start; every page the zygote holds is copied at each fork and freed at each exit)
     for name in PREIMPORT:  # the stdlib may not be readable by the sandbox user (e.g. under /root)
