@@ -331,3 +331,37 @@ def test_killing_evaluate_py_mid_run_leaves_nothing_behind(tmp_path) -> None:
         f"hydra.run.dir={tmp_path / 'run'}",
     ]
     _killed_leaves_nothing(cmd, lambda p: len(_in_groups_of(p.pid)) >= 10)
+
+
+def test_sealed_worker_runs_the_parents_execrl(tmp_path) -> None:
+    """A sealed worker imports the execrl this process imports (a checkout on PYTHONPATH, here a
+    copy under /tmp), not whichever one the interpreter has installed."""
+    import shutil
+
+    copy = tmp_path / "src"
+    shutil.copytree(
+        ROOT / "src" / "execrl", copy / "execrl", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    marker = "# canary: this copy of the worker ran\n"
+    worker = copy / "execrl" / "execution" / "worker.py"
+    worker.write_text(
+        worker.read_text() + "\nimport sys as _s\n_s.stderr.write('COPY_WORKER_RAN\\n')\n" + marker
+    )
+    probe_prog = textwrap.dedent(
+        f"""
+        import execrl
+        assert execrl.__file__.startswith({str(copy)!r}), execrl.__file__
+        from execrl.data.problem import Tests
+        from execrl.execution import ExecRequest, Executor
+        with Executor(workers=1, min_isolation="sealed") as ex:
+            r = ex.run([ExecRequest(program="def f(x):\\n    return x + 1\\n",
+                                    tests=Tests(style="assert", asserts=["assert f(1) == 2"]))])[0]
+        print("OUTCOME", r.outcome.value)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    r = subprocess.run(
+        [sys.executable, "-c", probe_prog], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "OUTCOME passed" in r.stdout, r.stderr[-2000:]
+    assert "COPY_WORKER_RAN" in r.stderr  # the canary: the copy's worker module was the one run

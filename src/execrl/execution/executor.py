@@ -63,7 +63,9 @@ class _WorkerHandle:
             if caps.sealed:
                 self.cgroup.add_program_group()
         if caps.sealed:
-            env.pop("PYTHONPATH", None)  # the jail holds the interpreter and execrl, nothing else
+            # the jail holds the interpreter and execrl, nothing else; the worker imports the same
+            # execrl as this process (a checkout on PYTHONPATH, not only the installed one)
+            env["PYTHONPATH"] = sandbox.execrl_dir()
             env["TMPDIR"] = "/tmp"
             argv = sandbox.jail_argv(caps, sandbox.cache_dir(), self.cgroup.dirs) + argv
         self.proc = subprocess.Popen(

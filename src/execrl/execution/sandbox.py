@@ -263,16 +263,21 @@ def jail_argv(caps: Capabilities, cache_dir: Path, cgroup_dirs: list[Path]) -> l
     return a + ["--setenv", "TMPDIR", "/tmp", "--chdir", "/tmp", "--"]
 
 
-def python_dirs() -> list[str]:
-    """The interpreter, its environment and the execrl package: nothing else of the project."""
+def execrl_dir() -> str:
+    """The directory this process imports the execrl package from (bound into the jail)."""
     import execrl
 
+    return str(Path(execrl.__file__).resolve().parents[1])
+
+
+def python_dirs() -> list[str]:
+    """The interpreter, its environment and the execrl package: nothing else of the project."""
     dirs = {
         sys.prefix,
         sys.base_prefix,
         sys.exec_prefix,
         sys.base_exec_prefix,
-        str(Path(execrl.__file__).resolve().parents[1]),
+        execrl_dir(),
     }
     exe = Path(sys.executable).resolve()
     dirs.add(str(exe.parent.parent))
