@@ -66,13 +66,13 @@ def load(limit: int | None):
 
 
 def run_ours(items, workers: int, timeout: float):
-    from execrl.algos.base import exec_request
     from execrl.execution import Executor
+    from execrl.judging.requests import judge_request
 
     with Executor(workers=workers, timeout_s=timeout) as ex:
-        ex.run([exec_request(items[0][0], items[0][1])])  # workers warm, as in training
+        ex.run([judge_request(items[0][0], items[0][1])])  # workers warm, as in training
         t0 = time.perf_counter()
-        results = ex.run([exec_request(p, c) for p, c in items])
+        results = ex.run([judge_request(p, c) for p, c in items])
         dt = time.perf_counter() - t0
         return [r.passed for r in results], dt, ex.isolation_level
 
@@ -84,10 +84,10 @@ def timeline(items, workers: int, timeout: float) -> dict:
     import threading
     from collections import deque
 
-    from execrl.algos.base import exec_request
     from execrl.execution import Executor
+    from execrl.judging.requests import judge_request
 
-    reqs = [exec_request(p, c) for p, c in items]
+    reqs = [judge_request(p, c) for p, c in items]
     todo, lock = deque(range(len(reqs))), threading.Lock()
     took: list = [None] * len(reqs)
 

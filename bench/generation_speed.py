@@ -46,9 +46,9 @@ def main() -> None:
     import hydra
     import torch
 
-    from execrl.algos.base import exec_request
     from execrl.execution import Executor
-    from execrl.sampling.postprocess import postprocess
+    from execrl.judging.requests import judge_request
+    from execrl.rollout.postprocess import postprocess
     from execrl.tasks.train import outcome_rates
     from execrl.utils.config import compose
 
@@ -106,7 +106,7 @@ def main() -> None:
                         ro.prompt_ids, ro.prompt_mask, ro.response_ids, ro.response_mask
                     )["logprobs"]
                 nll.append(float(-lp.sum() / ro.response_mask.sum()))
-            results = ex.run([exec_request(p, prog) for p, prog in zip(problems, programs)])
+            results = ex.run([judge_request(p, prog) for p, prog in zip(problems, programs)])
             base_programs = base_programs or programs
             rows[v] = {
                 "tokens_per_s": statistics.mean(times[v]),

@@ -168,9 +168,8 @@ def judge(
     sandbox outcomes (instruct prompts: post-processed as generate.py does)."""
     import hydra
 
-    from execrl.algos.base import exec_request
     from execrl.execution import Executor
-    from execrl.sampling.postprocess import postprocess
+    from execrl.rollout.judged import sample_and_judge
     from execrl.utils.config import compose
 
     cfg = compose(
@@ -184,21 +183,9 @@ def judge(
     dm = hydra.utils.instantiate(cfg.data)
     problems = dm.problems(dm.test_split, limit)
     actor = load_judged_actor(ckpt, cfg)
-    programs: list[str] = []
-    outcomes: list = []
     with Executor(workers=2) as ex:
-        for i in range(0, len(problems), 32):
-            batch = problems[i : i + 32]
-            texts = actor.generate([p.prompt for p in batch], do_sample=False).texts
-            texts = [
-                postprocess(t, p) if p.meta.get("prompt_style") == "instruct" else t
-                for p, t in zip(batch, texts)
-            ]
-            programs += texts
-            outcomes += [
-                r.outcome for r in ex.run([exec_request(p, prog) for p, prog in zip(batch, texts)])
-            ]
-    return problems, programs, outcomes
+        judged = sample_and_judge(actor, problems, ex, batch_size=32, postprocess_instruct=True)
+    return problems, [j.program for j in judged], [j.outcome for j in judged]
 
 
 def pass_at_k(
@@ -214,10 +201,9 @@ def pass_at_k(
     ``n_problems`` held-out problems of :func:`judge`'s subset."""
     import hydra
 
-    from execrl.algos.base import exec_request
     from execrl.execution import Executor
     from execrl.metrics.passk import mean_pass_at_k
-    from execrl.sampling.postprocess import postprocess
+    from execrl.rollout.judged import sample_and_judge
     from execrl.utils.config import compose
 
     cfg = compose(
@@ -231,26 +217,22 @@ def pass_at_k(
     dm = hydra.utils.instantiate(cfg.data)
     problems = dm.problems(dm.test_split, max(n_problems, 1))[:n_problems]
     actor = load_judged_actor(ckpt, cfg)
-    counts = []
     with Executor(workers=2) as ex:
-        for i in range(0, len(problems), 4):
-            batch = problems[i : i + 4]
-            texts = actor.generate(
-                [p.prompt for p in batch],
-                num_return_sequences=n,
-                do_sample=True,
-                temperature=temperature,
-                top_p=0.95,
-            ).texts
-            rows = [batch[j // n] for j in range(len(texts))]
-            progs = [
-                postprocess(t, p) if p.meta.get("prompt_style") == "instruct" else t
-                for p, t in zip(rows, texts)
-            ]
-            res = ex.run([exec_request(p, prog) for p, prog in zip(rows, progs)])
-            for j in range(len(batch)):
-                ok = [r for r in res[j * n : (j + 1) * n] if not r.outcome.is_infra]
-                counts.append((len(ok), sum(r.passed for r in ok)))
+        judged = sample_and_judge(
+            actor,
+            problems,
+            ex,
+            n=n,
+            do_sample=True,
+            batch_size=4,
+            postprocess_instruct=True,
+            temperature=temperature,
+            top_p=0.95,
+        )
+    counts = []
+    for j in range(len(problems)):
+        ok = [x.result for x in judged[j * n : (j + 1) * n] if not x.outcome.is_infra]
+        counts.append((len(ok), sum(r.passed for r in ok)))
     return {f"pass@{k}": mean_pass_at_k(counts, k) for k in (1, 5, 10) if k <= n}
 
 

@@ -177,8 +177,8 @@ def run_trl(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, fl
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from execrl.algos.base import exec_request
     from execrl.execution import Outcome
+    from execrl.judging.requests import judge_request
     from execrl.models.checkpoint import load_actor
     from execrl.utils.config import compose
 
@@ -195,7 +195,7 @@ def run_trl(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, fl
 
     def unit_test_reward(prompts, completions, task_id, **_) -> list[float]:
         t0 = time.perf_counter()
-        res = executor.run([exec_request(by_id[t], c) for t, c in zip(task_id, completions)])
+        res = executor.run([judge_request(by_id[t], c) for t, c in zip(task_id, completions)])
         stage["reward"] = stage.get("reward", 0.0) + time.perf_counter() - t0
         return [1.0 if r.outcome is Outcome.PASSED else 0.0 for r in res]
 

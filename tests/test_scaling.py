@@ -87,10 +87,10 @@ def test_resume_continues_step_count(tmp_path: Path) -> None:
 
 def test_ray_executor_matches_local_pool() -> None:
     pytest.importorskip("ray")
-    from execrl.data.problem import Tests
     from execrl.execution import Executor
     from execrl.execution.ray_executor import RayExecutor
     from execrl.execution.request import ExecRequest
+    from execrl.vocabulary import Tests
 
     tests = Tests(style="assert", asserts=["assert f(2) == 4", "assert f(3) == 9"])
     programs = [

@@ -120,3 +120,36 @@ def test_timed_checkpoints_under_manual_optimisation(tmp_path: Path) -> None:
     assert (
         steps == [int(f.stem.split("_")[1]) for f in timed] and len(steps) >= 2 and steps[-1] == 3
     )
+
+
+def test_warm_start_is_its_own_stage(tmp_path: Path) -> None:
+    """An override names the stage it changes: the algorithm's optimizer, reward and trainer
+    settings never reach the SFT stage, and ``warm_start.*`` never reaches the algorithm."""
+    from omegaconf import OmegaConf
+
+    from execrl.tasks.train import warm_start_config
+
+    cfg = compose(
+        "train",
+        [
+            "algo=grpo",  # its shared/rl sets trainer.gradient_clip_val=null (manual optimisation)
+            "optimizer.lr=3e-5",
+            "reward=binary",
+            "trainer.accumulate_grad_batches=4",
+            "warm_start.optimizer.lr=2e-3",
+            "warm_start.max_steps=7",
+            "data.batch_size=3",  # shared
+        ],
+        output_dir=tmp_path,
+    )
+    before = OmegaConf.to_yaml(cfg)
+    stage = warm_start_config(cfg)
+    assert stage.algo._target_ == "execrl.algos.sft.SFTModule"
+    assert stage.optimizer.lr == 2e-3 and cfg.optimizer.lr == 3e-5
+    assert stage.trainer.max_steps == 7 and stage.trainer.gradient_clip_val == 1.0
+    assert stage.trainer.accumulate_grad_batches == 1 and cfg.trainer.accumulate_grad_batches == 4
+    assert stage.data.batch_size == 3 and stage.model == cfg.model
+    assert stage.paths.output_dir == str(tmp_path / "warm_start")
+    assert stage.trainer.default_root_dir == str(tmp_path / "warm_start")
+    assert not stage.warm_start.enabled and stage.actor_ckpt is None
+    assert OmegaConf.to_yaml(cfg) == before  # the algorithm's config is left as it was

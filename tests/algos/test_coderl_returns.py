@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from execrl.algos.coderl_returns import (
+from execrl.algos.coderl.returns import (
     class_rewards,
     coderl_token_returns,
     mix_losses,

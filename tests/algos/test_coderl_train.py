@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-from execrl.data.critic_labels import CriticLabel, write_labels
+from execrl.algos.coderl.labels import CriticLabel, write_labels
 from execrl.data.synth import SynthReader
 
 from helpers.common import compose
@@ -130,7 +130,7 @@ def test_short_coderl_run_updates_actor_and_logs(
 
 
 def test_rl_gradient_raises_logprob_of_positive_return_and_lowers_negative() -> None:
-    from execrl.algos.coderl import CodeRLModule, PoolItem
+    from execrl.algos.coderl.module import CodeRLModule, PoolItem
     from execrl.models.actor import build_actor
 
     torch.manual_seed(0)
@@ -161,7 +161,7 @@ def test_rl_gradient_raises_logprob_of_positive_return_and_lowers_negative() -> 
 
 
 def test_critic_module_trains_on_labels_file_and_coderl_loads_it(tmp_path: Path) -> None:
-    from execrl.models.critic import load_critic
+    from execrl.algos.coderl.critic_model import load_critic
 
     probs = SynthReader(sizes={"sft": 40, "rl": 20, "heldout": 10, "val": 10}).read(None, "sft")
     labels = []
@@ -232,8 +232,9 @@ def test_critic_module_labels_actor_samples_at_setup(tmp_path: Path) -> None:
     gt = [lab for lab in labels if lab.source == "ground_truth"]
     assert len(gt) == 6 and all(lab.cls == 3 and lab.outcome == "passed" for lab in gt)
     assert 0 < len(samples) <= 12 and all(0 <= lab.cls <= 3 for lab in samples)
-    from execrl.data.critic_labels import read_labels
-    from execrl.execution.outcomes import Outcome, outcome_class
+    from execrl.algos.coderl.labels import read_labels
+    from execrl.rewards.outcome_rewards import outcome_class
+    from execrl.vocabulary import Outcome
 
     assert all(outcome_class(Outcome(lab.outcome)) == lab.cls for lab in samples)
     assert read_labels(tmp_path / "critic_labels.jsonl") == labels

@@ -8,17 +8,16 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from execrl.data.critic_labels import (
+from execrl.algos.coderl.critic_model import build_critic, pool_logits, token_class_probs
+from execrl.algos.coderl.labels import (
     CriticLabel,
     ground_truth_labels,
     label_results,
     read_labels,
     write_labels,
 )
-from execrl.data.problem import Problem
-from execrl.execution.outcomes import ExecutionResult, Outcome
 from execrl.models.actor import build_actor
-from execrl.models.critic import build_critic, pool_logits, token_class_probs
+from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
 ROOT = Path(__file__).resolve().parents[2]
 

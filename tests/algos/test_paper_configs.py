@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from execrl.algos.coderl.labels import CriticLabel, coderl_class, label_results, write_labels
 from execrl.algos.schedules import ppocoder_plateau
-from execrl.data.critic_labels import CriticLabel, coderl_class, label_results, write_labels
-from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
+from execrl.vocabulary import ExecutionResult, Outcome, TestResult
 
 from helpers.common import compose
 

@@ -9,11 +9,14 @@ from pathlib import Path
 import hydra
 import torch
 
-from execrl.algos.repair import repair_pairs
-from execrl.data.critic_labels import CriticLabel, label_error_fields
-from execrl.data.problem import Problem, Tests
-from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
-from execrl.sampling.critic_sampling import DEFAULT_REPAIR_TEMPLATE, CriticSampler, repair_prompt
+from execrl.algos.coderl.critic_sampling import (
+    DEFAULT_REPAIR_TEMPLATE,
+    CriticSampler,
+    repair_prompt,
+)
+from execrl.algos.coderl.labels import CriticLabel, label_error_fields
+from execrl.algos.coderl.repair import repair_pairs
+from execrl.vocabulary import ExecutionResult, Outcome, Problem, TestResult, Tests
 
 from helpers.common import compose, run_cli
 

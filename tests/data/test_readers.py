@@ -13,7 +13,7 @@ import pytest
 from helpers.common import ROOT, requires_java_cpp
 from execrl.data.apps import APPSReader, read_example_tests
 from execrl.data.mbpp import MBPPReader
-from execrl.data.problem import DataError
+from execrl.vocabulary import DataError
 from execrl.data.xlcost import XLCoSTReader, detokenize
 
 DATA = ROOT / "data"

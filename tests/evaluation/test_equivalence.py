@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from execrl.data.problem import Problem
-from execrl.execution.outcomes import Outcome
-from execrl.metrics.equivalence import SourceOutputs, judge_translations
+from execrl.judging.equivalence import SourceOutputs, judge_translations
+from execrl.vocabulary import Outcome, Problem
 
 from helpers.common import compose, requires_csharp, requires_java_cpp, requires_php
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from execrl.execution.outcomes import CLASS_NAMES, Outcome
+from execrl.rewards.outcome_rewards import CLASS_NAMES
+from execrl.vocabulary import Outcome
 
 from helpers.common import compose, requires_java_cpp, run_cli
 

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from execrl.data.humaneval import HumanEvalReader, complete_program
-from execrl.data.problem import DataError
 from execrl.metrics.samples import ProblemSamplesIn, align_samples, read_samples, task_id_aliases
+from execrl.vocabulary import DataError
 
 from helpers.common import ROOT, run_cli
 

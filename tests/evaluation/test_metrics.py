@@ -7,7 +7,6 @@ import math
 
 import pytest
 
-from execrl.execution.outcomes import Outcome
 from execrl.metrics import (
     Judged,
     codebleu,
@@ -17,6 +16,7 @@ from execrl.metrics import (
     pass_at_k,
     synthesis_metrics,
 )
+from execrl.vocabulary import Outcome
 
 
 def brute_pass_at_k(n: int, c: int, k: int) -> float:

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from execrl.data.problem import Problem
 from execrl.metrics.samples import SamplesFormatError, read_samples
-from execrl.sampling.postprocess import (
+from execrl.rollout.postprocess import (
     cut_at_stop,
     postprocess,
     strip_fences,
     tabs_to_spaces,
     with_starter_code,
 )
+from execrl.vocabulary import Problem
 
 
 def test_strip_fences_and_stops():

@@ -6,9 +6,9 @@ import hydra
 import pytest
 from omegaconf import OmegaConf
 
-from execrl.data.problem import Problem, Tests
-from execrl.sampling.plain import PlainSampler
+from execrl.rollout.plain import PlainSampler
 from execrl.tasks.evaluate import Judge, compute_metrics
+from execrl.vocabulary import Problem, Tests
 
 from helpers.common import compose
 

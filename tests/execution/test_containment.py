@@ -19,9 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Executor, Outcome
 from execrl.execution.sandbox import CGROUP_ROOT, probe
+from execrl.vocabulary import Tests
 
 from helpers.common import ROOT, requires_java_cpp
 
@@ -273,7 +273,7 @@ def _processes_of(ex) -> list[int]:
 DRIVER = """
 import sys, time
 sys.path.insert(0, {src!r})
-from execrl.data.problem import Tests
+from execrl.vocabulary import Tests
 from execrl.execution import Executor, ExecRequest
 ex = Executor(workers=2, timeout_s=30.0)
 print("READY", flush=True)
@@ -351,7 +351,7 @@ def test_sealed_worker_runs_the_parents_execrl(tmp_path) -> None:
         f"""
         import execrl
         assert execrl.__file__.startswith({str(copy)!r}), execrl.__file__
-        from execrl.data.problem import Tests
+        from execrl.vocabulary import Tests
         from execrl.execution import ExecRequest, Executor
         with Executor(workers=1, min_isolation="sealed") as ex:
             r = ex.run([ExecRequest(program="def f(x):\\n    return x + 1\\n",

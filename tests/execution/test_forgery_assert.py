@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Outcome
 from execrl.execution.sandbox import probe
+from execrl.vocabulary import Tests
 
 from helpers.common import ROOT
 from helpers.naive_harness import (

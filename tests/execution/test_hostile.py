@@ -11,9 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Outcome
 from execrl.execution.sandbox import NOBODY, PROGRAM_UID
+from execrl.vocabulary import Tests
 
 ASSERTS = Tests(style="assert", asserts=["assert f() == 1"])
 PASSING = "def f():\n    return 1\n"
@@ -238,3 +238,47 @@ def test_leftover_processes_do_not_count_against_the_next_program() -> None:
             )
             assert a.outcome is not Outcome.INFRA_ERROR, (a.outcome, a.error)
             assert b.outcome is Outcome.PASSED, (b.outcome, b.error)
+
+
+@pytest.mark.parametrize("level", ["process", "namespaces", "cgroups", "sealed"])
+def test_a_program_cannot_plant_code_the_worker_imports_later(level) -> None:
+    """The worker imports numpy only once a program needs it, and restarts import execrl afresh:
+    a program that could write into the interpreter's site-packages or the execrl package would
+    run its code in the trusted worker later. From ``cgroups`` up programs run as their own uid
+    and cannot; at ``process`` and ``namespaces`` they are the worker's own user and can (the
+    documented limit of those levels, README "Containment levels"): there the attack succeeds,
+    which is the canary that the same program really attempted it."""
+    import sysconfig
+
+    import execrl
+    from execrl.execution import Executor
+    from execrl.execution.sandbox import level_rank, probe
+
+    if level_rank(level) > level_rank(probe().level):
+        pytest.skip(f"host grants less than {level}")
+    name = f"execrl_planted_{os.getpid()}_{level}.py"
+    targets = [Path(sysconfig.get_paths()["purelib"]), Path(execrl.__file__).parent]
+    prog = "import os\nwrote = []\n"
+    for d in targets:
+        prog += (
+            f"try:\n    open({str(d / name)!r}, 'w').write('raise SystemExit')\n"
+            f"    wrote.append({str(d)!r})\nexcept OSError:\n    pass\n"
+        )
+    prog += "def f():\n    return len(wrote)\n"
+    try:
+        with Executor(workers=1, timeout_s=5.0, isolation=level) as ex:
+            r = ex.run(
+                [
+                    ExecRequest(
+                        program=prog, tests=Tests(style="assert", asserts=["assert f() == 0"])
+                    )
+                ]
+            )[0]
+        planted = [d for d in targets if (d / name).exists()]
+        if level_rank(level) >= level_rank("cgroups"):
+            assert r.passed and not planted, (r.outcome, r.error, planted)
+        else:  # the documented limit, and the canary that the writes were attempted
+            assert r.outcome is Outcome.FAILED and planted == targets
+    finally:
+        for d in targets:
+            (d / name).unlink(missing_ok=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from execrl.data.problem import Tests
 from execrl.execution import ExecRequest, Outcome
+from execrl.vocabulary import Tests
 
 HE0 = (
     "has_close_elements",

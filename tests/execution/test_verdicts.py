@@ -7,12 +7,12 @@ import subprocess
 
 import pytest
 
-from execrl.algos.base import exec_request
 from execrl.data.apps import APPSReader
 from execrl.data.mbpp import MBPPReader
-from execrl.data.problem import Tests
 from execrl.data.xlcost import XLCoSTReader
 from execrl.execution import ExecRequest, Executor, Outcome
+from execrl.judging.requests import judge_request
+from execrl.vocabulary import Tests
 
 from helpers.common import ROOT, has_toolchain, requires_csharp, requires_java_cpp, requires_php
 
@@ -30,7 +30,7 @@ def mbpp():
 
 
 def test_all_mbpp_references_pass(slow_ok_executor, mbpp) -> None:
-    results = slow_ok_executor.run([exec_request(p, p.solutions[0]) for p in mbpp])
+    results = slow_ok_executor.run([judge_request(p, p.solutions[0]) for p in mbpp])
     failed = [
         (p.task_id, r.outcome.value, r.error_type) for p, r in zip(mbpp, results) if not r.passed
     ]
@@ -49,7 +49,7 @@ def test_mutated_mbpp_programs_fail(executor, mbpp) -> None:
     probs = [p for p in mbpp if p.task_id in {f"mbpp/{i}" for i in range(11, 111)}]
     mutants = [(p, _mutate(p.solutions[0])) for p in probs]
     mutants = [(p, m) for p, m in mutants if m]
-    results = executor.run([exec_request(p, m) for p, m in mutants])
+    results = executor.run([judge_request(p, m) for p, m in mutants])
     survived = [p.task_id for (p, _), r in zip(mutants, results) if r.passed]
     # a few mutants are equivalent programs (e.g. a flipped comparison the tests never reach)
     assert len(survived) <= len(mutants) // 10, survived
@@ -60,7 +60,7 @@ def test_apps_reference_solutions(executor) -> None:
     reqs, owners = [], []
     for p in probs:
         for s in p.solutions[:5]:
-            reqs.append(exec_request(p, s))
+            reqs.append(judge_request(p, s))
             owners.append(p.task_id)
     results = executor.run(reqs)
     by_problem: dict[str, list[str]] = {}
@@ -72,7 +72,7 @@ def test_apps_reference_solutions(executor) -> None:
     call = next(p for p in probs if p.tests.style == "call")
     r = executor.run(
         [
-            exec_request(
+            judge_request(
                 call, "class Solution:\n    def findKthPositive(self, arr, k):\n        return -1\n"
             )
         ]

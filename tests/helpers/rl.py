@@ -11,8 +11,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from execrl.data.problem import Problem, Tests
-from execrl.execution.outcomes import ExecutionResult, Outcome
+from execrl.vocabulary import ExecutionResult, Outcome, Problem, Tests
 
 from helpers.common import compose
 

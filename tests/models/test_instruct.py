@@ -8,7 +8,7 @@ import torch
 
 from execrl.data import prompting
 from execrl.models.actor import FenceStop, build_actor
-from execrl.sampling.postprocess import postprocess
+from execrl.rollout.postprocess import postprocess
 
 from helpers.common import compose
 from tiny_gguf import CHAT_TEMPLATE

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hydra
 
-from execrl.data.problem import Problem
 from execrl.rewards import EquivalenceReward, WeightedSum
+from execrl.vocabulary import Problem
 
 from helpers.common import compose, requires_java_cpp
 

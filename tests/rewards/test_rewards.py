@@ -5,9 +5,8 @@ from __future__ import annotations
 import hydra
 import pytest
 
-from execrl.data.problem import Problem, Tests
-from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
 from execrl.rewards import ASTMatch, CompilerReward, DFGMatch, UnitTestReward, WeightedSum
+from execrl.vocabulary import ExecutionResult, Outcome, Problem, TestResult, Tests
 
 from helpers.common import compose
 

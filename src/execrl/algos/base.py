@@ -11,19 +11,10 @@ from typing import Any, ClassVar
 import torch
 from lightning import LightningModule
 
-from execrl.data.problem import Problem
-from execrl.execution.outcomes import Outcome
-from execrl.execution.request import ExecRequest
+from execrl.judging.requests import judge_programs
 from execrl.models.actor import Actor
 from execrl.utils.tracking import log_table
-
-
-def exec_request(problem: Problem, program: str, which: str = "tests") -> ExecRequest:
-    """The request that judges ``program`` for ``problem``: its tests, else a compile check."""
-    tests = problem.example_tests if which == "example_tests" else problem.tests
-    if tests is not None and len(tests):
-        return ExecRequest(program=program, language=problem.language, tests=tests, mode="tests")
-    return ExecRequest(program=program, language=problem.language, mode="compile")
+from execrl.vocabulary import Outcome, Problem
 
 
 class ActorModule(LightningModule):
@@ -100,7 +91,7 @@ class ActorModule(LightningModule):
             self.log("val/loss", loss, batch_size=len(with_solution), sync_dist=True)
         results = None
         if self.executor is not None:
-            results = self.executor.run([exec_request(p, prog) for p, prog in zip(batch, programs)])
+            results = judge_programs(batch, programs, self.executor)
         for i, (p, prog) in enumerate(zip(batch, programs)):
             row = {
                 "task_id": p.task_id,

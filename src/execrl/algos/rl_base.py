@@ -27,10 +27,9 @@ import torch
 
 from execrl.algos.base import ActorModule
 from execrl.algos.rl_core import kl_estimate, minibatches
-from execrl.data.problem import Problem
-from execrl.execution.outcomes import Outcome
 from execrl.models.actor import Actor, Rollout
 from execrl.rewards.base import RewardBatch
+from execrl.vocabulary import Outcome, Problem
 
 log = logging.getLogger("execrl")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from execrl.algos.base import ActorModule
-from execrl.data.problem import Problem
+from execrl.vocabulary import Problem
 
 
 class SFTModule(ActorModule):

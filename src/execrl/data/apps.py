@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from execrl.data.problem import DataError, Problem, Tests
+from execrl.vocabulary import DataError, Problem, Tests
 from execrl.data.reader import Reader
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from execrl.data.problem import Problem, Tests
+from execrl.vocabulary import Problem, Tests
 from execrl.data.reader import Reader
 
 SPLITS = ("test", "all")  # HumanEval has one split

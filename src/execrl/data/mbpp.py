@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import builtins
 
-from execrl.data.problem import Problem, Tests
+from execrl.vocabulary import Problem, Tests
 from execrl.data.reader import Reader
 
 # Standard task-id ranges (Austin et al.): prompt 1-10, test 11-510, validation 511-600, train 601-974.

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from execrl.data.problem import Problem
+from execrl.vocabulary import Problem
 
 STYLES = ("completion", "instruct")
 ASSISTANT = "<|assistant|>"  # separates the user turn from the assistant's answer prefix

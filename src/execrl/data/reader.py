@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from execrl.data.problem import DataError
+from execrl.vocabulary import DataError
 
 log = logging.getLogger("execrl")
 

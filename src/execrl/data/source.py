@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from execrl.data.problem import Problem
+from execrl.vocabulary import Problem
 from execrl.data.prompting import apply_prompt_style
 
 DATAMODULE_TARGET = "execrl.data.datamodule.ProblemDataModule"

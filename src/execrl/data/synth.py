@@ -26,7 +26,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from execrl.data.problem import Problem, Tests
+from execrl.vocabulary import Problem, Tests
 
 OPS = ["add", "sub", "mul", "div", "mod", "square", "abs", "neg", "max", "min"]
 # Java/C++ ``int`` would overflow on repeated squaring; translation drops ``square``

@@ -16,7 +16,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from execrl.data.problem import DataError, Problem, Tests
+from execrl.vocabulary import DataError, Problem, Tests
 from execrl.data.reader import Reader
 
 DIR_NAME = {"javascript": "Javascript", "java": "Java", "c_sharp": "C#", "php": "PHP", "python": "Python", "c": "C", "cpp": "C++"}

@@ -10,25 +10,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from execrl.execution.executor import Executor, IsolationError
-    from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
     from execrl.execution.request import ExecRequest
+    from execrl.vocabulary import ExecutionResult, Outcome, TestResult
 
 _WHERE = {
     "Executor": "executor",
     "IsolationError": "executor",
     "ExecRequest": "request",
-    "ExecutionResult": "outcomes",
-    "Outcome": "outcomes",
-    "TestResult": "outcomes",
 }
+_VOCABULARY = ("ExecutionResult", "Outcome", "TestResult")  # re-exported from execrl.vocabulary
 
 __all__ = ["ExecRequest", "ExecutionResult", "Executor", "IsolationError", "Outcome", "TestResult"]
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
+    if name in _VOCABULARY:
+        value = getattr(importlib.import_module("execrl.vocabulary"), name)
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
     globals()[name] = value
     return value
 

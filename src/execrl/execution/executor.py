@@ -17,9 +17,9 @@ from typing import Any
 
 from execrl.execution import sandbox
 from execrl.execution.judge import JudgeConfig, WorkerLost, judge, num_tests
-from execrl.execution.outcomes import ExecutionResult, Outcome
 from execrl.execution.request import ExecRequest
 from execrl.execution.worker import WorkerConfig, recv_msg, send_msg, worker_memory_mb
+from execrl.vocabulary import ExecutionResult, Outcome
 
 log = logging.getLogger("execrl")
 _GROUP_IDS = itertools.count()  # cgroup names unique per process: several executors may share one

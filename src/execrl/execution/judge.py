@@ -34,9 +34,9 @@ from types import CodeType
 from typing import Any
 
 from execrl.execution import compare, plain
-from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult, worst
 from execrl.execution.request import ExecRequest
 from execrl.execution.worker import RunReport, RunSpec, _language
+from execrl.vocabulary import ExecutionResult, Outcome, TestResult, worst
 
 Ask = Callable[[tuple, float], tuple]  # one message to the worker -> its reply (within a timeout)
 _SLACK_S = 10.0  # the worker's own deadlines come first; past this it is stuck

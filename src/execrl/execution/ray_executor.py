@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from execrl.execution.outcomes import ExecutionResult, Outcome
 from execrl.execution.request import ExecRequest
+from execrl.vocabulary import ExecutionResult, Outcome
 
 
 class RayExecutor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from execrl.data.problem import Tests
+from execrl.vocabulary import Tests
 
 Mode = Literal["tests", "compile", "run"]
 

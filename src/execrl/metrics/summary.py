@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from execrl.execution.outcomes import Outcome
 from execrl.metrics.passk import mean_pass_at_k, n_at_k
+from execrl.vocabulary import Outcome
 
 
 @dataclass

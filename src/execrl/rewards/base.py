@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from execrl.data.problem import Problem
-from execrl.execution.outcomes import ExecutionResult
+from execrl.vocabulary import ExecutionResult, Problem
 
 
 @dataclass

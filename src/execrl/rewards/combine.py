@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from execrl.data.problem import Problem
 from execrl.rewards.base import RewardBatch
+from execrl.vocabulary import Problem
 
 
 def _instantiate(obj: Any) -> Any:

@@ -1,6 +1,6 @@
 """Translation judged by behaviour as a reward: run the candidate beside its source program.
 
-The verdict is :func:`execrl.metrics.equivalence.judge_translations`' (the metric's own code):
+The verdict is :func:`execrl.judging.equivalence.judge_translations`' (the metric's own code):
 a candidate that prints what the source prints is ``passed``, one that prints something else is
 ``failed``, otherwise it keeps its compile/run outcome. The source's output is cached per
 problem for the reward's lifetime (two runs each, so non-deterministic sources are caught).
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from execrl.data.problem import Problem
-from execrl.execution.outcomes import ExecutionResult, Outcome, binary_reward, coderl_reward
-from execrl.metrics.equivalence import SourceOutputs, judge_translations
+from execrl.judging.equivalence import SourceOutputs, judge_translations
 from execrl.rewards.base import RewardBatch
+from execrl.rewards.outcome_rewards import binary_reward, coderl_reward
+from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
 
 class EquivalenceReward:

@@ -17,8 +17,8 @@ import functools
 import logging
 from typing import Any
 
-from execrl.data.problem import Problem
 from execrl.rewards.base import RewardBatch
+from execrl.vocabulary import Problem
 
 log = logging.getLogger(__name__)
 

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from execrl.data.problem import Problem
-from execrl.execution.outcomes import ExecutionResult, Outcome, binary_reward, coderl_reward
-from execrl.execution.request import ExecRequest
+from execrl.judging.requests import compile_request, judge_request
 from execrl.rewards.base import RewardBatch
-
-
-def test_request(problem: Problem, program: str) -> ExecRequest:
-    """Judge by the problem's tests; problems without tests are judged by compiling."""
-    if problem.tests is not None and len(problem.tests):
-        return ExecRequest(
-            program=program, language=problem.language, tests=problem.tests, mode="tests"
-        )
-    return ExecRequest(program=program, language=problem.language, mode="compile")
-
-
-test_request.__test__ = False  # not a pytest test despite the name
+from execrl.rewards.outcome_rewards import binary_reward, coderl_reward
+from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
 
 class UnitTestReward:
@@ -42,10 +30,10 @@ class UnitTestReward:
         return r.pass_fraction
 
     def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
-        reqs = [test_request(p, prog) for p, prog in zip(problems, programs)]
-        if self.kind == "fraction":
-            for r in reqs:
-                r.early_exit = False
+        early_exit = False if self.kind == "fraction" else None
+        reqs = [
+            judge_request(p, prog, early_exit=early_exit) for p, prog in zip(problems, programs)
+        ]
         results = executor.run(reqs)
         rewards = [self.value(r) for r in results]
         return RewardBatch(
@@ -67,9 +55,7 @@ class CompilerReward:
 
     def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
         reqs = [
-            test_request(p, prog)
-            if self.use_tests
-            else ExecRequest(program=prog, language=p.language, mode="compile")
+            judge_request(p, prog) if self.use_tests else compile_request(p, prog)
             for p, prog in zip(problems, programs)
         ]
         results = executor.run(reqs)

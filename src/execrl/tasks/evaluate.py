@@ -20,16 +20,16 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from execrl.data.critic_labels import label_error_fields
-from execrl.data.problem import Problem
+from execrl.algos.coderl.labels import label_error_fields
 from execrl.data.source import DATAMODULE_TARGET, SOURCE_TARGET
-from execrl.execution.outcomes import ExecutionResult, Outcome, outcome_class
-from execrl.execution.request import ExecRequest
-from execrl.metrics.equivalence import SourceOutputs, equivalence_result, run_request
+from execrl.judging.equivalence import SourceOutputs, equivalence_result
+from execrl.judging.requests import compile_request, judge_request, run_request
 from execrl.metrics.samples import ProblemSamplesIn, align_samples, prompt_hash, read_samples
 from execrl.metrics.summary import Judged, compile_rate, synthesis_metrics
 from execrl.metrics.translation import codebleu, codebleu_tokens, exact_match
+from execrl.rewards.outcome_rewards import outcome_class
 from execrl.utils.config import instantiate_list, print_config_tree, task_wrapper
+from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
 log = logging.getLogger("execrl")
 
@@ -87,22 +87,6 @@ def match_problems(
 
 
 # ---------------------------------------------------------------------------------- judging
-def tests_request(
-    problem: Problem, program: str, which: str, early_exit: bool | None
-) -> ExecRequest:
-    """Judge ``program`` on the hidden (or example) tests; a compile check when there are none."""
-    tests = problem.example_tests if which == "example" else problem.tests
-    if tests is not None and len(tests):
-        return ExecRequest(
-            program=program,
-            language=problem.language,
-            tests=tests,
-            mode="tests",
-            early_exit=early_exit,
-        )
-    return ExecRequest(program=program, language=problem.language, mode="compile")
-
-
 def _record(
     problem: Problem, index: int, program: str, res: ExecutionResult, score: float | None
 ) -> dict[str, Any]:
@@ -135,7 +119,7 @@ class Judge:
     def __init__(self, cfg: DictConfig, executor: Any) -> None:
         self.cfg, self.executor = cfg, executor
         self.sources = SourceOutputs(executor)
-        self.which = "example" if cfg.get("tests") == "example" else "hidden"
+        self.which = "example" if cfg.get("tests") == "example" else "tests"
 
     def __call__(
         self, items: list[tuple[Problem, int, str, float | None, float | None]]
@@ -146,7 +130,7 @@ class Judge:
         out: list[dict[str, Any]] = []
         if synth:
             reqs = [
-                tests_request(p, prog, self.which, cfg.get("early_exit"))
+                judge_request(p, prog, self.which, cfg.get("early_exit"))
                 for p, _, prog, _, _ in synth
             ]
             rank = cfg.get("rank_by") or "none"
@@ -155,7 +139,7 @@ class Judge:
                 for i, (p, *_rest) in enumerate(synth)
                 if rank == "example_tests" and p.example_tests is not None and len(p.example_tests)
             ]
-            ex_reqs = [tests_request(synth[i][0], synth[i][2], "example", False) for i in ex_idx]
+            ex_reqs = [judge_request(synth[i][0], synth[i][2], "example", False) for i in ex_idx]
             results = self.executor.run(reqs + ex_reqs)
             main, ex = results[: len(reqs)], dict(zip(ex_idx, results[len(reqs) :]))
             for i, ((p, k, prog, lp, sc), r) in enumerate(zip(synth, main)):
@@ -184,12 +168,7 @@ class Judge:
         else:  # only compilation is judged: no need to run the candidate
             src, runs = (
                 {},
-                self.executor.run(
-                    [
-                        ExecRequest(program=prog, language=p.language, mode="compile")
-                        for p, _, prog, _, _ in items
-                    ]
-                ),
+                self.executor.run([compile_request(p, prog) for p, _, prog, _, _ in items]),
             )
         out = []
         for (p, k, prog, lp, sc), r in zip(items, runs):

@@ -1,13 +1,15 @@
 """The training task behind ``train.py``: instantiate everything from config, then fit.
 
 RL and critic algorithms start from an SFT actor, as CodeRL and PPOCoder do. When such an
-algorithm runs with ``actor_ckpt=null`` and ``warm_start.enabled``, the task first runs
-``algo=sft`` (same data, model and overrides) in ``<run dir>/warm_start`` and then starts the
-algorithm from that checkpoint; at the end it prints held-out pass@1 before and after.
+algorithm runs with ``actor_ckpt=null`` and ``warm_start.enabled``, the task is a two-stage
+pipeline: the warm-start stage (its own ``warm_start.*`` sections, shared data and model) in
+``<run dir>/warm_start``, then the algorithm from that checkpoint; at the end it prints held-out
+pass@1 before and after.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -56,31 +58,22 @@ def needs_warm_start(cfg: DictConfig) -> bool:
 
 
 def warm_start_config(cfg: DictConfig) -> DictConfig:
-    """The run's own overrides with ``algo=sft`` and the warm-start budget, in a subfolder."""
-    from hydra.core.hydra_config import HydraConfig
-
+    """The warm-start stage's config: the run's shared sections (data, model, hardware, executor,
+    seed, logger, callbacks) with the stage's own ``warm_start.algo``, ``.optimizer``,
+    ``.scheduler`` and ``.trainer`` in place of the algorithm's, in ``<run dir>/warm_start``."""
     ws = cfg.warm_start
-    skip = (
-        "algo",
-        "trainer.max_steps",
-        "warm_start",
-        "hydra.",
-        "ckpt_path",
-        "actor_ckpt",
-        "+sweep",
-        "hparams_search",
-    )
-    kept = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith(skip)]
-    out = str(Path(cfg.paths.output_dir) / "warm_start")
-    overrides = [
-        *kept,
-        "algo=sft",
-        f"trainer.max_steps={ws.max_steps}",
-        f"paths.output_dir={out}",
-        "warm_start.enabled=false",
-    ]
-    overrides += list(ws.get("overrides") or [])
-    return hydra.compose(config_name="train", overrides=overrides)
+    stage = copy.deepcopy(cfg)
+    with open_dict(stage):
+        stage.algo = copy.deepcopy(ws.algo)
+        stage.optimizer = copy.deepcopy(ws.optimizer)
+        stage.scheduler = copy.deepcopy(ws.scheduler)
+        stage.trainer = OmegaConf.merge(stage.trainer, ws.get("trainer") or {})
+        stage.trainer.max_steps = ws.max_steps
+        stage.paths.output_dir = str(Path(cfg.paths.output_dir) / "warm_start")
+        stage.warm_start.enabled = False
+        stage.actor_ckpt = None
+        stage.ckpt_path = None
+    return stage
 
 
 def greedy_outcomes(
@@ -93,24 +86,17 @@ def greedy_outcomes(
     """The sandbox outcome of ``actor``'s greedy program for each problem, in order.
 
     ``programs``: a list that receives the greedy programs themselves (e.g. for CodeBLEU)."""
-    from execrl.algos.base import exec_request
+    from execrl.rollout.judged import sample_and_judge
 
-    out = []
-    for i in range(0, len(problems), batch_size):
-        batch = problems[i : i + batch_size]
-        texts = actor.generate([p.prompt for p in batch], do_sample=False).texts
-        if programs is not None:
-            programs += texts
-        out += [
-            r.outcome
-            for r in executor.run([exec_request(p, prog) for p, prog in zip(batch, texts)])
-        ]
-    return out
+    judged = sample_and_judge(actor, problems, executor, batch_size=batch_size)
+    if programs is not None:
+        programs += [j.program for j in judged]
+    return [j.outcome for j in judged]
 
 
 def outcome_rates(outcomes: list[Any]) -> dict[str, float]:
     """pass@1 and compile rate of one program per problem (infrastructure errors are left out, not failures)."""
-    from execrl.execution.outcomes import Outcome
+    from execrl.vocabulary import Outcome
 
     judged = [o for o in outcomes if not o.is_infra]
     n = max(len(judged), 1)

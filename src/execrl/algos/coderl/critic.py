@@ -25,17 +25,17 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics.functional.classification import multiclass_confusion_matrix, multiclass_f1_score
 
 from execrl.algos.base import ActorModule
-from execrl.data.critic_labels import (
+from execrl.algos.coderl.critic_model import Critic, build_critic
+from execrl.algos.coderl.labels import (
     CriticLabel,
     ground_truth_labels,
     read_labels,
     sample_labels,
     write_labels,
 )
-from execrl.data.problem import Problem
-from execrl.models.critic import Critic, build_critic
 from execrl.utils.shuffled import ShuffledPasses
 from execrl.utils.tracking import log_table
+from execrl.vocabulary import Problem
 
 
 def label_targets(labels: list[CriticLabel], binary: bool) -> torch.Tensor:

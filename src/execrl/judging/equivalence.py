@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from execrl.data.problem import Problem
 from execrl.execution.compare import stdio_match
-from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
 from execrl.execution.request import ExecRequest
+from execrl.judging.requests import run_request
+from execrl.vocabulary import ExecutionResult, Outcome, Problem, TestResult
 
 
 @dataclass
@@ -33,10 +33,6 @@ class SourceRun:
     @property
     def ok(self) -> bool:
         return self.flag is None
-
-
-def run_request(program: str, language: str, stdin: str = "") -> ExecRequest:
-    return ExecRequest(program=program, language=language, mode="run", stdin=stdin)
 
 
 class SourceOutputs:

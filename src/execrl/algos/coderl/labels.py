@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from execrl.data.problem import Problem
-from execrl.execution.outcomes import ExecutionResult, Outcome, outcome_class
+from execrl.rewards.outcome_rewards import outcome_class
+from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
 
 @dataclass
@@ -50,11 +50,22 @@ class CriticLabel:
         outcome = Outcome(d["outcome"]).value
         c = d.get("class")
         c = outcome_class(Outcome(outcome)) if c is None else int(c)
-        return cls(d["task_id"], d["program"], outcome, c, d.get("source", "sample"), d.get("error_type"), d.get("split"), d.get("error"))
+        return cls(
+            d["task_id"],
+            d["program"],
+            outcome,
+            c,
+            d.get("source", "sample"),
+            d.get("error_type"),
+            d.get("split"),
+            d.get("error"),
+        )
 
     def result(self) -> ExecutionResult:
         """The execution result this label records (outcome, error type and message)."""
-        return ExecutionResult(outcome=Outcome(self.outcome), error_type=self.error_type, error=self.error)
+        return ExecutionResult(
+            outcome=Outcome(self.outcome), error_type=self.error_type, error=self.error
+        )
 
 
 def first_failure(result: ExecutionResult) -> Outcome:
@@ -99,22 +110,41 @@ def error_message(result: ExecutionResult | None, limit: int = 300) -> str:
 
 def label_error_fields(record: dict[str, Any]) -> dict[str, str | None]:
     """``error_type`` (subtype) and ``error`` (message) of a results.jsonl record, as :func:`label_results` writes them."""
-    res = ExecutionResult.from_dict({k: record[k] for k in ("outcome", "tests", "error_type", "error") if k in record})
+    res = ExecutionResult.from_dict(
+        {k: record[k] for k in ("outcome", "tests", "error_type", "error") if k in record}
+    )
     return {"error_type": error_subtype(res), "error": error_message(res) or None}
 
 
-def label_results(task_ids: list[str], programs: list[str], results: list[ExecutionResult | None], source: str = "sample") -> list[CriticLabel]:
+def label_results(
+    task_ids: list[str],
+    programs: list[str],
+    results: list[ExecutionResult | None],
+    source: str = "sample",
+) -> list[CriticLabel]:
     """Labels for executed programs; infrastructure errors (and missing results) are dropped."""
     out = []
     for tid, prog, r in zip(task_ids, programs, results):
         if r is None or r.outcome is Outcome.INFRA_ERROR:
             continue
         o = first_failure(r)
-        out.append(CriticLabel(tid, prog, o.value, coderl_class(r), source, error_subtype(r), error=error_message(r) or None))
+        out.append(
+            CriticLabel(
+                tid,
+                prog,
+                o.value,
+                coderl_class(r),
+                source,
+                error_subtype(r),
+                error=error_message(r) or None,
+            )
+        )
     return out
 
 
-def ground_truth_labels(problems: list[Problem], per_problem: int | None = None) -> list[CriticLabel]:
+def ground_truth_labels(
+    problems: list[Problem], per_problem: int | None = None
+) -> list[CriticLabel]:
     """Every ground-truth solution (or the first ``per_problem``) labelled ``passed``."""
     out = []
     for p in problems:
@@ -136,18 +166,22 @@ def sample_labels(
 ) -> list[CriticLabel]:
     """Sample ``n`` programs per problem from ``actor``, judge them in the sandbox (hidden tests),
     and label them; ground-truth solutions are added as ``passed`` when ``with_ground_truth``."""
-    from execrl.algos.base import exec_request  # the one place that picks tests vs compile
+    from execrl.rollout.judged import sample_and_judge
 
-    labels: list[CriticLabel] = []
-    for i in range(0, len(problems), batch_size):
-        batch = problems[i : i + batch_size]
-        roll = actor.generate([p.prompt for p in batch], num_return_sequences=n, do_sample=True,
-                              temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
-        probs = [batch[j // n] for j in range(len(roll.texts))]
-        from execrl.data.xlcost import program_text
-
-        results = executor.run([exec_request(p, program_text(p, prog)) for p, prog in zip(probs, roll.texts)])
-        labels += label_results([p.task_id for p in probs], roll.texts, results)
+    judged = sample_and_judge(
+        actor,
+        problems,
+        executor,
+        n=n,
+        do_sample=True,
+        batch_size=batch_size,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+    )
+    labels = label_results(
+        [j.problem.task_id for j in judged], [j.program for j in judged], [j.result for j in judged]
+    )
     if with_ground_truth:
         labels += ground_truth_labels(problems)
     return labels

@@ -8,19 +8,17 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from execrl.data.problem import Problem, Tests
-from execrl.execution.outcomes import ExecutionResult, Outcome, TestResult
-from execrl.models.actor import build_actor
-from execrl.models.critic import build_critic
-from execrl.sampling.critic_sampling import (
+from execrl.algos.coderl.critic_model import build_critic
+from execrl.algos.coderl.critic_sampling import (
     CriticSampler,
     best_prefix_len,
     critic_sampling,
-    example_request,
-    example_tests,
     repair_prompt,
     split_budget,
 )
+from execrl.judging.requests import example_tests, judge_request
+from execrl.models.actor import build_actor
+from execrl.vocabulary import ExecutionResult, Outcome, Problem, TestResult, Tests
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = "def f(x):\n    return x + 1\n"
@@ -43,7 +41,7 @@ def test_pure_pieces() -> None:
     assert example_tests(p).asserts == ["assert f(1) == 2"]  # only the assert quoted in the prompt
     assert (
         example_tests(p, fallback="compile") is None
-        and example_request(p, "x", "compile").mode == "compile"
+        and judge_request(p, "x", "example", example_fallback="compile").mode == "compile"
     )
     p.example_tests = Tests(style="stdio", inputs=["1"], outputs=["2"])
     assert example_tests(p).style == "stdio"

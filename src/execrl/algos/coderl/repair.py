@@ -3,7 +3,7 @@
 Pairs come from a ``critic_labels.jsonl`` (``labels_path``: evaluate.py's export or an
 ``algo=critic`` run's): every program that did not pass, with its error class, subtype and message,
 becomes a repair prompt in the format Critic Sampling asks it
-(:func:`~execrl.sampling.critic_sampling.format_repair_prompt`), whose target is a reference
+(:func:`~execrl.algos.coderl.critic_sampling.format_repair_prompt`), whose target is a reference
 solution of its problem. Load the result with
 ``python generate.py sampling=critic sampling.repair_ckpt=<run>/checkpoints/last.ckpt``.
 
@@ -19,11 +19,11 @@ from typing import Any
 
 import torch
 
+from execrl.algos.coderl.critic_sampling import DEFAULT_REPAIR_TEMPLATE, format_repair_prompt
+from execrl.algos.coderl.labels import CriticLabel, read_labels
 from execrl.algos.sft import SFTModule
-from execrl.data.critic_labels import CriticLabel, read_labels
-from execrl.data.problem import Problem
-from execrl.sampling.critic_sampling import DEFAULT_REPAIR_TEMPLATE, format_repair_prompt
 from execrl.utils.shuffled import ShuffledPasses
+from execrl.vocabulary import Problem
 
 log = logging.getLogger("execrl")
 

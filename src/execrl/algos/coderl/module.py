@@ -38,8 +38,11 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from execrl.algos.base import ActorModule, exec_request
-from execrl.algos.coderl_returns import (
+from execrl.algos.base import ActorModule
+from execrl.algos.coderl.critic import problem_prompts, train_critic
+from execrl.algos.coderl.critic_model import Critic, build_critic, load_critic, token_class_probs
+from execrl.algos.coderl.labels import coderl_class, read_labels, sample_labels
+from execrl.algos.coderl.returns import (
     mix_losses,
     rl_loss,
     sequence_returns,
@@ -47,14 +50,12 @@ from execrl.algos.coderl_returns import (
     uses_ce,
     uses_rl,
 )
-from execrl.algos.critic import problem_prompts, train_critic
 from execrl.algos.rl_base import score_programs
-from execrl.data.critic_labels import coderl_class, read_labels, sample_labels
-from execrl.data.problem import Problem
-from execrl.execution.outcomes import CLASS_NAMES, CODERL_REWARDS, coderl_reward
-from execrl.models.critic import Critic, build_critic, load_critic, token_class_probs
+from execrl.judging.requests import judge_request
+from execrl.rewards.outcome_rewards import CLASS_NAMES, CODERL_REWARDS, coderl_reward
 from execrl.utils.shuffled import ShuffledPasses
 from execrl.utils.tracking import log_histogram
+from execrl.vocabulary import Problem
 
 log = logging.getLogger("execrl")
 
@@ -77,7 +78,7 @@ class _CodeRLReward:
     def score(self, problems: list[Problem], programs: list[str], executor: Any):
         from execrl.rewards.base import RewardBatch
 
-        results = executor.run([exec_request(p, prog) for p, prog in zip(problems, programs)])
+        results = executor.run([judge_request(p, prog) for p, prog in zip(problems, programs)])
         return RewardBatch(rewards=[coderl_reward(r.outcome) for r in results], results=results)
 
 

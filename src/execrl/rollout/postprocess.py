@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from execrl.data.problem import Problem
+from execrl.vocabulary import Problem
 
 # stop sequences per Problem.dataset, used when the sampling config leaves ``stop: null``
 DEFAULT_STOP: dict[str, tuple[str, ...]] = {

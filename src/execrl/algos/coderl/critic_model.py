@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from execrl.execution.outcomes import CLASS_NAMES
 from execrl.models.actor import Actor, build_actor
+from execrl.rewards.outcome_rewards import CLASS_NAMES
 
 BINARY_CLASS_NAMES = ["not_passed", "passed"]
 

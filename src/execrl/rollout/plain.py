@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from execrl.data.problem import Problem
-from execrl.sampling.postprocess import postprocess
+from execrl.rollout.postprocess import postprocess
+from execrl.vocabulary import Problem
 
 
 @dataclass

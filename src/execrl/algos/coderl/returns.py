@@ -2,7 +2,7 @@
 ``apps_dataset.py:sample_rl_task`` and ``trainers/trainer_rl.py``).
 
 - reward of a program: ``R(u)`` for its outcome class ``u`` (-1 compile error, -0.6 runtime
-  error, -0.3 failed, +1 passed; ``outcomes.CODERL_REWARDS``);
+  error, -0.3 failed, +1 passed; ``outcome_rewards.CODERL_REWARDS``);
 - sequence return: ``R(u)`` (absolute) or ``R(u) - R(u_b)`` (relative to the greedy baseline
   program's class ``u_b``; a missing baseline, class -1, counts as reward 0);
 - token-level return: ``r_t = q_t * return`` with ``q_t`` the critic's probability of the
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
-from execrl.execution.outcomes import CODERL_REWARDS
+from execrl.rewards.outcome_rewards import CODERL_REWARDS
 
 
 def class_rewards(

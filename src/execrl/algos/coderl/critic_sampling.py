@@ -29,12 +29,14 @@ from typing import Any
 
 import torch
 
-from execrl.data.critic_labels import error_message  # lives with the other label fields, torch-free
-from execrl.data.problem import Problem, Tests
-from execrl.execution.outcomes import CLASS_NAMES, ExecutionResult, Outcome
-from execrl.execution.request import ExecRequest
-from execrl.sampling.plain import Sample
-from execrl.sampling.postprocess import postprocess
+from execrl.algos.coderl.labels import (
+    error_message,  # lives with the other label fields, torch-free
+)
+from execrl.judging.requests import judge_request
+from execrl.rewards.outcome_rewards import CLASS_NAMES
+from execrl.rollout.plain import Sample
+from execrl.rollout.postprocess import postprocess
+from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
 # the paper's repair input: problem, failed program, error type (class), subtype and message
 DEFAULT_REPAIR_TEMPLATE = (
@@ -61,27 +63,6 @@ class CriticSample(Sample):
 
 
 # ---------------------------------------------------------------------- small pure pieces
-def example_tests(problem: Problem, fallback: str = "prompt") -> Tests | None:
-    """The problem's example tests; with ``fallback=prompt`` the hidden asserts its prompt quotes."""
-    ex = problem.example_tests
-    if ex is not None and len(ex):
-        return ex
-    t = problem.tests
-    if fallback == "prompt" and t is not None and t.style == "assert":
-        shown = [a for a in t.asserts if a.strip() and a.strip() in problem.prompt]
-        if shown:
-            return Tests(style="assert", asserts=shown, setup_code=t.setup_code)
-    return None
-
-
-def example_request(problem: Problem, program: str, fallback: str = "prompt") -> ExecRequest:
-    """Run ``program`` on the example tests (a compile check when the problem has none)."""
-    tests = example_tests(problem, fallback)
-    if tests is None:
-        return ExecRequest(program=program, language=problem.language, mode="compile")
-    return ExecRequest(program=program, language=problem.language, tests=tests, mode="tests")
-
-
 def best_prefix_len(token_scores: Sequence[float]) -> int:
     """``t_max = argmax_t q_t`` over the scored positions; the seed is ``ids[:t_max]`` (position t
     has read ``w_<t``, so the last position, at EOS, scores the whole program)."""
@@ -98,7 +79,7 @@ def repair_prompt(
 ) -> str:
     """The repair model's input: problem, failing program, error class (CodeRL's, of the first
     failing test), subtype (e.g. ``ZeroDivisionError``; the class name when there is none) and message."""
-    from execrl.data.critic_labels import coderl_class, error_subtype
+    from execrl.algos.coderl.labels import coderl_class, error_subtype
 
     c = coderl_class(result)
     return format_repair_prompt(
@@ -186,7 +167,7 @@ class _Run:
         self, problems: list[Problem], samples: list[CriticSample]
     ) -> dict[int, ExecutionResult]:
         reqs = [
-            example_request(p, s.completion, self.cfg["example_fallback"])
+            judge_request(p, s.completion, "example", example_fallback=self.cfg["example_fallback"])
             for p, s in zip(problems, samples)
         ]
         results = self.executor.run(reqs) if reqs else []
@@ -425,7 +406,7 @@ class CriticSampler:
                 raise ValueError(
                     "sampling=critic needs sampling.critic_ckpt (an algo=critic checkpoint, binary=true as in the paper)"
                 )
-            from execrl.models.critic import load_critic
+            from execrl.algos.coderl.critic_model import load_critic
 
             self.critic = load_critic(self.critic_ckpt, actor=actor)
         self.critic.to(actor.device).eval()
