@@ -7,7 +7,8 @@ loss) reduced by ``loss_type``: ``grpo`` (per-sequence mean), ``bnpo`` (token me
 (constant normaliser), ``dapo`` (token mean over the whole step). Options: ``epsilon_high``
 (DAPO's clip-higher), ``delta`` (two-sided clip), ``importance_sampling_level=sequence`` (GSPO),
 ``mask_truncated_completions``, DAPO's soft overlong penalty (``overlong_buffer``) and dynamic
-sampling (refill the batch with groups whose rewards differ). Every sampled row stays in the loss;
+sampling (refill the batch with groups whose rewards differ). A variant with its own advantages is
+one function (``advantage_fn``, :mod:`execrl.algos.variants`) plus a config file (``algo=rloo``). Every sampled row stays in the loss;
 rows with zero advantage and ``beta == 0`` add exactly 0, so their forward pass is skipped while
 they still count in the normaliser. ``ce_coef`` adds execrl's CE anchor on SFT solutions.
 Defaults are TRL's (``conf/algo/grpo.yaml``).
@@ -16,8 +17,10 @@ Defaults are TRL's (``conf/algo/grpo.yaml``).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
+import hydra
 import torch
 
 from execrl.algos.rl_base import PGBatch, RLModule
@@ -30,9 +33,9 @@ from execrl.algos.rl_core import (
     masked_mean,
     soft_overlong_penalty,
 )
-from execrl.data.problem import Problem
 from execrl.models.actor import Actor, Rollout
 from execrl.rewards.base import RewardBatch
+from execrl.vocabulary import Problem
 
 
 class GRPOModule(RLModule):
@@ -61,6 +64,7 @@ class GRPOModule(RLModule):
         dynamic_sampling_max_rounds: int = 3,
         drop_zero_advantage_rows: bool = False,
         kl_bias_correction: bool = False,
+        advantage_fn: str | Callable | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("kl_estimator", "k3")
@@ -87,6 +91,10 @@ class GRPOModule(RLModule):
             drop_zero_advantage_rows  # execrl <= 2.31x-bench behaviour: not TRL's objective
         )
         self.kl_bias_correction = kl_bias_correction
+        # a variant's advantages (execrl.algos.variants): a dotted path or a callable
+        self.advantage_fn = (
+            hydra.utils.get_method(advantage_fn) if isinstance(advantage_fn, str) else advantage_fn
+        )
         self._refill_rng = random.Random(0)
 
     @property
@@ -195,9 +203,14 @@ class GRPOModule(RLModule):
     # ----------------------------------------------------------------- the algorithm
     def prepare(self, ro: Rollout, rb: RewardBatch) -> PGBatch:
         dev = self.actor.device
-        adv, valid, informative = group_advantages(
-            self.shaped_rewards(ro, rb), self.num_samples, self.scale_rewards
-        )
+        rewards = self.shaped_rewards(ro, rb)
+        adv, valid, informative = group_advantages(rewards, self.num_samples, self.scale_rewards)
+        if self.advantage_fn is not None:
+            groups = valid.view(-1, self.num_samples)
+            custom = self.advantage_fn(
+                torch.where(groups, rewards.view_as(groups), 0.0), groups
+            ).reshape(-1)
+            adv = torch.where(valid & informative, custom, torch.zeros_like(custom))
         mask = ro.response_mask * valid.to(dev).unsqueeze(1).long()
         if self.mask_truncated:
             mask = mask * self.has_eos(ro).long().unsqueeze(1)
