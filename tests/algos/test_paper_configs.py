@@ -49,6 +49,13 @@ def test_coderl_paper_settings():
         c.algo.critic_weight_decay,
     ) == (2e-5, 0.05, 2e-5, 0.05)
     assert c.trainer.accumulate_grad_batches == 4 and c.algo.mix == "alternate"
+    # the warm start is CodeRL's train_actor.sh: the same lr, weight decay and accumulation
+    ws = c.warm_start
+    assert (ws.optimizer.lr, ws.optimizer.weight_decay, ws.trainer.accumulate_grad_batches) == (
+        2e-5,
+        0.05,
+        4,
+    )
     assert c.algo.offline_samples == 20 and c.algo.critic_samples_per_problem == 20
     assert (
         c.model.prompt_truncation == "right"
