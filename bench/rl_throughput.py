@@ -111,7 +111,7 @@ def run_ours(ckpt: Path, args: argparse.Namespace, executor) -> list[dict[str, f
                 {
                     "wall": time.perf_counter() - self.t0,
                     "tokens": m["train/response_len"] * args.problems * args.group,
-                    **{s: m.get(f"timing_s/{s}", 0.0) for s in ("gen", "reward", "update")},
+                    **{s: m.get(f"train/time_s/{s}", 0.0) for s in ("gen", "reward", "update")},
                 }
             )
             if len(self.steps) > args.steps:

@@ -33,3 +33,19 @@ def test_finishing_without_a_run_never_imports_wandb() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "False"
+
+
+def test_staged_keys_follow_one_scheme() -> None:
+    from execrl.utils.tracking import staged
+
+    got = staged(
+        {"loss/policy": 1, "kl": 2, "train/pass_rate": 3, "val/pass@1": 4, "time_s/gen": 5}
+    )
+    assert got == {
+        "train/loss/policy": 1,
+        "train/kl": 2,
+        "train/pass_rate": 3,
+        "val/pass@1": 4,
+        "train/time_s/gen": 5,
+    }
+    assert staged({"time_s/critic": 1.0}, "setup") == {"setup/time_s/critic": 1.0}

@@ -98,18 +98,18 @@ def test_short_coderl_run_updates_actor_and_logs(
     assert changed
     assert type(module.reward).__name__ == "UnitTestReward"  # cfg.reward reached the module
     for key in [
-        "train/rl_loss",
-        "train/ce_loss",
-        "train/reward",
+        "train/loss/rl",
+        "train/loss/ce",
+        "train/reward/mean",
         "train/outcome/compile_error",
-        "train/returns_mean",
-        "train/returns_min",
-        "train/returns_max",
-        "timing_s/update",
+        "train/returns/mean",
+        "train/returns/min",
+        "train/returns/max",
+        "train/time_s/update",
         "val/pass@1",
     ]:
         assert key in logged, key
-    rl = [float(r["train/rl_loss"]) for r in rows if r.get("train/rl_loss")]
+    rl = [float(r["train/loss/rl"]) for r in rows if r.get("train/loss/rl")]
     assert rl
     # alternate: CE on even, RL on odd micro-batches; sum: both every step
     assert module.term_counts == ({"ce": 4, "rl": 4} if mix == "sum" else {"ce": 2, "rl": 2})
@@ -119,14 +119,14 @@ def test_short_coderl_run_updates_actor_and_logs(
         not p.requires_grad for p in module.critic.parameters()
     )
     if mode == "online":
-        assert {"timing_s/gen", "timing_s/reward", "train/critic_acc"} <= logged
+        assert {"train/time_s/gen", "train/time_s/reward", "train/critic_acc"} <= logged
         assert module._baselines  # greedy baselines were computed and cached
         assert max(step for _, step in module._baselines.values()) > 0  # refreshed after step 0
     else:
         assert len(module.pool) == 8 and all(len(it.returns) > 0 for it in module.pool)
-        assert "offline/critic_acc" in logged
+        assert "setup/critic_acc" in logged
         # wandb got the returns histogram and the sampled-programs table
-        assert {"train/returns_hist", "val/completions"} <= wandb_keys
+        assert {"train/returns/hist", "val/completions"} <= wandb_keys
 
 
 def test_rl_gradient_raises_logprob_of_positive_return_and_lowers_negative() -> None:
@@ -212,7 +212,7 @@ def test_critic_module_trains_on_labels_file_and_coderl_loads_it(tmp_path: Path)
         torch.equal(a, b.to(a.device))
         for a, b in zip(critic.state_dict().values(), module2.critic.state_dict().values())
     )
-    assert "critic/train_loss_first" not in logged2  # loaded, not trained
+    assert "setup/critic_loss_first" not in logged2  # loaded, not trained
 
 
 def test_critic_module_labels_actor_samples_at_setup(tmp_path: Path) -> None:

@@ -28,17 +28,17 @@ def test_grpo_few_steps_updates_actor_and_logs(model, tmp_path):
     assert all(torch.equal(before[k], v) for k, v in module.ref_actor.state_dict().items())
     logged = {k for r in rows for k, v in r.items() if v != ""}
     for key in [
-        "reward/mean",
-        "kl",
-        "beta",
-        "clipfrac",
+        "train/reward/mean",
+        "train/kl",
+        "train/beta",
+        "train/clipfrac",
         "train/signal_frac",
-        "loss/ce",
-        "loss/kl",
-        "loss/policy",
-        "timing_s/gen",
-        "timing_s/reward",
-        "timing_s/update",
+        "train/loss/ce",
+        "train/loss/kl",
+        "train/loss/policy",
+        "train/time_s/gen",
+        "train/time_s/reward",
+        "train/time_s/update",
         "train/pass_rate",
     ]:
         assert key in logged, key

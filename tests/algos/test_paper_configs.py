@@ -141,7 +141,7 @@ def test_offline_labels_without_baselines_decode_greedy_ones_or_refuse(tmp_path)
     m = module(ex)
     m.build_offline_pool(probs)
     assert (
-        len(ex.requests) == 2 and m.setup_stats["offline/baselines_decoded"] == 2.0
+        len(ex.requests) == 2 and m.setup_stats["baselines_decoded"] == 2.0
     )  # one greedy program per problem
     for it in m.pool:  # relative return: R(failed) - R(judged greedy baseline), not R(failed) - 0
         assert it.baseline_reward in (-1.0, 1.0) and it.returns[0] == pytest.approx(

@@ -11,18 +11,18 @@ from execrl.models.checkpoint import actor_state_dict
 from helpers.rl import ParityExecutor, build_module, fit, learning_check, translation_problems
 
 METRICS = [
-    "reward/mean",
-    "reward/compiler",
-    "reward/ast",
-    "reward/dfg",
+    "train/reward/mean",
+    "train/reward/compiler",
+    "train/reward/ast",
+    "train/reward/dfg",
     "train/compile_rate",
-    "kl",
-    "beta",
-    "clipfrac",
-    "loss/value",
-    "timing_s/gen",
-    "timing_s/reward",
-    "timing_s/update",
+    "train/kl",
+    "train/beta",
+    "train/clipfrac",
+    "train/loss/value",
+    "train/time_s/gen",
+    "train/time_s/reward",
+    "train/time_s/update",
 ]
 
 
@@ -49,17 +49,24 @@ def test_ppo_few_steps_updates_actor_and_logs(model, tmp_path):
     logged = {k for r in rows for k, v in r.items() if v != ""}
     assert set(METRICS) <= logged, set(METRICS) - logged
     for r in rows:
-        if r.get("reward/mean"):  # the logged total is the sum of the logged components (weights 1)
-            parts = float(r["reward/compiler"]) + float(r["reward/ast"]) + float(r["reward/dfg"])
-            assert float(r["reward/mean"]) == pytest.approx(parts, abs=1e-5)
-            assert (
-                -1.0 <= float(r["reward/compiler"]) <= 1.0 and 0.0 <= float(r["reward/dfg"]) <= 1.0
+        if r.get(
+            "train/reward/mean"
+        ):  # the logged total is the sum of the logged components (weights 1)
+            parts = (
+                float(r["train/reward/compiler"])
+                + float(r["train/reward/ast"])
+                + float(r["train/reward/dfg"])
             )
-    betas = [float(r["beta"]) for r in rows if r.get("beta")]
+            assert float(r["train/reward/mean"]) == pytest.approx(parts, abs=1e-5)
+            assert (
+                -1.0 <= float(r["train/reward/compiler"]) <= 1.0
+                and 0.0 <= float(r["train/reward/dfg"]) <= 1.0
+            )
+    betas = [float(r["train/beta"]) for r in rows if r.get("train/beta")]
     assert (
         betas[0] == pytest.approx(cfg.algo.kl_coef) and betas[-1] != betas[0]
     )  # adaptive KL moved beta
-    kls = [float(r["kl"]) for r in rows if r.get("kl")]
+    kls = [float(r["train/kl"]) for r in rows if r.get("train/kl")]
     assert kls[0] == pytest.approx(0.0, abs=1e-5) and any(
         abs(k) > 1e-6 for k in kls[1:]
     )  # policy drifts from ref
@@ -75,7 +82,7 @@ def test_ppo_unit_test_reward_drops_infra_errors_and_checkpoints(tmp_path):
     assert all(r.mode == "tests" for r in ex.requests)
     dropped = [float(r["train/dropped"]) for r in rows if r.get("train/dropped")]
     assert sum(dropped) == sum(1 for i in range(len(ex.requests)) if (i + 1) % 3 == 0)
-    rewards = [float(r["reward/mean"]) for r in rows if r.get("reward/mean")]
+    rewards = [float(r["train/reward/mean"]) for r in rows if r.get("train/reward/mean")]
     assert all(-1.0 <= x <= 1.0 for x in rewards)
     # the checkpoint's actor weights load alone (ref copy and value head live outside "actor.")
     path = tmp_path / "m.ckpt"

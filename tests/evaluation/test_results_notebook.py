@@ -133,6 +133,15 @@ def test_training_curves_picks_columns_and_drops_nans(tmp_path):
         "loss": "train/loss",
         "val/pass@1": "val/pass@1",
     }
+    # runs logged with today's key scheme (execrl.utils.tracking); the rows above are an older run's
+    assert plots.training_columns(
+        ["train/reward/mean", "train/kl", "train/beta", "train/loss"]
+    ) == {
+        "reward": "train/reward/mean",
+        "KL": "train/kl",
+        "beta": "train/beta",
+        "loss": "train/loss",
+    }
     fig = plots.training_curves(path)
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 5

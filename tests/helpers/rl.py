@@ -162,7 +162,7 @@ def learning_check(algo: str, steps: int):
         module,
         train_dataloaders=DataLoader(problems(8) * 50, batch_size=4, shuffle=True, collate_fn=list),
     )
-    r = [row["reward/mean"] for row in rec.rows]
+    r = [row["train/reward/mean"] for row in rec.rows]
     first, last = sum(r[:5]) / 5, sum(r[-5:]) / 5
     assert last > first + 0.3, (first, last)
     assert last > 0.8

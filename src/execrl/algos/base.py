@@ -70,10 +70,10 @@ class ActorModule(LightningModule):
 
     @contextmanager
     def timed(self, stage: str, store: dict[str, float]):
-        """verl-style stage timer: adds ``timing_s/<stage>`` to ``store``."""
+        """verl-style stage timer: adds ``time_s/<stage>`` to ``store``."""
         t0 = time.perf_counter()
         yield
-        store[f"timing_s/{stage}"] = store.get(f"timing_s/{stage}", 0.0) + time.perf_counter() - t0
+        store[f"time_s/{stage}"] = store.get(f"time_s/{stage}", 0.0) + time.perf_counter() - t0
 
     # ----------------------------------------------------------------- validation
     def validation_step(self, batch: list[Problem], batch_idx: int) -> None:

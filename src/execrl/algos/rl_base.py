@@ -6,8 +6,9 @@ sandbox) -> :meth:`RLModule.prepare` (the algorithm's advantages from the sampli
 frozen reference) -> ``ppo_epochs`` x minibatches of :meth:`RLModule.minibatch_loss` (the
 algorithm's loss) plus the shared CE anchor -> :meth:`RLModule.finish` (e.g. the KL controller)
 -> stats. An algorithm is its ``prepare`` and ``minibatch_loss`` (verl's "a variant is one
-function"); metric keys are shared: ``loss/*``, ``kl``, ``beta``, ``clipfrac``, ``approx_kl``,
-``advantages/*``, ``reward/*``, ``train/*``, ``timing_s/*``.
+function"); every algorithm logs under one key scheme (:mod:`execrl.utils.tracking`):
+``train/loss``, ``train/loss/*``, ``train/kl``, ``train/beta``, ``train/clipfrac``,
+``train/approx_kl``, ``train/advantages/*``, ``train/reward/*``, ``train/time_s/*``.
 
 ``trainer.max_steps`` counts *optimizer* steps (Lightning's manual-optimisation semantics):
 an iteration with ``ppo_epochs`` x ``ceil(samples / minibatch_size)`` updates advances it
@@ -29,6 +30,7 @@ from execrl.algos.base import ActorModule
 from execrl.algos.rl_core import kl_estimate, minibatches
 from execrl.models.actor import Actor, Rollout
 from execrl.rewards.base import RewardBatch
+from execrl.utils.tracking import staged
 from execrl.vocabulary import Outcome, Problem
 
 log = logging.getLogger("execrl")
@@ -327,7 +329,7 @@ class RLModule(ActorModule):
             metrics.update(self.update(batch, ro, rb))
         metrics.update(timings)
         self.log_dict(
-            {k: float(v) for k, v in metrics.items()}, on_step=True, batch_size=len(batch)
+            staged({k: float(v) for k, v in metrics.items()}), on_step=True, batch_size=len(batch)
         )
         self.log(
             "reward", metrics["reward/mean"], prog_bar=True, batch_size=len(batch), logger=False
@@ -366,7 +368,7 @@ class RLModule(ActorModule):
                     stat["loss/ce"] = anchor
                 self.optimizer_update(loss)
                 if loss is not None:
-                    stat["loss/total"] = loss
+                    stat["loss"] = loss
                 stats.append({k: v.detach() if torch.is_tensor(v) else v for k, v in stat.items()})
         out = dict(pg.stats)
         out.update(mean_stats(stats))

@@ -20,10 +20,10 @@ from matplotlib.figure import Figure
 PASS_AT_K = re.compile(r"^pass@(\d+)$")
 PASS_AT_1 = re.compile(r"pass@1(?!\d)")
 
-# training_curves: panel title -> column names tried in order (the first present wins); the
-# algorithms log reward/KL/beta without a train/ prefix (rl_base.log_dict), other code with it
+# training_curves: panel title -> column names tried in order (the first present wins): the key
+# scheme of execrl.utils.tracking first, then the unprefixed names of runs logged before it
 TRAINING_PANELS: dict[str, tuple[str, ...]] = {
-    "reward": ("train/reward", "reward/mean", "reward"),
+    "reward": ("train/reward/mean", "train/reward", "reward/mean", "reward"),
     "KL": ("train/kl", "kl"),
     "beta": ("train/beta", "beta", "kl_coef"),
     "loss": ("train/loss",),

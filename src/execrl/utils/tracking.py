@@ -1,4 +1,11 @@
-"""The one place that talks to wandb beyond Lightning's logger: tables, histograms, and closing a run.
+"""Metric keys, and the one place that talks to wandb beyond Lightning's logger: tables, histograms,
+and closing a run.
+
+Every logged key is ``<stage>/<name>``: ``train`` (per step or iteration), ``val`` (per validation
+run) or ``setup`` (measured once before training: critic pre-training, CodeRL's offline pool); a
+name may have a group: ``train/loss`` (what was optimised) and ``train/loss/{policy,value,kl,ce,rl}``,
+``train/reward/mean`` and ``train/reward/<component or class>``, ``train/kl``, ``train/beta``,
+``train/time_s/{gen,reward,update}``, ``setup/time_s/critic``. :func:`staged` applies it.
 
 Nothing here imports wandb unless a wandb logger is in use (evaluation and tests never pay for it)."""
 
@@ -7,6 +14,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from typing import Any
+
+STAGES = ("train", "val", "setup", "test")
+
+
+def staged(metrics: dict[str, Any], stage: str = "train") -> dict[str, Any]:
+    """``metrics`` with every key under ``stage/`` (keys that already name a stage are kept)."""
+    return {k if k.split("/", 1)[0] in STAGES else f"{stage}/{k}": v for k, v in metrics.items()}
 
 
 def wandb_loggers(loggers: Iterable[Any]) -> list[Any]:

@@ -54,7 +54,7 @@ from execrl.algos.rl_base import score_programs
 from execrl.judging.requests import judge_request
 from execrl.rewards.outcome_rewards import CLASS_NAMES, CODERL_REWARDS, coderl_reward
 from execrl.utils.shuffled import ShuffledPasses
-from execrl.utils.tracking import log_histogram
+from execrl.utils.tracking import log_histogram, staged
 from execrl.vocabulary import Problem
 
 log = logging.getLogger("execrl")
@@ -204,20 +204,20 @@ class CodeRLModule(ActorModule):
         if self.critic is None and self.token_weights == "critic":
             t0 = time.perf_counter()
             self.set_critic(self._make_critic(dm))
-            self.setup_stats["setup_s/critic"] = time.perf_counter() - t0
+            self.setup_stats["time_s/critic"] = time.perf_counter() - t0
             log.info(
                 "coderl: critic ready in %.1f s (%s)",
-                self.setup_stats["setup_s/critic"],
+                self.setup_stats["time_s/critic"],
                 self.critic_ckpt or "trained at fit start",
             )
         if self.mode == "offline" and not self.pool:
             t0 = time.perf_counter()
             self.build_offline_pool(self._rl_problems(dm, self.offline_problems))
-            self.setup_stats["setup_s/offline_pool"] = time.perf_counter() - t0
+            self.setup_stats["time_s/offline_pool"] = time.perf_counter() - t0
             log.info(
                 "coderl: offline pool of %d programs in %.1f s",
                 len(self.pool),
-                self.setup_stats["setup_s/offline_pool"],
+                self.setup_stats["time_s/offline_pool"],
             )
 
     def _rl_problems(self, dm: Any, limit: int | None) -> list[Problem]:
@@ -259,7 +259,7 @@ class CodeRLModule(ActorModule):
         )
         if losses:
             self.setup_stats.update(
-                {"critic/train_loss_first": losses[0], "critic/train_loss_last": losses[-1]}
+                {"critic_loss_first": losses[0], "critic_loss_last": losses[-1]}
             )
         return critic
 
@@ -377,9 +377,9 @@ class CodeRLModule(ActorModule):
                 self.pool.append(
                     PoolItem(it[0], it[1], it[2], it[3], it[4], row[: int(m.sum())].tolist())
                 )
-        self.setup_stats["offline/pool_size"] = float(len(self.pool))
+        self.setup_stats["pool_size"] = float(len(self.pool))
         if judged:
-            self.setup_stats["offline/critic_acc"] = hits / judged
+            self.setup_stats["critic_acc"] = hits / judged
 
     def greedy_baselines(self, problems: list[Problem], batch_size: int = 16) -> dict[str, float]:
         """Reward of each problem's greedy program (CodeRL's baseline), decoded and judged here:
@@ -404,7 +404,7 @@ class CodeRLModule(ActorModule):
             "coderl: greedy baselines decoded and judged for %d problems without baseline rows",
             len(out),
         )
-        self.setup_stats["offline/baselines_decoded"] = float(len(out))
+        self.setup_stats["baselines_decoded"] = float(len(out))
         return out
 
     def _next_pool_batch(self) -> list[PoolItem]:
@@ -487,11 +487,11 @@ class CodeRLModule(ActorModule):
             if fut is not None:
                 t_wait = time.perf_counter()
                 rb, t_reward = fut.result()
-                self._timings["timing_s/reward_wait"] = time.perf_counter() - t_wait
+                self._timings["time_s/reward_wait"] = time.perf_counter() - t_wait
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
-        self._timings["timing_s/reward"] = self._timings.get("timing_s/reward", 0.0) + t_reward
+        self._timings["time_s/reward"] = self._timings.get("time_s/reward", 0.0) + t_reward
         k = len(roll.texts)
         for p, r in zip(stale, rb.rewards[k:]):
             self._baselines[p.task_id] = (r, int(self.global_step))
@@ -558,12 +558,12 @@ class CodeRLModule(ActorModule):
         self.term_counts["rl"] += rl is not None
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         if ce is not None:
-            self.log("train/ce_loss", ce, batch_size=len(batch))
+            self.log("train/loss/ce", ce, batch_size=len(batch))
         if rl is not None:
-            self.log("train/rl_loss", rl, batch_size=len(batch))
+            self.log("train/loss/rl", rl, batch_size=len(batch))
             self._log_rl_stats(stats)
         if step == 0:
-            for k, v in self.setup_stats.items():
+            for k, v in staged(self.setup_stats, "setup").items():
                 self.log(k, v, batch_size=1)
         self._pending_timings = dict(self._timings)
         return loss
@@ -572,12 +572,10 @@ class CodeRLModule(ActorModule):
         self._t_backward = time.perf_counter()
 
     def on_after_backward(self) -> None:
-        # timing_s/update covers the loss forward passes and the backward (verl's update_actor)
+        # time_s/update covers the loss forward passes and the backward (verl's update_actor)
         t = getattr(self, "_pending_timings", {})
-        t["timing_s/update"] = (
-            t.get("timing_s/update", 0.0) + time.perf_counter() - self._t_backward
-        )
-        for k, v in t.items():
+        t["time_s/update"] = t.get("time_s/update", 0.0) + time.perf_counter() - self._t_backward
+        for k, v in staged(t).items():
             self.log(k, v, batch_size=1)
         self._pending_timings = {}
 
@@ -585,9 +583,9 @@ class CodeRLModule(ActorModule):
         classes, rewards = s.get("classes", []), s.get("rewards", [])
         n = max(len(classes), 1)
         if rewards:
-            self.log("train/reward", sum(rewards) / len(rewards), batch_size=len(rewards))
+            self.log("train/reward/mean", sum(rewards) / len(rewards), batch_size=len(rewards))
             self.log(
-                "train/baseline_reward",
+                "train/reward/baseline",
                 sum(s["baselines"]) / max(len(s["baselines"]), 1),
                 batch_size=len(rewards),
             )
@@ -613,11 +611,11 @@ class CodeRLModule(ActorModule):
         if returns is None or returns.numel() == 0:
             return
         r = returns.detach().float().cpu()
-        self.log("train/returns_min", r.min(), batch_size=r.numel())
-        self.log("train/returns_mean", r.mean(), batch_size=r.numel())
-        self.log("train/returns_max", r.max(), batch_size=r.numel())
+        self.log("train/returns/min", r.min(), batch_size=r.numel())
+        self.log("train/returns/mean", r.mean(), batch_size=r.numel())
+        self.log("train/returns/max", r.max(), batch_size=r.numel())
         if self._trainer is None or not self.trainer.is_global_zero:
             return
         if int(self.global_step) % max(int(self.trainer.log_every_n_steps), 1):
             return
-        log_histogram(self.loggers, "train/returns_hist", r.numpy(), int(self.global_step))
+        log_histogram(self.loggers, "train/returns/hist", r.numpy(), int(self.global_step))
