@@ -37,9 +37,39 @@ def test_data_path_override_points_a_config_at_another_file(tmp_path) -> None:
 
 def test_synth_rl_split_serves_problems_without_solutions(tmp_path) -> None:
     dm = instantiate(compose("train", ["data=synth", *SMALL_SYNTH], output_dir=tmp_path).data)
-    dm.items = "problems"  # what an RL algorithm sets
+    dm.items = "problems"  # what an RL module asks for (its train_items)
     probs = dm.train_items()
     assert len(probs) == 50 and all(not p.solutions and p.split == "rl" for p in probs)
     cfg = compose("train", ["data=synth_translation", "data.reader.seed=3", *SMALL_SYNTH], output_dir=tmp_path)
     p = instantiate(cfg.data).problems("sft")[0]
     assert p.language == "cpp" and p.tests.style == "stdio" and "public class Main" in p.prompt
+
+
+def test_the_datamodule_serves_what_the_module_trains_on(tmp_path) -> None:
+    """The datamodule asks the module being fitted: problems or pairs (``train_items``), or the
+    module's own dataset (critic labels, repair pairs), in shuffled passes of its batch size."""
+    from types import SimpleNamespace
+
+    from execrl.vocabulary import Problem
+
+    dm = instantiate(compose("train", ["data=synth", *SMALL_SYNTH, "data.batch_size=4"], output_dir=tmp_path).data)
+
+    class RL:
+        train_items = "problems"
+
+        def train_dataset(self):
+            return None
+
+    dm.trainer = SimpleNamespace(lightning_module=RL())
+    batch = next(iter(dm.train_dataloader()))
+    assert len(batch) == 4 and all(isinstance(p, Problem) and p.split == "rl" for p in batch)
+
+    class Own(RL):
+        train_batch_size = 3
+
+        def train_dataset(self):
+            return list(range(10))
+
+    dm.trainer = SimpleNamespace(lightning_module=Own())
+    batches = list(dm.train_dataloader())
+    assert [len(b) for b in batches] == [3, 3, 3, 1] and sorted(sum(batches, [])) == list(range(10))

@@ -20,7 +20,8 @@ from execrl.vocabulary import Outcome, Problem
 class ActorModule(LightningModule):
     """Base of every algorithm that trains an :class:`Actor`."""
 
-    #: what the datamodule should serve: "solutions" (pairs) or "problems" (prompts only)
+    #: what the datamodule serves: "solutions" (pairs) or "problems" (prompts only), unless
+    #: ``train_dataset`` returns the module's own data
     train_items = "solutions"
     #: RL and critic algorithms start from an SFT actor (train.py runs the warm-start first)
     needs_warm_start = False
@@ -43,8 +44,19 @@ class ActorModule(LightningModule):
         self.executor = executor  # not an nn.Module; never checkpointed
         self.val_max_new_tokens = val_max_new_tokens
         self.log_completions = log_completions
-        self.model_cfg: dict | None = None  # set by train.py; saved in checkpoints for generate.py
+        # how the actor was built (models.actor.build_actor); saved in checkpoints for generate.py
+        self.model_cfg: dict | None = getattr(actor, "build_cfg", None)
         self._val_rows: list[dict] = []
+
+    def train_dataset(self) -> list | None:
+        """The module's own training data, built by ``setup``/``on_fit_start`` (which run before the
+        datamodule's ``train_dataloader``) and served by the datamodule in batches of
+        ``train_batch_size``; ``None``: the datamodule's problems or pairs."""
+        return None
+
+    @property
+    def train_batch_size(self) -> int | None:
+        return getattr(self, "batch_size", None)
 
     def setup(self, stage: str) -> None:
         from execrl.utils.distributed import check_strategy_support

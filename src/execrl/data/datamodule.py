@@ -1,4 +1,5 @@
-"""LightningDataModule over any reader: batches are plain lists of problems or (problem, solution) pairs."""
+"""LightningDataModule over any reader: batches are plain lists of problems or (problem, solution) pairs,
+or of what the module trains on when it brings its own data (critic labels, repair pairs)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,19 @@ class ProblemDataModule(ProblemSource, LightningDataModule):
         ProblemSource.__init__(self, reader, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
+        """What the module trains on: its own dataset where it builds one at fit start
+        (``train_dataset()``), else problems or (problem, solution) pairs as it asks
+        (``train_items``), in shuffled passes."""
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        own = module.train_dataset() if hasattr(module, "train_dataset") else None
+        if own is not None:
+            items, batch_size = own, module.train_batch_size
+        else:
+            self.items = getattr(module, "train_items", self.items)
+            items, batch_size = self.train_items(), self.batch_size
         return DataLoader(
-            self.train_items(),
-            batch_size=self.batch_size,
+            items,
+            batch_size=batch_size,
             shuffle=True,
             collate_fn=_collate,
             num_workers=self.num_workers,

@@ -18,9 +18,10 @@ SOURCE_TARGET = "execrl.data.source.ProblemSource"
 class ProblemSource:
     """Reads problems with ``reader.read(path, split)`` and serves them to an algorithm.
 
-    ``items`` is set by the algorithm: ``"solutions"`` yields one item per ground-truth program
-    (CodeRL's ``uniform_sol`` sampling, for SFT and critic training), ``"problems"`` yields
-    problems (RL prompts), read from ``rl_split`` when set (synth's tests-only ``rl`` split).
+    ``items`` (the datamodule takes it from the module being fitted, its ``train_items``):
+    ``"solutions"`` yields one item per ground-truth program (CodeRL's ``uniform_sol`` sampling,
+    for SFT), ``"problems"`` yields problems (RL prompts), read from ``rl_split`` when set
+    (synth's tests-only ``rl`` split).
     """
 
     def __init__(

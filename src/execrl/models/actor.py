@@ -577,8 +577,10 @@ def build_actor(
     With ``pretrained=None`` the model is randomly initialised from ``config`` (the embedded
     tiny models, or a full-size architecture for memory checks without a download).
     ``lora.r > 0`` trains LoRA adapters (peft) instead of every weight; ``adapter`` loads a
-    saved peft adapter folder onto the model.
+    saved peft adapter folder onto the model. The actor keeps these arguments (``build_cfg``):
+    checkpoints save them, so generate.py and evaluate.py rebuild the same model.
     """
+    build_cfg = {"_target_": f"{__name__}.build_actor", **_plain_args(locals())}
     from execrl.models.gguf import resolve_pretrained
 
     location = resolve_pretrained(pretrained, gguf_file, cache_dir)
@@ -620,7 +622,7 @@ def build_actor(
             lora.get("target_modules"),
             seq2seq=arch == "seq2seq",
         )
-    return Actor(
+    actor = Actor(
         model,
         tok,
         max_prompt_len=max_prompt_len,
@@ -632,6 +634,18 @@ def build_actor(
         adapters_only=bool(location),  # a randomly initialised base cannot be rebuilt: save it
         prompt_truncation=prompt_truncation,
     )
+    actor.build_cfg = build_cfg
+    return actor
+
+
+def _plain_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as plain containers (Hydra passes nested configs as DictConfig)."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    return {
+        k: OmegaConf.to_container(v, resolve=True) if isinstance(v, DictConfig | ListConfig) else v
+        for k, v in args.items()
+    }
 
 
 def _cache_kwarg(model: PreTrainedModel) -> str:

@@ -134,8 +134,6 @@ def fit(
         executor=executor,
         _recursive_=False,
     )
-    module.model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    datamodule.items = module.train_items
     callbacks = instantiate_list(cfg.get("callbacks")) + list(extra_callbacks or [])
     name_wandb_run(cfg)
     loggers = instantiate_list(cfg.get("logger"))

@@ -7,8 +7,9 @@ ground-truth solutions of its tasks are added as ``passed`` unless the file has 
 as ``passed`` (CodeRL's recipe). A ``val_fraction`` of the tasks is held out; validation reports
 accuracy, per-class F1 and the confusion matrix on it (CodeRL never reported critic accuracy).
 
-The datamodule only paces the steps: each training step draws ``batch_size`` labelled programs
-from the pool (uniform over programs, as CodeRL's ``uniform_sol``). The actor is frozen.
+The labels are the module's dataset (``train_dataset``): the datamodule serves them in shuffled
+passes of ``batch_size`` labelled programs (uniform over programs, as CodeRL's ``uniform_sol``).
+The actor is frozen.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from execrl.algos.coderl.labels import (
     sample_labels,
     write_labels,
 )
-from execrl.utils.shuffled import ShuffledPasses
 from execrl.utils.tracking import log_table
 from execrl.vocabulary import Problem
 
@@ -188,7 +188,6 @@ class CriticModule(ActorModule):
         self.train_labels: list[CriticLabel] = []
         self.val_labels: list[CriticLabel] = []
         self.prompts: dict[str, str] = {}
-        self._passes = ShuffledPasses(random.Random(seed))
 
     def trainable_parameters(self):
         return [p for p in self.critic.parameters() if p.requires_grad]
@@ -254,13 +253,11 @@ class CriticModule(ActorModule):
         if not self.train_labels:
             self.train_labels = labels
 
-    def next_labels(self) -> list[CriticLabel]:
-        """The next ``batch_size`` programs of a reshuffled pass over the pool."""
-        return self._passes.take(self.train_labels, self.batch_size)
+    def train_dataset(self) -> list[CriticLabel]:
+        return self.train_labels
 
     # ----------------------------------------------------------------- steps
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        labels = self.next_labels()
+    def training_step(self, labels: list[CriticLabel], batch_idx: int) -> torch.Tensor:
         loss, logits, y = critic_loss(self.critic, labels, self.prompts)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(labels))
         self.log(

@@ -4,7 +4,7 @@
 
 - ``task_id`` (str): the problem's ``Problem.task_id``;
 - ``program`` (str): the program text that was executed;
-- ``outcome`` (str): an :class:`~execrl.execution.outcomes.Outcome` value (``compile_error``,
+- ``outcome`` (str): an :class:`~execrl.vocabulary.Outcome` value (``compile_error``,
   ``runtime_error``, ``timeout``, ``memory_limit``, ``failed``, ``passed``);
 - ``class`` (int): CodeRL's class, ``outcome_class(outcome)``: 0 compile error, 1 runtime error
   (incl. timeout and memory limit), 2 failed, 3 passed (binary critics derive 0/1 from it).

@@ -7,14 +7,13 @@ becomes a repair prompt in the format Critic Sampling asks it
 solution of its problem. Load the result with
 ``python generate.py sampling=critic sampling.repair_ckpt=<run>/checkpoints/last.ckpt``.
 
-As the critic, the datamodule only paces the steps: each step draws ``batch_size`` pairs from a
-reshuffled pass over the pool.
+As the critic's labels, the pairs are the module's dataset (``train_dataset``): the datamodule
+serves them in shuffled passes of ``batch_size``.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 import torch
@@ -22,7 +21,6 @@ import torch
 from execrl.algos.coderl.critic_sampling import DEFAULT_REPAIR_TEMPLATE, format_repair_prompt
 from execrl.algos.coderl.labels import CriticLabel, read_labels
 from execrl.algos.sft import SFTModule
-from execrl.utils.shuffled import ShuffledPasses
 from execrl.vocabulary import Problem
 
 log = logging.getLogger("execrl")
@@ -66,7 +64,6 @@ class RepairModule(SFTModule):
         batch_size: int = 16,
         val_max_new_tokens: int | None = None,
         log_completions: int = 8,
-        seed: int = 0,
     ) -> None:
         super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
         if not labels_path:
@@ -80,7 +77,6 @@ class RepairModule(SFTModule):
         )
         self.batch_size = batch_size
         self.pairs: list[tuple[str, str]] = []
-        self._passes = ShuffledPasses(random.Random(seed))
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -104,14 +100,11 @@ class RepairModule(SFTModule):
                 f"no repair pairs in {self.labels_path}: no failed program of a problem with a reference solution"
             )
         self.pairs = pairs
-        self._passes.restart()
 
-    def next_pairs(self) -> list[tuple[str, str]]:
-        """The next ``batch_size`` pairs of a reshuffled pass over the pool."""
-        return self._passes.take(self.pairs, self.batch_size)
+    def train_dataset(self) -> list[tuple[str, str]]:
+        return self.pairs
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        pairs = self.next_pairs()
+    def training_step(self, pairs: list[tuple[str, str]], batch_idx: int) -> torch.Tensor:
         loss = self.actor.sft_loss([p for p, _ in pairs], [s for _, s in pairs])
         self.log("train/loss", loss, prog_bar=True, batch_size=len(pairs))
         return loss
