@@ -18,13 +18,20 @@ FAST = [
 ]
 
 
-@pytest.mark.parametrize("algo", ["sft", "grpo"])
+@pytest.mark.parametrize("algo", ["sft", "grpo", "critic"])
 def test_ddp_cpu_two_processes_train(algo: str, tmp_path: Path) -> None:
-    extra = (
-        ["algo.num_samples=2", "data.batch_size=2", "warm_start.enabled=false"]
-        if algo != "sft"
-        else ["data.batch_size=8"]
-    )
+    extra = {
+        "sft": ["data.batch_size=8"],
+        "grpo": ["algo.num_samples=2", "data.batch_size=2", "warm_start.enabled=false"],
+        # rank 0 samples and judges the labels, every rank trains on that one set
+        "critic": [
+            "warm_start.enabled=false",
+            "algo.label_problems=4",
+            "algo.samples_per_problem=2",
+            "algo.batch_size=4",
+            "model.max_new_tokens=16",
+        ],
+    }[algo]
     r = run_cli(
         "train.py",
         "hardware=ddp_cpu",
@@ -42,6 +49,8 @@ def test_ddp_cpu_two_processes_train(algo: str, tmp_path: Path) -> None:
         tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
     )
     assert ckpt["global_step"] >= 2
+    if algo == "critic":
+        assert (tmp_path / "critic_labels.jsonl").read_text().count("\n") >= 8  # 4 x 2 + references
 
 
 def test_local_launcher_multirun_writes_two_run_dirs(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ class ProblemDataModule(ProblemSource, LightningDataModule):
         module = self.trainer.lightning_module if self.trainer is not None else None
         own = module.train_dataset() if hasattr(module, "train_dataset") else None
         if own is not None:
-            items, batch_size = own, module.train_batch_size
+            items, batch_size = own, module.train_batch_size or self.batch_size
         else:
             self.items = getattr(module, "train_items", self.items)
             items, batch_size = self.train_items(), self.batch_size

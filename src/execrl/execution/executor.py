@@ -8,6 +8,7 @@ import logging
 import os
 import queue
 import signal
+import site
 import subprocess
 import sys
 import threading
@@ -64,8 +65,11 @@ class _WorkerHandle:
                 self.cgroup.add_program_group()
         if caps.sealed:
             # the jail holds the interpreter and execrl, nothing else; the worker imports the same
-            # execrl as this process (a checkout on PYTHONPATH, not only the installed one)
-            env["PYTHONPATH"] = sandbox.execrl_dir()
+            # execrl as this process (a checkout on PYTHONPATH, not only the installed one), and an
+            # installed execrl is found without it (its site-packages must not precede the stdlib)
+            env.pop("PYTHONPATH", None)
+            if sandbox.execrl_dir() not in site.getsitepackages():
+                env["PYTHONPATH"] = sandbox.execrl_dir()
             env["TMPDIR"] = "/tmp"
             argv = sandbox.jail_argv(caps, sandbox.cache_dir(), self.cgroup.dirs) + argv
         self.proc = subprocess.Popen(

@@ -1,1 +1,3 @@
-"""Sampling programs from an actor: plain sampling, Critic Sampling (refine / repair), post-processing."""
+"""Rollout: sample programs from an actor and judge them (judged.py), plain sampling for generate.py
+(plain.py) and post-processing of model outputs (postprocess.py). Critic Sampling is CodeRL's
+(:mod:`execrl.algos.coderl.critic_sampling`)."""

@@ -1,8 +1,9 @@
 """Sample and judge: the one loop that decodes programs for problems and has the sandbox judge them,
-used by validation, CodeRL's critic labels, the held-out report of train.py and bench/learning.py.
+used by CodeRL's critic labels, the held-out report of train.py and bench/learning.py.
 
-(RL's own rollout keeps token ids and log-probs, so it samples with :meth:`Actor.generate` and is
-judged through its reward; both end in :func:`execrl.judging.requests.judge_programs`.)"""
+(Validation decodes with its own length and also scores the loss, and RL's rollout keeps token ids
+and log-probs, so both sample with :meth:`Actor.generate`; every path ends in
+:func:`execrl.judging.requests.judge_programs`, RL's through its reward.)"""
 
 from __future__ import annotations
 

@@ -166,7 +166,6 @@ class CriticModule(ActorModule):
         save_labels: bool = True,
         val_max_new_tokens: int | None = None,
         log_completions: int = 8,
-        seed: int = 0,
     ) -> None:
         super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
         self.critic_cfg = _plain(critic)
@@ -179,12 +178,7 @@ class CriticModule(ActorModule):
             samples_per_problem,
         )
         self.temperature, self.top_p = temperature, top_p
-        self.batch_size, self.val_fraction, self.save_labels, self.seed = (
-            batch_size,
-            val_fraction,
-            save_labels,
-            seed,
-        )
+        self.batch_size, self.val_fraction, self.save_labels = batch_size, val_fraction, save_labels
         self.train_labels: list[CriticLabel] = []
         self.val_labels: list[CriticLabel] = []
         self.prompts: dict[str, str] = {}
@@ -228,16 +222,24 @@ class CriticModule(ActorModule):
                 "algo=critic without labels_path needs a datamodule and an executor to label samples"
             )
         problems = dm.problems(dm.train_split, self.label_problems)
-        labels = sample_labels(
-            self.actor,
-            problems,
-            self.executor,
-            n=self.samples_per_problem,
-            temperature=self.temperature,
-            top_p=self.top_p,
-        )
-        if self.save_labels and self._trainer is not None:
-            write_labels(Path(self.trainer.default_root_dir) / "critic_labels.jsonl", labels)
+        # one label set for every rank (the distributed sampler shards one dataset): rank 0
+        # samples and judges, the others receive its labels
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        ranks = strategy.world_size if strategy is not None else 1
+        labels = None
+        if ranks == 1 or strategy.is_global_zero:
+            labels = sample_labels(
+                self.actor,
+                problems,
+                self.executor,
+                n=self.samples_per_problem,
+                temperature=self.temperature,
+                top_p=self.top_p,
+            )
+            if self.save_labels and self._trainer is not None:
+                write_labels(Path(self.trainer.default_root_dir) / "critic_labels.jsonl", labels)
+        if ranks > 1:
+            labels = strategy.broadcast(labels, src=0)
         return labels, problem_prompts(problems)
 
     def set_labels(self, labels: list[CriticLabel], prompts: dict[str, str]) -> None:
