@@ -28,9 +28,10 @@ from SmolLM2-135M-Instruct (LoRA r=16, bf16 sampling copy) and gets the same wal
 train + validation problems (``trainval``, 464: tests only for RL; their reference programs for
 ``sft_more``, the equal-compute control), judged on a fixed random subset of the MBPP test split
 (greedy pass@1 and the outcome mix; pass@10 on ``--passk-problems`` of them). Its preset (below,
-``MODEL_PRESETS``) fits in about two hours on 2 CPU cores; longer settings are flags:
+``MODEL_PRESETS``: 6 minutes per method, 60 test problems, pass@10 on 4) took 1 h 40 min on 2 CPU
+cores, most of it decoding for the judging; longer settings are flags:
 
-    python bench/learning.py --model smollm2_135m --data mbpp                       # the preset, ~2 h
+    python bench/learning.py --model smollm2_135m --data mbpp                       # the preset
     python bench/learning.py --model smollm2_135m --data mbpp --budget 00:00:30:00 --heldout-limit 500 --methods sft_more grpo coderl_nocritic ppo
 
 CodeRL runs online with uniform token weights there (``coderl_nocritic``): training its critic on
@@ -84,11 +85,11 @@ MODEL_PRESETS = {
             seeds=[0, 1],
             methods=["sft_more", "grpo", "coderl_nocritic"],
             sft_steps=0,
-            budget="00:00:10:00",
-            heldout_limit=100,
-            curve_every=300,
-            curve_limit=40,
-            passk_problems=10,
+            budget="00:00:06:00",
+            heldout_limit=60,
+            curve_every=180,
+            curve_limit=20,
+            passk_problems=4,
         ),
         # RL and the SFT control on MBPP train + validation; no validation loop (greedy decoding of
         # 90 problems would eat the budget); responses up to 256 tokens
@@ -162,10 +163,17 @@ def load_judged_actor(ckpt: Path | None, cfg):
 
 
 def judge(
-    ckpt: Path | None, data: str, seed: int, limit: int | None, model: str | None = None
+    ckpt: Path | None,
+    data: str,
+    seed: int,
+    limit: int | None,
+    model: str | None = None,
+    model_overrides: list[str] = (),
 ) -> tuple[list, list[str], list]:
     """The first ``limit`` held-out problems, a checkpoint's greedy programs for them and their
-    sandbox outcomes (instruct prompts: post-processed as generate.py does)."""
+    sandbox outcomes (instruct prompts: post-processed as generate.py does). Without a checkpoint
+    the model is the config's with ``model_overrides``: the runs' own (generation length included),
+    so that the start is judged as the trained models are."""
     import hydra
 
     from execrl.execution import Executor
@@ -177,6 +185,7 @@ def judge(
         [
             *data_overrides(data, seed),
             *([f"model={model}"] if model else []),
+            *model_overrides,
             "data.val_limit=null",
         ],
     )
@@ -196,6 +205,7 @@ def pass_at_k(
     model: str | None,
     n: int = 10,
     temperature: float = 0.8,
+    model_overrides: list[str] = (),
 ) -> dict[str, float]:
     """pass@1..n from ``n`` programs sampled (T ``temperature``, top-p 0.95) for each of the first
     ``n_problems`` held-out problems of :func:`judge`'s subset."""
@@ -211,6 +221,7 @@ def pass_at_k(
         [
             *data_overrides(data, seed),
             *([f"model={model}"] if model else []),
+            *model_overrides,
             "data.val_limit=null",
         ],
     )
@@ -268,6 +279,7 @@ def curve(
     seed: int,
     limit: int,
     model: str | None = None,
+    model_overrides: list[str] = (),
 ) -> list[dict[str, float]]:
     """Held-out scores of a run's timed checkpoints (``callbacks=timed``) against seconds since the
     run was launched; ``start`` is the point at 0 s (the SFT checkpoint), ``last`` that of last.ckpt."""
@@ -280,7 +292,10 @@ def curve(
     ]
     for c in ckpts:
         points.append(
-            {"seconds": c.stat().st_mtime - launched, **rates(judge(c, data, seed, limit, model))}
+            {
+                "seconds": c.stat().st_mtime - launched,
+                **rates(judge(c, data, seed, limit, model, model_overrides)),
+            }
         )
     return sorted(
         points, key=lambda p: p["seconds"]
@@ -327,13 +342,13 @@ def main() -> None:
     ap.add_argument(
         "--budget",
         default=None,
-        help="wall clock per method after SFT (DD:HH:MM:SS; 00:00:03:00, smollm2_135m 10 min)",
+        help="wall clock per method after SFT (DD:HH:MM:SS; 00:00:03:00, smollm2_135m 6 min)",
     )
     ap.add_argument(
         "--heldout-limit",
         type=int,
         default=None,
-        help="held-out problems judged (all; smollm2_135m: 100)",
+        help="held-out problems judged (all; smollm2_135m: 60)",
     )
     ap.add_argument(
         "--passk-problems",
@@ -356,6 +371,11 @@ def main() -> None:
     )
     ap.add_argument("--tag", default="", help="suffix of the JSON's name (keeps an earlier table)")
     ap.add_argument(
+        "--start-only",
+        action="store_true",
+        help="judge only the starting model (with the preset's model settings), train nothing",
+    )
+    ap.add_argument(
         "--curve-every",
         type=int,
         default=None,
@@ -372,6 +392,8 @@ def main() -> None:
     for k, v in {**DEFAULTS, **preset.get("defaults", {})}.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
+    if args.start_only:
+        args.methods = []
     import torch
 
     torch.set_num_threads(1)
@@ -400,6 +422,8 @@ def main() -> None:
             *preset.get("extra", []),
             *args.extra,
         ]
+        # the start model is judged with the runs' model settings (e.g. model.max_new_tokens)
+        model_args = [o for o in common if o.lstrip("+~").startswith("model.")]
         sft_ckpt: Path | None = None
         if args.sft_steps:
             sft_dir = runs / f"sft_seed{seed}"
@@ -421,10 +445,17 @@ def main() -> None:
         if sft_ckpt is None and scores[start_name]:
             sft = sft_judged
         else:
-            sft = sft_judged = judge(sft_ckpt, args.data, seed, limit, args.model)
+            sft = sft_judged = judge(sft_ckpt, args.data, seed, limit, args.model, model_args)
             if args.passk_problems:
                 passk.setdefault(start_name, []).append(
-                    pass_at_k(sft_ckpt, args.data, seed, args.passk_problems, args.model)
+                    pass_at_k(
+                        sft_ckpt,
+                        args.data,
+                        seed,
+                        args.passk_problems,
+                        args.model,
+                        model_overrides=model_args,
+                    )
                 )
         scores[start_name].append(rates(sft, args.heldout_limit))
         print(f"seed {seed} {start_name}: {scores[start_name][-1]}", flush=True)
@@ -480,6 +511,7 @@ def main() -> None:
                         seed,
                         args.curve_limit,
                         args.model,
+                        model_args,
                     )
                 )
     table = {m: stats([x["pass@1"] for x in v]) for m, v in scores.items()}
