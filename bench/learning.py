@@ -1,6 +1,6 @@
 """Does RL from execution feedback beat more SFT? Held-out pass@1 on synth, several seeds.
 
-Protocol (docs: reference/learning_calibration.md lessons): per seed, SFT to a plateau
+Protocol: per seed, SFT to a plateau
 (``--sft-steps``), then from that one checkpoint run every method for the *same wall-clock
 budget* (``--budget``, Lightning's ``trainer.max_time``): ``sft_more`` (the equal-compute control)
 and each RL algorithm on the tests-only ``rl`` split. Every final actor is judged by greedy

@@ -270,7 +270,7 @@ class RLModule(ActorModule):
             sch.step()
 
     def anchor_loss(self, batch: list[Problem]) -> torch.Tensor | None:
-        """CE on ground-truth solutions (learning_calibration lesson 3: keeps RL from forgetting)."""
+        """CE on ground-truth solutions: keeps RL from forgetting what SFT taught (``ce_coef``)."""
         if self.ce_coef <= 0:
             return None
         pool = self._anchor or [(p.training_prompt, s) for p in batch for s in p.solutions[:1]]
