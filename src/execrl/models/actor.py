@@ -580,7 +580,10 @@ def build_actor(
     saved peft adapter folder onto the model. The actor keeps these arguments (``build_cfg``):
     checkpoints save them, so generate.py and evaluate.py rebuild the same model.
     """
-    build_cfg = {"_target_": f"{__name__}.build_actor", **_plain_args(locals())}
+    args = dict(locals())  # first: the arguments and nothing else
+    from execrl.utils.config import plain
+
+    build_cfg = {"_target_": f"{__name__}.build_actor", **{k: plain(v) for k, v in args.items()}}
     from execrl.models.gguf import resolve_pretrained
 
     location = resolve_pretrained(pretrained, gguf_file, cache_dir)
@@ -636,16 +639,6 @@ def build_actor(
     )
     actor.build_cfg = build_cfg
     return actor
-
-
-def _plain_args(args: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as plain containers (Hydra passes nested configs as DictConfig)."""
-    from omegaconf import DictConfig, ListConfig, OmegaConf
-
-    return {
-        k: OmegaConf.to_container(v, resolve=True) if isinstance(v, DictConfig | ListConfig) else v
-        for k, v in args.items()
-    }
 
 
 def _cache_kwarg(model: PreTrainedModel) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from execrl.utils.tracking import finish_wandb
 
@@ -30,6 +30,14 @@ PRINT_ORDER = (
     "logger",
     "paths",
 )
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain Python containers where it is a config node (Hydra passes nested
+    config sections to constructors as ``DictConfig``/``ListConfig``), else ``value`` itself."""
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
 
 
 def project_root() -> Path:

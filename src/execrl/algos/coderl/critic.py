@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
 from torchmetrics.functional.classification import multiclass_confusion_matrix, multiclass_f1_score
 
 from execrl.algos.base import ActorModule
@@ -34,6 +33,7 @@ from execrl.algos.coderl.labels import (
     sample_labels,
     write_labels,
 )
+from execrl.utils.config import plain
 from execrl.utils.tracking import log_table
 from execrl.vocabulary import Problem
 
@@ -132,12 +132,6 @@ def problem_prompts(problems: list[Problem]) -> dict[str, str]:
     return {p.task_id: p.prompt for p in problems}
 
 
-def _plain(cfg: Any) -> dict[str, Any]:
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-    return dict(cfg or {})
-
-
 class CriticModule(ActorModule):
     """Train a :class:`Critic` to predict the outcome class of (problem, program)."""
 
@@ -168,7 +162,7 @@ class CriticModule(ActorModule):
         log_completions: int = 8,
     ) -> None:
         super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
-        self.critic_cfg = _plain(critic)
+        self.critic_cfg = dict(plain(critic) or {})
         self.critic = build_critic(actor=actor, **self.critic_cfg)
         self.actor.requires_grad_(False)
         self.add_ground_truth = add_ground_truth

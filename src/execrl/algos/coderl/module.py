@@ -36,7 +36,6 @@ from typing import Any, ClassVar
 
 import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf
 
 from execrl.algos.base import ActorModule
 from execrl.algos.coderl.critic import problem_prompts, train_critic
@@ -53,6 +52,7 @@ from execrl.algos.coderl.returns import (
 from execrl.algos.rl_base import score_programs
 from execrl.judging.requests import judge_request
 from execrl.rewards.outcome_rewards import CLASS_NAMES, CODERL_REWARDS, coderl_reward
+from execrl.utils.config import plain
 from execrl.utils.shuffled import ShuffledPasses
 from execrl.utils.tracking import log_histogram, staged
 from execrl.vocabulary import Problem
@@ -80,10 +80,6 @@ class _CodeRLReward:
 
         results = executor.run([judge_request(p, prog) for p, prog in zip(problems, programs)])
         return RewardBatch(rewards=[coderl_reward(r.outcome) for r in results], results=results)
-
-
-def _plain(cfg: Any) -> Any:
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
 
 
 class CodeRLModule(ActorModule):
@@ -138,7 +134,7 @@ class CodeRLModule(ActorModule):
         if token_weights not in ("critic", "uniform"):
             raise ValueError(f"algo.token_weights must be critic|uniform, got {token_weights!r}")
         mix_losses(torch.tensor(0.0), torch.tensor(0.0), 0, mix)  # validates ``mix`` early
-        reward = _plain(reward)
+        reward = plain(reward)
         if isinstance(reward, dict) and "_target_" in reward:
             reward = hydra.utils.instantiate(reward)
         self.reward = reward or _CodeRLReward()
@@ -149,7 +145,7 @@ class CodeRLModule(ActorModule):
             rl_weight,
             ce_batch_size,
         )
-        self.critic_cfg = dict(_plain(critic) or {})
+        self.critic_cfg = dict(plain(critic) or {})
         self.critic_ckpt, self.critic_train_steps = critic_ckpt, critic_train_steps
         self.critic_label_problems, self.critic_samples_per_problem = (
             critic_label_problems,
