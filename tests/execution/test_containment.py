@@ -365,3 +365,35 @@ def test_sealed_worker_runs_the_parents_execrl(tmp_path) -> None:
     )
     assert "OUTCOME passed" in r.stdout, r.stderr[-2000:]
     assert "COPY_WORKER_RAN" in r.stderr  # the canary: the copy's worker module was the one run
+
+
+def test_a_program_neither_sees_the_workers_pythonpath_nor_writes_its_execrl(sealed) -> None:
+    """The sealed worker runs with PYTHONPATH at the bound execrl directory: a program gets none of
+    it in its environment and cannot write there (read-only bind); it reports what it tried."""
+    from execrl.execution.sandbox import execrl_dir
+
+    target = Path(execrl_dir()) / "execrl" / f"planted_{os.getpid()}.py"
+    prog = (
+        "import os\n"
+        "seen = os.environ.get('PYTHONPATH')\n"
+        "try:\n"
+        f"    open({str(target)!r}, 'w').write('x')\n"
+        "    wrote = True\n"
+        "except OSError:\n"
+        "    wrote = False\n"
+        "def f(x):\n"
+        "    return [seen, wrote]\n"
+    )
+    try:
+        r = sealed.run(
+            [
+                ExecRequest(
+                    program=prog,
+                    tests=Tests(style="assert", asserts=["assert f(1) == [None, False]"]),
+                )
+            ]
+        )[0]
+        assert r.passed, (r.outcome, r.error, r.tests[0].got if r.tests else None)
+        assert not target.exists()
+    finally:
+        target.unlink(missing_ok=True)
