@@ -81,3 +81,36 @@ def test_the_check_catches_an_upward_import(tmp_path) -> None:
     assert violations(tmp_path) == [
         "execrl.execution.worker imports execrl.rewards.unit_test (execution -> rewards)"
     ]
+
+
+def datamodule_reads(src: Path) -> list[str]:
+    """Algorithms that reach into the datamodule (``<anything>.datamodule``): what a module
+    trains on is served to it (``fit_problem_needs``, ``train_dataset``), never pulled."""
+    bad = []
+    for path in sorted((src / "execrl" / "algos").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "datamodule":
+                bad.append(f"{path.relative_to(src)}:{node.lineno}")
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "getattr"
+                and any(getattr(a, "value", None) == "datamodule" for a in node.args)
+            ):
+                bad.append(f"{path.relative_to(src)}:{node.lineno}")
+    return sorted(bad)
+
+
+def test_algorithms_are_served_their_data() -> None:
+    bad = datamodule_reads(ROOT / "src")
+    assert not bad, "algorithms reading the datamodule:\n" + "\n".join(bad)
+
+
+def test_the_datamodule_check_catches_a_pull(tmp_path) -> None:
+    """The canary: both spellings of the pull the previous tree used are reported."""
+    algos = tmp_path / "execrl" / "algos"
+    algos.mkdir(parents=True)
+    (algos / "pulls.py").write_text(
+        "def a(self):\n    return self.trainer.datamodule.problems('train')\n"
+        "def b(self):\n    return getattr(self.trainer, 'datamodule', None)\n"
+    )
+    assert datamodule_reads(tmp_path) == ["execrl/algos/pulls.py:2", "execrl/algos/pulls.py:4"]

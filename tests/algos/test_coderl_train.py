@@ -124,6 +124,7 @@ def test_short_coderl_run_updates_actor_and_logs(
         assert max(step for _, step in module._baselines.values()) > 0  # refreshed after step 0
     else:
         assert len(module.pool) == 8 and all(len(it.returns) > 0 for it in module.pool)
+        assert module.trainer.train_dataloader.dataset is module.pool  # served in batches
         assert "setup/critic_acc" in logged
         # wandb got the returns histogram and the sampled-programs table
         assert {"train/returns/hist", "val/completions"} <= wandb_keys
@@ -152,7 +153,7 @@ def test_rl_gradient_raises_logprob_of_positive_return_and_lowers_negative() -> 
             return float(actor.response_logprobs(p_ids, p_mask, r_ids, r_mask)["logprobs"].sum())
 
         before = logp()
-        loss, stats = m.offline_rl_loss()
+        loss, stats = m.offline_rl_loss(m.pool)
         opt = torch.optim.SGD(actor.parameters(), lr=0.05)
         loss.backward()
         opt.step()

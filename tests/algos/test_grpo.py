@@ -167,7 +167,7 @@ def test_dynamic_sampling_refills_with_signal(tmp_path):
             "algo.dynamic_sampling_max_rounds=10",
         ],
     )
-    module._refill_pool = problems(8)[2:]
+    module.receive_problems({"refill": problems(8)[2:]})  # as the datamodule serves them
     _, rows = fit(module, tmp_path, steps=1)
     row = next(r for r in rows if r.get("train/signal_groups"))
     assert float(row["train/signal_groups"]) >= 2 and float(row["train/signal_frac"]) == 1.0

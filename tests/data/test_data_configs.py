@@ -73,3 +73,40 @@ def test_the_datamodule_serves_what_the_module_trains_on(tmp_path) -> None:
     dm.trainer = SimpleNamespace(lightning_module=Own())
     batches = list(dm.train_dataloader())
     assert [len(b) for b in batches] == [3, 3, 3, 1] and sorted(sum(batches, [])) == list(range(10))
+
+
+def test_the_datamodule_serves_the_problems_a_module_builds_its_data_from(tmp_path) -> None:
+    """``fit_problem_needs`` -> ``receive_problems`` at ``setup("fit")``: roles pick splits, the
+    train and RL roles keep ``train_limit``, a limit keeps a seeded subset of those."""
+    from types import SimpleNamespace
+
+    overrides = ["data=synth", *SMALL_SYNTH, "++data.train_limit=12"]
+    dm = instantiate(compose("train", overrides, output_dir=tmp_path).data)
+
+    class Needs:
+        received: dict = {}
+
+        def fit_problem_needs(self):
+            return {
+                "anchor": ("train_split", None),
+                "pool": ("rl_split", 5),
+                "all": ("fit_splits", None),
+                "named": ("heldout", None),
+            }
+
+        def receive_problems(self, sets):
+            self.received = sets
+
+    module = Needs()
+    dm.trainer = SimpleNamespace(lightning_module=module)
+    dm.setup("fit")
+    got = module.received
+    assert {p.split for p in got["anchor"]} == {"sft"} and len(got["anchor"]) == 12
+    assert {p.split for p in got["pool"]} == {"rl"} and len(got["pool"]) == 5
+    assert {p.task_id for p in got["pool"]} <= {p.task_id for p in dm.serve("rl_split")}
+    assert got["pool"] == dm.serve("rl_split", 5)  # seeded: the same subset every time
+    splits = {p.split for p in got["all"]}
+    assert splits == {"sft", "rl", "val"} and len(got["all"]) > 12  # whole splits, no limit
+    assert {p.split for p in got["named"]} == {"heldout"}
+    dm.setup("validate")  # only fitting hands data over
+    assert module.received is got

@@ -58,6 +58,24 @@ class ActorModule(LightningModule):
     def train_batch_size(self) -> int | None:
         return getattr(self, "batch_size", None)
 
+    def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
+        """Problem sets the module builds its own data from at fit start: name -> (role, limit),
+        roles as ``ProblemSource.serve``. The datamodule serves them through ``receive_problems``
+        before ``setup``."""
+        return {}
+
+    def receive_problems(self, sets: dict[str, list[Problem]]) -> None:
+        self._served = dict(sets)
+
+    def served(self, name: str) -> list[Problem]:
+        """The problems served for ``name`` (empty when fitted without a datamodule)."""
+        return getattr(self, "_served", {}).get(name, [])
+
+    def served_problems(self) -> list[Problem]:
+        """Every served set's problems, one per (split, task)."""
+        sets = getattr(self, "_served", {}).values()
+        return list({(p.split, p.task_id): p for probs in sets for p in probs}.values())
+
     def setup(self, stage: str) -> None:
         from execrl.utils.distributed import check_strategy_support
 

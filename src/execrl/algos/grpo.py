@@ -152,18 +152,13 @@ class GRPOModule(RLModule):
             return parts[0]
         return self.concat_groups(parts, keep[: len(batch)])
 
+    def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
+        needs = super().fit_problem_needs()
+        return {**needs, "refill": ("rl_split", None)} if self.dynamic_sampling else needs
+
     def refill_problems(self, batch: list[Problem], k: int) -> list[Problem]:
         """``k`` problems for dynamic sampling: drawn from the RL split, else from the batch."""
-        pool = getattr(self, "_refill_pool", None)
-        if pool is None:
-            dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-            pool = (
-                dm.problems(dm.rl_split or dm.train_split, getattr(dm, "train_limit", None))
-                if dm is not None
-                else []
-            )
-            self._refill_pool = pool
-        pool = pool or batch
+        pool = self.served("refill") or batch
         return [pool[self._refill_rng.randrange(len(pool))] for _ in range(k)]
 
     def concat_groups(

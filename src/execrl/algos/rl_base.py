@@ -140,13 +140,12 @@ class RLModule(ActorModule):
         if self.ce_coef > 0:
             self._anchor = self._anchor_pool()
 
+    def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
+        return {"anchor": ("train_split", None)} if self.ce_coef > 0 else {}
+
     def _anchor_pool(self) -> list[tuple[str, str]]:
-        """(training prompt, solution) pairs for the CE anchor: the SFT split of the datamodule."""
-        dm = getattr(self.trainer, "datamodule", None)
-        probs = (
-            dm.problems(dm.train_split, getattr(dm, "train_limit", None)) if dm is not None else []
-        )
-        pool = [(p.training_prompt, s) for p in probs for s in p.solutions]
+        """(training prompt, solution) pairs for the CE anchor: the SFT split's problems."""
+        pool = [(p.training_prompt, s) for p in self.served("anchor") for s in p.solutions]
         if not pool:
             log.warning(
                 "CE anchor: no solutions in the train split; anchoring on the RL batch's solutions"

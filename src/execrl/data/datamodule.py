@@ -22,6 +22,15 @@ class ProblemDataModule(ProblemSource, LightningDataModule):
         LightningDataModule.__init__(self)
         ProblemSource.__init__(self, reader, **kwargs)
 
+    def setup(self, stage: str) -> None:
+        """Hands the module being fitted the problems it builds its own data from
+        (``fit_problem_needs``: CE-anchor pairs, CodeRL's offline pool, critic labels), before
+        the module's own ``setup``; the module never reads the datamodule."""
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        if stage == "fit" and hasattr(module, "fit_problem_needs"):
+            needs = module.fit_problem_needs()
+            module.receive_problems({name: self.serve(*need) for name, need in needs.items()})
+
     def train_dataloader(self) -> DataLoader:
         """What the module trains on: its own dataset where it builds one at fit start
         (``train_dataset()``), else problems or (problem, solution) pairs as it asks

@@ -65,6 +65,28 @@ class ProblemSource:
             probs = random.Random(self.seed).sample(probs, limit)
         return probs
 
+    def serve(self, role: str, limit: int | None = None) -> list[Problem]:
+        """The problems an algorithm builds its own data from (its ``fit_problem_needs``).
+
+        ``role``: ``"train_split"`` (the SFT split), ``"rl_split"`` (the tests-only RL split, else
+        the SFT split), ``"val_split"``, ``"test_split"``, ``"fit_splits"`` (the train, RL and
+        validation splits, whole), or a split's own name. The train and RL roles keep
+        ``train_limit`` (the problems this run trains on); ``limit`` then keeps a seeded random
+        subset of those."""
+        if role == "fit_splits":
+            names = dict.fromkeys(s for s in (self.train_split, self.rl_split, self.val_split) if s)
+            return [p for name in names for p in self.problems(name)]
+        if role == "rl_split":
+            split = self.rl_split or self.train_split
+        elif role in ("train_split", "val_split", "test_split"):
+            split = getattr(self, role)
+        else:
+            split = role
+        probs = self.problems(split, self.train_limit if role in ("train_split", "rl_split") else None)
+        if limit is not None and limit < len(probs):
+            probs = random.Random(self.seed).sample(probs, limit)
+        return probs
+
     @property
     def train_problems(self) -> list[Problem]:
         split = self.rl_split if self.items == "problems" and self.rl_split else self.train_split

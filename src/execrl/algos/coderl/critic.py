@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import random
 import zlib
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +30,7 @@ from execrl.algos.coderl.critic_model import Critic, build_critic
 from execrl.algos.coderl.labels import (
     CriticLabel,
     ground_truth_labels,
+    label_problem_needs,
     read_labels,
     sample_labels,
     write_labels,
@@ -188,34 +190,40 @@ class CriticModule(ActorModule):
         }
 
     # ----------------------------------------------------------------- data
+    def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
+        if self.train_labels:
+            return {}
+        if not self.labels_path:
+            return {"label": ("train_split", self.label_problems)}
+        return label_problem_needs(self.labels_file)
+
+    @cached_property
+    def labels_file(self) -> list[CriticLabel]:
+        return read_labels(self.labels_path)
+
     def setup(self, stage: str) -> None:
         super().setup(stage)
         if self.train_labels or stage != "fit":
             return
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        self.set_labels(*self._load_labels(dm))
+        self.set_labels(*self._load_labels())
 
-    def _load_labels(self, dm: Any) -> tuple[list[CriticLabel], dict[str, str]]:
-        splits = (
-            [s for s in (dm.train_split, dm.rl_split, dm.val_split) if s] if dm is not None else []
-        )
+    def _load_labels(self) -> tuple[list[CriticLabel], dict[str, str]]:
         if self.labels_path:
-            labels = read_labels(self.labels_path)
-            if dm is None:
+            labels = list(self.labels_file)
+            problems = self.served_problems()
+            if not problems:
                 raise ValueError(
                     "algo=critic with labels_path needs the datamodule the labels' task ids come from"
                 )
-            splits += sorted({lab.split for lab in labels if lab.split and lab.split not in splits})
-            problems = [p for s in splits for p in dm.problems(s)]
             if self.add_ground_truth and not any(lab.source == "ground_truth" for lab in labels):
                 tasks = {lab.task_id for lab in labels}
                 labels += ground_truth_labels([p for p in problems if p.task_id in tasks])
             return labels, problem_prompts(problems)
-        if dm is None or self.executor is None:
+        problems = self.served("label")
+        if not problems or self.executor is None:
             raise ValueError(
                 "algo=critic without labels_path needs a datamodule and an executor to label samples"
             )
-        problems = dm.problems(dm.train_split, self.label_problems)
         # one label set for every rank (the distributed sampler shards one dataset): rank 0
         # samples and judges, the others receive its labels
         strategy = self.trainer.strategy if self._trainer is not None else None

@@ -199,3 +199,10 @@ def read_labels(path: str | Path) -> list[CriticLabel]:
     """Read ``critic_labels.jsonl`` (blank lines ignored)."""
     with open(path) as f:
         return [CriticLabel.from_dict(json.loads(line)) for line in f if line.strip()]
+
+
+def label_problem_needs(labels: list[CriticLabel]) -> dict[str, tuple[str, int | None]]:
+    """What a module trained on a labels file asks the datamodule for (``fit_problem_needs``):
+    the run's train, RL and validation splits, and every split the labels name."""
+    splits = sorted({lab.split for lab in labels if lab.split})
+    return {"fit_splits": ("fit_splits", None), **{f"split:{s}": (s, None) for s in splits}}

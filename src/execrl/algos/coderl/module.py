@@ -12,8 +12,8 @@ Modes:
 
 - ``offline`` (as published): at fit start, the warm actor samples ``offline_samples`` programs
   for ``offline_problems`` RL problems plus a greedy baseline each; the sandbox judges them, the
-  frozen critic scores them, and training replays that fixed pool (the datamodule only paces the
-  steps). ``offline_labels`` reads the pool from a ``critic_labels.jsonl`` instead (rows with
+  frozen critic scores them, and the datamodule serves that fixed pool in shuffled passes of
+  ``rl_batch_size`` (with ``mix=alternate`` a CE micro-batch leaves its pool batch unused). ``offline_labels`` reads the pool from a ``critic_labels.jsonl`` instead (rows with
   ``source: baseline`` are the greedy baselines; a problem without one has baseline reward 0).
 - ``online`` (beyond the paper): every RL step samples from the current actor for the batch's
   problems, judges them through ``reward`` in a background thread while the critic and the
@@ -53,7 +53,6 @@ from execrl.algos.rl_base import score_programs
 from execrl.judging.requests import judge_request
 from execrl.rewards.outcome_rewards import CLASS_NAMES, CODERL_REWARDS, coderl_reward
 from execrl.utils.config import plain
-from execrl.utils.shuffled import ShuffledPasses
 from execrl.utils.tracking import log_histogram, staged
 from execrl.vocabulary import Problem
 
@@ -179,7 +178,6 @@ class CodeRLModule(ActorModule):
             str, tuple[float | None, int]
         ] = {}  # task_id -> (reward, step computed)
         self._rng = random.Random(seed)
-        self._passes = ShuffledPasses(self._rng)
         self._micro_step = 0
         self.term_counts = {"ce": 0, "rl": 0}  # micro-batches that trained each loss term
         self._t_backward = 0.0
@@ -190,16 +188,31 @@ class CodeRLModule(ActorModule):
         return [p for p in self.actor.parameters() if p.requires_grad]
 
     # ----------------------------------------------------------------- fit-time preparation
+    def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
+        needs: dict[str, tuple[str, int | None]] = {"ground_truth": ("train_split", None)}
+        if self.token_weights == "critic" and not self.critic_ckpt:
+            needs["critic_labels"] = ("train_split", self.critic_label_problems)
+        if self.mode == "offline":
+            needs["offline_pool"] = ("rl_split", self.offline_problems)
+        return needs
+
+    def train_dataset(self) -> list | None:
+        """Offline: the fixed pool (built in ``on_fit_start``); online: the datamodule's problems."""
+        return self.pool if self.mode == "offline" else None
+
+    @property
+    def train_batch_size(self) -> int | None:
+        return self.rl_batch_size if self.mode == "offline" else None
+
     def on_fit_start(self) -> None:
         """Ground-truth pool, critic, offline pool: built once the module sits on its device."""
-        dm = getattr(self.trainer, "datamodule", None)
-        if dm is not None and not self.gt_pairs:
+        if not self.gt_pairs:
             self.gt_pairs = [
-                (p.training_prompt, s) for p in dm.problems(dm.train_split) for s in p.solutions
+                (p.training_prompt, s) for p in self.served("ground_truth") for s in p.solutions
             ]
         if self.critic is None and self.token_weights == "critic":
             t0 = time.perf_counter()
-            self.set_critic(self._make_critic(dm))
+            self.set_critic(self._make_critic())
             self.setup_stats["time_s/critic"] = time.perf_counter() - t0
             log.info(
                 "coderl: critic ready in %.1f s (%s)",
@@ -208,18 +221,18 @@ class CodeRLModule(ActorModule):
             )
         if self.mode == "offline" and not self.pool:
             t0 = time.perf_counter()
-            self.build_offline_pool(self._rl_problems(dm, self.offline_problems))
+            self.build_offline_pool(self.served("offline_pool"))
             self.setup_stats["time_s/offline_pool"] = time.perf_counter() - t0
+            if not self.pool:
+                raise ValueError(
+                    "coderl offline: the pool is empty (no RL problems were served, or no sample "
+                    "could be judged); fit it with a datamodule, or use algo.mode=online"
+                )
             log.info(
                 "coderl: offline pool of %d programs in %.1f s",
                 len(self.pool),
                 self.setup_stats["time_s/offline_pool"],
             )
-
-    def _rl_problems(self, dm: Any, limit: int | None) -> list[Problem]:
-        if dm is None:
-            return []
-        return dm.problems(dm.rl_split or dm.train_split, limit)
 
     def set_critic(self, critic: Critic) -> None:
         critic.requires_grad_(False)
@@ -227,13 +240,13 @@ class CodeRLModule(ActorModule):
         # checkpoint and strict resume (it is rebuilt, or reloaded from critic_ckpt)
         object.__setattr__(self, "critic", critic.to(self.actor.device).eval())
 
-    def _make_critic(self, dm: Any) -> Critic:
+    def _make_critic(self) -> Critic:
         if self.critic_ckpt:
             return load_critic(self.critic_ckpt, actor=self.actor)
         critic = build_critic(actor=self.actor, **self.critic_cfg)
-        if dm is None or self.executor is None:
+        problems = self.served("critic_labels")
+        if not problems or self.executor is None:
             return critic
-        problems = dm.problems(dm.train_split, self.critic_label_problems)
         labels = sample_labels(
             self.actor,
             problems,
@@ -403,9 +416,6 @@ class CodeRLModule(ActorModule):
         self.setup_stats["baselines_decoded"] = float(len(out))
         return out
 
-    def _next_pool_batch(self) -> list[PoolItem]:
-        return self._passes.take(self.pool, self.rl_batch_size)
-
     # ----------------------------------------------------------------- losses
     def ce_loss(self) -> torch.Tensor | None:
         if not self.gt_pairs:
@@ -413,8 +423,7 @@ class CodeRLModule(ActorModule):
         pairs = self._rng.sample(self.gt_pairs, min(self.ce_batch_size, len(self.gt_pairs)))
         return self.actor.sft_loss([p for p, _ in pairs], [s for _, s in pairs])
 
-    def offline_rl_loss(self) -> tuple[torch.Tensor | None, dict[str, Any]]:
-        items = self._next_pool_batch()
+    def offline_rl_loss(self, items: list[PoolItem]) -> tuple[torch.Tensor | None, dict[str, Any]]:
         if not items:
             return None, {}
         p_ids, p_mask = self.actor.encode_prompts([it.prompt for it in items])
@@ -530,7 +539,10 @@ class CodeRLModule(ActorModule):
         return bool(every) and int(self.global_step) - self._baselines[task_id][1] >= every
 
     # ----------------------------------------------------------------- steps
-    def training_step(self, batch: list[Problem], batch_idx: int) -> torch.Tensor | None:
+    def training_step(
+        self, batch: list[Problem] | list[PoolItem], batch_idx: int
+    ) -> torch.Tensor | None:
+        """Online: ``batch`` is problems to sample; offline: items of the fixed pool."""
         step = self._micro_step
         self._micro_step += 1
         self._timings = {}
@@ -538,7 +550,7 @@ class CodeRLModule(ActorModule):
         stats: dict[str, Any] = {}
         if uses_rl(step, self.mix):
             rl, stats = (
-                self.online_rl_loss(batch) if self.mode == "online" else self.offline_rl_loss()
+                self.online_rl_loss(batch) if self.mode == "online" else self.offline_rl_loss(batch)
             )
         if uses_ce(step, self.mix):
             with self.timed("update", self._timings):

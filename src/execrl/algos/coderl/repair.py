@@ -14,12 +14,13 @@ serves them in shuffled passes of ``batch_size``.
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from typing import Any
 
 import torch
 
 from execrl.algos.coderl.critic_sampling import DEFAULT_REPAIR_TEMPLATE, format_repair_prompt
-from execrl.algos.coderl.labels import CriticLabel, read_labels
+from execrl.algos.coderl.labels import CriticLabel, label_problem_needs, read_labels
 from execrl.algos.sft import SFTModule
 from execrl.vocabulary import Problem
 
@@ -78,17 +79,21 @@ class RepairModule(SFTModule):
         self.batch_size = batch_size
         self.pairs: list[tuple[str, str]] = []
 
+    @cached_property
+    def labels_file(self) -> list[CriticLabel]:
+        return read_labels(self.labels_path)
+
+    def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
+        return {} if self.pairs else label_problem_needs(self.labels_file)
+
     def setup(self, stage: str) -> None:
         super().setup(stage)
         if self.pairs or stage != "fit":
             return
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        if dm is None:
+        labels = self.labels_file
+        problems = {p.task_id: p for p in self.served_problems()}
+        if not problems:
             raise ValueError("algo=repair needs the datamodule the labels' task ids come from")
-        labels = read_labels(self.labels_path)
-        splits = [s for s in (dm.train_split, dm.rl_split, dm.val_split) if s]
-        splits += sorted({lab.split for lab in labels if lab.split and lab.split not in splits})
-        problems = {p.task_id: p for s in splits for p in dm.problems(s)}
         self.set_pairs(repair_pairs(labels, problems, self.solutions_per_program, self.template))
         log.info(
             "repair pairs: %d from %d labels (%s)", len(self.pairs), len(labels), self.labels_path
