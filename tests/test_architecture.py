@@ -89,9 +89,7 @@ def datamodule_reads(src: Path) -> list[str]:
     bad = []
     for path in sorted((src / "execrl" / "algos").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr == "datamodule":
-                bad.append(f"{path.relative_to(src)}:{node.lineno}")
-            elif (
+            if (isinstance(node, ast.Attribute) and node.attr == "datamodule") or (
                 isinstance(node, ast.Call)
                 and getattr(node.func, "id", None) == "getattr"
                 and any(getattr(a, "value", None) == "datamodule" for a in node.args)

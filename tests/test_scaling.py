@@ -18,7 +18,7 @@ FAST = [
 ]
 
 
-@pytest.mark.parametrize("algo", ["sft", "grpo", "critic"])
+@pytest.mark.parametrize("algo", ["sft", "grpo", "critic", "coderl"])
 def test_ddp_cpu_two_processes_train(algo: str, tmp_path: Path) -> None:
     extra = {
         "sft": ["data.batch_size=8"],
@@ -29,6 +29,15 @@ def test_ddp_cpu_two_processes_train(algo: str, tmp_path: Path) -> None:
             "algo.label_problems=4",
             "algo.samples_per_problem=2",
             "algo.batch_size=4",
+            "model.max_new_tokens=16",
+        ],
+        # rank 0 builds the offline pool, the datamodule shards that one pool across ranks
+        "coderl": [
+            "warm_start.enabled=false",
+            "algo.token_weights=uniform",
+            "algo.offline_problems=4",
+            "algo.offline_samples=2",
+            "algo.rl_batch_size=2",
             "model.max_new_tokens=16",
         ],
     }[algo]

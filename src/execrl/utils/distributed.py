@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def strategy_name(trainer: Any) -> str:
@@ -41,3 +44,13 @@ def all_reduce(strategy: Any, x: Any, op: str = "mean") -> Any:
     if op not in ("mean", "sum"):
         raise ValueError(f"all_reduce op must be mean|sum, got {op!r}")
     return strategy.reduce(x, reduce_op=op)
+
+
+def built_on_rank_zero(trainer: Any, build: Callable[[], T]) -> T:
+    """``build()`` run on rank 0 only and its result broadcast: one dataset for every rank (the
+    distributed sampler shards one dataset; ranks with datasets of different lengths would end
+    their epochs at different steps)."""
+    strategy = getattr(trainer, "strategy", None) if trainer is not None else None
+    if strategy is None or strategy.world_size == 1:
+        return build()
+    return strategy.broadcast(build() if strategy.is_global_zero else None, src=0)

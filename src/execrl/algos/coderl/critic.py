@@ -36,6 +36,7 @@ from execrl.algos.coderl.labels import (
     write_labels,
 )
 from execrl.utils.config import plain
+from execrl.utils.distributed import built_on_rank_zero
 from execrl.utils.tracking import log_table
 from execrl.vocabulary import Problem
 
@@ -224,12 +225,8 @@ class CriticModule(ActorModule):
             raise ValueError(
                 "algo=critic without labels_path needs a datamodule and an executor to label samples"
             )
-        # one label set for every rank (the distributed sampler shards one dataset): rank 0
-        # samples and judges, the others receive its labels
-        strategy = self.trainer.strategy if self._trainer is not None else None
-        ranks = strategy.world_size if strategy is not None else 1
-        labels = None
-        if ranks == 1 or strategy.is_global_zero:
+
+        def sample() -> list[CriticLabel]:
             labels = sample_labels(
                 self.actor,
                 problems,
@@ -240,8 +237,9 @@ class CriticModule(ActorModule):
             )
             if self.save_labels and self._trainer is not None:
                 write_labels(Path(self.trainer.default_root_dir) / "critic_labels.jsonl", labels)
-        if ranks > 1:
-            labels = strategy.broadcast(labels, src=0)
+            return labels
+
+        labels = built_on_rank_zero(self._trainer, sample)
         return labels, problem_prompts(problems)
 
     def set_labels(self, labels: list[CriticLabel], prompts: dict[str, str]) -> None:

@@ -53,6 +53,7 @@ from execrl.algos.rl_base import score_programs
 from execrl.judging.requests import judge_request
 from execrl.rewards.outcome_rewards import CLASS_NAMES, CODERL_REWARDS, coderl_reward
 from execrl.utils.config import plain
+from execrl.utils.distributed import built_on_rank_zero
 from execrl.utils.tracking import log_histogram, staged
 from execrl.vocabulary import Problem
 
@@ -221,7 +222,12 @@ class CodeRLModule(ActorModule):
             )
         if self.mode == "offline" and not self.pool:
             t0 = time.perf_counter()
-            self.build_offline_pool(self.served("offline_pool"))
+
+            def build() -> list[PoolItem]:
+                self.build_offline_pool(self.served("offline_pool"))
+                return self.pool
+
+            self.pool = built_on_rank_zero(self._trainer, build)  # one pool, sharded across ranks
             self.setup_stats["time_s/offline_pool"] = time.perf_counter() - t0
             if not self.pool:
                 raise ValueError(
