@@ -13,7 +13,8 @@ Modes:
 - ``offline`` (as published): at fit start, the warm actor samples ``offline_samples`` programs
   for ``offline_problems`` RL problems plus a greedy baseline each; the sandbox judges them, the
   frozen critic scores them, and the datamodule serves that fixed pool in shuffled passes of
-  ``rl_batch_size`` (with ``mix=alternate`` a CE micro-batch leaves its pool batch unused). ``offline_labels`` reads the pool from a ``critic_labels.jsonl`` instead (rows with
+  ``rl_batch_size`` (with ``mix=alternate`` a CE micro-batch leaves its pool batch unused).
+  ``offline_labels`` reads the pool from a ``critic_labels.jsonl`` instead (rows with
   ``source: baseline`` are the greedy baselines; a problem without one has baseline reward 0).
 - ``online`` (beyond the paper): every RL step samples from the current actor for the batch's
   problems, judges them through ``reward`` in a background thread while the critic and the
