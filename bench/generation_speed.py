@@ -1,9 +1,12 @@
 """Generation speed of SmolLM2-135M-Instruct on this CPU: plain float32 ``generate`` against the
-sampling copies execrl ships (``model.sample_dtype``: bfloat16, int8), in the same run.
+sampling copies execrl ships (``model.sample_dtype``: bfloat16, int8) and its decoding loop that
+drops finished rows from the batch (``model.drop_finished``), in the same run.
 
-Workload: the instruct MBPP prompts of the first ``--problems`` test problems, ``--batch`` per
-``generate`` call, greedy decoding with the stop rule at the closing code fence (what the RL
-rollouts and generate.py run), one torch thread. Variants run interleaved, ``--repeats`` times, so
+A variant is ``<dtype>`` (execrl's decoding loop) or ``<dtype>:generate`` (``transformers``'
+``generate``). Workload: the instruct MBPP prompts of the first ``--problems`` test problems,
+``--batch`` problems per call, greedy decoding (or ``--samples N`` samples per problem at
+temperature 0.8, top-p 0.95, as generate.py's pass@k runs) with the stop rule at the closing code
+fence (what the RL rollouts and generate.py run), one torch thread. Variants run interleaved, ``--repeats`` times, so
 machine load hits them alike. tokens/s counts generated tokens (each response up to its stop).
 Correctness: every variant's programs are run in the sandbox (pass count, outcome mix), compared
 with float32's programs, and scored by the float32 model (the log-probs RL learns from), whose
@@ -11,6 +14,8 @@ mean per-token NLL says how far the cheaper sampler's outputs are from float32's
 
     python bench/generation_speed.py                       # ~5 min here
     python bench/generation_speed.py --problems 64 --repeats 3 --batch 32
+    python bench/generation_speed.py --samples 10 --problems 8 --batch 4 \
+        --variants float32:generate bfloat16:generate bfloat16
 """
 
 from __future__ import annotations
@@ -37,7 +42,10 @@ def main() -> None:
     ap.add_argument("--problems", type=int, default=16)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=256)
-    ap.add_argument("--variants", nargs="+", default=["float32", "bfloat16", "int8"])
+    ap.add_argument(
+        "--variants", nargs="+", default=["float32:generate", "bfloat16:generate", "bfloat16"]
+    )
+    ap.add_argument("--samples", type=int, default=1, help="1: greedy; N: N samples at T 0.8")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "generation_speed.json"))
@@ -62,17 +70,23 @@ def main() -> None:
     actor = hydra.utils.instantiate(cfg.model).eval()
     batches = [problems[i : i + args.batch] for i in range(0, len(problems), args.batch)]
 
+    sampling = (
+        dict(do_sample=False)
+        if args.samples == 1
+        else dict(num_return_sequences=args.samples, temperature=0.8, top_p=0.95)
+    )
+
     def run(variant: str) -> tuple[float, int, list]:
+        dtype, _, decoder = variant.partition(":")
+        actor.drop_finished = decoder != "generate"
         actor.sample_dtype = (
-            None
-            if variant == "float32"
-            else (variant if variant == "int8" else getattr(torch, variant))
+            None if dtype == "float32" else (dtype if dtype == "int8" else getattr(torch, dtype))
         )
         actor.sampling_model()  # the copy is built (or found up to date) before the clock starts
         rolls, tokens, t0 = [], 0, time.perf_counter()
         for b in batches:
             ro = actor.generate(
-                [p.prompt for p in b], do_sample=False, max_new_tokens=args.max_new_tokens
+                [p.prompt for p in b], max_new_tokens=args.max_new_tokens, **sampling
             )
             tokens += int(ro.response_mask.sum())
             rolls.append(ro)
@@ -86,7 +100,7 @@ def main() -> None:
             times[v].append(tokens / secs)
             last[v] = (tokens, rolls)
             print(
-                f"repeat {r} {v:<9} {tokens} tokens in {secs:6.1f} s: {tokens / secs:6.1f} tokens/s",
+                f"repeat {r} {v:<17} {tokens} tokens in {secs:6.1f} s: {tokens / secs:6.1f} tokens/s",
                 flush=True,
             )
 
@@ -98,7 +112,8 @@ def main() -> None:
             tokens, rolls = last[v]
             programs, nll = [], []
             for b, ro in zip(batches, rolls):
-                programs += [postprocess(t, p) for p, t in zip(b, ro.texts)]
+                rows_of = [p for p in b for _ in range(args.samples)]
+                programs += [postprocess(t, p) for p, t in zip(rows_of, ro.texts)]
                 with (
                     torch.no_grad()
                 ):  # what RL learns from: the float32 model's log-probs of these tokens
@@ -106,7 +121,8 @@ def main() -> None:
                         ro.prompt_ids, ro.prompt_mask, ro.response_ids, ro.response_mask
                     )["logprobs"]
                 nll.append(float(-lp.sum() / ro.response_mask.sum()))
-            results = ex.run([judge_request(p, prog) for p, prog in zip(problems, programs)])
+            asked = [p for p in problems for _ in range(args.samples)]
+            results = ex.run([judge_request(p, prog) for p, prog in zip(asked, programs)])
             base_programs = base_programs or programs
             rows[v] = {
                 "tokens_per_s": statistics.mean(times[v]),
@@ -120,16 +136,16 @@ def main() -> None:
             }
     ref = rows[args.variants[0]]["tokens_per_s"]
     print(
-        f"\n{args.model}: {len(problems)} MBPP test problems, batch {args.batch}, greedy, <= {args.max_new_tokens} new tokens, "
+        f"\n{args.model}: {len(problems)} MBPP test problems, batch {args.batch}, {'greedy' if args.samples == 1 else f'{args.samples} samples T 0.8'}, <= {args.max_new_tokens} new tokens, "
         f"{args.threads} thread(s), {args.repeats} repeats interleaved"
     )
     print(
-        f"{'variant':<10} {'tokens/s':>9} {'ratio':>6} {'pass@1':>7} {'same prog':>9} {'fp32 NLL/tok':>12}  outcomes"
+        f"{'variant':<18} {'tokens/s':>9} {'ratio':>6} {'pass@1':>7} {'same prog':>9} {'fp32 NLL/tok':>12}  outcomes"
     )
     for v, m in rows.items():
         m["ratio_vs_" + args.variants[0]] = m["tokens_per_s"] / ref
         print(
-            f"{v:<10} {m['tokens_per_s']:9.1f} {m['tokens_per_s'] / ref:6.2f} {m['pass@1']:7.3f} {m['same_program_as_float32']:9.2f} "
+            f"{v:<18} {m['tokens_per_s']:9.1f} {m['tokens_per_s'] / ref:6.2f} {m['pass@1']:7.3f} {m['same_program_as_float32']:9.2f} "
             f"{m['float32_nll_per_token']:12.3f}  {m['outcomes']}"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

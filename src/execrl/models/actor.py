@@ -29,6 +29,7 @@ from transformers import (
 )
 
 from execrl.data import prompting
+from execrl.models import decoding
 from execrl.models import lora as lora_lib
 from execrl.models.tokenizer import load_tokenizer
 
@@ -66,6 +67,7 @@ class Actor(nn.Module):
         sample_dtype: str | None = None,
         adapters_only: bool = True,
         prompt_truncation: str = "left",
+        drop_finished: bool = True,
     ) -> None:
         super().__init__()
         self.model = model
@@ -79,6 +81,9 @@ class Actor(nn.Module):
         self.prompt_truncation = prompt_truncation
         self.max_new_tokens = max_new_tokens
         self.share_prompts = share_prompts
+        # causal sampling drops finished rows from the batch (execrl.models.decoding); False:
+        # transformers' generate, which runs every row until the last one stops
+        self.drop_finished = drop_finished
         self.cache_kw = _cache_kwarg(
             lora_lib.base_model(model)
         )  # fixed per model: not looked up on every forward
@@ -370,6 +375,8 @@ class Actor(nn.Module):
                 out, plen = self._generate_with_prefix(
                     model, prompt_ids, prompt_mask, prefix_ids, kwargs
                 )
+            elif self.drop_finished and not self.is_seq2seq:
+                out, plen = self._decode_dropping_finished(model, prompt_ids, prompt_mask, kwargs), 0
             elif n > 1 and self.share_prompts and not self.is_seq2seq and prompt_ids.shape[1] > 1:
                 out, plen = (
                     self._generate_from_shared_prefill(model, prompt_ids, prompt_mask, kwargs),
@@ -452,6 +459,33 @@ class Actor(nn.Module):
             attention_mask=prompt_mask.repeat_interleave(n, dim=0),
             **{self.cache_kw: cache},
             **kwargs,
+        )
+
+    def _decode_dropping_finished(self, model, prompt_ids, prompt_mask, kwargs):
+        """Causal sampling that removes each row from the batch the step it ends
+        (:mod:`execrl.models.decoding`); the prompt runs once per distinct prompt."""
+        n = kwargs["num_return_sequences"]
+        cache, pre = self.prefill(prompt_ids, prompt_mask, model=model)
+        logits = pre.logits[:, -1]
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+            logits = logits.repeat_interleave(n, dim=0)
+        # the fence check on the responses alone (generate's criterion sees prompt + response)
+        fence = FenceStop(self.tokenizer, 0) if kwargs.get("stopping_criteria") else None
+        return decoding.sample_dropping_finished(
+            model,
+            cache,
+            logits,
+            prompt_mask.repeat_interleave(n, dim=0),
+            cache_kw=self.cache_kw,
+            max_new_tokens=kwargs["max_new_tokens"],
+            eos_id=self.eos_id,
+            fill_id=kwargs["pad_token_id"],
+            do_sample=kwargs["do_sample"],
+            temperature=kwargs.get("temperature", 1.0),
+            top_k=kwargs.get("top_k"),
+            top_p=kwargs.get("top_p", 1.0),
+            stop=(lambda ids: fence(ids, None)) if fence else None,
         )
 
     def prefill(
@@ -568,6 +602,7 @@ def build_actor(
     system_prompt: str | None = None,
     sample_dtype: str | None = None,
     prompt_truncation: str = "left",
+    drop_finished: bool = True,
 ) -> Actor:
     """Build an :class:`Actor`: load ``pretrained`` or build from ``config``.
 
@@ -636,6 +671,7 @@ def build_actor(
         sample_dtype=sample_dtype,
         adapters_only=bool(location),  # a randomly initialised base cannot be rebuilt: save it
         prompt_truncation=prompt_truncation,
+        drop_finished=drop_finished,
     )
     actor.build_cfg = build_cfg
     return actor

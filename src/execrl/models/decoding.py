@@ -1,0 +1,101 @@
+"""Sampling from a causal LM that drops finished rows from the batch.
+
+``transformers``' ``generate`` runs every row until the last one stops: with sampled code, where
+one response in ten runs to the token limit while the median stops at a third of it, most of the
+batch's compute goes to rows that are already done. :func:`sample_dropping_finished` decodes the
+same distribution (the same ``transformers`` logits warpers, in the same order) but removes a row
+from the batch and from its KV cache (``Cache.batch_select_indices``) the step it ends.
+``bench/generation_speed.py`` measures it against ``generate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from transformers.generation import (
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+
+def warpers(temperature: float, top_k: int | None, top_p: float) -> LogitsProcessorList:
+    """The sampling warpers ``generate`` applies for these settings, in its order."""
+    out = LogitsProcessorList()
+    if temperature != 1.0:
+        out.append(TemperatureLogitsWarper(temperature))
+    if top_k:
+        out.append(TopKLogitsWarper(top_k))
+    if top_p < 1.0:
+        out.append(TopPLogitsWarper(top_p))
+    return out
+
+
+@torch.no_grad()
+def sample_dropping_finished(
+    model: nn.Module,
+    cache: object,
+    next_logits: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    cache_kw: str,
+    max_new_tokens: int,
+    eos_id: int,
+    fill_id: int,
+    do_sample: bool = True,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float = 1.0,
+    stop: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Decode from a prefilled KV cache; returns the responses ``[R, T]``.
+
+    ``cache`` and ``next_logits`` (``[R, V]``, the logits after each row's last prompt token)
+    come from a prefill over left-padded prompts with ``attention_mask`` ``[R, P]``. A row ends
+    at ``eos_id``, when ``stop(responses_so_far)`` flags it, or after ``max_new_tokens``; after
+    its end it holds ``fill_id``, as ``generate`` pads finished rows with ``pad_token_id``.
+    """
+    rows = next_logits.shape[0]
+    device = next_logits.device
+    out = torch.full((rows, max_new_tokens), fill_id, dtype=torch.long, device=device)
+    live = torch.arange(rows, device=device)
+    mask = attention_mask
+    position = attention_mask.sum(1, keepdim=True)  # positions count real tokens only
+    warp = warpers(temperature, top_k, top_p) if do_sample else None
+    logits = next_logits
+    steps = 0
+    for t in range(max_new_tokens):
+        steps = t + 1
+        scores = logits.float()
+        if warp is not None:
+            probs = torch.softmax(warp(None, scores), dim=-1)
+            token = torch.multinomial(probs, num_samples=1).squeeze(1)
+        else:
+            token = scores.argmax(-1)
+        out[live, t] = token
+        done = token == eos_id
+        if stop is not None:
+            done |= stop(out[live, : t + 1]).to(device)
+        if done.any():
+            keep = (~done).nonzero().squeeze(1)
+            if keep.numel() == 0:
+                break
+            live, token, mask, position = live[keep], token[keep], mask[keep], position[keep]
+            cache.batch_select_indices(keep)
+        if t + 1 == max_new_tokens:
+            break
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+        step = model(
+            input_ids=token.unsqueeze(1),
+            attention_mask=mask,
+            position_ids=position,
+            use_cache=True,
+            **{cache_kw: cache},
+        )
+        cache = getattr(step, cache_kw)
+        logits = step.logits[:, -1]
+        position = position + 1
+    return out[:, :steps]
