@@ -14,6 +14,7 @@ import pytest
 __all__ = [
     "PYTHON",
     "ROOT",
+    "TINY",
     "compose",
     "has_toolchain",
     "requires_csharp",
@@ -28,6 +29,27 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub here: fail fast instead of retrying
 PYTHON = sys.executable
+
+# randomly initialised actors small enough for unit tests, by architecture (build_actor config=)
+TINY = {
+    "seq2seq": dict(
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=4,
+        dropout_rate=0.0,
+    ),
+    "causal": dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+    ),
+}
 
 from execrl.utils.config import compose  # noqa: E402  (after the env above)
 

@@ -8,25 +8,7 @@ import torch
 from execrl.models.actor import build_actor
 from execrl.models.checkpoint import load_actor
 
-TINY = {
-    "seq2seq": dict(
-        d_model=32,
-        d_kv=8,
-        d_ff=64,
-        num_layers=1,
-        num_decoder_layers=1,
-        num_heads=4,
-        dropout_rate=0.0,
-    ),
-    "causal": dict(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=512,
-    ),
-}
+from helpers.common import TINY
 
 
 @pytest.fixture(params=["seq2seq", "causal"])

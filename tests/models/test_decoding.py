@@ -8,21 +8,15 @@ import torch
 from execrl.models import decoding
 from execrl.models.actor import build_actor
 
-CAUSAL = dict(
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=4,
-    max_position_embeddings=512,
-)
+from helpers.common import TINY
+
 PROMPTS = ["Write a function that adds one", "x", "def f(a, b): return", "sort the list"]
 
 
 @pytest.fixture
 def actor():
     torch.manual_seed(0)
-    actor = build_actor("causal", config=CAUSAL, max_new_tokens=24)
+    actor = build_actor("causal", config=TINY["causal"], max_new_tokens=24)
     # a random model almost never writes EOS: favour it a little so rows end at different steps
     bias = 0.2 * torch.nn.functional.one_hot(torch.tensor(actor.eos_id), len(actor.tokenizer))
     actor.model.lm_head.register_forward_hook(lambda m, i, out: out + bias.to(out.dtype))
@@ -52,7 +46,8 @@ def test_greedy_responses_equal_generate_and_finished_rows_leave_the_batch(actor
 
 
 @pytest.mark.parametrize(
-    "settings", [dict(temperature=0.7, top_p=0.9, top_k=20), dict(temperature=1.3, top_p=1.0, top_k=None)]
+    "settings",
+    [dict(temperature=0.7, top_p=0.9, top_k=20), dict(temperature=1.3, top_p=1.0, top_k=None)],
 )
 def test_warpers_are_generates(actor, settings) -> None:
     # generate's output scores are the warped logits it samples from (top_k=None as the actor
@@ -80,7 +75,7 @@ def test_warpers_are_generates(actor, settings) -> None:
 
 def test_samples_follow_the_warped_distribution(actor) -> None:
     # one step from given logits (40 likely tokens): the model is not called
-    ids, mask = actor.encode_prompts(PROMPTS[:1])
+    _, mask = actor.encode_prompts(PROMPTS[:1])
     rows, vocab = 4000, len(actor.tokenizer)
     torch.manual_seed(1)
     logits = torch.full((vocab,), -20.0)

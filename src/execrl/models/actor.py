@@ -376,7 +376,10 @@ class Actor(nn.Module):
                     model, prompt_ids, prompt_mask, prefix_ids, kwargs
                 )
             elif self.drop_finished and not self.is_seq2seq:
-                out, plen = self._decode_dropping_finished(model, prompt_ids, prompt_mask, kwargs), 0
+                out, plen = (
+                    self._decode_dropping_finished(model, prompt_ids, prompt_mask, kwargs),
+                    0,
+                )
             elif n > 1 and self.share_prompts and not self.is_seq2seq and prompt_ids.shape[1] > 1:
                 out, plen = (
                     self._generate_from_shared_prefill(model, prompt_ids, prompt_mask, kwargs),
