@@ -6,7 +6,7 @@ import hydra
 import pytest
 from omegaconf import OmegaConf
 
-from execrl.rollout.plain import PlainSampler
+from execrl.rollout.plain import PlainSampler, summed_logprobs
 from execrl.tasks.evaluate import Judge, compute_metrics
 from execrl.vocabulary import Problem, Tests
 
@@ -33,6 +33,19 @@ def test_sampler_rounds_and_greedy(tiny_actor):
     assert [r[0].raw for r in g1] == [r[0].raw for r in g2]  # greedy is deterministic
     with pytest.raises(ValueError):
         PlainSampler(n=2, greedy=True)
+
+
+def test_logprobs_are_scored_in_row_chunks_that_bound_the_logits(tiny_actor):
+    roll = tiny_actor.generate(["Write f.", "g"], num_return_sequences=3)
+    whole = summed_logprobs(tiny_actor, roll)
+    row_bytes = roll.response_ids.shape[1] * tiny_actor.model.config.vocab_size * 4
+    scored = []
+    original = tiny_actor.response_logprobs
+    tiny_actor.response_logprobs = lambda *a: scored.append(len(a[0])) or original(*a)
+    chunked = summed_logprobs(tiny_actor, roll, max_logit_bytes=2 * row_bytes)
+    del tiny_actor.response_logprobs
+    assert scored == [2, 2, 2] and len(whole) == 6
+    assert chunked == pytest.approx(whole, abs=1e-4)
 
 
 def test_example_test_ranking_gives_filtered_1_at_k(executor, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from execrl.data import prompting
 from execrl.models import decoding
 from execrl.models.actor import build_actor
 
@@ -79,7 +80,7 @@ def test_samples_follow_the_warped_distribution(actor) -> None:
     rows, vocab = 4000, len(actor.tokenizer)
     torch.manual_seed(1)
     logits = torch.full((vocab,), -20.0)
-    logits[:40] = 1.5 * torch.randn(40)
+    logits[:40] = 0.7 * torch.randn(40)
     got = decoding.sample_dropping_finished(
         actor.model,
         None,
@@ -89,13 +90,15 @@ def test_samples_follow_the_warped_distribution(actor) -> None:
         max_new_tokens=1,
         eos_id=actor.eos_id,
         fill_id=actor.pad_id,
-        temperature=0.9,
+        temperature=0.5,
         top_p=0.8,
     )
-    want = torch.softmax(decoding.warpers(0.9, None, 0.8)(None, logits[None]), -1)[0]
+    want = torch.softmax(decoding.warpers(0.5, None, 0.8)(None, logits[None]), -1)[0]
     freq = torch.bincount(got[:, 0], minlength=vocab).float() / rows
     assert 5 < int((want > 0).sum()) < 40  # canary: top-p cut some of the 40, kept several
     assert float((freq - want).abs().sum()) / 2 < 0.05  # total variation
+    untempered = torch.softmax(decoding.warpers(1.0, None, 0.8)(None, logits[None]), -1)[0]
+    assert float((freq - untempered).abs().sum()) / 2 > 0.1  # the temperature was applied
     assert float(freq[want == 0].sum()) == 0.0  # nothing outside the top-p set
 
 
@@ -121,3 +124,48 @@ def test_stop_rule_ends_rows_and_fills_after_the_end(actor) -> None:
     )
     assert out.shape == (3, 3) and seen == [2, 1]
     assert (out[0, 1:] == -7).all() and (out[1, 2:] == -7).all() and (out[2] >= 0).all()
+
+
+def test_instruct_rows_stop_at_the_closing_fence_as_generate_stops_them() -> None:
+    torch.manual_seed(0)
+    actor = build_actor("causal", config=TINY["causal"], max_new_tokens=24, prompt_style="instruct")
+    tick = actor.tokenizer("`", add_special_tokens=False)["input_ids"][0]
+    last = {}
+    actor.model.register_forward_pre_hook(
+        lambda m, args, kw: last.update(ids=kw["input_ids"][:, -1]), with_kwargs=True
+    )
+
+    def write_fences(module, inputs, out):  # after some tokens, and after a backtick: a backtick
+        out = out.clone()
+        out[(last["ids"] % 5 == 0) | (last["ids"] == tick), -1, tick] += 100.0
+        return out
+
+    actor.model.lm_head.register_forward_hook(write_fences)
+    users = ["Write f.", "Add one to x", "sort a list of numbers", "y"]
+    prompts = [prompting.chat_prompt(u, "Here:\n```python\n") for u in users]
+    got = {}
+    for drop in (False, True):
+        actor.drop_finished = drop
+        got[drop] = actor.generate(prompts, do_sample=False, num_return_sequences=2)
+    lengths = got[False].lengths.tolist()
+    assert len(set(lengths)) > 2 and max(lengths) < 24  # canary: fences close at different steps
+    assert all(prompting.closed(t) for t in got[False].raw_texts)
+    assert torch.equal(got[True].response_ids, got[False].response_ids)
+    assert got[True].texts == got[False].texts and torch.equal(
+        got[True].response_mask, got[False].response_mask
+    )
+
+
+def test_generation_config_processors_fall_back_to_generate(actor, caplog) -> None:
+    # a loop that ignored an instruct checkpoint's repetition penalty would sample another model
+    actor.model.generation_config.repetition_penalty = 1.3
+    seen = _batch_sizes(actor)
+    with caplog.at_level("WARNING", logger="execrl"):
+        roll = actor.generate(PROMPTS, do_sample=False, num_return_sequences=2)
+    assert "repetition_penalty" in caplog.text
+    assert len(set(roll.lengths.tolist())) > 1 and set(seen[1:]) == {8}  # generate: no row dropped
+    actor.drop_finished = False
+    assert torch.equal(
+        actor.generate(PROMPTS, do_sample=False, num_return_sequences=2).response_ids,
+        roll.response_ids,
+    )

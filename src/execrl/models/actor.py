@@ -375,7 +375,7 @@ class Actor(nn.Module):
                 out, plen = self._generate_with_prefix(
                     model, prompt_ids, prompt_mask, prefix_ids, kwargs
                 )
-            elif self.drop_finished and not self.is_seq2seq:
+            elif self.drop_finished and not self.is_seq2seq and self._loop_samples_like(model):
                 out, plen = (
                     self._decode_dropping_finished(model, prompt_ids, prompt_mask, kwargs),
                     0,
@@ -463,6 +463,19 @@ class Actor(nn.Module):
             **{self.cache_kw: cache},
             **kwargs,
         )
+
+    def _loop_samples_like(self, model: nn.Module) -> bool:
+        """Whether :mod:`execrl.models.decoding` samples what ``generate`` would for ``model``
+        (not when its generation_config adds processors, e.g. a repetition penalty)."""
+        extra = decoding.unsupported_processors(getattr(model, "generation_config", None))
+        if extra and not self.__dict__.get("_warned_processors"):
+            log.warning(
+                "the model's generation_config sets %s: sampling with transformers' generate, "
+                "which applies them (model.drop_finished has no effect)",
+                ", ".join(extra),
+            )
+            self._warned_processors = True
+        return not extra
 
     def _decode_dropping_finished(self, model, prompt_ids, prompt_mask, kwargs):
         """Causal sampling that removes each row from the batch the step it ends

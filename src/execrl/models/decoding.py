@@ -21,6 +21,40 @@ from transformers.generation import (
     TopPLogitsWarper,
 )
 
+# generation_config fields that make ``generate`` add logits processors this loop does not apply
+_PROCESSOR_FIELDS = {
+    "repetition_penalty": 1.0,
+    "encoder_repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "encoder_no_repeat_ngram_size": 0,
+    "bad_words_ids": None,
+    "sequence_bias": None,
+    "suppress_tokens": None,
+    "begin_suppress_tokens": None,
+    "min_length": 0,
+    "min_new_tokens": None,
+    "forced_bos_token_id": None,
+    "forced_eos_token_id": None,
+    "min_p": None,
+    "typical_p": 1.0,
+    "epsilon_cutoff": 0.0,
+    "eta_cutoff": 0.0,
+    "top_h": None,
+    "exponential_decay_length_penalty": None,
+    "guidance_scale": 1.0,
+    "remove_invalid_values": False,
+}
+
+
+def unsupported_processors(generation_config: object) -> list[str]:
+    """The fields of a model's ``generation_config`` (e.g. an instruct checkpoint's
+    ``repetition_penalty``) under which ``generate`` would sample differently from this loop."""
+    return [
+        name
+        for name, neutral in _PROCESSOR_FIELDS.items()
+        if getattr(generation_config, name, None) not in (None, neutral)
+    ]
+
 
 def warpers(temperature: float, top_k: int | None, top_p: float) -> LogitsProcessorList:
     """The sampling warpers ``generate`` applies for these settings, in its order."""
