@@ -486,8 +486,8 @@ class Actor(nn.Module):
         if n > 1:
             cache.batch_repeat_interleave(n)
             logits = logits.repeat_interleave(n, dim=0)
-        # the fence check on the responses alone (generate's criterion sees prompt + response)
-        fence = FenceStop(self.tokenizer, 0) if kwargs.get("stopping_criteria") else None
+        # generate's fence criterion, applied to the responses alone
+        criteria = kwargs.get("stopping_criteria")
         return decoding.sample_dropping_finished(
             model,
             cache,
@@ -501,7 +501,7 @@ class Actor(nn.Module):
             temperature=kwargs.get("temperature", 1.0),
             top_k=kwargs.get("top_k"),
             top_p=kwargs.get("top_p", 1.0),
-            stop=(lambda ids: fence(ids, None)) if fence else None,
+            stop=criteria[0].closed_rows if criteria else None,
         )
 
     def prefill(
@@ -572,12 +572,16 @@ class FenceStop(StoppingCriteria):
     def __call__(
         self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
     ) -> torch.BoolTensor:
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        last = input_ids[:, -1].cpu()
+        return self.closed_rows(input_ids[:, self.start :])
+
+    def closed_rows(self, responses: torch.Tensor) -> torch.BoolTensor:
+        """Which rows of ``responses`` (response tokens only) have closed their code block."""
+        done = torch.zeros(responses.shape[0], dtype=torch.bool, device=responses.device)
+        last = responses[:, -1].cpu()
         hit = self.tick[last.clamp(max=len(self.tick) - 1)] & (last < len(self.tick))
         for i in hit.nonzero().flatten().tolist():
             done[i] = prompting.closed(
-                self.tokenizer.decode(input_ids[i, self.start :], skip_special_tokens=True)
+                self.tokenizer.decode(responses[i], skip_special_tokens=True)
             )
         return done
 
