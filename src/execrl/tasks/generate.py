@@ -43,7 +43,10 @@ def load_model(cfg: DictConfig) -> Any:
 
         log.info("actor from checkpoint %s", cfg.ckpt)
         return load_actor(cfg.ckpt)
-    log.info("no ckpt: building %s from config (untrained)", cfg.model.get("arch", "model"))
+    if cfg.model.get("pretrained"):
+        log.info("no ckpt: the pretrained model %s, as it is", cfg.model.pretrained)
+    else:
+        log.info("no ckpt: building %s from config (untrained)", cfg.model.get("arch", "model"))
     return hydra.utils.instantiate(cfg.model)
 
 
