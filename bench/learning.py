@@ -34,10 +34,14 @@ cores, most of it decoding for the judging; longer settings are flags:
     python bench/learning.py --model smollm2_135m --data mbpp                       # the preset
     python bench/learning.py --model smollm2_135m --data mbpp --budget 00:00:30:00 --heldout-limit 500 --methods sft_more grpo coderl_nocritic ppo
 
-CodeRL runs online with uniform token weights there (``coderl_nocritic``): training its critic on
-the model's own judged samples would take the whole budget on this CPU.
+CodeRL runs online there, with its critic (``coderl_online``: trained at fit start on 64 of the
+model's own judged programs, which happens before the budget's clock starts: the JSON's
+``runs[m][i]["setup_s"]`` is that extra compute) and with uniform token weights
+(``coderl_nocritic``); the published offline pool (200 problems x 5 programs) would take longer
+than the budget to sample on this CPU.
 
-Prints a table (mean and spread across seeds) and writes bench/results/learning[_<data>][_<model>].json.
+Prints a table (mean and spread across seeds) and writes bench/results/learning[_<data>][_<model>].json,
+with its figures beside it (``.png``: pass@1 per method; ``_curves.png``: pass@1 against wall clock).
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ MODEL_PRESETS = {
     "smollm2_135m": {
         "defaults": dict(
             seeds=[0, 1],
-            methods=["sft_more", "grpo", "coderl_nocritic"],
+            methods=["sft_more", "grpo", "coderl_online", "coderl_nocritic"],
             sft_steps=0,
             budget="00:00:06:00",
             heldout_limit=60,
@@ -108,6 +112,18 @@ MODEL_PRESETS = {
                 "data.batch_size=4",
                 "algo.ce_batch_size=4",
                 "algo.rl_batch_size=16",
+            ],
+            # CodeRL online with its critic, trained at fit start on 64 of the model's own judged
+            # programs (16 trainval problems x 4); that setup runs before Lightning's max_time
+            # clock starts, so the JSON's runs[...]["setup_s"] is compute on top of the budget
+            "coderl_online": [
+                "algo.num_samples=4",
+                "data.batch_size=4",
+                "algo.ce_batch_size=4",
+                "algo.critic_label_problems=16",
+                "algo.critic_samples_per_problem=4",
+                "algo.critic_train_steps=32",
+                "algo.critic_batch_size=8",
             ],
             "ppo": [
                 "algo.num_samples=4",
@@ -147,6 +163,23 @@ def train(run_dir: Path, overrides: list[str], log: Path) -> None:
     }
     with open(log, "w") as f:
         subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
+
+
+def run_facts(run_dir: Path) -> dict[str, float]:
+    """A finished run's optimizer steps (its last checkpoint's) and its setup seconds before the
+    max_time clock started (``setup/time_s/*`` of the final metrics train.py logs)."""
+    import ast
+
+    import torch
+
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    facts = {"steps": float(ckpt.get("global_step", 0))}
+    marker = "final metrics: "
+    for line in (run_dir / "train.log").read_text().splitlines():
+        if marker in line:
+            metrics = ast.literal_eval(line.split(marker, 1)[1])
+            facts["setup_s"] = sum(v for k, v in metrics.items() if k.startswith("setup/time_s/"))
+    return facts
 
 
 def data_overrides(data: str, seed: int) -> list[str]:
@@ -330,7 +363,7 @@ def main() -> None:
         "--methods",
         nargs="+",
         default=None,
-        help="default sft_more grpo coderl ppo (smollm2_135m: sft_more grpo coderl_nocritic)",
+        help="default sft_more grpo coderl ppo (smollm2_135m: sft_more grpo coderl_online coderl_nocritic)",
     )
     ap.add_argument("--data", default="synth")
     ap.add_argument(
@@ -405,6 +438,7 @@ def main() -> None:
     scores: dict[str, list[dict[str, float]]] = {start_name: []}
     passk: dict[str, list[dict[str, float]]] = {}
     failed: list[str] = []
+    run_info: dict[str, list[dict[str, float]]] = {}  # steps and setup seconds per run
     t_start = time.time()
     curves: dict[str, list[list[dict[str, float]]]] = {}
     timed = (
@@ -487,9 +521,10 @@ def main() -> None:
                 print(f"seed {seed} {m}: FAILED, see {runs / f'{m}_seed{seed}.log'}", flush=True)
                 failed.append(f"{m}_seed{seed}")
                 continue
+            run_info.setdefault(m, []).append(run_facts(d))
             last = judge(d / "checkpoints" / "last.ckpt", args.data, seed, limit, args.model)
             scores.setdefault(m, []).append(rates(last, args.heldout_limit))
-            print(f"seed {seed} {m}: {scores[m][-1]}", flush=True)
+            print(f"seed {seed} {m}: {scores[m][-1]} {run_info[m][-1]}", flush=True)
             if args.passk_problems:
                 passk.setdefault(m, []).append(
                     pass_at_k(
@@ -578,7 +613,8 @@ def main() -> None:
         + (f"_{args.tag}" if args.tag else "")
         + ".json"
     )
-    (out / name).write_text(
+    result = out / name
+    result.write_text(
         json.dumps(
             {
                 "args": vars(args),
@@ -590,6 +626,7 @@ def main() -> None:
                 "scores": scores,
                 "passk": passk,
                 "curves": curves,
+                "runs": run_info,
                 "failed": failed,
                 "seconds": time.time() - t_start,
                 "machine": os.uname().nodename,
@@ -598,6 +635,9 @@ def main() -> None:
             indent=2,
         )
     )
+    from execrl.metrics.plots import save_learning_plots
+
+    print("wrote", result, *save_learning_plots(result))
 
 
 if __name__ == "__main__":

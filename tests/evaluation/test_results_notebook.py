@@ -191,6 +191,17 @@ def test_save_evaluation_plots_writes_pngs(tmp_path):
         assert p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 1000
 
 
+def test_save_learning_plots_writes_bars_and_curves_beside_the_json(tmp_path):
+    path = tmp_path / "learning_x.json"
+    path.write_text(json.dumps(LEARNING))
+    paths = plots.save_learning_plots(path)
+    assert [p.name for p in paths] == ["learning_x.png", "learning_x_curves.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 1000
+    path.write_text(json.dumps({**LEARNING, "curves": {}}))
+    assert [p.name for p in plots.save_learning_plots(path)] == ["learning_x.png"]
+
+
 def test_stored_notebook_has_no_outputs():
     nbformat = pytest.importorskip("nbformat")
     nb = nbformat.read(NOTEBOOK, as_version=4)

@@ -200,7 +200,7 @@ def learning_curves(learning: dict[str, Any]) -> Figure:
                 for k in ("seconds", "pass@1")
             ]
             ax.plot(*mean, color=color, lw=2.5, marker="o", label=m)
-    ax.set_xlabel("seconds since launch (after the shared SFT checkpoint)")
+    ax.set_xlabel("seconds since launch (from the shared starting checkpoint)")
     ax.set_ylabel("held-out pass@1")
     ax.set_title("held-out pass@1 vs wall clock")
     ax.grid(alpha=0.3)
@@ -243,3 +243,16 @@ def save_evaluation_plots(run_dir: str | Path) -> list[Path]:
         fig.savefig(run_dir / name, dpi=100)
         paths.append(run_dir / name)
     return paths
+
+
+def save_learning_plots(learning_json: str | Path) -> list[Path]:
+    """Write ``<stem>.png`` (pass@1 per method) and, with curves, ``<stem>_curves.png`` beside a
+    bench/learning.py JSON; returns their paths."""
+    path = Path(learning_json)
+    learning = json.loads(path.read_text())
+    figures = [(path.with_suffix(".png"), learning_comparison(learning))]
+    if learning.get("curves"):
+        figures.append((path.with_name(path.stem + "_curves.png"), learning_curves(learning)))
+    for out, fig in figures:
+        fig.savefig(out, dpi=100)
+    return [out for out, _ in figures]
