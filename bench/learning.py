@@ -34,11 +34,13 @@ cores, most of it decoding for the judging; longer settings are flags:
     python bench/learning.py --model smollm2_135m --data mbpp                       # the preset
     python bench/learning.py --model smollm2_135m --data mbpp --budget 00:00:30:00 --heldout-limit 500 --methods sft_more grpo coderl_nocritic ppo
 
-CodeRL runs online there, with its critic (``coderl_online``: trained at fit start on 64 of the
-model's own judged programs, which happens before the budget's clock starts: the JSON's
-``runs[m][i]["setup_s"]`` is that extra compute) and with uniform token weights
-(``coderl_nocritic``); the published offline pool (200 problems x 5 programs) would take longer
-than the budget to sample on this CPU.
+CodeRL runs online there, with its critic (``coderl_online``: trained at fit start on 32 of the
+model's own judged programs, within the budget; the JSON's ``runs[m][i]["setup_s"]`` says how
+long it took) and with uniform token weights (``coderl_nocritic``); the published offline pool
+(200 problems x 5 programs) would take longer than the budget to sample on this CPU.
+
+The budget (``trainer.max_time``) is counted from fit start (``execrl.utils.callbacks.FitTimer``),
+so an algorithm's setup (CodeRL's critic and offline pool) is spent from it like its updates.
 
 Prints a table (mean and spread across seeds) and writes bench/results/learning[_<data>][_<model>].json,
 with its figures beside it (``.png``: pass@1 per method; ``_curves.png``: pass@1 against wall clock).
@@ -113,16 +115,16 @@ MODEL_PRESETS = {
                 "algo.ce_batch_size=4",
                 "algo.rl_batch_size=16",
             ],
-            # CodeRL online with its critic, trained at fit start on 64 of the model's own judged
-            # programs (16 trainval problems x 4); that setup runs before Lightning's max_time
-            # clock starts, so the JSON's runs[...]["setup_s"] is compute on top of the budget
+            # CodeRL online with its critic, trained at fit start on 32 of the model's own judged
+            # programs (8 trainval problems x 4, 16 critic steps): spent from the same budget
+            # (train.py's FitTimer), the JSON's runs[...]["setup_s"] says how much
             "coderl_online": [
                 "algo.num_samples=4",
                 "data.batch_size=4",
                 "algo.ce_batch_size=4",
-                "algo.critic_label_problems=16",
+                "algo.critic_label_problems=8",
                 "algo.critic_samples_per_problem=4",
-                "algo.critic_train_steps=32",
+                "algo.critic_train_steps=16",
                 "algo.critic_batch_size=8",
             ],
             "ppo": [
@@ -166,8 +168,8 @@ def train(run_dir: Path, overrides: list[str], log: Path) -> None:
 
 
 def run_facts(run_dir: Path) -> dict[str, float]:
-    """A finished run's optimizer steps (its last checkpoint's) and its setup seconds before the
-    max_time clock started (``setup/time_s/*`` of the final metrics train.py logs)."""
+    """A finished run's optimizer steps (its last checkpoint's) and its setup seconds, part of its
+    budget (``setup/time_s/*`` of the final metrics train.py logs)."""
     import ast
 
     import torch

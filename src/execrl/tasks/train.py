@@ -20,6 +20,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from execrl.models.checkpoint import load_actor_weights
+from execrl.utils.callbacks import FitTimer
 from execrl.utils.config import (
     apply_torch_threads,
     instantiate_list,
@@ -135,10 +136,13 @@ def fit(
         _recursive_=False,
     )
     callbacks = instantiate_list(cfg.get("callbacks")) + list(extra_callbacks or [])
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if trainer_cfg.get("max_time"):  # counted from fit start: setup is spent from the budget
+        callbacks.append(FitTimer(duration=trainer_cfg.pop("max_time"), interval="step"))
     name_wandb_run(cfg)
     loggers = instantiate_list(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False
+        trainer_cfg, callbacks=callbacks, logger=loggers or False
     )
     hparams = OmegaConf.to_container(
         OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import Timer
+from lightning.pytorch.trainer.states import RunningStage
 
 
 class TimedCheckpoint(L.Callback):
@@ -38,3 +40,19 @@ class TimedCheckpoint(L.Callback):
         if due:
             self._last = time.monotonic()
             trainer.save_checkpoint(self.dirpath / f"step_{trainer.global_step:06d}.ckpt")
+
+
+class FitTimer(Timer):
+    """Lightning's ``Timer`` (what ``trainer.max_time`` builds) with the training clock started at
+    fit start instead of train start, so the setup an algorithm does in ``on_fit_start`` (CodeRL's
+    critic training and offline pool) is spent from the budget like its updates: an equal
+    wall-clock comparison then is one. ``Timer`` has no public way to move its start, hence the
+    write to its ``_start_time``."""
+
+    def on_fit_start(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        self._start_time[RunningStage.TRAINING] = time.monotonic()
+        super().on_fit_start(trainer, *args, **kwargs)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._start_time[RunningStage.TRAINING] is None:
+            super().on_train_start(trainer, pl_module)
