@@ -28,11 +28,11 @@ from SmolLM2-135M-Instruct (LoRA r=16, bf16 sampling copy) and gets the same wal
 train + validation problems (``trainval``, 464: tests only for RL; their reference programs for
 ``sft_more``, the equal-compute control), judged on a fixed random subset of the MBPP test split
 (greedy pass@1 and the outcome mix; pass@10 on ``--passk-problems`` of them). Its preset (below,
-``MODEL_PRESETS``: 6 minutes per method, 60 test problems, pass@10 on 4) took 1 h 40 min on 2 CPU
-cores, most of it decoding for the judging; longer settings are flags:
+``MODEL_PRESETS``: 6 minutes per method, 60 test problems, pass@10 on 4) took 84 minutes on 2 CPU
+cores (48 of them training, the rest start-up and judging); longer settings are flags:
 
     python bench/learning.py --model smollm2_135m --data mbpp                       # the preset
-    python bench/learning.py --model smollm2_135m --data mbpp --budget 00:00:30:00 --heldout-limit 500 --methods sft_more grpo coderl_nocritic ppo
+    python bench/learning.py --model smollm2_135m --data mbpp --budget 00:00:30:00 --heldout-limit 500 --methods sft_more grpo coderl_online coderl_nocritic ppo
 
 CodeRL runs online there, with its critic (``coderl_online``: trained at fit start on 32 of the
 model's own judged programs, within the budget; the JSON's ``runs[m][i]["setup_s"]`` says how
