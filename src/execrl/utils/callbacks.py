@@ -54,5 +54,4 @@ class FitTimer(Timer):
         super().on_fit_start(trainer, *args, **kwargs)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self._start_time[RunningStage.TRAINING] is None:
-            super().on_train_start(trainer, pl_module)
+        """Nothing: the clock has run since fit start (``Timer`` would restart it here)."""
