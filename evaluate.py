@@ -12,11 +12,13 @@ import hydra
 from omegaconf import DictConfig
 
 from execrl.utils.config import fast_exit, run_single_job, set_project_root_env
+from execrl.utils.threads import apply_thread_settings
 
 set_project_root_env()
 
 
 def task(cfg: DictConfig) -> None:
+    apply_thread_settings(cfg)  # before numpy loads (torch_threads: conf/evaluate.yaml)
     from execrl.tasks.evaluate import evaluate
 
     evaluate(cfg)

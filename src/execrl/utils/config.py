@@ -269,9 +269,8 @@ def name_wandb_run(cfg: DictConfig) -> None:
 
 
 def apply_torch_threads(cfg: DictConfig) -> None:
-    """Set torch's intra-op threads from ``torch_threads`` (hardware configs), if given."""
-    n = cfg.get("torch_threads")
-    if n:
-        import torch
+    """Set torch's intra-op threads (and the OpenMP/BLAS variables) from ``torch_threads``, if given:
+    :func:`execrl.utils.threads.apply_thread_settings`, shared by the three entry points."""
+    from execrl.utils.threads import apply_thread_settings
 
-        torch.set_num_threads(int(n))
+    apply_thread_settings(cfg)
