@@ -3,7 +3,9 @@ sequences, undo CodeRL's tab indentation, prepend APPS starter code where the mo
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 from collections.abc import Sequence
 
 from execrl.vocabulary import Problem
@@ -28,10 +30,47 @@ def default_stop(problem: Problem) -> tuple[str, ...]:
 
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#-]*)[ \t]*\n(.*?)(?:```|\Z)", re.S)
+_FENCE_TAG = re.compile(r"```[ \t]*([A-Za-z0-9_+#-]*)")
 
 
-def strip_fences(text: str) -> str:
-    """The body of the first fenced code block (an unclosed fence runs to the end); else ``text``."""
+def _is_code(text: str) -> bool:
+    """Python that parses and does something (a lone word such as ``Solution`` parses too)."""
+    try:
+        tree = ast.parse(textwrap.dedent(text))
+    except (SyntaxError, ValueError):
+        return False
+    return any(
+        not (isinstance(st, ast.Expr) and isinstance(st.value, ast.Name | ast.Constant))
+        for st in tree.body
+    )
+
+
+def _closes_code(before: str, after: str, python: bool) -> bool:
+    """Whether a fence that follows ``before`` closes the code a completion-style response was
+    writing (rather than opening a block that prose introduces). A fence with a language tag opens
+    a block, so does one after a line ending in ``:`` (a code line there would lack its body); for
+    Python, prose that does not parse before a block that does."""
+    tag = _FENCE_TAG.match(after)
+    if not before.strip() or (tag is not None and tag.group(1)):
+        return False
+    if before.rstrip().endswith(":"):
+        return False
+    if python and not _is_code(before):
+        body = after[tag.end() if tag else 3 :].split("```", 1)[0]
+        return not _is_code(body)
+    return True
+
+
+def strip_fences(text: str, continues_code: bool = False, python: bool = True) -> str:
+    """The body of the first fenced code block (an unclosed fence runs to the end); else ``text``.
+
+    ``continues_code`` (a completion-style prompt, whose response goes on with the prompt's code):
+    a bare fence after that code closes it, so the program is the text before the fence and what
+    follows (prose, usage examples) is dropped (:func:`_closes_code`); a response that opens a
+    block of its own is read as before."""
+    i = text.find("```")
+    if continues_code and i > 0 and _closes_code(text[:i], text[i:], python):
+        return text[:i]
     m = _FENCE.search(text)
     return m.group(2) if m else text
 
@@ -90,7 +129,9 @@ def postprocess(
     if problem is not None:
         out = strip_prompt_echo(out, problem.prompt)
     if fences and "```" in out:
-        out = strip_fences(out)
+        completion = problem is not None and problem.meta.get("prompt_style") != "instruct"
+        python = problem is None or problem.language == "python"
+        out = strip_fences(out, continues_code=completion, python=python)
     if stop is None:
         stop = default_stop(problem) if problem is not None else ()
     out = cut_at_stop(out, stop)
