@@ -9,7 +9,7 @@ import pytest
 from execrl.rewards.outcome_rewards import CLASS_NAMES
 from execrl.vocabulary import Outcome
 
-from helpers.common import compose, requires_java_cpp, run_cli
+from helpers.common import ROOT, compose, requires_java_cpp, run_cli
 
 
 def _lines(path):
@@ -154,3 +154,79 @@ def test_reference_xlcost_reports_compile_rate_and_computational_accuracy(tmp_pa
     assert t["codebleu_tok"]["codebleu"] == pytest.approx(1.0)  # the same on XLCoST token text
     ca = t["computational_accuracy"]
     assert ca["problems_scored"] + sum(ca["sources_flagged"].values()) == 6
+
+
+# ---------------------------------------------------------------------------------- issue 30, items 9-10
+def test_two_spellings_of_one_id_are_one_problem_and_time_s_is_recorded(tmp_path):
+    """``12`` and ``mbpp/12`` are one problem (one row per (task_id, index)), and every row has its
+    time on the sandbox worker: a timeout takes at least the time limit (it used to read 0.0)."""
+    from execrl.tasks.evaluate import evaluate
+
+    mbpp = {
+        json.loads(line)["task_id"]: json.loads(line)["code"]
+        for line in (ROOT / "data" / "mbpp" / "mbpp.jsonl").open()
+    }
+    hang = "def sort_matrix(m):\n    import time\n    time.sleep(60)\n"
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(
+        json.dumps({"task_id": 12, "completions": [mbpp[12]]})
+        + "\n"
+        + json.dumps({"task_id": "mbpp/12", "completions": [hang]})
+        + "\n"
+    )
+    m = evaluate(
+        compose(
+            "evaluate",
+            ["data=mbpp", f"samples={samples}", "executor.timeout_s=1.0", "rank_by=none"],
+            tmp_path / "ev",
+        )
+    )
+    rows = _lines(tmp_path / "ev" / "results.jsonl")
+    assert sorted((r["task_id"], r["index"], r["outcome"]) for r in rows) == [
+        ("mbpp/12", 0, "passed"),
+        ("mbpp/12", 1, "timeout"),
+    ]
+    assert m["problems"] == 1 and m["samples"] == 2 and m["pass@1"] == 0.5
+    assert all(r["time_s"] > 0 for r in rows)
+    assert next(r for r in rows if r["outcome"] == "timeout")["time_s"] >= 1.0
+
+
+def test_empty_samples_file_exits_nonzero_with_a_clear_error(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    r = run_cli("evaluate.py", "data=mbpp", f"samples={empty}", f"hydra.run.dir={tmp_path / 'ev'}")
+    assert r.returncode != 0
+    assert f"{empty}: no samples" in r.stderr + r.stdout
+
+
+def test_limit_is_the_first_n_and_subset_a_seeded_draw():
+    """``limit=`` is the first N problems in generate.py as in evaluate.py (and
+    lm-evaluation-harness); ``subset=`` draws N at random, as generate.py's ``limit=`` used to."""
+    import random
+
+    from execrl.tasks.evaluate import instantiate_problems
+    from execrl.tasks.generate import select_problems
+
+    dm = instantiate_problems(compose("evaluate", ["data=mbpp", "samples=x"]).data)
+    test = dm.problems("test")
+    ids = lambda ps: [p.task_id for p in ps]  # noqa: E731
+    assert ids(select_problems(dm, "test", limit=5)) == ids(test[:5])
+    assert ids(select_problems(dm, "test", start=10, limit=3)) == ids(test[10:13])
+    drawn = select_problems(dm, "test", subset=5)
+    keep = sorted(random.Random(dm.seed).sample(range(len(test)), 5))  # the old limit=5
+    assert ids(drawn) == [test[i].task_id for i in keep] != ids(test[:5])
+    assert ids(select_problems(dm, "test", subset=5, subset_seed=1)) != ids(drawn)
+
+
+def test_evaluate_subset_draws_from_the_samples_file(tmp_path):
+    from execrl.tasks.evaluate import evaluate
+
+    m = evaluate(
+        compose(
+            "evaluate",
+            ["data=mbpp", "samples=reference", "split=all", "subset=3", "subset_seed=5"],
+            tmp_path,
+        )
+    )
+    ids = [r["task_id"] for r in _lines(tmp_path / "results.jsonl")]
+    assert m["problems"] == 3 and len(set(ids)) == 3 and ids != ["mbpp/1", "mbpp/2", "mbpp/3"]

@@ -313,6 +313,7 @@ class Executor:
             if job is None:
                 return
             req, fut = job
+            t0 = time.perf_counter()
             try:
                 res, charged = handle.run(req, self.judge_cfg)
             except (
@@ -327,6 +328,9 @@ class Executor:
                     ),
                     False,
                 )
+            # the request's wall time on its worker (compile and every test); the judge's verdicts
+            # carry no time of their own, so without this results.jsonl's time_s read 0.0 everywhere
+            res.time_s = res.time_s or time.perf_counter() - t0
             with self._lock:
                 self.stats["charged_failures"] += charged
                 self.stats["weak_tests"] += res.weak_tests

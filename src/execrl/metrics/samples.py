@@ -17,6 +17,17 @@ def prompt_hash(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
 
 
+def random_subset(items: list, n: int | None, seed: int) -> list:
+    """``n`` of ``items`` drawn with ``seed``, kept in their order (all of them when ``n`` is None or
+    not smaller). generate.py and evaluate.py's ``subset=`` (``limit=`` is the first n)."""
+    if n is None or int(n) >= len(items):
+        return list(items)
+    import random
+
+    keep = set(random.Random(seed).sample(range(len(items)), int(n)))
+    return [x for i, x in enumerate(items) if i in keep]
+
+
 class SamplesFormatError(ValueError):
     """A malformed samples file: the message names the file and the line."""
 
@@ -47,16 +58,28 @@ def _floats(row: dict, key: str, n: int, where: str) -> list[float | None]:
 
 
 def read_samples(path: str | Path) -> list[ProblemSamplesIn]:
-    """Parse and validate a samples file; problems keep their first-seen order."""
+    """Parse and validate a samples file; problems keep their first-seen order.
+
+    Every problem needs at least one completion: one with none would leave pass@k's denominator
+    unseen (write ``""`` for a model that produced nothing: it is judged, and fails)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"samples file not found: {path}")
     out: dict[str, ProblemSamplesIn] = {}
-    with path.open() as f:
-        for lineno, line in enumerate(f, 1):
+    first_line: dict[str, int] = {}
+    with path.open(
+        "rb"
+    ) as f:  # bytes: a bad byte is named by its line, not a bare UnicodeDecodeError
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise SamplesFormatError(
+                    f"{where}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})"
+                ) from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 row: Any = json.loads(line)
             except json.JSONDecodeError as e:
@@ -87,12 +110,21 @@ def read_samples(path: str | Path) -> list[ProblemSamplesIn]:
                     f"{where}: needs 'completions' (list of strings) or 'completion' / 'solution' (a string)"
                 )
             tid = str(row["task_id"])
+            first_line.setdefault(tid, lineno)
             p = out.setdefault(
                 tid, ProblemSamplesIn(tid, prompt_sha=row.get("prompt_sha"), split=row.get("split"))
             )
             p.completions += comps
             p.logprobs += lp
             p.scores += sc
+    if not out:
+        raise SamplesFormatError(f"{path}: no samples (the file has no lines)")
+    for tid, p in out.items():
+        if not p.completions:
+            raise SamplesFormatError(
+                f"{path}:{first_line[tid]}: task {tid!r} has no completions: it would drop out of "
+                'pass@k\'s denominator; give it "" (judged, a failure) or leave the task out'
+            )
     return list(out.values())
 
 
@@ -125,13 +157,14 @@ def _style_hashes(problem: Any) -> set[str]:
 def align_samples(samples: list[ProblemSamplesIn], problems: list[Any]) -> list[ProblemSamplesIn]:
     """Samples of another tool made to fit the data config: task ids as the config spells them
     (:func:`task_id_aliases`), and HumanEval-style completions that continue the prompt turned
-    into whole programs (:func:`execrl.data.humaneval.complete_program`). Unknown ids stay as
-    they are (evaluate.py then names them)."""
+    into whole programs (:func:`execrl.data.humaneval.complete_program`). Ids that name the same
+    problem (``12`` and ``mbpp/12``) become one problem, their completions in file order, so every
+    ``(task_id, index)`` is one sample. Unknown ids stay as they are (evaluate.py then names them)."""
     from execrl.data.humaneval import complete_program
 
     by_id = {p.task_id: p for p in problems}
     aliases = task_id_aliases(list(by_id))
-    out = []
+    out: dict[str, ProblemSamplesIn] = {}
     for s in samples:
         tid = s.task_id if s.task_id in by_id else aliases.get(s.task_id.strip().lower(), s.task_id)
         p = by_id.get(tid)
@@ -141,5 +174,18 @@ def align_samples(samples: list[ProblemSamplesIn], problems: list[Any]) -> list[
             sha = prompt_hash(
                 p.prompt
             )  # sampled from this problem's prompt in the other style: not stale
-        out.append(dataclasses.replace(s, task_id=tid, completions=comps, prompt_sha=sha))
-    return out
+        if tid in out:
+            prev = out[tid]
+            prev.completions += comps
+            prev.logprobs += s.logprobs
+            prev.scores += s.scores
+        else:
+            out[tid] = dataclasses.replace(
+                s,
+                task_id=tid,
+                completions=list(comps),
+                logprobs=list(s.logprobs),
+                scores=list(s.scores),
+                prompt_sha=sha,
+            )
+    return list(out.values())

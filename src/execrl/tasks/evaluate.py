@@ -24,7 +24,13 @@ from execrl.algos.coderl.labels import label_error_fields
 from execrl.data.source import DATAMODULE_TARGET, SOURCE_TARGET
 from execrl.judging.equivalence import SourceOutputs, equivalence_result
 from execrl.judging.requests import compile_request, judge_request, run_request
-from execrl.metrics.samples import ProblemSamplesIn, align_samples, prompt_hash, read_samples
+from execrl.metrics.samples import (
+    ProblemSamplesIn,
+    align_samples,
+    prompt_hash,
+    random_subset,
+    read_samples,
+)
 from execrl.metrics.summary import Judged, compile_rate, synthesis_metrics
 from execrl.metrics.translation import codebleu, codebleu_tokens, exact_match
 from execrl.rewards.outcome_rewards import outcome_class
@@ -438,11 +444,14 @@ def _load(
             or next((s.split for s in samples if s.split), None)
             or datamodule.test_split
         )
-    if cfg.get("limit") is not None:
+    # other tools' ids (Mbpp/11, 11; two spellings of one id are one problem) and HumanEval bodies
+    samples = align_samples(samples, datamodule.problems(split))
+    if cfg.get("limit") is not None:  # the first `limit` problems, as generate.py's limit=
         samples = samples[: int(cfg.limit)]
-    samples = align_samples(
-        samples, datamodule.problems(split)
-    )  # other tools' ids (Mbpp/11, 11) and HumanEval bodies
+    seed = cfg.get("subset_seed")
+    samples = random_subset(
+        samples, cfg.get("subset"), getattr(datamodule, "seed", 0) if seed is None else seed
+    )
     problems = match_problems(samples, datamodule.problems(split), split, str(samples_path))
     return datamodule, split, samples, samples_path, problems
 

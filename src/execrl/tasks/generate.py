@@ -12,23 +12,30 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from execrl.metrics.samples import prompt_hash
+from execrl.metrics.samples import prompt_hash, random_subset
 from execrl.utils.config import print_config_tree, task_wrapper
+from execrl.utils.threads import apply_thread_settings
 
 log = logging.getLogger("execrl")
 
 
 def select_problems(
-    datamodule: Any, split: str, start: int = 0, end: int | None = None, limit: int | None = None
+    datamodule: Any,
+    split: str,
+    start: int = 0,
+    end: int | None = None,
+    limit: int | None = None,
+    subset: int | None = None,
+    subset_seed: int | None = None,
 ) -> list:
-    """The ``[start, end)`` range of a split, then an optional seeded subset of ``limit``."""
+    """The ``[start, end)`` range of a split, its first ``limit`` problems (as evaluate.py and
+    lm-evaluation-harness read ``limit``), then a random ``subset`` of that many, in split order,
+    drawn with ``subset_seed`` (None: the data config's seed)."""
     problems = datamodule.problems(split)[start:end]
-    if limit is not None and limit < len(problems):
-        import random
-
-        keep = set(random.Random(datamodule.seed).sample(range(len(problems)), limit))
-        problems = [p for i, p in enumerate(problems) if i in keep]
-    return problems
+    if limit is not None:
+        problems = problems[: int(limit)]
+    seed = getattr(datamodule, "seed", 0) if subset_seed is None else subset_seed
+    return random_subset(problems, subset, seed)
 
 
 def load_model(cfg: DictConfig) -> Any:
@@ -81,6 +88,11 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
     )
 
     L.seed_everything(cfg.seed, workers=True)
+    # generate.py did it before torch loaded; again here for in-process callers (tests, notebooks)
+    apply_thread_settings(cfg)
+    log.info(
+        "torch threads: %d (torch_threads=%s)", torch.get_num_threads(), cfg.get("torch_threads")
+    )
     if cfg.get("print_config"):
         print_config_tree(cfg, save_to=cfg.paths.output_dir)
     device = cfg.get("device") or "auto"
@@ -92,7 +104,13 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
     )
     split = cfg.get("split") or datamodule.test_split
     problems = select_problems(
-        datamodule, split, cfg.get("start") or 0, cfg.get("end"), cfg.get("limit")
+        datamodule,
+        split,
+        cfg.get("start") or 0,
+        cfg.get("end"),
+        cfg.get("limit"),
+        cfg.get("subset"),
+        cfg.get("subset_seed"),
     )
     out = Path(cfg.get("output") or Path(cfg.paths.output_dir) / "samples.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
