@@ -210,14 +210,17 @@ def test_stored_notebook_has_no_outputs():
 
 
 # ---------------------------------------------------------------------------------- the notebook
-def _execute(env: dict[str, str], monkeypatch) -> list[dict]:
+def _execute(env: dict[str, str | None], monkeypatch) -> list[dict]:
     """Run the notebook in a fresh python3 kernel (the venv's: jupyter_client swaps the kernelspec's
     ``python`` for sys.executable) and return every output."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)  # the kernel inherits this process's environment
+    for k, v in env.items():  # the kernel inherits this process's environment
+        if v is None:
+            monkeypatch.delenv(k, raising=False)
+        else:
+            monkeypatch.setenv(k, v)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbclient.NotebookClient(
         nb,
@@ -256,8 +259,7 @@ def test_notebook_on_tiny_runs(tmp_path, monkeypatch):
             "train",
             [
                 "algo=grpo",
-                "warm_start.enabled=false",
-                "logger=csv",
+                "warm_start.enabled=false",  # the default logger: wandb offline, and a CSV
                 "callbacks=none",
                 "+trainer.enable_checkpointing=false",
                 "print_config=false",
@@ -274,7 +276,7 @@ def test_notebook_on_tiny_runs(tmp_path, monkeypatch):
             tr,
         )
     )
-    assert list(tr.glob("csv/version_*/metrics.csv"))
+    assert list(tr.glob("csv/version_*/metrics.csv")) and list(tr.glob("wandb/offline-run-*"))
 
     learning = tmp_path / "learning.json"
     learning.write_text(json.dumps(LEARNING))
@@ -303,3 +305,23 @@ def test_notebook_skips_missing_files(tmp_path, monkeypatch):
     outputs = _execute(missing, monkeypatch)
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert _images(outputs) == 0 and _text(outputs).count("skipped") == 5
+
+
+def test_notebook_reads_only_the_runs_it_is_given(tmp_path, monkeypatch):
+    """No "newest run" guess: with the run dirs unset, a run under logs/ is not picked up."""
+    run = tmp_path / "logs" / "evaluate" / "runs" / "2030-01-01_00-00-00"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps(_metrics()))
+    outputs = _execute(
+        {
+            "PROJECT_ROOT": str(tmp_path),
+            "EXECRL_RUN_DIR": None,
+            "EXECRL_TRAIN_RUN_DIR": None,
+            "EXECRL_LEARNING_JSON": None,
+        },
+        monkeypatch,
+    )
+    text = _text(outputs)
+    assert not [o for o in outputs if o["output_type"] == "error"] and _images(outputs) == 0
+    assert "set EXECRL_RUN_DIR" in text and "set EXECRL_TRAIN_RUN_DIR" in text
+    assert text.count("skipped") == 5
