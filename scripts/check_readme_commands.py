@@ -342,7 +342,8 @@ def main() -> int:
     args = ap.parse_args()
     cmds = check_all([Path(f).resolve() for f in args.files] or None, run=args.run)
     for c in cmds:
-        print(f"{c.status:12} {c.kind:12} {c.where:22} {c.text}")
+        ran = f"   [ran {c.seconds:.0f} s]" if c.seconds else ""
+        print(f"{c.status:12} {c.kind:12} {c.where:22} {c.text}{ran}")
         if c.status == "FAIL":
             print("             " + c.detail.replace("\n", "\n             "))
     counts: dict[str, int] = {}
