@@ -157,16 +157,20 @@ def _script(ask: Ask, spec: RunSpec, cfg: JudgeConfig) -> RunReport:
 
 
 # ----------------------------------------------------------------------------- how a run ended
-def _frames(rep: RunReport) -> list[list]:
-    out = []
-    for f in rep.frames:
+_STATUS_FRAMES = 4  # a script's status frame comes first; frames the program wrote itself after it
+
+
+def _status_frame(rep: RunReport) -> list | None:
+    """The first of a script's first few frames that reads as a status (a list of strings).
+    Frames are the program's word: past the first few, nobody decodes them."""
+    for f in rep.frames[:_STATUS_FRAMES]:
         try:
             v = plain.decode(f)
         except (plain.DecodeError, plain.NotPlainData):
             continue
         if type(v) is list and v and all(type(x) is str for x in v):
-            out.append(v)
-    return out
+            return v
+    return None
 
 
 def run_outcome(rep: RunReport) -> tuple[Outcome, str | None, str | None]:
@@ -175,7 +179,7 @@ def run_outcome(rep: RunReport) -> tuple[Outcome, str | None, str | None]:
     stderr = rep.stderr.decode("utf-8", "replace")[-2000:]
     if rep.compile_error is not None:
         return Outcome.COMPILE_ERROR, "CompileError", rep.compile_error
-    status = next(iter(_frames(rep)), None)
+    status = _status_frame(rep)
     if status and status[0] == "compile_error":
         return (
             Outcome.COMPILE_ERROR,
@@ -315,16 +319,16 @@ class Session:
         self.weak = 0
         try:
             self.open_status = self._frame(ask(("open", spec), spec.timeout_s + _SLACK_S))
-        except (
-            _Malformed,
-            plain.NotPlainData,
-        ) as e:  # its stderr still goes into the verdict's error
-            self.open_status = ["exception", "MalformedReply", str(e), str(e)]
+        except (_Malformed, plain.NotPlainData) as e:  # its stderr still goes into the verdict
+            et = getattr(e, "error_type", "MalformedReply")
+            self.open_status = ["exception", et, str(e), str(e)]
 
     def _frame(self, reply: tuple) -> list:
         if reply[0] == "frame":
             try:
                 v = plain.decode(reply[1], self._ref)
+            except plain.OverBudget as e:
+                raise _Malformed(str(e), "ReplyTooLarge") from None
             except plain.DecodeError as e:
                 raise _Malformed(str(e)) from None
             if type(v) is not list or not v or type(v[0]) is not str:
@@ -373,7 +377,12 @@ class Session:
 
 
 class _Malformed(Exception):
-    """The child answered with something that is not a well-formed reply."""
+    """The child answered with something that is not a well-formed reply (or one too costly to
+    rebuild: ``ReplyTooLarge``)."""
+
+    def __init__(self, message: str, error_type: str = "MalformedReply") -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 def _send_ref(obj: Any) -> list:
@@ -448,8 +457,11 @@ def _test_failure(e: BaseException, session: Session) -> TestResult:
         )
     if isinstance(e, plain.NotPlainData):
         return TestResult(outcome=Outcome.FAILED, error_type="NotPlainData", error=str(e))
-    if isinstance(e, _Malformed | plain.DecodeError):
-        return TestResult(outcome=Outcome.FAILED, error_type="MalformedReply", error=str(e))
+    if isinstance(e, _Malformed):
+        return TestResult(outcome=Outcome.FAILED, error_type=e.error_type, error=str(e))
+    if isinstance(e, plain.DecodeError):
+        et = "ReplyTooLarge" if isinstance(e, plain.OverBudget) else "MalformedReply"
+        return TestResult(outcome=Outcome.FAILED, error_type=et, error=str(e))
     if isinstance(e, Unjudgeable):
         return TestResult(outcome=Outcome.FAILED, error_type="Unjudgeable", error=str(e))
     et = getattr(e, "program_type", None) or type(e).__name__
