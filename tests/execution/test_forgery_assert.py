@@ -1562,3 +1562,14 @@ def test_stateful_truthiness_is_behaviour_not_forgery(executor) -> None:
     t = Tests(style="assert", asserts=list(asserts))
     a, b = executor.run([ExecRequest(program=liar, tests=t), ExecRequest(program=plain, tests=t)])
     assert a.outcome is b.outcome is Outcome.PASSED
+
+
+def test_weak_path_leaves_calls_inside_comprehensions_in_the_judge(executor) -> None:
+    # the child has no ``x`` of the generator: sending ``apply([x], ...)`` would make a correct
+    # program's verdict a NameError; the test stays unjudgeable (failed), as it was
+    prog = "def apply(xs, fn):\n    return [fn(v) for v in xs]\n"
+    t = Tests(
+        style="assert", asserts=["assert all(apply([x], lambda v: v) == [x] for x in range(3))"]
+    )
+    (r,) = executor.run([ExecRequest(program=prog, tests=t)])
+    assert r.outcome is Outcome.FAILED and r.error_type == "Unjudgeable", r

@@ -787,6 +787,11 @@ class _RemoteCalls(ast.NodeTransformer):
             keywords=[],
         )
 
+    def _keep(self, node: ast.AST) -> ast.AST:
+        return node  # its calls may use names bound in it, which the child would not have
+
+    visit_Lambda = visit_GeneratorExp = visit_ListComp = visit_SetComp = visit_DictComp = _keep
+
 
 # ----------------------------------------------------------------------------- reduction
 def _reduce(tests: list[TestResult], n: int, stdout: str | None = None) -> ExecutionResult:
