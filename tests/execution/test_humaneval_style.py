@@ -331,3 +331,17 @@ def test_only_the_entry_point_is_the_programs_in_the_judge(executor) -> None:
     # the program's own encode_cyclic (the identity) is what its decode_cyclic calls: it fails
     (r,) = executor.run([_request("decode_cyclic", program)])
     assert r.outcome is Outcome.FAILED, r
+
+
+def test_a_prose_prompt_is_neither_setup_code_nor_prepended() -> None:
+    # converted datasets (MBPP in HumanEval form) may carry a prompt that is not Python
+    prose = "Write a function add(x, y) that returns the sum.\n"
+    t = check_tests("def check(candidate):\n    assert candidate(1, 2) == 3\n", "add", prose)
+    assert t.setup_code == "" and t.entry_points == ["add"]
+    p = Problem(
+        task_id="X/0", dataset="humaneval", prompt=prose, tests=t, meta={"entry_point": "add"}
+    )
+    whole = "def add(x, y):\n    return x + y\n"
+    assert complete_program(p, whole) == whole
+    python = _problem("decode_cyclic")
+    assert complete_program(python, whole) == python.prompt + whole  # a Python prompt comes first

@@ -14,6 +14,8 @@ the program's; only the entry point is the program's.
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 
 from execrl.vocabulary import Problem, Tests
@@ -24,11 +26,22 @@ SPLITS = ("test", "all")  # HumanEval has one split
 
 def check_tests(test: str, entry_point: str, prompt: str = "") -> Tests:
     """HumanEval's ``check(candidate)`` called on the entry point, as one assert-style test, with
-    the prompt as the dataset's setup code (its imports and helpers, judge-side)."""
+    the prompt as the dataset's setup code (its imports and helpers, judge-side) where it is
+    Python (a converted dataset's prompt may be prose)."""
     src = test.rstrip()
     if re.search(r"^def check\(", src, re.M):
         src += f"\n\ncheck({entry_point})\n"
-    return Tests(style="assert", asserts=[src], setup_code=prompt, entry_points=[entry_point])
+    setup = prompt if is_python(prompt) else ""
+    return Tests(style="assert", asserts=[src], setup_code=setup, entry_points=[entry_point])
+
+
+@functools.lru_cache(maxsize=1024)
+def is_python(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def defines(program: str, name: str) -> bool:
@@ -39,13 +52,16 @@ def complete_program(problem: Problem, completion: str) -> str:
     """The program to run: the HumanEval prompt (imports, helpers, signature, docstring) followed
     by the completion, as the official harness runs it. A completion that defines the entry
     point itself (a whole program) follows the prompt on a new line, and its definition
-    replaces the prompt's stub."""
+    replaces the prompt's stub; after a prompt that is not Python, it runs alone."""
     entry = problem.meta.get("entry_point")
     if not entry:
         return completion
     prompt = problem.meta.get("completion_prompt") or problem.prompt
-    if defines(completion, entry) and not prompt.endswith("\n"):
-        prompt += "\n"
+    if defines(completion, entry):
+        if not is_python(prompt):
+            return completion
+        if not prompt.endswith("\n"):
+            prompt += "\n"
     return prompt + completion
 
 
