@@ -127,11 +127,8 @@ def decode(data: bytes, ref: Callable[[Any], Any] | None = None) -> Any:
     if len(data) > MAX_BYTES:
         raise OverBudget(f"value of {len(data)} bytes exceeds {MAX_BYTES}")
     try:
-        raw = json.loads(
-            data.decode("utf-8", "surrogatepass"),
-            object_pairs_hook=_no_object,  # not part of the format: refused before it is built
-            parse_int=_parse_int if _int_digits_uncapped() else None,
-        )
+        parser = _JSON_CHECKED_INTS if _int_digits_uncapped() else _JSON
+        raw = parser.decode(data.decode("utf-8", "surrogatepass"))
     except (ValueError, RecursionError, UnicodeDecodeError, MemoryError) as e:
         raise DecodeError(f"malformed value: {type(e).__name__}") from None
     try:
@@ -165,6 +162,12 @@ def _parse_int(s: str) -> int:
     if len(s) > 4300:
         raise ValueError("int literal too long")
     return int(s)
+
+
+# JSON objects are not part of the format: refused as soon as one is parsed, before it is built.
+# Made once: json.loads with any option builds a new decoder per call.
+_JSON = json.JSONDecoder(object_pairs_hook=_no_object)
+_JSON_CHECKED_INTS = json.JSONDecoder(object_pairs_hook=_no_object, parse_int=_parse_int)
 
 
 class _Decoder:
