@@ -20,7 +20,9 @@ class Tests:
     - ``call``: ``fn_name`` is called with ``*inputs[i]`` and compared with ``outputs[i]``
       (APPS call-based: Codewars functions or LeetCode ``class Solution`` methods).
     - ``assert``: ``asserts`` are Python statements run after ``setup_code`` (MBPP, HumanEval).
-      They run in the trusted judge; the program's functions are reached by name. A name in
+      They run in the trusted judge; the program's functions are reached by name. ``setup_code``
+      is the dataset's own code (MBPP's ``test_setup_code``, a HumanEval prompt's imports and
+      helpers), run in the judge too: what it defines is never the program's. A name in
       ``entry_points`` is the program's even where it shadows a builtin (MBPP 126 tests a
       function called ``sum``); any other builtin name in a test is the judge's own.
     - ``none``: no tests (translation problems compare against the source program instead).

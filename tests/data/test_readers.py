@@ -56,6 +56,14 @@ def test_mbpp_setup_code_is_honoured() -> None:
         assert probs[f"mbpp/{r['task_id']}"].tests.setup_code == r["test_setup_code"].strip()
 
 
+def test_mbpp_entry_points_that_shadow_builtins_reach_the_example_tests() -> None:
+    from execrl.judging.requests import example_tests
+
+    p = {p.task_id: p for p in MBPPReader().read(str(MBPP), "all")}["mbpp/126"]
+    assert p.tests.entry_points == ["sum"]  # its tests call the program's sum, not the builtin
+    assert example_tests(p).entry_points == ["sum"]
+
+
 def test_mbpp_sanitized_reads_prompt_and_imports() -> None:
     rows = json.loads(SANITIZED.read_text())
     probs = MBPPReader().read(str(SANITIZED), "all")

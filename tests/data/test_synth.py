@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import time
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from helpers.common import requires_java_cpp
-from execrl.data.synth import SynthReader
+from helpers.naive_harness import check_rejected, with_canary
+from execrl.data.synth import SPLIT_SEEDS, SynthReader
+from execrl.execution import ExecRequest
 
 SMALL = {"sft": 2000, "rl": 2000, "heldout": 300, "val": 100}
 
@@ -125,3 +128,92 @@ def test_unknown_split_and_task() -> None:
         SynthReader().read(None, "test")
     with pytest.raises(ValueError, match="synthesis"):
         SynthReader(task="poetry")
+
+
+# ----------------------------------------------------------------------------- the judged splits are secret
+def test_judged_splits_follow_the_secret_and_sft_does_not() -> None:
+    a, b = SynthReader(sizes=SMALL, secret="one"), SynthReader(sizes=SMALL, secret="two")
+    assert [p.prompt for p in a.read(None, "sft")] == [p.prompt for p in b.read(None, "sft")]
+    for split in ("rl", "heldout", "val"):
+        pa, pb = a.read(None, split), b.read(None, split)
+        assert [p.prompt for p in pa] != [p.prompt for p in pb], split
+        again = SynthReader(sizes=SMALL, secret="one").read(None, split)
+        assert [p.tests.asserts for p in again] == [p.tests.asserts for p in pa]  # reproducible
+
+
+def test_install_secret_is_made_once_private_and_env_wins(tmp_path, monkeypatch) -> None:
+    import stat
+
+    from execrl.data import synth
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv(synth.SECRET_ENV, raising=False)
+    path = tmp_path / "execrl" / "synth_secret"
+    assert synth.secret_file() == path and not path.exists()
+    first = synth.install_secret()
+    assert path.read_text().strip() == first and len(first) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert synth.install_secret() == first  # the same install reads the same splits
+    assert [p.prompt for p in SynthReader(sizes=SMALL).read(None, "rl")] == [
+        p.prompt for p in SynthReader(sizes=SMALL, secret=first).read(None, "rl")
+    ]
+    monkeypatch.setenv(synth.SECRET_ENV, "pinned")
+    assert synth.install_secret() == "pinned"
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+
+
+# A program that imports the synth generator (or carries a copy of it), regenerates the split
+# from the public seed, finds its own problem by the text of its prompt (which the model sees)
+# and returns what the reference solution computes. ``_Public`` is the generator as it was
+# before issue 28: every split drawn from the seed alone.
+REGENERATE = """import os
+@CANARY@
+import random
+from execrl.data.synth import SPLIT_SEEDS, SynthReader
+
+class _Public(SynthReader):
+    def _rng(self, split):
+        return random.Random(self.seed * 1000 + SPLIT_SEEDS[split])
+
+_ns = {}
+for _p in _Public(sizes=SIZES).read(None, SPLIT):
+    if _p.meta["text"] == TEXT:
+        exec(_p.meta["reference"], _ns)
+
+def f(*args):
+    return _ns["f"](*args) if "f" in _ns else None
+"""
+
+
+def _regenerating_program(p, split: str) -> str:
+    head = f"SIZES = {SMALL!r}\nSPLIT = {split!r}\nTEXT = {p.meta['text']!r}\n"
+    return head + with_canary("synth_regenerate", REGENERATE)
+
+
+def _plain_python_passes(program: str, asserts: list[str]) -> bool:
+    """The program and its asserts in one plain interpreter that can import this checkout."""
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"), "PATH": "/usr/bin:/bin"}
+    script = program + "\n" + "\n".join(asserts) + "\n"
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert "CANARY:synth_regenerate" in r.stderr, r.stderr[-2000:]
+    return r.returncode == 0
+
+
+@pytest.mark.parametrize("split", ["heldout", "rl"])
+def test_a_program_cannot_regenerate_its_own_problem(executor, split) -> None:
+    class _Public(SynthReader):  # the canary's problems: drawn as before issue 28
+        def _rng(self, s):
+            return random.Random(self.seed * 1000 + SPLIT_SEEDS[s])
+
+    old = _Public(sizes=SMALL).read(None, split)[:3]
+    new = SynthReader(sizes=SMALL, secret="not-the-public-seed").read(None, split)[:3]
+    # the attack is real: against the fixed seed it passes every problem, with no solution of its own
+    assert all(_plain_python_passes(_regenerating_program(p, split), p.tests.asserts) for p in old)
+    # against the secret seed it finds nothing, under plain Python and in the sandbox
+    assert not any(_plain_python_passes(_regenerating_program(p, split), p.tests.asserts) for p in new)
+    results = executor.run(
+        [ExecRequest(program=_regenerating_program(p, split), tests=p.tests) for p in new]
+    )
+    for r in results:
+        check_rejected("synth_regenerate", r)

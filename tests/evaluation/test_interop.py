@@ -44,7 +44,8 @@ def test_completions_continue_the_prompt_or_are_whole_programs() -> None:
     body = "    d = digits(n)\n    return d == d[::-1]\n"
     assert complete_program(p, body) == p.prompt + body
     whole = "def is_palindrome_number(n):\n    return str(abs(n)) == str(abs(n))[::-1]\n"
-    assert complete_program(p, whole) == whole
+    # a whole program still follows the prompt (its imports and helpers), as the official harness runs it
+    assert complete_program(p, whole) == p.prompt + whole
 
 
 def test_task_ids_of_other_tools_map_to_the_data_config() -> None:

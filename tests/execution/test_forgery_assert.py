@@ -569,6 +569,35 @@ def uniq(xs):
     why="a running frame keeps its builtins: only harnesses that exec each assert in the program's globals fall for it",
 )
 
+# The weak path (a test argument that cannot cross, a lambda, makes the child evaluate the call's
+# source): only the program's own calls may be evaluated there, never the builtins, stdlib modules
+# or helpers around them (the program would answer for those too: issue 28).
+attack(
+    "weak_path_shadow_len_global",
+    "len = lambda x: 3  # noqa: A001\ndef upto(n, key):\n    @CANARY@\n    return []\n",
+    asserts=("assert len(upto(3, lambda x: x)) == 3",),
+)
+attack(
+    "weak_path_shadow_stdlib_module",
+    """
+class math:  # noqa: N801
+    floor = staticmethod(lambda *a: 7)
+def apply(fn, x):
+    @CANARY@
+    return 0.5
+""",
+    asserts=("assert math.floor(apply(lambda v: v * 2, 3.5)) == 7",),
+)
+attack(
+    "weak_path_shadow_setup_helper",
+    "def double(x):\n    return 10\ndef apply(fn, x):\n    @CANARY@\n    return 0\n",
+    asserts=("assert double(apply(lambda v: v + 1, 4)) == 10",),
+    setup="def double(x):\n    return 2 * x\n",
+    naive=None,
+    why="targets execrl's weak path (which evaluated the whole left side in the child); in-process"
+    " harnesses run setup after the program, so the dataset's helper wins there",
+)
+
 # ----------------------------------------------------------------------------- builtins / modules replaced after the program ran
 for _name, _patch, _prog, _asserts in [
     ("len", "lambda x: 3", "def upto(n):\n    return []\n", ("assert len(upto(3)) == 3",)),
@@ -1336,6 +1365,15 @@ control(
     "setup_code_node_tree_mbpp_367", "", asserts=(), naive="concat"
 )  # replaced below with the real MBPP record
 control(
+    "weak_path_lambda_argument",
+    "def apply(xs, fn):\n    return [fn(x) for x in xs]\n",
+    asserts=(
+        "assert apply([1, 2], lambda x: x * 2) == [2, 4]",
+        "assert len(apply([1], lambda x: x)) == 1",
+        "assert sorted(apply([3, 1], lambda x: -x)) == [-3, -1]",
+    ),
+)
+control(
     "humaneval_check_with_loops_and_helper",
     "def f(x):\n    return x + 1\n",
     asserts=(
@@ -1524,3 +1562,14 @@ def test_stateful_truthiness_is_behaviour_not_forgery(executor) -> None:
     t = Tests(style="assert", asserts=list(asserts))
     a, b = executor.run([ExecRequest(program=liar, tests=t), ExecRequest(program=plain, tests=t)])
     assert a.outcome is b.outcome is Outcome.PASSED
+
+
+def test_weak_path_leaves_calls_inside_comprehensions_in_the_judge(executor) -> None:
+    # the child has no ``x`` of the generator: sending ``apply([x], ...)`` would make a correct
+    # program's verdict a NameError; the test stays unjudgeable (failed), as it was
+    prog = "def apply(xs, fn):\n    return [fn(v) for v in xs]\n"
+    t = Tests(
+        style="assert", asserts=["assert all(apply([x], lambda v: v) == [x] for x in range(3))"]
+    )
+    (r,) = executor.run([ExecRequest(program=prog, tests=t)])
+    assert r.outcome is Outcome.FAILED and r.error_type == "Unjudgeable", r

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -283,3 +284,46 @@ def test_both_comparisons_are_reported_and_the_verdict_is_the_first_failure(exec
     r = executor.run([ExecRequest(program=prog, tests=t)])[0]
     assert r.outcome is Outcome.FAILED and r.first_failure is Outcome.FAILED and len(r.tests) == 1
     assert r.compare_outcomes == {"strict": "failed", "apps": "timeout"}
+
+
+# A program that names a missing import only in an annotation: plain Python evaluates the
+# annotation when the def runs (NameError); with the harness's ``from __future__ import
+# annotations`` inherited by compile(), it would not be evaluated and the program would pass.
+ANNOTATION_ONLY = "def total(xs: Dict[str, int]) -> int:\n    return sum(xs.values())\n"
+_STYLES = {
+    "assert": (Tests(style="assert", asserts=["assert total({'a': 1, 'b': 2}) == 3"]), ""),
+    "call": (Tests(style="call", fn_name="total", inputs=[[{"a": 1, "b": 2}]], outputs=[3]), ""),
+    "stdio": (
+        Tests(style="stdio", inputs=[""], outputs=["3\n"]),
+        "print(total({'a': 1, 'b': 2}))\n",
+    ),
+    "run": (None, "print(total({'a': 1, 'b': 2}))\n"),
+}
+
+
+@pytest.mark.parametrize("style", list(_STYLES))
+def test_a_program_passes_exactly_when_it_would_under_plain_python(executor, style) -> None:
+    tests, main = _STYLES[style]
+    fixed = "from typing import Dict\n\n" + ANNOTATION_ONLY
+    plain_python = [
+        subprocess.run([sys.executable, "-c", p + main], capture_output=True, text=True)
+        for p in (ANNOTATION_ONLY, fixed)
+    ]
+    assert plain_python[0].returncode != 0 and "NameError" in plain_python[0].stderr
+    assert plain_python[1].returncode == 0
+    reqs = [
+        ExecRequest(program=p + main, tests=tests, mode="run" if tests is None else "tests")
+        for p in (ANNOTATION_ONLY, fixed)
+    ]
+    broken, ok = executor.run(reqs)
+    # (call-based: APPS counts a module that fails to build as a compile error)
+    want = Outcome.COMPILE_ERROR if style == "call" else Outcome.RUNTIME_ERROR
+    assert broken.outcome is want and "NameError" in f"{broken.error_type} {broken.error}", broken
+    assert ok.outcome is Outcome.PASSED, ok
+
+
+def test_dataset_code_runs_as_plain_python_in_the_judge() -> None:
+    from execrl.execution.judge import _test_code
+
+    with pytest.raises(NameError):  # not postponed: judge.py's own future import stays there
+        exec(_test_code("def helper(x: Undefined) -> None:\n    pass\n", "<setup>"), {})

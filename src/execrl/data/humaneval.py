@@ -4,12 +4,18 @@
 
 A completion is either the body that continues ``prompt`` (HumanEval's own format) or a whole
 program (an instruct model's answer): :func:`complete_program` turns both into the program that
-is run. The tests are ``test`` (``def check(candidate): assert ...``) followed by
-``check(<entry_point>)``; a ``test`` without ``check`` is run as it is (plain asserts).
+is run, the prompt followed by the completion, as the official harness runs it (so a whole
+program still gets the prompt's imports and helpers). The tests are ``test``
+(``def check(candidate): assert ...``) followed by ``check(<entry_point>)``; a ``test`` without
+``check`` is run as it is (plain asserts). The judge runs them after the prompt itself, so the
+helpers a test calls (HumanEval/32's ``poly``, /38's ``encode_cyclic``) are the dataset's, never
+the program's; only the entry point is the program's.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 
 from execrl.vocabulary import Problem, Tests
@@ -18,12 +24,24 @@ from execrl.data.reader import Reader
 SPLITS = ("test", "all")  # HumanEval has one split
 
 
-def check_tests(test: str, entry_point: str) -> Tests:
-    """HumanEval's ``check(candidate)`` called on the entry point, as one assert-style test."""
+def check_tests(test: str, entry_point: str, prompt: str = "") -> Tests:
+    """HumanEval's ``check(candidate)`` called on the entry point, as one assert-style test, with
+    the prompt as the dataset's setup code (its imports and helpers, judge-side) where it is
+    Python (a converted dataset's prompt may be prose)."""
     src = test.rstrip()
     if re.search(r"^def check\(", src, re.M):
         src += f"\n\ncheck({entry_point})\n"
-    return Tests(style="assert", asserts=[src], setup_code="")
+    setup = prompt if is_python(prompt) else ""
+    return Tests(style="assert", asserts=[src], setup_code=setup, entry_points=[entry_point])
+
+
+@functools.lru_cache(maxsize=1024)
+def is_python(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def defines(program: str, name: str) -> bool:
@@ -31,12 +49,19 @@ def defines(program: str, name: str) -> bool:
 
 
 def complete_program(problem: Problem, completion: str) -> str:
-    """The program to run: the completion when it defines the entry point itself, else the
-    HumanEval prompt (imports, helpers, signature, docstring) followed by the completion."""
+    """The program to run: the HumanEval prompt (imports, helpers, signature, docstring) followed
+    by the completion, as the official harness runs it. A completion that defines the entry
+    point itself (a whole program) follows the prompt on a new line, and its definition
+    replaces the prompt's stub; after a prompt that is not Python, it runs alone."""
     entry = problem.meta.get("entry_point")
-    if not entry or defines(completion, entry):
+    if not entry:
         return completion
     prompt = problem.meta.get("completion_prompt") or problem.prompt
+    if defines(completion, entry):
+        if not is_python(prompt):
+            return completion
+        if not prompt.endswith("\n"):
+            prompt += "\n"
     return prompt + completion
 
 
@@ -67,7 +92,7 @@ class HumanEvalReader(Reader):
             canonical = row.get("canonical_solution")
             out.append(Problem(
                 task_id=tid, dataset=self.dataset, prompt=prompt, language="python",
-                tests=check_tests(test, entry),
+                tests=check_tests(test, entry, prompt),
                 solutions=[prompt + canonical] if isinstance(canonical, str) else [],
                 split=split, meta={"entry_point": entry},
             ))

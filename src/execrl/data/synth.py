@@ -18,12 +18,24 @@ calibration's lesson 2, the RL split is the only source of a skill that held-out
 - ``heldout``: novel pairs in settings never trained on with them (three-op chains and parity
   branches), so held-out pass@1 rises beyond SFT only if RL on ``rl`` taught the novel pairs;
 - ``val``: drawn like ``sft`` (base pairs) but with programs that never occur in ``sft``.
+
+Only ``sft`` is drawn from the public ``seed``. The judged splits (``rl``, ``heldout``, ``val``)
+are drawn from the seed *and this install's secret*: a program that copies this generator (or
+imports it) cannot rebuild its own problem and return the assert's expected value. The secret
+is ``secret=`` when given (``data.reader.secret=...``), else ``$EXECRL_SYNTH_SECRET``, else the
+file ``$XDG_CONFIG_HOME/execrl/synth_secret`` (``~/.config``), created on first use with 128
+random bits, readable by its owner only. The same install always reads the same splits; to
+compare across machines, give them the same secret (copy the file, or set the variable).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from execrl.vocabulary import Problem, Tests
@@ -48,6 +60,8 @@ TAKES_Y = ["add", "sub", "mul", "max", "min"]  # never div/mod: y may be 0
 SPLITS = ("sft", "rl", "heldout", "val")
 DEFAULT_SIZES = {"sft": 20000, "rl": 2000, "heldout": 1000, "val": 200}
 SPLIT_SEEDS = {"sft": 1, "rl": 2, "heldout": 3, "val": 4}
+PUBLIC_SPLITS = ("sft",)  # the only split drawn from the seed alone (it carries its solutions)
+SECRET_ENV = "EXECRL_SYNTH_SECRET"
 TWO_ARG_P, COND_P = 0.3, 0.25
 
 
@@ -174,6 +188,50 @@ class Program:
         return f"x % 2 == 0 ? {even} : {odd}"
 
 
+def secret_file() -> Path:
+    """Where this install keeps its synth secret (outside the project and the sandbox's view)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "execrl" / "synth_secret"
+
+
+def install_secret() -> str:
+    """``$EXECRL_SYNTH_SECRET``, else the contents of :func:`secret_file`, created on first use
+    (atomically, so that concurrent first readers agree; mode 0600 in a 0700 directory)."""
+    env = os.environ.get(SECRET_ENV, "").strip()
+    if env:
+        return env
+    path = secret_file()
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(16) + "\n")
+        try:
+            os.link(tmp, path)  # fails if another process made it first: then theirs is read
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return _read_secret(path)
+    except OSError as e:
+        raise RuntimeError(
+            f"synth: cannot create the install secret {path} ({e}); set {SECRET_ENV} or "
+            "data.reader.secret to any string (the same one on every machine you compare)"
+        ) from e
+
+
+def _read_secret(path: Path) -> str:
+    text = path.read_text().strip()
+    if not text:
+        raise RuntimeError(f"synth: the install secret {path} is empty; delete it to make a new one")
+    return text
+
+
 def split_pairs(ops: list[str], split_seed: int) -> tuple[set, set]:
     """Ordered op pairs split 50/50 into base (SFT) and novel (RL and held-out) pairs."""
     pairs = [(a, b) for a in ops for b in ops]
@@ -186,8 +244,9 @@ class SynthReader:
     """Generates the ``synth`` problems of a split (``path`` is ignored: nothing is read).
 
     ``seed`` changes the instances (and, unless ``split_seed`` is given, which pairs are novel);
-    ``sizes`` overrides the number of problems per split; ``num_tests`` asserts per problem.
-    Results are cached per reader, so reading a split twice costs nothing.
+    ``sizes`` overrides the number of problems per split; ``num_tests`` asserts per problem;
+    ``secret`` seeds the judged splits with ``seed`` (None: this install's, see the module
+    docstring). Results are cached per reader, so reading a split twice costs nothing.
     """
 
     def __init__(
@@ -198,10 +257,12 @@ class SynthReader:
         sizes: dict | None = None,
         num_tests: int = 5,
         on_error: str = "raise",
+        secret: str | None = None,
     ) -> None:
         if task not in ("synthesis", "translation"):
             raise ValueError(f"synth task must be 'synthesis' or 'translation', got {task!r}")
         self.task, self.seed, self.num_tests = task, seed, num_tests
+        self._secret = None if secret is None else str(secret)
         self.sizes = {**DEFAULT_SIZES, **(dict(sizes) if sizes else {})}
         self.ops = OPS if task == "synthesis" else TRANSLATION_OPS
         self.base, self.novel = split_pairs(self.ops, 1234 + seed if split_seed is None else split_seed)
@@ -241,16 +302,26 @@ class SynthReader:
         return Program(branches, two)
 
     def read(self, path: str | None = None, split: str = "sft") -> list[Problem]:
-        """``sft``, ``rl``, ``heldout`` or ``val``; deterministic in (task, seed, split)."""
+        """``sft``, ``rl``, ``heldout`` or ``val``; deterministic in (task, seed, split) and, for
+        all but ``sft``, the secret."""
         if split not in SPLITS:
             raise ValueError(f"synth split {split!r} unknown; choose one of {list(SPLITS)}")
         if split not in self._cache:
             self._cache[split] = self._generate(split)
         return list(self._cache[split])
 
+    def _rng(self, split: str) -> random.Random:
+        """``sft`` from the public seed; the judged splits from the seed and the secret."""
+        if split in PUBLIC_SPLITS:
+            return random.Random(self.seed * 1000 + SPLIT_SEEDS[split])
+        if self._secret is None:
+            self._secret = install_secret()  # read once, only when a judged split is drawn
+        key = f"{self._secret}\0{self.task}\0{self.seed}\0{split}".encode()
+        return random.Random(int.from_bytes(hashlib.sha256(key).digest(), "big"))
+
     def _generate(self, split: str) -> list[Problem]:
         target = "sft" if split == "val" else split
-        rng = random.Random(self.seed * 1000 + SPLIT_SEEDS[split])
+        rng = self._rng(split)
         # val instances must be programs sft never shows
         avoid = {p.meta["reference"] for p in self.read(None, "sft")} if split == "val" else set()
         build: Callable = self._synthesis if self.task == "synthesis" else self._translation

@@ -26,8 +26,17 @@ from execrl.execution import plain
 
 CHAN_IN, CHAN_OUT = 3, 4  # requests from the worker, frames to the worker
 ITER_LIMIT = 1 << 20  # items taken from an iterator the judge iterates
-_BaseException, _SystemExit, _exec, _compile, _type = BaseException, SystemExit, exec, compile, type
+_BaseException, _SystemExit, _exec, _type = BaseException, SystemExit, exec, type
+_builtin_compile = compile
 _write, _read = os.write, os.read
+
+
+def _compile(source: str, filename: str, mode: str):
+    """Compile program text as a fresh interpreter would: ``dont_inherit`` keeps this module's
+    ``from __future__ import annotations`` out of it (a program whose annotation names a
+    missing import must fail here as it fails under plain Python)."""
+    return _builtin_compile(source, filename, mode, dont_inherit=True)
+
 
 # CodeRL/APPS prepend this import block to every program (testing_util.py).
 APPS_PRELUDE = """import sys

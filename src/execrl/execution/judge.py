@@ -157,16 +157,20 @@ def _script(ask: Ask, spec: RunSpec, cfg: JudgeConfig) -> RunReport:
 
 
 # ----------------------------------------------------------------------------- how a run ended
-def _frames(rep: RunReport) -> list[list]:
-    out = []
-    for f in rep.frames:
+_STATUS_FRAMES = 4  # a script's status frame comes first; frames the program wrote itself after it
+
+
+def _status_frame(rep: RunReport) -> list | None:
+    """The first of a script's first few frames that reads as a status (a list of strings).
+    Frames are the program's word: past the first few, nobody decodes them."""
+    for f in rep.frames[:_STATUS_FRAMES]:
         try:
             v = plain.decode(f)
         except (plain.DecodeError, plain.NotPlainData):
             continue
         if type(v) is list and v and all(type(x) is str for x in v):
-            out.append(v)
-    return out
+            return v
+    return None
 
 
 def run_outcome(rep: RunReport) -> tuple[Outcome, str | None, str | None]:
@@ -175,7 +179,7 @@ def run_outcome(rep: RunReport) -> tuple[Outcome, str | None, str | None]:
     stderr = rep.stderr.decode("utf-8", "replace")[-2000:]
     if rep.compile_error is not None:
         return Outcome.COMPILE_ERROR, "CompileError", rep.compile_error
-    status = next(iter(_frames(rep)), None)
+    status = _status_frame(rep)
     if status and status[0] == "compile_error":
         return (
             Outcome.COMPILE_ERROR,
@@ -315,16 +319,16 @@ class Session:
         self.weak = 0
         try:
             self.open_status = self._frame(ask(("open", spec), spec.timeout_s + _SLACK_S))
-        except (
-            _Malformed,
-            plain.NotPlainData,
-        ) as e:  # its stderr still goes into the verdict's error
-            self.open_status = ["exception", "MalformedReply", str(e), str(e)]
+        except (_Malformed, plain.NotPlainData) as e:  # its stderr still goes into the verdict
+            et = getattr(e, "error_type", "MalformedReply")
+            self.open_status = ["exception", et, str(e), str(e)]
 
     def _frame(self, reply: tuple) -> list:
         if reply[0] == "frame":
             try:
                 v = plain.decode(reply[1], self._ref)
+            except plain.OverBudget as e:
+                raise _Malformed(str(e), "ReplyTooLarge") from None
             except plain.DecodeError as e:
                 raise _Malformed(str(e)) from None
             if type(v) is not list or not v or type(v[0]) is not str:
@@ -373,7 +377,12 @@ class Session:
 
 
 class _Malformed(Exception):
-    """The child answered with something that is not a well-formed reply."""
+    """The child answered with something that is not a well-formed reply (or one too costly to
+    rebuild: ``ReplyTooLarge``)."""
+
+    def __init__(self, message: str, error_type: str = "MalformedReply") -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 def _send_ref(obj: Any) -> list:
@@ -448,8 +457,11 @@ def _test_failure(e: BaseException, session: Session) -> TestResult:
         )
     if isinstance(e, plain.NotPlainData):
         return TestResult(outcome=Outcome.FAILED, error_type="NotPlainData", error=str(e))
-    if isinstance(e, _Malformed | plain.DecodeError):
-        return TestResult(outcome=Outcome.FAILED, error_type="MalformedReply", error=str(e))
+    if isinstance(e, _Malformed):
+        return TestResult(outcome=Outcome.FAILED, error_type=e.error_type, error=str(e))
+    if isinstance(e, plain.DecodeError):
+        et = "ReplyTooLarge" if isinstance(e, plain.OverBudget) else "MalformedReply"
+        return TestResult(outcome=Outcome.FAILED, error_type=et, error=str(e))
     if isinstance(e, Unjudgeable):
         return TestResult(outcome=Outcome.FAILED, error_type="Unjudgeable", error=str(e))
     et = getattr(e, "program_type", None) or type(e).__name__
@@ -614,14 +626,21 @@ def _intkeys_args(args: Any) -> Any:
 
 # ----------------------------------------------------------------------------- assert-style
 class _Namespace(dict):
-    """The globals the judge runs test code in: its own builtins and stdlib modules; every
-    other free name (and any entry point the dataset names) is the program's."""
+    """The globals the judge runs test code in: its own builtins and stdlib modules, and what
+    the dataset's own code defines (setup code, a HumanEval prompt's imports and helpers, the
+    test's ``check``); every other free name, and any entry point the dataset names, is the
+    program's."""
 
     def __init__(self, session: Session, modules: set[str], entry_points: set[str]) -> None:
         super().__init__()
-        self._session, self._modules = session, modules
-        for name in entry_points:
-            self[name] = _global(session, name)
+        self._session, self._modules, self._entry_points = session, modules, entry_points
+        self.bind_entry_points()
+
+    def bind_entry_points(self) -> None:
+        """The entry points are the program's, even where dataset code defined them (a HumanEval
+        prompt's stub of the function under test) or where they shadow a builtin."""
+        for name in self._entry_points:
+            self[name] = _global(self._session, name)
 
     def __missing__(self, name: str) -> Any:
         if hasattr(builtins, name):
@@ -636,8 +655,9 @@ class _Namespace(dict):
 
 @functools.lru_cache(maxsize=4096)
 def _test_code(src: str, name: str) -> CodeType:
-    """A test's code object, compiled once per distinct text (every program of a problem runs it)."""
-    return compile(src, name, "exec")
+    """A test's code object, compiled once per distinct text (every program of a problem runs it).
+    ``dont_inherit``: dataset code runs as plain Python, without this module's future imports."""
+    return compile(src, name, "exec", dont_inherit=True)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -669,8 +689,9 @@ def _assert_tests(ask: Ask, program: str, t, early: bool, cfg: JudgeConfig) -> E
     )
     tests: list[TestResult] = []
     try:
-        if t.setup_code:  # MBPP's test_setup_code builds inputs from the program's classes
+        if t.setup_code:  # MBPP's test_setup_code (on the program's classes), a HumanEval prompt
             exec(_test_code(t.setup_code, "<setup>"), ns)
+            ns.bind_entry_points()
     except BaseException as e:
         if isinstance(e, WorkerLost | KeyboardInterrupt):
             raise
@@ -712,29 +733,64 @@ def _one_assert(s: Session, ns: _Namespace, src: str, i: int) -> TestResult:
 
 
 def _weak_assert(s: Session, ns: _Namespace, src: str) -> TestResult | None:
-    """``assert <call> == <expected>`` whose call takes a value that cannot cross (a lambda):
-    the child evaluates the call's source, the judge the expected side and the comparison."""
+    """A one-line ``assert`` whose call takes a value that cannot cross (a lambda): each call of
+    a program name in it is sent as source and evaluated in the child; the rest of the assert
+    (builtins, dataset helpers, the expected side, the comparison) still runs here, so the
+    program answers only for what its own function returned."""
     try:
         tree = ast.parse(src)
     except SyntaxError:
         return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
         return None
-    test = tree.body[0].test
-    if not (
-        isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
-    ):
+    remote = _RemoteCalls(ns)
+    tree = ast.fix_missing_locations(remote.visit(tree))
+    if not remote.sent:
         return None
+    ns[_REMOTE_EVAL] = lambda code: s.request(["eval", code])[1]
     try:
-        got = s.request(["eval", ast.unparse(test.left)])[1]
-        expected = eval(compile(ast.Expression(test.comparators[0]), "<expected>", "eval"), ns)
-        if not (got == expected):
-            raise AssertionError
+        exec(compile(tree, "<weak test>", "exec", dont_inherit=True), ns)
         return TestResult(outcome=Outcome.PASSED)
+    except Unjudgeable:
+        return None
     except BaseException as e:
         if isinstance(e, WorkerLost | KeyboardInterrupt):
             raise
         return _test_failure(e, s)
+
+
+_REMOTE_EVAL = "__execrl_remote_eval__"
+
+
+class _RemoteCalls(ast.NodeTransformer):
+    """Replaces each outermost call of a program name (``f(...)``, ``Solution().m(...)``) with
+    ``__execrl_remote_eval__("<its source>")``."""
+
+    def __init__(self, ns: _Namespace) -> None:
+        self.ns, self.sent = ns, 0
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        root = node.func
+        while not isinstance(root, ast.Name):
+            if isinstance(root, ast.Attribute | ast.Subscript):
+                root = root.value
+            elif isinstance(root, ast.Call):
+                root = root.func
+            else:
+                return self.generic_visit(node)
+        if type(self.ns[root.id]) is not RemoteRef:  # a builtin, a module, a dataset helper
+            return self.generic_visit(node)
+        self.sent += 1
+        return ast.Call(
+            func=ast.Name(_REMOTE_EVAL, ast.Load()),
+            args=[ast.Constant(ast.unparse(node))],
+            keywords=[],
+        )
+
+    def _keep(self, node: ast.AST) -> ast.AST:
+        return node  # its calls may use names bound in it, which the child would not have
+
+    visit_Lambda = visit_GeneratorExp = visit_ListComp = visit_SetComp = visit_DictComp = _keep
 
 
 # ----------------------------------------------------------------------------- reduction

@@ -424,7 +424,7 @@ class Worker:
             c.stderr.extend(chunk)
             if len(c.stderr) > 1 << 16:  # keep the tail: that is where the traceback is
                 del c.stderr[: len(c.stderr) - 8192]
-        else:
+        elif not c.output_exceeded:  # past the limit, frames are dropped unread
             c.chan.extend(chunk)
             while len(c.chan) >= 4:
                 (n,) = struct.unpack("<I", c.chan[:4])
@@ -435,8 +435,10 @@ class Worker:
                     break
                 c.frames.append(bytes(c.chan[4 : 4 + n]))
                 del c.chan[: 4 + n]
-            if len(c.frames) > 64:
-                c.output_exceeded = True  # frames nobody asked for
+                # frames nobody asked for: a count, and a total (each frame alone is bounded)
+                if len(c.frames) > 64 or sum(map(len, c.frames)) > plain.MAX_BYTES + (1 << 16):
+                    c.output_exceeded = True
+                    break
         return True
 
     def _drain(self, c: _Child) -> None:

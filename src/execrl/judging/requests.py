@@ -21,7 +21,9 @@ def example_tests(problem: Problem, fallback: str = "prompt") -> Tests | None:
     if fallback == "prompt" and t is not None and t.style == "assert":
         shown = [a for a in t.asserts if a.strip() and a.strip() in problem.prompt]
         if shown:
-            return Tests(style="assert", asserts=shown, setup_code=t.setup_code)
+            return Tests(
+                style="assert", asserts=shown, setup_code=t.setup_code, entry_points=t.entry_points
+            )
     return None
 
 
