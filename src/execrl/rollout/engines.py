@@ -156,6 +156,7 @@ class VLLMEngine:
         start_timeout_s: float = 900,
         seed: int = 0,
         extra: Mapping[str, Any] | None = None,
+        server: str | None = None,
     ) -> None:
         if actor.is_seq2seq:
             raise ValueError("rollout.engine=vllm samples causal models only (model.arch=causal)")
@@ -187,7 +188,7 @@ class VLLMEngine:
             "model": str(model_dir),
             "dtype": dtype,
             "seed": int(seed),
-            "max_model_len": int(max_model_len or actor.max_prompt_len + actor.max_new_tokens),
+            "max_model_len": int(max_model_len or _model_len(actor)),
             "enable_prefix_caching": bool(enable_prefix_caching),
             "max_num_seqs": max_num_seqs,
             "gpu_memory_utilization": gpu_memory_utilization,
@@ -212,7 +213,7 @@ class VLLMEngine:
         t0 = time.perf_counter()
         with open(self.log_path, "wb") as logf:
             self.proc = subprocess.Popen(
-                [self.python, str(SERVER), json.dumps(cfg)],
+                [self.python, str(server or SERVER), json.dumps(cfg)],
                 env=env,
                 stdout=logf,
                 stderr=subprocess.STDOUT,
@@ -377,13 +378,19 @@ class VLLMEngine:
         return view.rollout_of(prompt_ids, prompt_mask, response.to(dev), n, sample_lp.to(dev))
 
     def close(self) -> None:
-        """Stop the engine process (idempotent; also at interpreter exit) and remove its files."""
+        """Stop the engine process (idempotent; also at interpreter exit) and remove its files. A
+        generation in flight (an async rollout nobody will take) is cut short: the process ends."""
         proc, self.proc = getattr(self, "proc", None), None
         if proc is not None and proc.poll() is None:
             try:
-                self._send({"op": "close"})
+                if not self._lock.acquire(blocking=False):
+                    raise TimeoutError("a request is in flight")
+                try:
+                    self._send({"op": "close"})
+                finally:
+                    self._lock.release()
                 proc.wait(timeout=30)
-            except Exception:  # a hung or half-dead engine: end it
+            except Exception:  # busy, hung or half-dead: end it
                 proc.kill()
                 proc.wait()
         if getattr(self, "conn", None) is not None:
@@ -403,6 +410,13 @@ def _project_root() -> Path:
         if (p / ".project-root").exists():
             return p
     return Path.cwd()
+
+
+def _model_len(actor: Actor) -> int:
+    """Prompt plus response, within what the model's positions allow."""
+    want = actor.max_prompt_len + actor.max_new_tokens
+    most = getattr(lora_lib.base_model(actor.model).config, "max_position_embeddings", None)
+    return min(want, int(most)) if most else want
 
 
 def _vllm_lora_rank(actor: Actor) -> int:
