@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -423,6 +424,7 @@ class RLModule(ActorModule):
 
     def training_step(self, batch: list[Problem], batch_idx: int) -> None:
         timings: dict[str, float] = {}
+        t0 = time.perf_counter()
         self.actor.eval()  # no dropout: old/new log-prob ratios must differ only by the update
         if self.async_rollouts:
             got = self.rollout_ahead(batch, timings)
@@ -440,6 +442,8 @@ class RLModule(ActorModule):
         with self.timed("update", timings):
             metrics.update(self.update(batch, ro, rb))
         self.policy_version += 1
+        # the step's wall clock in this thread: with async_rollouts, generation is not in it
+        timings["time_s/step"] = time.perf_counter() - t0
         metrics.update(timings)
         self.log_dict(
             staged({k: float(v) for k, v in metrics.items()}), on_step=True, batch_size=len(batch)
