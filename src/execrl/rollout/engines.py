@@ -182,7 +182,7 @@ class VLLMEngine:
         self.conn = None
         atexit.register(self.close)
         model_dir = self.dir / "model"
-        write_hf_folder(actor, model_dir, self.dtype)
+        write_hf_folder(actor, model_dir, self.dtype, merged=not self.lora)
         cfg = {
             "socket": str(self.dir / "engine.sock"),
             "model": str(model_dir),
@@ -230,7 +230,10 @@ class VLLMEngine:
             "LoRA adapter" if self.lora else "full-weight",
             self.log_path,
         )
-        self.sync(actor)
+        if self.lora:  # the folder holds the base model: the current adapters go with requests
+            self.sync(actor)
+        else:  # the folder already holds the current weights
+            self._version = trainable_version(actor)
 
     # ----------------------------------------------------------------- process plumbing
     def _connect(self, path: str, key: bytes, timeout: float):
@@ -373,7 +376,8 @@ class VLLMEngine:
         sample_lp = torch.full((len(rows), width), float("nan"))
         for i, (r, lp) in enumerate(zip(rows, lps)):
             response[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-            sample_lp[i, : len(lp)] = torch.tensor(lp[: len(r)], dtype=torch.float)
+            k = min(len(r), len(lp))
+            sample_lp[i, :k] = torch.tensor(lp[:k], dtype=torch.float)
         dev = prompt_ids.device
         return view.rollout_of(prompt_ids, prompt_mask, response.to(dev), n, sample_lp.to(dev))
 
@@ -449,14 +453,13 @@ def write_weights(actor: Actor, path: Path, dtype: torch.dtype, merged: bool = T
     save_file(sd, str(path), metadata={"format": "pt"})
 
 
-def write_hf_folder(actor: Actor, folder: Path, dtype: torch.dtype) -> None:
+def write_hf_folder(actor: Actor, folder: Path, dtype: torch.dtype, merged: bool = True) -> None:
     """A model folder vLLM loads: config, tokenizer and the weights the engine starts from (the
-    base model for LoRA adapter syncs, else the current policy)."""
+    current policy, LoRA merged; ``merged=False``: the base model, for LoRA adapter syncs)."""
     folder.mkdir(parents=True, exist_ok=True)
     base = lora_lib.base_model(actor.model)
     base.config.save_pretrained(str(folder))
     actor.tokenizer.save_pretrained(str(folder))
-    merged = not actor.has_adapters
     write_weights(actor, folder / "model.safetensors", dtype, merged=merged)
 
 
