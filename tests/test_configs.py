@@ -19,6 +19,7 @@ TRAIN_GROUPS = [
     "scheduler",
     "reward",
     "executor",
+    "rollout",
     "hardware",
     "logger",
     "callbacks",

@@ -42,6 +42,7 @@ class GRPOModule(RLModule):
     """Group-relative policy optimisation over the same rewards as PPO, with no value head."""
 
     reuse_on_policy_logprobs = True  # tests switch it off to check the shortcut changes nothing
+    supports_tis = True
     skip_zero_rows = True  # tests switch it off to check that skipping leaves the update unchanged
 
     def __init__(
@@ -185,6 +186,11 @@ class GRPOModule(RLModule):
             stack(lambda o: o.response_ids, pad, False),
             stack(lambda o: o.response_mask, 0, False),
             [parts[i][0].texts[r] for i, r in rows],
+            sample_logprobs=(
+                stack(lambda o: o.sample_logprobs, float("nan"), False)
+                if all(p[0].sample_logprobs is not None for p in parts)
+                else None
+            ),
         )
         problems = [parts[i][1][r] for i, r in rows]
         names = parts[0][2].components.keys()
@@ -257,6 +263,7 @@ class GRPOModule(RLModule):
         old = lp.detach() if pg.old_lp is None else pg.old_lp[fwd]
         ref = None if pg.ref_lp is None else pg.ref_lp[fwd]
         m = pg.mask[fwd]
+        tis, engine_stats = self.engine_correction(ro, pg.rows[fwd], old, m)
         per_token, st = grpo_per_token_loss(
             lp,
             old,
@@ -270,6 +277,7 @@ class GRPOModule(RLModule):
             self.kl_coef,
             self.kl_estimator,
             self.kl_bias_correction,
+            is_weights=tis,
         )
         num_tokens = pg.mask[mb].sum().float()
         if self.loss_type == "dapo":  # TRL: the step's tokens over all ranks, per rank
@@ -283,6 +291,7 @@ class GRPOModule(RLModule):
             num_tokens=num_tokens,
         )
         stat = {"loss/policy": loss, "clipfrac": st["clipfrac"], "approx_kl": st["approx_kl"]}
+        stat.update(engine_stats)
         if "kl" in st:
             stat["loss/kl"] = st["kl"]
             if (

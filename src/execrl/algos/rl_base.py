@@ -10,6 +10,14 @@ function"); every algorithm logs under one key scheme (:mod:`execrl.utils.tracki
 ``train/loss``, ``train/loss/*``, ``train/kl``, ``train/beta``, ``train/clipfrac``,
 ``train/approx_kl``, ``train/advantages/*``, ``train/reward/*``, ``train/time_s/*``.
 
+Rollouts come from the engine ``rollout.engine`` names (:mod:`execrl.rollout.engines`: ``hf`` in
+process, ``vllm`` as its own process), synced to the policy's weights before each step's
+generation; each program is judged as soon as it is decoded (``rollout.judge_as_generated``).
+With ``async_rollouts`` the rollouts of step t+1 are generated in the background while step t's
+update runs (one step off-policy; ``train/staleness``). Log-probs for learning are the training
+model's; the engine's are compared to them (``train/engine/logprob_gap``) and, with ``tis_cap``,
+correct the loss by TRL's truncated importance sampling.
+
 ``trainer.max_steps`` counts *optimizer* steps (Lightning's manual-optimisation semantics):
 an iteration with ``ppo_epochs`` x ``ceil(samples / minibatch_size)`` updates advances it
 that many times. An iteration with nothing to learn from (every sample dropped) still makes
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -75,6 +84,7 @@ class RLModule(ActorModule):
 
     train_items = "problems"
     needs_warm_start = True
+    supports_tis = False  # the algorithm's loss applies algo.tis_cap
     unsupported_strategies: ClassVar[dict[str, str]] = {
         "fsdp": "the frozen reference copy and generate() need the full actor on every rank",
         "deepspeed_stage_3": "the frozen reference copy and generate() need the full actor on every rank",
@@ -104,8 +114,21 @@ class RLModule(ActorModule):
         completions_every: int = 50,
         val_max_new_tokens: int | None = None,
         log_completions: int = 8,
+        rollout: Any = None,
+        async_rollouts: bool = False,
+        tis_cap: float | None = None,
     ) -> None:
         super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
+        from execrl.utils.config import plain
+
+        self.rollout_cfg = dict(plain(rollout) or {})  # conf/rollout: engine and its settings
+        self.async_rollouts = bool(async_rollouts)
+        if tis_cap is not None and not self.supports_tis:
+            raise ValueError(f"algo.tis_cap is implemented for GRPO, not {type(self).__name__}")
+        self.tis_cap = None if tis_cap is None else float(tis_cap)
+        self._engine: Any = None
+        self._ahead: Any = None
+        self.policy_version = 0  # optimizer iterations done: what a rollout's staleness counts
         self.automatic_optimization = False
         self.reward = build_reward(reward)
         self.num_samples = int(num_samples)
@@ -139,6 +162,26 @@ class RLModule(ActorModule):
             )
         if self.ce_coef > 0:
             self._anchor = self._anchor_pool()
+        # the engine starts here: a vLLM engine's start-up (or its error) is part of setup
+        self.rollout_engine.sync(self.actor)
+
+    @property
+    def rollout_engine(self) -> Any:
+        """The engine that samples rollouts (``rollout.engine``), started on first use."""
+        if self._engine is None:
+            from execrl.rollout.engines import build_engine
+
+            self._engine = build_engine(self.rollout_cfg, self.actor, self.async_rollouts)
+        return self._engine
+
+    def teardown(self, stage: str) -> None:
+        """Stop the engine (a vLLM process) and the rollout in flight."""
+        engine, ahead = self._engine, self._ahead
+        self._engine = self._ahead = None
+        if engine is not None:
+            engine.close()
+        if ahead is not None:
+            ahead.close()
 
     def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
         return {"anchor": ("train_split", None)} if self.ce_coef > 0 else {}
@@ -169,18 +212,54 @@ class RLModule(ActorModule):
     def rollout(
         self, batch: list[Problem], timings: dict[str, float]
     ) -> tuple[Rollout, list[Problem], RewardBatch]:
-        """Sample ``num_samples`` programs per problem (rows grouped by problem) and score them."""
+        """Sample ``num_samples`` programs per problem (rows grouped by problem) with the rollout
+        engine and score them; each program is submitted to the sandbox as soon as it is decoded
+        (``rollout.judge_as_generated``), the reward waits for the verdicts after generation."""
+        from execrl.rollout.overlap import EarlyJudge
+
+        problems = [p for p in batch for _ in range(self.num_samples)]
+        judge = None
+        if self.rollout_cfg.get("judge_as_generated", True) and EarlyJudge.supported(self.executor):
+            judge = EarlyJudge(self.reward, problems, self.executor, score_programs)
         with self.timed("gen", timings):
-            ro = self.actor.generate(
+            ro = self.rollout_engine.generate(
+                self.actor,
                 [p.prompt for p in batch],
                 num_return_sequences=self.num_samples,
                 do_sample=True,
+                on_row=None if judge is None else judge.on_row,
                 **self.sampling,
             )
-        problems = [p for p in batch for _ in range(self.num_samples)]
         with self.timed("reward", timings):
-            rb = score_programs(self.reward, problems, ro.texts, self.executor)
+            rb = score_programs(self.reward, problems, ro.texts, judge or self.executor)
+        if judge is not None:
+            timings["rollout/judged_early"] = timings.get("rollout/judged_early", 0) + judge.early
         return ro, problems, rb
+
+    def rollout_ahead(
+        self, batch: list[Problem], timings: dict[str, float]
+    ) -> tuple[tuple[Rollout, list[Problem], RewardBatch], int] | None:
+        """``async_rollouts``: launch this batch's rollout in the background with the current
+        weights and return the one launched the step before, with its staleness (policy updates
+        since its weights), or None at the first step."""
+        from execrl.rollout.overlap import OneStepAhead
+
+        if self._ahead is None:
+            self._ahead = OneStepAhead()
+        prev = self._ahead.take()  # the engine is free again once last step's rollout is in
+        self.rollout_engine.sync(self.actor)
+
+        def job() -> tuple:
+            own: dict[str, float] = {}
+            return (*self.rollout(batch, own), own)
+
+        self._ahead.launch(job, self.policy_version)
+        if prev is None:
+            return None
+        (ro, problems, rb, own), version, waited = prev
+        timings.update(own)  # generation and judging times of that rollout, in the background
+        timings["time_s/wait_rollout"] = waited
+        return (ro, problems, rb), self.policy_version - version
 
     def forward_rows(
         self, ro: Rollout, idx: torch.Tensor, return_hidden: bool = False
@@ -209,6 +288,30 @@ class RLModule(ActorModule):
             ro.response_mask[idx],
             temperature=self.lp_temperature,
         )["logprobs"]
+
+    def engine_correction(
+        self, ro: Rollout, rows: torch.Tensor, old_lp: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """The rollout engine's log-probs against the trainer's ``old_lp`` on rows ``rows``: the
+        gap is logged (``engine/logprob_gap``: mean absolute difference per sampled token), and
+        with ``tis_cap`` the per-token weights ``min(exp(old_lp - engine_lp), tis_cap)`` (TRL's
+        truncated importance sampling: the samples are the engine's, behind by ``staleness``
+        updates, the ratio is the trainer's). Tokens the engine did not sample weigh 1."""
+        if ro.sample_logprobs is None:
+            return None, {}
+        eng = ro.sample_logprobs[rows.to(ro.sample_logprobs.device)][:, : old_lp.shape[1]]
+        eng = eng.to(old_lp.device)
+        ok = mask.bool() & torch.isfinite(eng)
+        if not bool(ok.any()):
+            return None, {}
+        diff = (old_lp.detach() - eng.nan_to_num(0.0)).float()
+        gap = diff[ok].abs()
+        stats = {"engine/logprob_gap": gap.mean(), "engine/logprob_gap_max": gap.max()}
+        if self.tis_cap is None:
+            return None, stats
+        w = torch.where(ok, diff.exp().clamp(max=self.tis_cap), torch.ones_like(diff))
+        stats["engine/is_weight"] = w[ok].mean()
+        return w, stats
 
     def has_eos(self, ro: Rollout) -> torch.Tensor:
         """``[B]`` True for responses that ended with EOS (False: cut at max_new_tokens)."""
@@ -321,11 +424,26 @@ class RLModule(ActorModule):
 
     def training_step(self, batch: list[Problem], batch_idx: int) -> None:
         timings: dict[str, float] = {}
+        t0 = time.perf_counter()
         self.actor.eval()  # no dropout: old/new log-prob ratios must differ only by the update
-        ro, problems, rb = self.rollout(batch, timings)
+        if self.async_rollouts:
+            got = self.rollout_ahead(batch, timings)
+            if got is None:  # the first step only launches: no optimizer step, max_steps unchanged
+                return
+            (ro, problems, rb), staleness = got
+        else:
+            self.rollout_engine.sync(
+                self.actor
+            )  # the policy's current weights (no-op if unchanged)
+            ro, problems, rb = self.rollout(batch, timings)
+            staleness = 0
         metrics = self.reward_metrics(ro, rb)
+        metrics["staleness"] = float(staleness)
         with self.timed("update", timings):
             metrics.update(self.update(batch, ro, rb))
+        self.policy_version += 1
+        # the step's wall clock in this thread: with async_rollouts, generation is not in it
+        timings["time_s/step"] = time.perf_counter() - t0
         metrics.update(timings)
         self.log_dict(
             staged({k: float(v) for k, v in metrics.items()}), on_step=True, batch_size=len(batch)

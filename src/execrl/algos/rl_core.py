@@ -343,8 +343,11 @@ def grpo_per_token_loss(
     beta: float = 0.0,
     kl_estimator: str = "k3",
     kl_bias_correction: bool = False,
+    is_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``-min(w A, clip(w, 1 - eps, 1 + eps_high) A) + beta * KL_t`` per token, as TRL computes it.
+    ``is_weights`` (TRL's truncated importance sampling of the rollout engine) scale the policy
+    term, before the KL is added, as TRL does.
 
     ``w`` is the token ratio, or with ``importance_sampling_level=sequence`` (GSPO) the exp of the
     sequence's mean log-ratio; ``delta`` caps the unclipped ``w`` from above (two-sided clip).
@@ -370,6 +373,8 @@ def grpo_per_token_loss(
     if delta is not None:
         coef_1 = torch.clamp(coef_1, max=delta)
     per_token = -torch.min(coef_1 * a, coef_2 * a)
+    if is_weights is not None:
+        per_token = per_token * is_weights
     stats: dict[str, torch.Tensor] = {}
     if beta:
         kl = kl_estimate(logprobs, ref_logprobs, check_kl_estimator(kl_estimator, "loss"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,9 @@ class Rollout:
     response_mask: torch.Tensor  # [B, T]; 1 up to and including the first EOS
     texts: list[str]  # the programs (an instruct actor's code block, without the fence)
     raw_texts: list[str] | None = None  # the decoded responses, before extraction
+    # [B, T] float: each token's log-prob under the sampler that drew it (the rollout engine's
+    # distribution, warpers applied; NaN where nothing was sampled); None when not recorded
+    sample_logprobs: torch.Tensor | None = None
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -339,11 +343,14 @@ class Actor(nn.Module):
         top_k: int = 0,
         max_new_tokens: int | None = None,
         prefix_ids: list[list[int]] | None = None,
+        on_row: Callable[[int, str], None] | None = None,
     ) -> Rollout:
         """Sample (or greedily decode) responses.
 
         ``prefix_ids`` forces each prompt's response to start with the given tokens (Critic
-        Sampling's refine step); the returned response includes the prefix.
+        Sampling's refine step); the returned response includes the prefix. ``on_row(row,
+        program)`` is called as each row ends, when the decoding loop samples (so programs can be
+        judged while the others decode); the loop also records ``Rollout.sample_logprobs``.
         """
         if prompt_ids is None:
             prompt_ids, prompt_mask = self.encode_prompts(prompts or [])
@@ -370,14 +377,15 @@ class Actor(nn.Module):
         model = self.sampling_model()
         was_training = self.model.training
         self.model.eval()
+        sample_lp = None
         try:
             if prefix_ids is not None:
                 out, plen = self._generate_with_prefix(
                     model, prompt_ids, prompt_mask, prefix_ids, kwargs
                 )
             elif self.drop_finished and not self.is_seq2seq and self._loop_samples_like(model):
-                out, plen = (
-                    self._decode_dropping_finished(model, prompt_ids, prompt_mask, kwargs),
+                (out, sample_lp), plen = (
+                    self._decode_dropping_finished(model, prompt_ids, prompt_mask, kwargs, on_row),
                     0,
                 )
             elif n > 1 and self.share_prompts and not self.is_seq2seq and prompt_ids.shape[1] > 1:
@@ -390,18 +398,38 @@ class Actor(nn.Module):
                 plen = 1 if self.is_seq2seq else prompt_ids.shape[1]
         finally:
             self.model.train(was_training)
-        response = out[:, plen:]
+        return self.rollout_of(prompt_ids, prompt_mask, out[:, plen:], n, sample_lp)
+
+    def rollout_of(
+        self,
+        prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
+        response: torch.Tensor,
+        n: int,
+        sample_logprobs: torch.Tensor | None = None,
+    ) -> Rollout:
+        """The :class:`Rollout` of sampled ``response`` ids ``[B * n, T]`` for ``B`` prompts
+        (a row ends at its first EOS; what follows is padding), whichever engine sampled them."""
         if response.shape[1] == 0:
             response = torch.full(
-                (out.shape[0], 1), self.eos_id, dtype=torch.long, device=out.device
+                (response.shape[0], 1), self.eos_id, dtype=torch.long, device=response.device
             )
+            sample_logprobs = None
         mask = self.response_mask(response)
         response = response.masked_fill(mask == 0, self.pad_id)
+        if sample_logprobs is not None:
+            sample_logprobs = sample_logprobs.masked_fill(mask == 0, float("nan"))
         rep_ids = prompt_ids.repeat_interleave(n, dim=0)
         rep_mask = prompt_mask.repeat_interleave(n, dim=0)
+        raw, texts = self.program_texts(response, mask)
+        return Rollout(rep_ids, rep_mask, response, mask, texts, raw, sample_logprobs)
+
+    def program_texts(
+        self, response: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[list[str], list[str]]:
+        """(decoded responses, programs): an instruct actor's program is its code block."""
         raw = self.decode(response, mask)
-        texts = [prompting.extract_code(t) for t in raw] if self.instruct else raw
-        return Rollout(rep_ids, rep_mask, response, mask, texts, raw)
+        return raw, [prompting.extract_code(t) for t in raw] if self.instruct else raw
 
     def sampling_model(self) -> nn.Module:
         """The model that samples: the training model itself, or with ``sample_dtype`` a copy with
@@ -477,9 +505,10 @@ class Actor(nn.Module):
             self._warned_processors = True
         return not extra
 
-    def _decode_dropping_finished(self, model, prompt_ids, prompt_mask, kwargs):
+    def _decode_dropping_finished(self, model, prompt_ids, prompt_mask, kwargs, on_row=None):
         """Causal sampling that removes each row from the batch the step it ends
-        (:mod:`execrl.models.decoding`); the prompt runs once per distinct prompt."""
+        (:mod:`execrl.models.decoding`); the prompt runs once per distinct prompt. Returns the
+        responses and their sampled tokens' log-probs; ``on_row(row, program)`` as rows end."""
         n = kwargs["num_return_sequences"]
         cache, pre = self.prefill(prompt_ids, prompt_mask, model=model)
         logits = pre.logits[:, -1]
@@ -502,7 +531,18 @@ class Actor(nn.Module):
             top_k=kwargs.get("top_k"),
             top_p=kwargs.get("top_p", 1.0),
             stop=criteria[0].closed_rows if criteria else None,
+            on_finish=None if on_row is None else self._row_callback(on_row),
+            logprobs=True,
         )
+
+    def _row_callback(self, on_row: Callable[[int, str], None]):
+        """The decoding loop's ``on_finish``: each ended row's program, as the final rollout has it."""
+
+        def on_finish(rows: list[int], out: torch.Tensor) -> None:
+            for r in rows:
+                on_row(r, self.program_texts(out[r : r + 1])[1][0])
+
+        return on_finish
 
     def prefill(
         self,

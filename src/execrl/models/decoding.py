@@ -84,17 +84,24 @@ def sample_dropping_finished(
     top_k: int | None = None,
     top_p: float = 1.0,
     stop: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> torch.Tensor:
-    """Decode from a prefilled KV cache; returns the responses ``[R, T]``.
+    on_finish: Callable[[list[int], torch.Tensor], None] | None = None,
+    logprobs: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Decode from a prefilled KV cache; returns the responses ``[R, T]`` (with ``logprobs``,
+    also ``[R, T]`` float32: each sampled token's log-prob under the distribution it was drawn
+    from, warpers applied, NaN where nothing was sampled).
 
     ``cache`` and ``next_logits`` (``[R, V]``, the logits after each row's last prompt token)
     come from a prefill over left-padded prompts with ``attention_mask`` ``[R, P]``. A row ends
     at ``eos_id``, when ``stop(responses_so_far)`` flags it, or after ``max_new_tokens``; after
     its end it holds ``fill_id``, as ``generate`` pads finished rows with ``pad_token_id``.
+    ``on_finish(rows, responses)`` is called the step rows end (so a caller can judge them
+    while the others decode).
     """
     rows = next_logits.shape[0]
     device = next_logits.device
     out = torch.full((rows, max_new_tokens), fill_id, dtype=torch.long, device=device)
+    lp_out = torch.full((rows, max_new_tokens), float("nan"), device=device) if logprobs else None
     live = torch.arange(rows, device=device)
     mask = attention_mask
     position = attention_mask.sum(1, keepdim=True)  # positions count real tokens only
@@ -107,17 +114,23 @@ def sample_dropping_finished(
         if warp is not None:
             probs = torch.softmax(warp(None, scores), dim=-1)
             token = torch.multinomial(probs, num_samples=1).squeeze(1)
+            if lp_out is not None:
+                lp_out[live, t] = probs.gather(1, token[:, None]).squeeze(1).log()
         else:
             token = scores.argmax(-1)
+            if lp_out is not None:
+                lp_out[live, t] = torch.log_softmax(scores, -1).gather(1, token[:, None]).squeeze(1)
         out[live, t] = token
         done = token == eos_id
         if stop is not None:
             done |= stop(out[live, : t + 1]).to(device)
         if done.any():
+            if on_finish is not None:
+                on_finish(live[done].tolist(), out)
             keep = (~done).nonzero().squeeze(1)
+            live, token, mask, position = live[keep], token[keep], mask[keep], position[keep]
             if keep.numel() == 0:
                 break
-            live, token, mask, position = live[keep], token[keep], mask[keep], position[keep]
             cache.batch_select_indices(keep)
         if t + 1 == max_new_tokens:
             break
@@ -132,4 +145,8 @@ def sample_dropping_finished(
         cache = getattr(step, cache_kw)
         logits = step.logits[:, -1]
         position = position + 1
+    if on_finish is not None and live.numel():  # rows cut at max_new_tokens
+        on_finish(live.tolist(), out)
+    if lp_out is not None:
+        return out[:, :steps], lp_out[:, :steps]
     return out[:, :steps]
