@@ -138,7 +138,9 @@ class Capabilities:
         if self.cgroups and self.root:
             parts += ["pids+memory cgroup"]
         if self.sealed:
-            parts += ["bwrap view", "pid namespace", "memory cgroup per program", "seccomp"]
+            parts += ["bwrap view", "pid namespace", "memory cgroup per program"]
+        if self.seccomp:  # wherever libseccomp is present, not only when sealed
+            parts += ["seccomp"]
         out = f"{self.level} ({', '.join(parts)})"
         if self.verified:
             out += "; verified: " + ", ".join(
