@@ -106,13 +106,16 @@ def syscalls(filtered: bool, n: int = 20000) -> float:
     return float(out)
 
 
-def median_us(fn, n: int) -> float:
-    times = []
+def medians_us(steps: dict, n: int) -> dict[str, float]:
+    """Median microseconds of each step, the steps taken in turn (a load that comes and goes
+    falls on every step alike)."""
+    times: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e6 * statistics.median(times)
+        for k, fn in steps.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: 1e6 * statistics.median(v) for k, v in times.items()}
 
 
 def main() -> None:
@@ -123,15 +126,22 @@ def main() -> None:
     for kind in seccomp.KINDS:
         seccomp.syscall_filter(kind)  # compiled once per worker, as the worker does
     with tempfile.TemporaryDirectory() as d:
-        rows = {
-            "fork + exit": median_us(fork_exit, args.n),
-            "fork + python filter + exit": median_us(fork_filter, args.n),
-            "fork + exec /bin/true (compile filter)": median_us(exec_plain, args.n),
-            "fork + exec /bin/true through the gate": median_us(exec_gated, args.n),
-            "lend + take back a compile dir": median_us(lambda: lend(d), args.n),
-            "getppid, no filter": statistics.median(syscalls(False) for _ in range(5)),
-            "getppid, python filter": statistics.median(syscalls(True) for _ in range(5)),
-        }
+        rows = medians_us(
+            {
+                "fork + exit": fork_exit,
+                "fork + python filter + exit": fork_filter,
+                "fork + exec /bin/true (compile filter)": exec_plain,
+                "fork + exec /bin/true through the gate": exec_gated,
+                "lend + take back a compile dir": lambda: lend(d),
+            },
+            args.n,
+        )
+        per_call = {False: [], True: []}
+        for _ in range(7):
+            for filtered in (False, True):
+                per_call[filtered].append(syscalls(filtered))
+        rows["getppid, no filter"] = statistics.median(per_call[False])
+        rows["getppid, python filter"] = statistics.median(per_call[True])
     for k, v in rows.items():
         print(f"{k:<42} {v:9.2f} us")
     print(
