@@ -368,32 +368,204 @@ def test_sealed_worker_runs_the_parents_execrl(tmp_path) -> None:
 
 
 def test_a_program_neither_sees_the_workers_pythonpath_nor_writes_its_execrl(sealed) -> None:
-    """The sealed worker runs with PYTHONPATH at the bound execrl directory: a program gets none of
-    it in its environment and cannot write there (read-only bind); it reports what it tried."""
-    from execrl.execution.sandbox import execrl_dir
+    """The sealed worker runs with PYTHONPATH at the bound runner tree: a program gets none of
+    it in its environment and cannot write there (read-only bind); it reports what it tried
+    (errno EROFS: the write reached the mount)."""
+    from execrl.execution import sandbox
 
-    target = Path(execrl_dir()) / "execrl" / f"planted_{os.getpid()}.py"
+    name = f"planted_{os.getpid()}.py"
     prog = (
-        "import os\n"
+        "import errno, os\n"
         "seen = os.environ.get('PYTHONPATH')\n"
         "try:\n"
-        f"    open({str(target)!r}, 'w').write('x')\n"
+        f"    open({sandbox.RUNNER_IN_VIEW + '/execrl/' + name!r}, 'w').write('x')\n"
         "    wrote = True\n"
-        "except OSError:\n"
-        "    wrote = False\n"
+        "except OSError as e:\n"
+        "    wrote = errno.errorcode[e.errno]\n"
         "def f(x):\n"
         "    return [seen, wrote]\n"
     )
+    host = sandbox.runner_tree(sandbox.cache_dir("execrl-runner")) / "execrl" / name
     try:
         r = sealed.run(
             [
                 ExecRequest(
                     program=prog,
-                    tests=Tests(style="assert", asserts=["assert f(1) == [None, False]"]),
+                    tests=Tests(style="assert", asserts=["assert f(1) == [None, 'EROFS']"]),
                 )
             ]
         )[0]
         assert r.passed, (r.outcome, r.error, r.tests[0].got if r.tests else None)
-        assert not target.exists()
+        assert not host.exists()
     finally:
-        target.unlink(missing_ok=True)
+        host.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- nothing of the project
+JAIL_SEARCH = textwrap.dedent(
+    """
+    import json, os, sys
+    print("CANARY", flush=True)
+    out = {}
+    try:
+        import execrl.data.synth  # the generator of the default training task
+        out["synth"] = execrl.data.synth.__file__
+    except ImportError as e:
+        out["synth"] = type(e).__name__
+    import execrl
+    pkg = os.path.dirname(execrl.__file__)
+    out["package"] = sorted(
+        os.path.relpath(os.path.join(r, f), pkg)
+        for r, _, fs in os.walk(pkg)
+        for f in fs
+        if not f.endswith(".pyc")
+    )
+    out["others"] = sorted(
+        os.path.join(p, "execrl")
+        for p in sys.path
+        if p and os.path.isdir(os.path.join(p, "execrl")) and os.path.join(p, "execrl") != pkg
+    )
+    out["paths"] = {p: os.path.exists(p) for p in json.loads(sys.stdin.read())}
+    print(json.dumps(out))
+    """
+)
+
+
+def _project_paths() -> list[str]:
+    from execrl.execution.sandbox import execrl_dir
+
+    return [
+        str(ROOT),
+        str(ROOT / "data"),
+        str(ROOT / "src" / "execrl" / "data" / "synth.py"),
+        str(Path(execrl_dir(), "execrl")),
+        "/work/main/src",
+    ]
+
+
+def test_the_jail_holds_the_runner_and_nothing_else_of_the_project(sealed) -> None:
+    """No generator that can rebuild tests (``execrl.data.synth``), no data, no project file:
+    the package a program finds is the runner's eight modules. The canary: the same program at
+    the ``cgroups`` level (no jail) imports the generator and finds the project."""
+    import json
+
+    from execrl.execution.sandbox import RUNNER_MODULES
+
+    stdin = json.dumps(_project_paths())
+    with Executor(workers=1, timeout_s=5.0, isolation="cgroups") as open_ex:
+        seen = json.loads(run(open_ex, JAIL_SEARCH, stdin=stdin).stdout.split("\n", 1)[1])
+    assert seen["synth"].endswith("execrl/data/synth.py") and all(seen["paths"].values()), seen
+    assert "data/synth.py" in seen["package"], seen
+    r = run(sealed, JAIL_SEARCH, stdin=stdin)
+    assert r.stdout.startswith("CANARY"), r
+    out = json.loads(r.stdout.split("\n", 1)[1])
+    assert out["synth"] == "ModuleNotFoundError", out
+    assert out["package"] == sorted(RUNNER_MODULES) and out["others"] == [], out
+    assert not any(out["paths"].values()), out
+
+
+@pytest.mark.slow
+def test_nothing_in_the_whole_jail_is_project_code_or_data() -> None:
+    """Every file a program can see, walked: no file of the project but the runner's modules
+    (and the precompiled-header cache, the install's metadata), no ``.jsonl`` data anywhere.
+    The canary: the walk finds the runner's modules."""
+    prog = textwrap.dedent(
+        """
+        import os
+        hits = []
+        for root, dirs, files in os.walk("/"):
+            if root in ("/proc", "/sys", "/dev"):
+                dirs[:] = []
+                continue
+            for f in files:
+                p = os.path.join(root, f)
+                if "execrl" in p or f.endswith(".jsonl") or f == "synth.py":
+                    hits.append(p)
+        print("\\n".join(sorted(hits)))
+        """
+    )
+    from execrl.execution.sandbox import RUNNER_MODULES
+
+    with Executor(workers=1, timeout_s=60.0, min_isolation="sealed") as ex:  # a few seconds' walk
+        r = ex.run([ExecRequest(program=prog, mode="run")])[0]
+
+    hits = r.stdout.splitlines()
+    runner = sorted(f"/opt/execrl-runner/execrl/{m}" for m in RUNNER_MODULES)
+    assert [h for h in hits if h.startswith("/opt/execrl-runner/")] == runner, (r.outcome, hits)
+    allowed = ("/opt/execrl-runner/", "/opt/execrl-cache/pch-", ".dist-info/", "__editable__")
+    assert [h for h in hits if not any(a in h for a in allowed)] == [], hits
+
+
+def test_an_installed_execrl_inside_the_environment_is_hidden(monkeypatch, tmp_path) -> None:
+    """Where execrl is installed into the bound environment (not a checkout), the jail lays an
+    empty tmpfs over that package: only the runner tree comes in."""
+    from execrl.execution import sandbox
+
+    site = Path(sys.prefix, "lib", "site-packages-of-a-test")
+    monkeypatch.setattr(sandbox, "execrl_dir", lambda: str(site))
+    argv = sandbox.jail_argv(probe(), tmp_path, [], tmp_path / "runner")
+    assert ["--tmpfs", str(site / "execrl")] == argv[
+        argv.index(str(site / "execrl")) - 1 : argv.index(str(site / "execrl")) + 1
+    ]
+    assert argv[argv.index(sandbox.RUNNER_IN_VIEW) - 2 :][:3] == [
+        "--ro-bind",
+        str(tmp_path / "runner"),
+        sandbox.RUNNER_IN_VIEW,
+    ]
+
+
+# ----------------------------------------------------------------------------- nothing shared between programs
+@pytest.fixture(scope="module")
+def one_worker():
+    """One worker: every program runs in the same jail, under the same uid, one after another."""
+    with Executor(workers=1, timeout_s=5.0, memory_mb=256, min_isolation="sealed") as ex:
+        yield ex
+
+
+@requires_java_cpp
+def test_a_compile_dir_is_readable_by_its_own_run_only(one_worker) -> None:
+    """The translation oracle's compile dir (``Test.java``, ``Test.class``) is read by the
+    oracle's own run (the canary: the files are there, at the path it prints) and refused to
+    every later program of the same worker and uid, Python or C++, given that exact path:
+    EACCES, where a wrong guess would be ENOENT."""
+    import json
+
+    oracle = (
+        "import java.nio.file.*; public class Test { public static void main(String[] a)"
+        ' throws Exception { String cp = System.getProperty("java.class.path");'
+        ' System.out.println(cp + " " + Files.readAllBytes(Paths.get(cp, "Test.java")).length'
+        ' + " " + Files.readAllBytes(Paths.get(cp, "Test.class")).length); } }\n'
+    )
+    first = run(one_worker, oracle, "java").stdout.split()
+    assert len(first) == 3 and first[0].startswith("/tmp/execrl/") and int(first[1]) > 0, first
+    d = first[0]
+    reader = textwrap.dedent(
+        f"""
+        import json, os
+        out = {{}}
+        for name, fn in [
+            ("list", lambda: os.listdir({d!r})),
+            ("source", lambda: open({d!r} + "/Test.java").read()),
+            ("class", lambda: open({d!r} + "/Test.class", "rb").read()),
+            ("elsewhere", lambda: open({d!r} + "-nonexistent/Test.java").read()),
+        ]:
+            try:
+                fn()
+                out[name] = "READ"
+            except OSError as e:
+                out[name] = e.errno
+        st = os.stat({d!r})
+        out["dir"] = [oct(st.st_mode & 0o777), st.st_uid]
+        print(json.dumps(out))
+        """
+    )
+    r = run(one_worker, reader)
+    out = json.loads(r.stdout)
+    assert out == {"list": 13, "source": 13, "class": 13, "elsewhere": 2, "dir": ["0o700", 0]}, r
+    cpp = (
+        '#include <bits/stdc++.h>\nint main() { std::ifstream f("' + d + '/Test.java");'
+        ' std::cout << (f.good() ? "READ" : "DENIED") << " " << errno << "\\n"; }\n'
+    )
+    assert run(one_worker, cpp, "cpp").stdout == "DENIED 13\n"
+    again = run(one_worker, oracle, "java").stdout.split()  # the oracle's next run: lent again
+    assert again == first, again

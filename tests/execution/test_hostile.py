@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import psutil
 import pytest
 
 from execrl.execution import ExecRequest, Outcome
-from execrl.execution.sandbox import NOBODY, PROGRAM_UID
+from execrl.execution.sandbox import NOBODY, PROGRAM_UID, UID_BLOCK, UID_BLOCKS
 from execrl.vocabulary import Tests
 
 ASSERTS = Tests(style="assert", asserts=["assert f() == 1"])
@@ -83,7 +85,7 @@ def test_reads_and_writes_outside_are_blocked(executor, tmp_path: Path) -> None:
 def test_etc_passwd_is_not_readable_as_root_only_file(executor) -> None:
     # /etc/passwd is world-readable by design; /etc/shadow is what a program must not read
     r = run(executor, "open('/etc/shadow').read()\n" + PASSING)
-    if os.geteuid() == 0 and "nobody" in executor.isolation_level:
+    if os.geteuid() == 0:  # programs never run as root
         assert r.outcome is Outcome.RUNTIME_ERROR and r.error_type == "PermissionError"
 
 
@@ -174,7 +176,7 @@ def test_no_stray_processes_after_the_suite(executor) -> None:
     # no program outlives its run: an idle worker's process tree (the jail's init and the worker,
     # where sealed) holds no process of a program's uid
     time.sleep(0.2)
-    program_uids = {NOBODY, *range(PROGRAM_UID, PROGRAM_UID + 64)}
+    program_uids = {NOBODY, *range(PROGRAM_UID, PROGRAM_UID + UID_BLOCK * UID_BLOCKS)}
     for h in executor._handles:
         tree = [h.proc.pid] + [c.pid for c in psutil.Process(h.proc.pid).children(recursive=True)]
         assert len(tree) <= 3 and not any(
@@ -190,9 +192,13 @@ def test_isolation_probe_runs_at_every_level_without_harming_the_pool(level) -> 
     if level_rank(level) > level_rank(probe().level):
         pytest.skip(f"host grants less than {level}")
     with Executor(workers=1, timeout_s=2.0, isolation=level) as ex:
-        assert len(ex.caps.verified) == 7 and "probe_ran" not in ex.caps.verified, (
+        assert len(ex.caps.verified) == 9 and "probe_ran" not in ex.caps.verified, (
             ex.isolation_level
         )
+        if (
+            os.geteuid() == 0
+        ):  # started by root: never root, and the judge out of reach, at every level
+            assert ex.caps.verified["never_root"] and ex.caps.verified["judge_unreachable"]
         assert run(ex, PASSING).passed
     # where a probe write could succeed (below sealed) it removes what it wrote
     assert not any(
@@ -241,13 +247,13 @@ def test_leftover_processes_do_not_count_against_the_next_program() -> None:
 
 
 @pytest.mark.parametrize("level", ["process", "namespaces", "cgroups", "sealed"])
-def test_a_program_cannot_plant_code_the_worker_imports_later(level) -> None:
+def test_a_program_cannot_plant_code_the_worker_imports_later(level, tmp_path) -> None:
     """The worker imports numpy only once a program needs it, and restarts import execrl afresh:
     a program that could write into the interpreter's site-packages or the execrl package would
-    run its code in the trusted worker later. From ``cgroups`` up programs run as their own uid
-    and cannot; at ``process`` and ``namespaces`` they are the worker's own user and can (the
-    documented limit of those levels, README "Containment levels"): there the attack succeeds,
-    which is the canary that the same program really attempted it."""
+    run its code in the trusted worker later. Started by root, programs run as their own uid at
+    every level and cannot; started by another user, below ``sealed`` they are that user and
+    can (the documented limit of those levels, README "Containment levels"). The canary: the
+    same program run directly by this process plants both files."""
     import sysconfig
 
     import execrl
@@ -266,6 +272,12 @@ def test_a_program_cannot_plant_code_the_worker_imports_later(level) -> None:
         )
     prog += "def f():\n    return len(wrote)\n"
     try:
+        canary = subprocess.run(
+            [sys.executable, "-c", prog + "print(f())\n"], capture_output=True, text=True
+        )
+        assert canary.stdout == f"{len(targets)}\n", canary
+        for d in targets:
+            (d / name).unlink()
         with Executor(workers=1, timeout_s=5.0, isolation=level) as ex:
             r = ex.run(
                 [
@@ -275,9 +287,9 @@ def test_a_program_cannot_plant_code_the_worker_imports_later(level) -> None:
                 ]
             )[0]
         planted = [d for d in targets if (d / name).exists()]
-        if level_rank(level) >= level_rank("cgroups"):
+        if os.geteuid() == 0 or level_rank(level) >= level_rank("cgroups"):
             assert r.passed and not planted, (r.outcome, r.error, planted)
-        else:  # the documented limit, and the canary that the writes were attempted
+        else:  # the documented limit of a non-root host
             assert r.outcome is Outcome.FAILED and planted == targets
     finally:
         for d in targets:

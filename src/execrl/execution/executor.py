@@ -8,7 +8,6 @@ import logging
 import os
 import queue
 import signal
-import site
 import subprocess
 import sys
 import threading
@@ -64,14 +63,12 @@ class _WorkerHandle:
             if caps.sealed:
                 self.cgroup.add_program_group()
         if caps.sealed:
-            # the jail holds the interpreter and execrl, nothing else; the worker imports the same
-            # execrl as this process (a checkout on PYTHONPATH, not only the installed one), and an
-            # installed execrl is found without it (its site-packages must not precede the stdlib)
-            env.pop("PYTHONPATH", None)
-            if sandbox.execrl_dir() not in site.getsitepackages():
-                env["PYTHONPATH"] = sandbox.execrl_dir()
+            # the jail holds the interpreter and the runner's modules, copied from the execrl this
+            # process imports (a checkout on PYTHONPATH or the installed one), nothing else
+            runner = sandbox.runner_tree(sandbox.cache_dir("execrl-runner"))
+            env["PYTHONPATH"] = sandbox.RUNNER_IN_VIEW
             env["TMPDIR"] = "/tmp"
-            argv = sandbox.jail_argv(caps, sandbox.cache_dir(), self.cgroup.dirs) + argv
+            argv = sandbox.jail_argv(caps, sandbox.cache_dir(), self.cgroup.dirs, runner) + argv
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
@@ -225,6 +222,10 @@ class Executor:
             "weak_tests": 0,
             "seconds": 0.0,
         }
+        if caps.root and workers > sandbox.UID_BLOCK:
+            raise ValueError(f"executor.workers={workers}: at most {sandbox.UID_BLOCK}")
+        # started by root, programs run as a block of uids this executor alone holds
+        uid0, self._uid_lock = sandbox.claim_uid_block() if caps.root else (os.getuid(), None)
         cfgs = [
             WorkerConfig(
                 timeout_s=timeout_s,
@@ -235,7 +236,7 @@ class Executor:
                 cpp_pch=cpp_pch,
                 name=f"w{i}",
                 caps=caps,
-                uid=sandbox.PROGRAM_UID + i if caps.root else os.getuid(),
+                uid=uid0 + i if caps.root else uid0,
             )
             for i in range(max(1, workers))
         ]
@@ -292,7 +293,9 @@ class Executor:
                 os.path.expanduser("~/.bash_history"),
             ]
             hidden = [p for p in candidates if os.path.exists(p)]
-            stdin = json.dumps({"hidden": hidden, "socket": server.getsockname()})
+            stdin = json.dumps(
+                {"hidden": hidden, "socket": server.getsockname(), "judge": os.getpid()}
+            )
             res = self.run([ExecRequest(program=sandbox.PROBE_PROGRAM, mode="run", stdin=stdin)])[0]
             server.close()
         try:
@@ -384,6 +387,9 @@ class Executor:
         if self._janitor is not None:  # nothing left for it to clean
             self._janitor.kill()
             self._janitor.wait()
+        if self._uid_lock is not None:  # no program of ours is left to run under these uids
+            os.close(self._uid_lock)
+            self._uid_lock = None
 
     def __enter__(self) -> Executor:
         return self

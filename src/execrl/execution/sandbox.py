@@ -4,19 +4,22 @@ Levels, weakest first (``Executor(min_isolation=...)`` refuses to run below one)
 
 - ``process``: own process group, rlimits (CPU, address space, processes, file
   size, open files, no core dumps), a fresh working directory, a scrubbed environment; the
-  worker is a child subreaper, so detached grandchildren come back to it and are killed.
+  worker is a child subreaper, so detached grandchildren come back to it and are killed. Started
+  by root, every program runs as an unprivileged uid of its own worker (never root), at every
+  level; started by another user, as that user.
 - ``namespaces``: also a private network namespace (no network) and a private mount namespace
-  with empty tmpfs over ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (needs root or user namespaces).
+  with empty tmpfs over ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run/lock``, and (root) a
+  ``/proc`` that shows a program only its own uid's processes (needs root or user namespaces).
 - ``cgroups``: also a cgroup v1 ``pids`` + ``memory`` group per worker (fork bombs and memory
-  bombs are capped by the kernel, every straggler is found and killed), and the program runs as
-  an unprivileged uid of its own worker (needs root).
+  bombs are capped by the kernel, every straggler is found and killed) (needs root).
 - ``sealed``: also, per worker, a bubblewrap jail (``bwrap``, the sandbox Flatpak uses): its own
   PID namespace with a fresh ``/proc`` (when the worker goes, everything it started goes; no host
   process is visible), a filesystem view of only the read-only system and Python directories
-  a program needs plus a private tmpfs (no project tree, no home, no ``/run``, no ``/var``);
-  each program in its own memory cgroup below its worker's, the worker shielded from the OOM
-  killer; and a seccomp filter (libseccomp) denying ptrace, ``process_vm_*``, Unix sockets and,
-  for a program's run, starting any program other than itself (needs root, bwrap, libseccomp).
+  a program needs and the runner's own modules (no project tree, no data, no home, no ``/run``,
+  no ``/var``) plus a private tmpfs; each program in its own memory cgroup below its worker's,
+  the worker shielded from the OOM killer; and a seccomp filter (``execution/seccomp.py``):
+  no program starts another, no keyrings, IPC objects, namespaces, io_uring, ptrace and the
+  rest of its deny list (needs root, bwrap, libseccomp).
 """
 
 from __future__ import annotations
@@ -33,18 +36,31 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from execrl.execution import seccomp
+
 LEVELS = ["process", "namespaces", "cgroups", "sealed"]
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_REC, MS_PRIVATE = 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
 NOBODY = 65534
-PROGRAM_UID = 61000  # worker i runs its programs as PROGRAM_UID + i: no two workers' programs share an identity
-EXEC_FD = (
-    1000  # the only descriptor a sealed program may be started from (above every RLIMIT_NOFILE)
-)
-AT_EMPTY_PATH = 0x1000
+# uids reserved for programs: each executor claims a block of UID_BLOCK (uid_block), worker i of
+# it runs its programs as block + i, so no two workers' programs, of one executor or of two
+# running side by side, share an identity (signals, /proc, RLIMIT_NPROC and files are per uid)
+PROGRAM_UID, UID_BLOCK, UID_BLOCKS = 61000, 64, 60
 CACHE_IN_VIEW = "/opt/execrl-cache"  # the host cache dir (precompiled headers), as the jail sees it
-PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+RUNNER_IN_VIEW = "/opt/execrl-runner"  # the runner's modules (runner_tree), as the jail sees them
+# the execrl modules the worker and its children import: the whole of the project in the jail
+RUNNER_MODULES = (
+    "__init__.py",
+    "execution/__init__.py",
+    "execution/worker.py",
+    "execution/harness.py",
+    "execution/plain.py",
+    "execution/sandbox.py",
+    "execution/seccomp.py",
+    "execution/cpp_pch.py",
+)
+PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable: per-worker tmpfs
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SAFE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -109,12 +125,22 @@ class Capabilities:
 
     def describe(self) -> str:
         parts = ["process group", "rlimits", "subreaper"]
+        parts += (
+            ["uid per worker"]
+            if self.root
+            else [
+                f"programs run as this user (uid {os.getuid()}): they can read and signal its processes"
+            ]
+        )
         if self.netns:
             parts += ["netns", "mountns+tmpfs"]
+            parts += ["/proc hidepid"] if self.root and not self.sealed else []
         if self.cgroups and self.root:
-            parts += ["pids+memory cgroup", "uid per worker"]
+            parts += ["pids+memory cgroup"]
         if self.sealed:
-            parts += ["bwrap view", "pid namespace", "memory cgroup per program", "seccomp"]
+            parts += ["bwrap view", "pid namespace", "memory cgroup per program"]
+        if self.seccomp:  # wherever libseccomp is present, not only when sealed
+            parts += ["seccomp"]
         out = f"{self.level} ({', '.join(parts)})"
         if self.verified:
             out += "; verified: " + ", ".join(
@@ -200,9 +226,12 @@ def _seccomp_available() -> bool:
     return True
 
 
-def jail_argv(caps: Capabilities, cache_dir: Path, cgroup_dirs: list[Path]) -> list[str]:
+def jail_argv(
+    caps: Capabilities, cache_dir: Path, cgroup_dirs: list[Path], runner: Path
+) -> list[str]:
     """The bubblewrap command line a sealed worker runs under: a new PID, network, IPC and UTS
-    namespace; read-only system and Python directories; a private /tmp; its own cgroup dirs."""
+    namespace; read-only system and Python directories; the runner's modules (``runner``, a
+    :func:`runner_tree`) at ``RUNNER_IN_VIEW``; a private /tmp; its own cgroup dirs."""
     # no --die-with-parent: its signal follows the *thread* that started bwrap, so an Executor made in
     # a thread that ends would lose its workers; the worker exits at EOF on its pipe, the janitor
     # kills what is left in its cgroup, and the PID namespace takes everything with the worker
@@ -240,21 +269,28 @@ def jail_argv(caps: Capabilities, cache_dir: Path, cgroup_dirs: list[Path]) -> l
             a += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             a += ["--ro-bind", str(p), str(p)]
-    binds = [("--ro-bind", d, d) for d in python_dirs()] + [
-        ("--bind", str(cache_dir), CACHE_IN_VIEW)
+    pys = python_dirs()
+    binds = [("--ro-bind", d, d) for d in pys] + [
+        ("--bind", str(cache_dir), CACHE_IN_VIEW),
+        ("--ro-bind", str(runner), RUNNER_IN_VIEW),
     ]
+    # an execrl installed into the environment (not a checkout) would come in with it: hide it
+    installed = Path(execrl_dir(), "execrl")
+    if any(str(installed).startswith(d.rstrip("/") + "/") for d in pys):
+        binds.append(("--tmpfs", None, str(installed)))
     binds += [("--bind", str(d), str(d)) for d in cgroup_dirs]
     made: set[str] = set()
     for how, src, dest in binds:
         for parent in reversed(Path(dest).parents[:-1]):  # bwrap would make missing parents 0700
             if (
-                str(parent) not in made
+                src is not None  # a tmpfs over a path inside a bound dir: its parents exist
+                and str(parent) not in made
                 and not parent.is_symlink()
                 and str(parent) not in ("/usr", "/etc")
             ):
                 a += ["--perms", "0755", "--dir", str(parent)]
                 made.add(str(parent))
-        a += [how, src, dest]
+        a += [how, dest] if src is None else [how, src, dest]
     if caps.root:
         a += [
             "--cap-add",
@@ -264,20 +300,51 @@ def jail_argv(caps: Capabilities, cache_dir: Path, cgroup_dirs: list[Path]) -> l
 
 
 def execrl_dir() -> str:
-    """The directory this process imports the execrl package from (bound into the jail)."""
+    """The directory this process imports the execrl package from (never bound into the jail)."""
     import execrl
 
     return str(Path(execrl.__file__).resolve().parents[1])
 
 
+def runner_tree(base: Path) -> Path:
+    """A directory holding ``execrl`` with only ``RUNNER_MODULES``, copied from the execrl this
+    process imports (a checkout on PYTHONPATH, or the installed one) and named by their content:
+    what a sealed worker imports, and all of the project a program can see. Nothing in it
+    reads data or generates tests."""
+    import hashlib
+
+    src = Path(execrl_dir(), "execrl")
+    blobs = {m: (src / m).read_bytes() for m in RUNNER_MODULES}
+    h = hashlib.sha256()
+    for m, b in blobs.items():
+        h.update(m.encode() + b"\0" + hashlib.sha256(b).digest())
+    d = base / f"runner-{h.hexdigest()[:20]}"
+    if d.is_dir():
+        return d
+    tmp = base / f".runner-{os.getpid()}-{time.monotonic_ns()}"
+    for m, b in blobs.items():
+        (tmp / "execrl" / m).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / "execrl" / m).write_bytes(b)
+    for root, dirs, files in os.walk(tmp):
+        for n in dirs:
+            os.chmod(os.path.join(root, n), 0o755)
+        for n in files:
+            os.chmod(os.path.join(root, n), 0o644)
+    os.chmod(tmp, 0o755)
+    try:
+        os.rename(tmp, d)
+    except OSError:  # another executor made the same tree first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return d
+
+
 def python_dirs() -> list[str]:
-    """The interpreter, its environment and the execrl package: nothing else of the project."""
+    """The interpreter and its environment: nothing of the project (the runner comes apart)."""
     dirs = {
         sys.prefix,
         sys.base_prefix,
         sys.exec_prefix,
         sys.base_exec_prefix,
-        execrl_dir(),
     }
     exe = Path(sys.executable).resolve()
     dirs.add(str(exe.parent.parent))
@@ -294,12 +361,13 @@ def python_dirs() -> list[str]:
     return out
 
 
-def cache_dir() -> Path:
-    """A host directory the trusted worker keeps build caches in (precompiled headers)."""
+def cache_dir(name: str = "execrl") -> Path:
+    """A host directory the trusted worker keeps build caches in (precompiled headers; the
+    runner trees under ``execrl-runner``, apart: the cache is bound into the jail whole)."""
     base = (
-        Path("/var/cache/execrl")
+        Path("/var/cache", name)
         if os.geteuid() == 0
-        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "execrl"
+        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / name
     )
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o755)
@@ -427,7 +495,8 @@ class WorkerCgroup:
 
 # Run as an ordinary program at start-up: each line checks one containment property from the
 # inside. ``hidden`` are host paths (the project tree, a marker in the host's /tmp), ``socket`` a
-# Unix socket listening on the host; the verdict is what the program could and could not do.
+# Unix socket listening on the host, ``judge`` the executor's pid; the verdict is what the
+# program could and could not do.
 PROBE_PROGRAM = r"""
 import ctypes, json, os, socket, subprocess, sys, time
 info = json.loads(sys.stdin.read())
@@ -446,6 +515,12 @@ def connect_unix():
     s.settimeout(1)
     s.connect(info["socket"])
 libc = ctypes.CDLL(None, use_errno=True)
+def judge_unreachable():
+    # the judge's working directory and memory (where tests and data are) through /proc
+    pid = info["judge"]
+    return denied(lambda: os.listdir(f"/proc/{pid}/cwd")) and denied(
+        lambda: open(f"/proc/{pid}/mem", "rb").close()
+    )
 def ptrace_denied():
     # attach to a child of our own (never the worker: that would stop it where ptrace is allowed)
     pid = os.fork()
@@ -465,6 +540,8 @@ print(json.dumps({
     "unix_socket_denied": denied(connect_unix),
     "network_denied": denied(lambda: socket.create_connection(("1.1.1.1", 53), timeout=1)),
     "exec_denied": denied(lambda: subprocess.run(["/bin/true"], check=True)),
+    "never_root": os.geteuid() != 0 and os.getuid() != 0,
+    "judge_unreachable": judge_unreachable(),
 }))
 """
 
@@ -575,13 +652,26 @@ def enter_worker_namespaces(caps: Capabilities) -> None:
         raise OSError(ctypes.get_errno(), "unshare failed")
     _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
     for d in PRIVATE_TMP:
-        _libc.mount(b"tmpfs", d.encode(), b"tmpfs", 0, b"size=64m,mode=1777")
+        if (
+            os.path.isdir(d)
+            and _libc.mount(b"tmpfs", d.encode(), b"tmpfs", 0, b"size=64m,mode=1777") == 0
+        ):
+            _PRIVATE.append(d)
+    if caps.root:
+        # a /proc of this mount namespace that shows a program only its own uid's processes:
+        # not the judge, not the workers, not another worker's programs (root still sees all)
+        for opts in (b"hidepid=invisible", b"hidepid=2"):
+            if _libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) == 0:
+                break
+
+
+_PRIVATE: list[str] = []  # the temp dirs this worker's tmpfs really covers (only these are wiped)
 
 
 def clear_private_tmp(caps: Capabilities) -> None:
     if not caps.netns:
         return
-    for d in PRIVATE_TMP:
+    for d in _PRIVATE:
         try:
             for entry in os.scandir(d):
                 if entry.is_dir(follow_symlinks=False):
@@ -600,12 +690,15 @@ def enter(
     uid: int = NOBODY,
     program_run: bool = False,
     mapped: int = 0,
+    gate_fd: int | None = None,
 ) -> None:
     """Called in the forked child, before the untrusted program runs: its own memory cgroup,
-    rlimits, then its worker's uid, no new privileges and the syscall filter. ``program_run``
-    (not a compile): the program may not start any other program. ``mapped``: what the
-    worker maps (the address-space budget comes on top). Raw ``os`` calls: this runs once per
-    program, and Python's file objects cost a tenth of a millisecond each."""
+    rlimits, then its worker's uid (whenever the worker is root), no new privileges and the
+    syscall filter (``execution/seccomp.py``). ``program_run`` (not a compile): the program may
+    not start any program; ``gate_fd`` (a program this child execs): the filter's listener goes
+    to the worker through it, which lets exactly the runner's own exec through.
+    ``mapped``: what the worker maps (the address-space budget comes on top). Raw ``os``
+    calls: this runs once per program, and Python's file objects cost a tenth of a ms each."""
     os.setpgid(0, 0)  # own process group (setsid costs ~1 ms; the worker has no terminal anyway)
     if caps.root:  # the OOM killer picks the program, never its worker
         _write_file("/proc/self/oom_score_adj", b"1000")
@@ -628,13 +721,16 @@ def enter(
         except (ValueError, OSError):
             pass
     os.chdir(workdir)
-    if caps.root and cgroup is not None:
+    if caps.root:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if caps.seccomp:
-        syscall_filter(program_run).load()
+        if gate_fd is not None:
+            seccomp.send_listener(gate_fd, seccomp.syscall_filter("exec").load_with_listener())
+        else:
+            seccomp.syscall_filter("python" if program_run else "compile").load()
     # the worker already runs with SAFE_ENV (+ PYTHONPATH), so this is cheap
     for k in [k for k in os.environ if k not in SAFE_ENV]:
         del os.environ[k]
@@ -660,67 +756,6 @@ def _read_file(path: str | Path) -> bytes:
         os.close(fd)
 
 
-PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-class CompiledFilter:
-    """A seccomp filter compiled to BPF once (libseccomp) and loaded after each fork with one
-    ``prctl``: libseccomp's own ``load`` recompiles the filter every time (a third of a ms)."""
-
-    def __init__(self, rules) -> None:
-        with os.fdopen(
-            os.memfd_create("execrl-seccomp"), "w+b"
-        ) as fh:  # a pipe would block past 64 KiB
-            rules.export_bpf(fh)
-            fh.seek(0)
-            bpf = fh.read()
-        if not bpf or len(bpf) % 8:
-            raise OSError("libseccomp exported no BPF program")
-        self._buf = ctypes.create_string_buffer(bpf, len(bpf))
-        self._prog = _SockFprog(len(bpf) // 8, ctypes.cast(self._buf, ctypes.c_void_p))
-
-    def load(self) -> None:
-        """Install the filter on the calling process (after ``PR_SET_NO_NEW_PRIVS``)."""
-        if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self._prog), 0, 0) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, f"seccomp filter not installed: {os.strerror(e)}")
-
-
-_FILTERS: dict[bool, CompiledFilter] = {}
-
-
-def syscall_filter(program_run: bool) -> CompiledFilter:
-    """The seccomp filter of a child (compiled once per worker, loaded after each fork)."""
-    if program_run not in _FILTERS:
-        _FILTERS[program_run] = CompiledFilter(_build_filter(program_run))
-    return _FILTERS[program_run]
-
-
-def _build_filter(program_run: bool):
-    import errno
-    import socket
-
-    import pyseccomp as sc
-
-    f = sc.SyscallFilter(defaction=sc.ALLOW)
-    deny = sc.ERRNO(errno.EPERM)
-    for name in ("ptrace", "process_vm_readv", "process_vm_writev"):
-        f.add_rule(deny, name)
-    # no Unix sockets to reach anything by name (a socketpair reaches nothing: the JVM needs one)
-    f.add_rule(deny, "socket", sc.Arg(0, sc.EQ, socket.AF_UNIX))
-    if program_run:
-        # one way to start a program remains: the runner's own execveat(EXEC_FD, "", AT_EMPTY_PATH);
-        # EXEC_FD is closed on exec and lies above RLIMIT_NOFILE, so the program cannot reuse it
-        f.add_rule(deny, "execve")
-        f.add_rule(deny, "execveat", sc.Arg(0, sc.NE, EXEC_FD))
-        f.add_rule(deny, "execveat", sc.Arg(4, sc.NE, AT_EMPTY_PATH))
-    return f
-
-
 def mapped_bytes() -> int:
     try:
         return int(_read_file("/proc/self/statm").split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -740,6 +775,25 @@ def workdir_base() -> Path:
     return base
 
 
+def claim_uid_block() -> tuple[int, int]:
+    """The first uid of a block of ``UID_BLOCK`` program uids that no other live executor on
+    this host holds, and the descriptor whose lock holds it (for this process's life: the
+    kernel drops the lock however the process ends). Root only."""
+    import fcntl
+
+    d = Path("/run/execrl-uids")
+    d.mkdir(mode=0o700, exist_ok=True)
+    for k in range(UID_BLOCKS):
+        fd = os.open(d / f"block-{k}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return PROGRAM_UID + k * UID_BLOCK, fd
+    raise RuntimeError(f"all {UID_BLOCKS} blocks of sandbox uids are held by live executors")
+
+
 _WORKDIRS = itertools.count()
 
 
@@ -757,18 +811,32 @@ def make_workdir(base: Path, owner: int | None) -> str:
     return d
 
 
-def seal_dir(d: str) -> None:
-    """Hand a directory and everything in it to the trusted side: root-owned, read-only to others."""
-    for root, dirs, files in os.walk(d):
+def seal_dir(d: str, gid: int) -> None:
+    """Take a compile directory from the program that compiled it: everything in it root-owned
+    and read-only, the directory itself closed (0700) until :func:`lend_dir` opens it to the
+    group ``gid`` (the program's own) for the run of what was compiled there, and only that run:
+    another program of the same worker cannot read a translation oracle's ``Test.java``, another
+    sample's source or binary, however it guesses the name."""
+    root = os.geteuid() == 0
+    for top, dirs, files in os.walk(d):
         for name in [*dirs, *files]:
-            p = os.path.join(root, name)
-            if os.geteuid() == 0:
+            p = os.path.join(top, name)
+            if root:
                 os.lchown(p, 0, 0)
             if not os.path.islink(p):
                 os.chmod(p, os.stat(p).st_mode & 0o755)
-    if os.geteuid() == 0:
-        os.chown(d, 0, 0)
-    os.chmod(d, 0o755)
+    if root:
+        os.chown(d, 0, gid)
+    os.chmod(d, 0o700)
+
+
+def lend_dir(d: str) -> None:
+    """Open a sealed compile directory, read-only, to its own program's group for one run."""
+    os.chmod(d, 0o750)
+
+
+def unlend_dir(d: str) -> None:
+    os.chmod(d, 0o700)
 
 
 def remove_workdir(d: str) -> None:

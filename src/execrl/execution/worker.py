@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from execrl.execution import harness, plain, sandbox
+from execrl.execution import harness, plain, sandbox, seccomp
 from execrl.execution.cpp_pch import pch_include_dir
 
 
@@ -173,8 +173,8 @@ class Worker:
         if not self.sealed:  # sealed: bubblewrap already made the namespaces
             sandbox.enter_worker_namespaces(cfg.caps)
         if cfg.caps.seccomp:
-            for program_run in (False, True):
-                sandbox.syscall_filter(program_run)
+            for kind in seccomp.KINDS:
+                seccomp.syscall_filter(kind)
         self.compiled: OrderedDict[str, tuple[str | None, list[str] | None, str]] = OrderedDict()
         self._pch: Path | bool | None = None  # built at the first C++ compile; False: unavailable
         self.session: _Child | None = None
@@ -236,9 +236,15 @@ class Worker:
             nproc=max(self.cfg.nproc, 256) if vm else self.cfg.nproc,
             address_space=not vm,
         )
-        child = self.start(("exec", run), spec.stdin.encode("utf-8", "surrogatepass"), spec, limits)
-        self.pump(child, child.cap, until_frame=False)
-        return self.finish(child)
+        sandbox.lend_dir(d)  # this run alone may read what was compiled for it
+        try:
+            child = self.start(
+                ("exec", run), spec.stdin.encode("utf-8", "surrogatepass"), spec, limits
+            )
+            self.pump(child, child.cap, until_frame=False)
+            return self.finish(child)  # every process of the run is gone when it returns
+        finally:
+            sandbox.unlend_dir(d)
 
     def compile_only(self, spec: RunSpec) -> RunReport:
         lang = _language(spec.language)
@@ -299,7 +305,7 @@ class Worker:
                 nproc=self.cfg.nproc,
                 address_space=bool(mem),
             )
-        owner = self.cfg.uid if (self.cfg.caps.root and self.cgroup is not None) else None
+        owner = self.cfg.uid if self.cfg.caps.root else None
         wd = workdir or sandbox.make_workdir(self.base, owner)
         if self.cgroup is not None:
             # above the address-space budget, so that a Python program meets its MemoryError first
@@ -317,6 +323,9 @@ class Worker:
         r_err, w_err = os.pipe()
         r_req, w_req = os.pipe()
         r_chan, w_chan = os.pipe()
+        # a program this child execs: its runner's one exec passes the worker's gate (seccomp.py)
+        gated = target[0] == "exec" and program_run and self.cfg.caps.seccomp
+        r_gate, w_gate = os.pipe() if gated else (-1, -1)
         pid = os.fork()
         if pid == 0:  # ---------------- child
             try:
@@ -328,15 +337,10 @@ class Worker:
                     (w_chan, harness.CHAN_OUT),
                 ):
                     os.dup2(src, dst)
-                os.closerange(harness.CHAN_OUT + 1, _max_fd())
+                if gated and w_gate != GATE_FD:  # pipes lie above the worker's own fds 0-5
+                    os.dup2(w_gate, GATE_FD, inheritable=False)
+                os.closerange(GATE_FD + 1 if gated else GATE_FD, _max_fd())
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-                by_fd = target[0] == "exec" and program_run and self.cfg.caps.seccomp
-                if by_fd:  # opened before the filter: the one program this child may start
-                    os.dup2(
-                        os.open(target[1][0], os.O_RDONLY | os.O_CLOEXEC),
-                        sandbox.EXEC_FD,
-                        inheritable=False,
-                    )
                 sandbox.enter(
                     self.cfg.caps,
                     limits,
@@ -345,11 +349,10 @@ class Worker:
                     uid=self.cfg.uid,
                     program_run=program_run,
                     mapped=mapped,
+                    gate_fd=GATE_FD if gated else None,
                 )
-                if target[0] == "exec":  # compilers (shell scripts among them) start the usual way
-                    os.execve(
-                        sandbox.EXEC_FD if by_fd else target[1][0], target[1], dict(os.environ)
-                    )
+                if target[0] == "exec":
+                    os.execve(target[1][0], target[1], dict(os.environ))
                 target[1](*target[2])
                 os._exit(0)
             except BaseException:
@@ -358,13 +361,15 @@ class Worker:
                 finally:
                     os._exit(111)
         # ---------------------------- parent
-        for fd in (r_in, w_out, w_err, r_req, w_chan):
+        for fd in (r_in, w_out, w_err, r_req, w_chan, *((w_gate,) if gated else ())):
             os.close(fd)
         if not module:
             os.close(w_req)
         fds = {"out": r_out, "err": r_err, "chan": r_chan, **({"req": w_req} if module else {})}
         child = _Child(pid, fds, spec.total_s, wd if workdir is None else None)
         child.spec = spec
+        if gated:  # before any input: the child waits at its exec until the gate answers
+            seccomp.open_exec_gate(pid, child.pidfd, r_gate, target[1][0], spec.timeout_s + 5)
         if stdin:
             child.feeder = threading.Thread(target=_feed, args=(w_in, stdin), daemon=True)
             child.feeder.start()
@@ -607,7 +612,7 @@ class Worker:
         if key in self.compiled:
             self.compiled.move_to_end(key)
             return self.compiled[key]
-        owner = self.cfg.uid if (self.cfg.caps.root and self.cgroup is not None) else None
+        owner = self.cfg.uid if self.cfg.caps.root else None
         d = sandbox.make_workdir(self.base, owner)
         limits = sandbox.Limits(
             cpu_s=int(self.cfg.compile_timeout_s) + 5,
@@ -640,9 +645,9 @@ class Worker:
             entry: tuple = (None, None, err)
             sandbox.remove_workdir(d)
         else:
-            # compile outputs belong to the judge, read-only to every program (no tampering with an
-            # oracle's Test.class, no sharing a writable dir between a source and its candidates)
-            sandbox.seal_dir(d)
+            # compile outputs belong to the judge: no program may change them (an oracle's
+            # Test.class), and only the run of what was compiled here may read them (lend_dir)
+            sandbox.seal_dir(d, self.cfg.uid)
             entry = (d, run, "")
         self.compiled[key] = entry
         while len(self.compiled) > 128:
@@ -656,6 +661,9 @@ def worker_memory_mb(cfg: WorkerConfig) -> int:
     """The worker cgroup's cap: the largest program (JVMs and compilers need about 1 GiB) plus
     the worker's own ~100 MiB."""
     return max(cfg.memory_mb, 1024) + 256
+
+
+GATE_FD = harness.CHAN_OUT + 1  # in a gated child, until its exec: the pipe to the exec gate
 
 
 def _max_fd() -> int:
