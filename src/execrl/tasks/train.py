@@ -3,15 +3,16 @@
 RL and critic algorithms start from an SFT actor, as CodeRL and PPOCoder do. When such an
 algorithm runs with ``actor_ckpt=null`` and ``warm_start.enabled``, the task is a two-stage
 pipeline: the warm-start stage (its own ``warm_start.*`` sections, shared data and model) in
-``<run dir>/warm_start``, then the algorithm from that checkpoint; at the end it prints held-out
-pass@1 before and after.
+``<run dir>/warm_start``, then the algorithm from that checkpoint. ``ckpt_path=last`` resumes the
+stage the run stopped in (:mod:`execrl.tasks.resume`); the run ends with the result of what the
+algorithm can change, in ``summary.json`` and printed last (:mod:`execrl.tasks.report`).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +21,18 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from execrl.models.checkpoint import load_actor_weights
+from execrl.tasks import report as rep
+from execrl.tasks.resume import RunPlan, describe, plan_run
 from execrl.utils.callbacks import FitTimer
 from execrl.utils.config import (
     apply_torch_threads,
     instantiate_list,
     name_wandb_run,
     print_config_tree,
-    task_wrapper,
 )
 from execrl.utils.tracking import finish_wandb
 
 log = logging.getLogger("execrl")
-
-
-def resolve_ckpt_path(cfg: DictConfig) -> str | None:
-    """``ckpt_path=last`` resumes from ``<run dir>/checkpoints/last.ckpt`` when it exists."""
-    ckpt = cfg.get("ckpt_path")
-    if ckpt == "last":
-        last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
-        return str(last) if last.exists() else None
-    return ckpt
 
 
 def build_executor(cfg: DictConfig) -> Any:
@@ -49,13 +42,6 @@ def build_executor(cfg: DictConfig) -> Any:
         log.info("executor: %s", getattr(ex, "isolation_level", "?"))
         return ex
     return None
-
-
-def needs_warm_start(cfg: DictConfig) -> bool:
-    ws = cfg.get("warm_start") or {}
-    if not ws.get("enabled") or cfg.get("actor_ckpt") or cfg.get("ckpt_path"):
-        return False
-    return bool(getattr(hydra.utils.get_class(cfg.algo._target_), "needs_warm_start", False))
 
 
 def warm_start_config(cfg: DictConfig) -> DictConfig:
@@ -113,11 +99,17 @@ def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int 
 
 
 def fit(
-    cfg: DictConfig, executor: Any, extra_callbacks: list[Any] | None = None
+    cfg: DictConfig,
+    executor: Any,
+    extra_callbacks: list[Any] | None = None,
+    ckpt_path: str | Path | None = None,
+    before_fit: Any = None,
 ) -> tuple[dict[str, float], Any, Any]:
     """Instantiate data, model, algorithm, callbacks, loggers, trainer from ``cfg`` and fit.
 
-    ``extra_callbacks`` (Lightning callback objects) join the configured ones, e.g. a benchmark's timer."""
+    ``extra_callbacks`` (Lightning callback objects) join the configured ones, e.g. a benchmark's
+    timer; ``ckpt_path``: the checkpoint to resume from; ``before_fit(module, datamodule)`` runs
+    once both are built, before training (e.g. to measure the starting actor)."""
     L.seed_everything(cfg.seed, workers=True)
     apply_torch_threads(cfg)
     if cfg.get("print_config"):
@@ -149,52 +141,216 @@ def fit(
     )
     for lg in loggers:
         lg.log_hyperparams(hparams)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg))
+    if before_fit is not None:
+        before_fit(module, datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     return metrics, module, datamodule
 
 
-@task_wrapper
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit ``cfg.algo`` on ``cfg.data`` with ``cfg.model`` (after an SFT warm-start for RL)."""
-    executor = build_executor(cfg)
+    """Fit ``cfg.algo`` on ``cfg.data`` with ``cfg.model`` (after an SFT warm start for RL), resuming
+    the stage a ``ckpt_path=last`` run stopped in; print and save the result."""
+    one_console_copy()
     try:
-        warm = None
-        if needs_warm_start(cfg):
-            ws_cfg = warm_start_config(cfg)
-            log.info(
-                "warm start: algo=sft for %d steps in %s",
-                ws_cfg.trainer.max_steps,
-                ws_cfg.paths.output_dir,
-            )
-            _, warm, _ = fit(ws_cfg, executor)
-            finish_wandb()
-            with open_dict(cfg):
-                cfg.actor_ckpt = str(Path(ws_cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
-        metrics, module, datamodule = fit(cfg, executor)
-        if warm is not None and executor is not None and cfg.warm_start.get("report_split"):
-            metrics.update(_before_after(cfg, warm, module, datamodule, executor))
-        log.info("final metrics: %s", metrics)
-        return metrics
+        metrics, lines, summary = _train(cfg)
+    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit(1)
+        log.warning(
+            "stopped: the same command with ckpt_path=last hydra.run.dir=%s resumes it",
+            cfg.paths.output_dir,
+        )
+        raise
+    except BaseException:
+        # the traceback goes to <run dir>/train.log; the console gets Hydra's single report
+        log_to_files("task failed", logging.ERROR, exc_info=sys.exc_info())
+        raise
     finally:
-        if executor is not None:
-            executor.close()
+        finish_wandb()  # wandb prints its own summary when closing: before the result, not after
+    print(rep.result_block(lines, Path(cfg.paths.output_dir), summary), flush=True)
+    return metrics
 
 
-def _before_after(
-    cfg: DictConfig, warm: Any, module: Any, datamodule: Any, executor: Any
-) -> dict[str, float]:
-    """Held-out greedy pass@1 of the warm-start actor and of the final actor, printed and saved."""
-    split = cfg.warm_start.report_split
-    problems = datamodule.problems(split, cfg.warm_start.get("report_limit"))
-    before = greedy_pass_at_1(warm.actor.eval(), problems, executor)
-    after = greedy_pass_at_1(module.actor.eval(), problems, executor)
-    name = type(module).__name__.replace("Module", "")
-    out = {f"{split}/pass@1_sft": before, f"{split}/pass@1_{name.lower()}": after}
-    summary = f"held-out pass@1 on {datamodule.name}:{split} ({len(problems)} problems): SFT {before:.3f} -> SFT+{name} {after:.3f}"
-    log.info(summary)
-    print(summary)
-    Path(cfg.paths.output_dir, "summary.json").write_text(
-        json.dumps({"split": split, "n": len(problems), **out}, indent=2)
-    )
+def _train(cfg: DictConfig) -> tuple[dict[str, float], list[str], Path]:
+    if "reward" in cfg.algo and "reward" not in cfg:
+        raise ValueError(
+            f"algo={cfg.algo._target_.rsplit('.', 1)[-1]} needs a reward and data={cfg.data.get('name')} "
+            "brings none: add `- /reward@_global_.reward: unit_test` to the data config's defaults "
+            "(as conf/data/mbpp.yaml does), or pass +reward=<option>"
+        )
+    if cfg.trainer.get("fast_dev_run"):
+        with open_dict(cfg):
+            cfg.report.split = None  # a smoke run: no held-out measurement
+    run = _Run(cfg, plan_run(cfg), build_executor(cfg))
+    try:
+        if run.plan.run_warm_start:
+            run.warm_start()
+        main_cfg = cfg
+        if run.plan.warm_ckpt and not run.plan.main_resume:
+            main_cfg = copy.deepcopy(cfg)
+            with open_dict(main_cfg):
+                main_cfg.actor_ckpt = str(run.plan.warm_ckpt)
+        metrics, module, datamodule = fit(
+            main_cfg, run.executor, ckpt_path=run.plan.main_resume, before_fit=run.before_fit
+        )
+        return run.report(metrics, module, datamodule)
+    finally:
+        if run.executor is not None:
+            run.executor.close()
+
+
+class _Run:
+    """One start of a train.py run: its stages, and the measures its result compares."""
+
+    def __init__(self, cfg: DictConfig, plan: RunPlan, executor: Any) -> None:
+        self.cfg, self.plan, self.executor = cfg, plan, executor
+        self.kind = rep.report_kind(hydra.utils.get_class(cfg.algo._target_))
+        self.held: rep.HeldOut | None = None
+        self.before: dict | None = None  # the starting actor's measure
+        self.caveats: list[str] = []
+        self.before_path = plan.run_dir / "report_before.json"
+
+    def warm_start(self) -> None:
+        """The warm-start stage (fresh or resumed); its actor is measured while at hand."""
+        ws_cfg = warm_start_config(self.cfg)
+        log.info(
+            "warm start: algo=sft for %d steps in %s",
+            ws_cfg.trainer.max_steps,
+            ws_cfg.paths.output_dir,
+        )
+        _, warm, datamodule = fit(
+            ws_cfg,
+            self.executor,
+            ckpt_path=self.plan.warm_resume,
+            before_fit=lambda m, dm: self.caveats.extend(data_caveats(dm, m)),
+        )
+        finish_wandb()
+        self.plan.warm_ckpt = Path(ws_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+        if self.kind == "before_after":
+            self.held = rep.HeldOut(self.cfg, datamodule, self.executor)
+            if self.held:  # saved: a resumed run reports the same "before"
+                self.before = rep.measure_before(
+                    self.held, warm.actor, self.before_path, "SFT", str(self.plan.warm_ckpt)
+                )
+
+    def before_fit(self, module: Any, datamodule: Any) -> None:
+        """The algorithm's stage, built and not yet trained: restore what a resume must not
+        rebuild, and measure the starting actor unless it is measured already."""
+        plan = self.plan
+        self.caveats[:] = self.caveats or data_caveats(datamodule, module)
+        if plan.main_resume and hasattr(module, "restore_setup"):
+            module.restore_setup(plan.origin)  # e.g. CodeRL's critic and pool, as first built
+        if self.kind != "before_after" or self.before is not None:
+            return
+        self.held = self.held or rep.HeldOut(self.cfg, datamodule, self.executor)
+        if not self.held:
+            return
+        label = "SFT" if plan.warm_start else "start"
+        self.before = rep.saved_before(self.held, plan.origin / "report_before.json")
+        if self.before is not None:
+            return
+        if not plan.main_resume and (plan.warm_ckpt or self.cfg.get("actor_ckpt")):
+            source, actor = str(plan.warm_ckpt or self.cfg.actor_ckpt), module.actor
+        elif plan.warm_ckpt:  # resumed, nothing saved: the warm-start actor, loaded again
+            source, actor = str(plan.warm_ckpt), _actor_from(self.cfg, plan.warm_ckpt)
+        else:
+            return  # an actor trained from scratch: nothing to compare with
+        self.before = rep.measure_before(self.held, actor, self.before_path, label, source)
+
+    def report(
+        self, metrics: dict[str, float], module: Any, datamodule: Any
+    ) -> tuple[dict[str, float], list[str], Path]:
+        """What the algorithm changed (``execrl.tasks.report``): summary.json and the result lines."""
+        name, before = rep.algo_name(module), self.before
+        summary: dict[str, Any] = {
+            "algo": name,
+            "data": datamodule.name,
+            "run_dir": str(self.plan.run_dir),
+            "step": int(module.global_step),
+            **describe(self.plan),
+            "val": {k: v for k, v in metrics.items() if k.startswith("val/")},
+            "notes": self.caveats,
+        }
+        lines: list[str] = []
+        if self.kind == "critic":
+            critic, lines = rep.critic_report(module)
+            summary["critic"] = critic
+            metrics.update(
+                {f"heldout/critic_{k}": v for k, v in critic.items() if isinstance(v, float)}
+            )
+        elif self.kind in ("after", "before_after"):
+            held = self.held or rep.HeldOut(self.cfg, datamodule, self.executor)
+            if held:
+                after = held.measure(module.actor)
+                label = name if before is None else f"{before['label']}+{name}"
+                label = label.removeprefix("start+")
+                lines = rep.actor_lines(held, before, after, label)
+                flat = rep.flat_metrics(held.split, before, after, name)
+                summary.update(split=held.split, n=len(held.problems), after=after, **flat)
+                if before is not None:
+                    summary["before"] = before
+                metrics.update(flat)
+        if not lines:
+            lines = rep.val_lines(metrics)
+        lines += [f"note: {c}" for c in self.caveats]
+        for line in lines:
+            log_to_files(line)  # train.log keeps the result; the console gets it last
+        return metrics, lines, rep.write_summary(self.plan.run_dir, summary)
+
+
+def _actor_from(cfg: DictConfig, ckpt: Path) -> Any:
+    actor = hydra.utils.instantiate(cfg.model)
+    return load_actor_weights(actor, ckpt)
+
+
+def data_caveats(datamodule: Any, module: Any) -> list[str]:
+    """What a data config does that a user would not guess, said loudly at start and again with
+    the result: training on a handful of problems (the shipped APPS sample), validating on the
+    training split."""
+    name = datamodule.name or "data"
+    split = datamodule.train_split
+    if getattr(module, "train_items", None) == "problems" and datamodule.rl_split:
+        split = datamodule.rl_split
+    out = []
+    n = len(datamodule.problems(split, datamodule.train_limit))
+    if n < 50:
+        where = (
+            f", read from {datamodule.path}: data.path=... reads another copy"
+            if datamodule.path
+            else ""
+        )
+        out.append(f"data={name} trains on {n} problems (its {split!r} split{where})")
+    if datamodule.val_split and datamodule.val_split in (datamodule.train_split, split):
+        out.append(
+            f"data={name} validates on its training split {datamodule.val_split!r}: "
+            "val/* measures fitting, not generalisation"
+        )
+    for line in out:
+        log.warning(line)
     return out
+
+
+def one_console_copy() -> None:
+    """Lightning prints its INFO lines through its own console handler *and* passes them to the root
+    logger (Hydra's console and file): keep Hydra's, so each line is printed once and still logged."""
+    if not logging.getLogger().handlers:
+        return  # no Hydra logging (a notebook): Lightning's handler is the only one
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            if type(h) is logging.StreamHandler:
+                lg.removeHandler(h)
+        lg.propagate = True
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_tips)
+
+
+def _no_tips(record: logging.LogRecord) -> bool:
+    """Drop Lightning's advertisement line (a tip to install another logging service)."""
+    return not str(record.msg).startswith("💡 Tip")
+
+
+def log_to_files(msg: str, level: int = logging.INFO, exc_info: Any = None) -> None:
+    """Log to the root logger's file handlers only (``<run dir>/train.log``), not to the console."""
+    record = log.makeRecord(log.name, level, __file__, 0, msg, (), exc_info)
+    for h in logging.getLogger().handlers:
+        if isinstance(h, logging.FileHandler):
+            h.handle(record)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Timer
+from lightning.pytorch.callbacks import RichProgressBar, Timer
 from lightning.pytorch.trainer.states import RunningStage
 
 
@@ -55,3 +56,39 @@ class FitTimer(Timer):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Nothing: the clock has run since fit start (``Timer`` would restart it here)."""
+
+
+class ProgressBar(RichProgressBar):
+    """Lightning's rich progress bar without its ``Epoch 0/-2``: with ``max_epochs=-1`` (training
+    bounded by ``max_steps``, as every execrl config is) there is no last epoch to name."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        if self.trainer.max_epochs is not None and self.trainer.max_epochs >= 0:
+            return super()._get_train_description(current_epoch)
+        text = f"Epoch {current_epoch}"
+        if len(self.validation_description) > len(text):  # as Lightning pads it: no flicker
+            text = f"{text:{len(self.validation_description)}}"
+        return text
+
+
+class InterruptAt(L.Callback):
+    """Send this process SIGINT (a Ctrl-C) once training reaches optimizer step ``step``, in the
+    stage whose module class is named ``module`` (any stage when None): interruption and resume
+    tested as a user meets them, e.g.
+    ``+callbacks.interrupt._target_=execrl.utils.callbacks.InterruptAt +callbacks.interrupt.step=3``."""
+
+    def __init__(self, step: int, module: str | None = None) -> None:
+        self.step, self.module = int(step), module
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self.module not in (None, type(pl_module).__name__):
+            return
+        if trainer.global_step >= self.step:
+            signal.raise_signal(signal.SIGINT)

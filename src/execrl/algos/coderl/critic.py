@@ -258,6 +258,30 @@ class CriticModule(ActorModule):
     def train_dataset(self) -> list[CriticLabel]:
         return self.train_labels
 
+    def restore_setup(self, run_dir: str | Path) -> None:
+        """On resume, train on the labels this run sampled when it started (saved as
+        ``critic_labels.jsonl``), not on new samples: train.py calls it before fitting."""
+        saved = Path(run_dir) / "critic_labels.jsonl"
+        if not self.labels_path and saved.exists():
+            self.labels_path = str(saved)
+
+    def heldout_metrics(self) -> dict[str, Any]:
+        """The critic's accuracy and macro F1 on the held-out tasks' labelled programs, beside the
+        accuracy of always predicting their most common class (what a useless critic scores)."""
+        if not self.val_labels:
+            return {}
+        m = evaluate_critic(self.critic, self.val_labels, self.prompts)
+        y = label_targets(self.val_labels, self.critic.binary)
+        return {
+            "accuracy": m["accuracy"],
+            "macro_f1": m["macro_f1"],
+            "majority": float(torch.bincount(y).max()) / len(y),
+            "n": m["n"],
+            "tasks": len({lab.task_id for lab in self.val_labels}),
+            "f1": m["f1"],
+            "confusion": m["confusion"],
+        }
+
     # ----------------------------------------------------------------- steps
     def training_step(self, labels: list[CriticLabel], batch_idx: int) -> torch.Tensor:
         loss, logits, y = critic_loss(self.critic, labels, self.prompts)

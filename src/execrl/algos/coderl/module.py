@@ -28,11 +28,13 @@ The critic: ``critic_ckpt`` (an ``algo=critic`` checkpoint), else one trained at
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import hydra
@@ -71,6 +73,14 @@ class PoolItem:
     reward: float
     baseline_reward: float
     returns: list[float]  # per response token of actor.encode_responses(program)
+    task_id: str = ""
+    outcome: str | None = None  # the sandbox's verdict (None: read from labels without one)
+    critic_pass: float | None = None  # the critic's probability that the program passes
+
+
+#: where a run keeps CodeRL's setup (``<run dir>/coderl/``): the critic (an ``algo=critic``-style
+#: checkpoint, also usable as ``algo.critic_ckpt``) and the offline pool, one program a line
+CRITIC_FILE, POOL_FILE = "critic.ckpt", "pool.jsonl"
 
 
 class _CodeRLReward:
@@ -180,6 +190,7 @@ class CodeRLModule(ActorModule):
             str, tuple[float | None, int]
         ] = {}  # task_id -> (reward, step computed)
         self._rng = random.Random(seed)
+        self._restore_dir: Path | None = None  # restore_setup: the saved critic and pool
         self._micro_step = 0
         self.term_counts = {"ce": 0, "rl": 0}  # micro-batches that trained each loss term
         self._t_backward = 0.0
@@ -206,8 +217,15 @@ class CodeRLModule(ActorModule):
     def train_batch_size(self) -> int | None:
         return self.rl_batch_size if self.mode == "offline" else None
 
+    def restore_setup(self, run_dir: str | Path) -> None:
+        """Use the critic and offline pool saved in ``run_dir`` when this run first built them
+        (train.py calls it on resume): the restored RL actor would sample other programs."""
+        self._restore_dir = Path(run_dir) / "coderl"
+
     def on_fit_start(self) -> None:
-        """Ground-truth pool, critic, offline pool: built once the module sits on its device."""
+        """Ground-truth pool, critic, offline pool: built once the module sits on its device
+        (or restored, on resume), and saved in ``<run dir>/coderl/``."""
+        self._restore_saved_setup()
         if not self.gt_pairs:
             self.gt_pairs = [
                 (p.training_prompt, s) for p in self.served("ground_truth") for s in p.solutions
@@ -221,6 +239,7 @@ class CodeRLModule(ActorModule):
                 self.setup_stats["time_s/critic"],
                 self.critic_ckpt or "trained at fit start",
             )
+            self._save_critic()
         if self.mode == "offline" and not self.pool:
             t0 = time.perf_counter()
 
@@ -240,11 +259,103 @@ class CodeRLModule(ActorModule):
                 len(self.pool),
                 self.setup_stats["time_s/offline_pool"],
             )
+            self._save_pool()
+
+    # ----------------------------------------------------------------- saved setup
+    def _setup_dir(self) -> Path | None:
+        if self._trainer is None or not self.trainer.is_global_zero:
+            return None
+        return Path(self.trainer.default_root_dir) / "coderl"
+
+    def _save_critic(self) -> None:
+        root = self._setup_dir()
+        if root is None or self.critic is None:
+            return
+        root.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "state_dict": {f"critic.{k}": v.cpu() for k, v in self.critic.state_dict().items()},
+                "execrl_critic_cfg": {
+                    **self.critic_cfg,
+                    "backbone": self.critic_cfg.get("backbone") or self.model_cfg,
+                },
+            },
+            root / CRITIC_FILE,
+        )
+
+    def _save_pool(self) -> None:
+        root = self._setup_dir()
+        if root is None:
+            return
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / POOL_FILE, "w") as f:
+            for it in self.pool:
+                row = {
+                    "task_id": it.task_id,
+                    "program": it.program,
+                    "outcome": it.outcome,
+                    "class": CLASS_NAMES[it.cls] if it.cls >= 0 else None,
+                    "reward": it.reward,
+                    "baseline_reward": it.baseline_reward,
+                    "critic_pass": it.critic_pass,
+                    "prompt": it.prompt,
+                    "returns": it.returns,
+                }
+                f.write(json.dumps(row) + "\n")
+
+    def _restore_saved_setup(self) -> None:
+        root = self._restore_dir
+        if root is None:
+            return
+        for name, wanted in (
+            (CRITIC_FILE, self.critic is None and self.token_weights == "critic"),
+            (POOL_FILE, self.mode == "offline" and not self.pool),
+        ):
+            if wanted and not (root / name).exists():
+                log.warning(
+                    "coderl: resuming without a saved %s in %s: building it again, from the "
+                    "restored actor (not the one this run first built it from)",
+                    name,
+                    root,
+                )
+        if self.critic is None and self.token_weights == "critic" and (root / CRITIC_FILE).exists():
+            self.set_critic(load_critic(str(root / CRITIC_FILE), actor=self.actor))
+            log.info(
+                "coderl: critic restored from %s (as this run first built it)", root / CRITIC_FILE
+            )
+        if self.mode == "offline" and not self.pool and (root / POOL_FILE).exists():
+
+            def read() -> list[PoolItem]:
+                with open(root / POOL_FILE) as f:
+                    rows = [json.loads(line) for line in f if line.strip()]
+                return [
+                    PoolItem(
+                        r["prompt"],
+                        r["program"],
+                        CLASS_NAMES.index(r["class"]) if r.get("class") else -1,
+                        r["reward"],
+                        r["baseline_reward"],
+                        r["returns"],
+                        r.get("task_id", ""),
+                        r.get("outcome"),
+                        r.get("critic_pass"),
+                    )
+                    for r in rows
+                ]
+
+            self.pool = built_on_rank_zero(self._trainer, read)
+            self.setup_stats["pool_size"] = float(len(self.pool))
+            log.info(
+                "coderl: offline pool of %d programs restored from %s (as this run first built it)",
+                len(self.pool),
+                root / POOL_FILE,
+            )
 
     def set_critic(self, critic: Critic) -> None:
         critic.requires_grad_(False)
         # not a registered submodule: the frozen critic stays out of the optimizer, the actor
-        # checkpoint and strict resume (it is rebuilt, or reloaded from critic_ckpt)
+        # checkpoint and strict resume (it is saved in <run dir>/coderl/ when built, and a
+        # resume restores it from there)
         object.__setattr__(self, "critic", critic.to(self.actor.device).eval())
 
     def _make_critic(self) -> Critic:
@@ -305,7 +416,8 @@ class CodeRLModule(ActorModule):
     @torch.no_grad()
     def build_offline_pool(self, problems: list[Problem], batch_size: int = 16) -> None:
         """Sample, judge, baseline and critic-score a fixed pool of programs (CodeRL S1, S2, S4)."""
-        items: list[tuple[str, str, int, float, float]] = []
+        # (prompt, program, class, reward, baseline reward, task id, outcome)
+        items: list[tuple[str, str, int, float, float, str, str | None]] = []
         if self.offline_labels:
             prompts = {p.task_id: p.prompt for p in problems}
             labels = [lab for lab in read_labels(self.offline_labels) if lab.task_id in prompts]
@@ -335,6 +447,8 @@ class CodeRLModule(ActorModule):
                     lab.cls,
                     float(CODERL_REWARDS[lab.cls]),
                     base.get(lab.task_id, 0.0),
+                    lab.task_id,
+                    lab.outcome,
                 )
                 for lab in labels
                 if lab.source == "sample"
@@ -368,7 +482,15 @@ class CodeRLModule(ActorModule):
                     c = coderl_class(res)
                     b = base[j // n]
                     items.append(
-                        (prompts[j // n], prog, c, float(r), 0.0 if b is None else float(b))
+                        (
+                            prompts[j // n],
+                            prog,
+                            c,
+                            float(r),
+                            0.0 if b is None else float(b),
+                            batch[j // n].task_id,
+                            None if res is None else res.outcome.value,
+                        )
                     )
         self.pool = []
         hits = judged = 0
@@ -378,6 +500,9 @@ class CodeRLModule(ActorModule):
             q, pooled = self.critic_token_probs(
                 [it[0] for it in chunk], r_ids, r_mask, [it[2] for it in chunk]
             )
+            p_pass: list[float | None] = [None] * len(chunk)
+            if pooled is not None:  # saved with the pool: which programs the critic believes in
+                p_pass = pooled.float().softmax(-1)[:, self.critic.passed_class].tolist()
             if pooled is not None:  # the frozen critic's accuracy on the pool it weighs
                 for pred, it in zip(pooled.argmax(-1).tolist(), chunk):
                     if it[2] >= 0:
@@ -389,9 +514,19 @@ class CodeRLModule(ActorModule):
                 self.relative,
             )
             ret = token_returns(seq, r_mask, q).cpu()
-            for it, row, m in zip(chunk, ret, r_mask.cpu()):
+            for it, row, m, pp in zip(chunk, ret, r_mask.cpu(), p_pass):
                 self.pool.append(
-                    PoolItem(it[0], it[1], it[2], it[3], it[4], row[: int(m.sum())].tolist())
+                    PoolItem(
+                        it[0],
+                        it[1],
+                        it[2],
+                        it[3],
+                        it[4],
+                        row[: int(m.sum())].tolist(),
+                        task_id=it[5],
+                        outcome=it[6],
+                        critic_pass=pp,
+                    )
                 )
         self.setup_stats["pool_size"] = float(len(self.pool))
         if judged:
