@@ -225,6 +225,8 @@ class _Run:
         )
         finish_wandb()
         self.plan.warm_ckpt = Path(ws_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+        if not self.plan.warm_ckpt.exists():  # callbacks without a ModelCheckpoint
+            warm.trainer.save_checkpoint(self.plan.warm_ckpt)
         if self.kind == "before_after":
             self.held = rep.HeldOut(self.cfg, datamodule, self.executor)
             if self.held:  # saved: a resumed run reports the same "before"
