@@ -73,3 +73,24 @@ def test_saved_critic_and_pool_are_what_a_resume_trains_with(tmp_path: Path) -> 
 
     fresh = _fit(tmp_path / "fresh", seed=7)  # the canary: without restoring, seed 7 differs
     assert [it.program for it in fresh.pool] != [it.program for it in first.pool]
+
+
+def test_a_resumed_critic_run_trains_on_the_labels_it_first_sampled(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from execrl.algos.coderl.critic import CriticModule
+    from execrl.algos.coderl.labels import CriticLabel, write_labels
+    from execrl.models.actor import build_actor
+
+    cfg = OmegaConf.to_container(compose("train", [], output_dir=tmp_path).model, resolve=True)
+    cfg.pop("_target_")
+    labels = [CriticLabel("synth/sft/0", "def f(x):\n    return x\n", "passed", 3)]
+    write_labels(tmp_path / "critic_labels.jsonl", labels)  # as the first start saved them
+    module = CriticModule(build_actor(**cfg))
+    module.restore_setup(tmp_path)
+    assert module.labels_path == str(tmp_path / "critic_labels.jsonl")
+    assert [lab.program for lab in module.labels_file] == [labels[0].program]
+    # labels the user named stay theirs
+    named = CriticModule(build_actor(**cfg), labels_path="/data/mine.jsonl")
+    named.restore_setup(tmp_path)
+    assert named.labels_path == "/data/mine.jsonl"

@@ -27,6 +27,7 @@ from execrl.utils.callbacks import FitTimer
 from execrl.utils.config import (
     apply_torch_threads,
     instantiate_list,
+    is_rank_zero,
     name_wandb_run,
     print_config_tree,
 )
@@ -166,7 +167,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         raise
     finally:
         finish_wandb()  # wandb prints its own summary when closing: before the result, not after
-    print(rep.result_block(lines, Path(cfg.paths.output_dir), summary), flush=True)
+    if is_rank_zero():
+        print(rep.result_block(lines, Path(cfg.paths.output_dir), summary), flush=True)
     return metrics
 
 
@@ -227,7 +229,7 @@ class _Run:
         self.plan.warm_ckpt = Path(ws_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
         if not self.plan.warm_ckpt.exists():  # callbacks without a ModelCheckpoint
             warm.trainer.save_checkpoint(self.plan.warm_ckpt)
-        if self.kind == "before_after":
+        if self.kind == "before_after" and is_rank_zero():  # one rank measures (DDP)
             self.held = rep.HeldOut(self.cfg, datamodule, self.executor)
             if self.held:  # saved: a resumed run reports the same "before"
                 self.before = rep.measure_before(
@@ -241,7 +243,7 @@ class _Run:
         self.caveats[:] = self.caveats or data_caveats(datamodule, module)
         if plan.main_resume and hasattr(module, "restore_setup"):
             module.restore_setup(plan.origin)  # e.g. CodeRL's critic and pool, as first built
-        if self.kind != "before_after" or self.before is not None:
+        if self.kind != "before_after" or self.before is not None or not is_rank_zero():
             return
         self.held = self.held or rep.HeldOut(self.cfg, datamodule, self.executor)
         if not self.held:
@@ -273,6 +275,8 @@ class _Run:
             "notes": self.caveats,
         }
         lines: list[str] = []
+        if not is_rank_zero():  # one rank measures and reports (DDP)
+            return metrics, lines, self.plan.run_dir / "summary.json"
         if self.kind == "critic":
             critic, lines = rep.critic_report(module)
             summary["critic"] = critic
