@@ -64,24 +64,6 @@ def warm_start_config(cfg: DictConfig) -> DictConfig:
     return stage
 
 
-def greedy_outcomes(
-    actor: Any,
-    problems: list,
-    executor: Any,
-    batch_size: int = 100,
-    programs: list[str] | None = None,
-) -> list[Any]:
-    """The sandbox outcome of ``actor``'s greedy program for each problem, in order.
-
-    ``programs``: a list that receives the greedy programs themselves (e.g. for CodeBLEU)."""
-    from execrl.rollout.judged import sample_and_judge
-
-    judged = sample_and_judge(actor, problems, executor, batch_size=batch_size)
-    if programs is not None:
-        programs += [j.program for j in judged]
-    return [j.outcome for j in judged]
-
-
 def outcome_rates(outcomes: list[Any]) -> dict[str, float]:
     """pass@1 and compile rate of one program per problem (infrastructure errors are left out, not failures)."""
     from execrl.vocabulary import Outcome
@@ -92,11 +74,6 @@ def outcome_rates(outcomes: list[Any]) -> dict[str, float]:
         "pass@1": sum(o is Outcome.PASSED for o in judged) / n,
         "compile_rate": sum(o is not Outcome.COMPILE_ERROR for o in judged) / n,
     }
-
-
-def greedy_pass_at_1(actor: Any, problems: list, executor: Any, batch_size: int = 100) -> float:
-    """Held-out greedy pass@1 of ``actor``."""
-    return outcome_rates(greedy_outcomes(actor, problems, executor, batch_size))["pass@1"]
 
 
 def fit(
