@@ -113,8 +113,11 @@ def _errnos(kind: str | None) -> dict[str, int]:
             out = {}
             for name, args in CALLS:
                 nr = sc.resolve_syscall(arch, SYSCALL_OF.get(name, name.split("+")[0]))
+                # all six registers set: an argument left out would be whatever the caller's
+                # registers held (a stack address adjtimex or io_uring_setup then writes into)
+                full = (*args, *(0,) * (6 - len(args)))
                 ctypes.set_errno(0)
-                ret = libc.syscall(nr, *(ctypes.c_long(a) for a in args))
+                ret = libc.syscall(nr, *(ctypes.c_long(a) for a in full))
                 out[name] = ctypes.get_errno() if ret == -1 else 0
             os.write(w, json.dumps(out).encode())
         finally:
