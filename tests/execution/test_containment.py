@@ -426,6 +426,7 @@ JAIL_SEARCH = textwrap.dedent(
         if p and os.path.isdir(os.path.join(p, "execrl")) and os.path.join(p, "execrl") != pkg
     )
     out["paths"] = {p: os.path.exists(p) for p in json.loads(sys.stdin.read())}
+    out["listing"] = {p: sorted(os.listdir(p)) for p in out["paths"] if os.path.isdir(p)}
     print(json.dumps(out))
     """
 )
@@ -438,8 +439,8 @@ def _project_paths() -> list[str]:
         str(ROOT),
         str(ROOT / "data"),
         str(ROOT / "src" / "execrl" / "data" / "synth.py"),
+        str(ROOT / "src"),
         str(Path(execrl_dir(), "execrl")),
-        "/work/main/src",
     ]
 
 
@@ -461,7 +462,15 @@ def test_the_jail_holds_the_runner_and_nothing_else_of_the_project(sealed) -> No
     out = json.loads(r.stdout.split("\n", 1)[1])
     assert out["synth"] == "ModuleNotFoundError", out
     assert out["package"] == sorted(RUNNER_MODULES) and out["others"] == [], out
-    assert not any(out["paths"].values()), out
+    # the project root exists in the jail only where the interpreter's environment lives
+    # below it (`make install`'s .venv): it then holds that directory and nothing else
+    from execrl.execution.sandbox import python_dirs
+
+    bound = {
+        Path(d).relative_to(ROOT).parts[0] for d in python_dirs() if Path(d).is_relative_to(ROOT)
+    }
+    assert not any(v for p, v in out["paths"].items() if p != str(ROOT)), out
+    assert set(out["listing"].get(str(ROOT), [])) <= bound, out
 
 
 @pytest.mark.slow

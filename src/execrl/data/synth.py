@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -207,10 +206,10 @@ def install_secret() -> str:
         pass
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(16) + "\n")
+            f.write(os.urandom(16).hex() + "\n")
         try:
             os.link(tmp, path)  # fails if another process made it first: then theirs is read
         except FileExistsError:
