@@ -1,0 +1,195 @@
+"""The second attacker's pass over the sandbox and the judge (issue 28 acceptance).
+
+New attacks against the code that closed issue 28's holes, each with a canary proving it really
+ran: the same program outside the sandbox (or under a naive harness, or a fresh interpreter)
+does what the attack claims. What each found, and what it now gets:
+
+- **A listener of the program's own** (C++): once the exec gate's listener is closed, a program
+  stacks a seccomp filter of its own with ``SECCOMP_FILTER_FLAG_NEW_LISTENER``; the kernel hands
+  each ``execve`` notification to the newest filter that asks, so the program's own thread
+  answered ``CONTINUE`` and ``/bin/echo`` ran (found; fixed: that flag is refused). Exec from a
+  thread, through ``vfork`` and ``posix_spawn`` was already refused and still is.
+- **An interpreter loaded, not executed** (C++): ``dlopen`` of ``libpython3.so`` or of the JDK's
+  ``libjvm.so`` runs Python code, or compiles and runs the oracle's Java source, in the program's
+  own process: the issue's translation cheat without any exec (found; open, ``xfail``).
+- **Earlier programs in a later one's memory** (Python): a Python program's child is a fork of
+  its worker, whose heap still holds what earlier runs sent and printed; a later program reads
+  their source, stdin and stdout from its own memory (found; open, ``xfail``).
+- **Compile outputs charged to the next program** (C++ then Python): a compiled binary stays
+  cached on the worker's tmpfs, its pages charged to the memory cgroup every program runs in; a
+  few 24 MB binaries made an honest 96 MB program a ``memory_limit`` (found; fixed: compiles run
+  in a cgroup of their own and the cache is capped in bytes).
+- **A quadratic reply**: ``Fraction`` replies whose terms have 262,144 bits cost the judge a gcd
+  each, seconds of CPU per 16 MiB frame (found; fixed: terms are capped like ints in text).
+- **StopIteration out of a call** ends the test's own ``map``/``filter`` iteration, so
+  ``assert all(map(lambda x: f(x) == ..., xs))`` passed a wrong program (found, as in the
+  official harness; fixed: it reaches the test as a ``RuntimeError``, as PEP 479 does).
+- **Plain-Python streams and exit**: ``sys.stdin.mode`` (which the common PyRival fast-I/O
+  template reads), buffered ``sys.stdin.buffer``, ``\\r`` kept on input, ``atexit`` handlers
+  and non-daemon threads at exit: each differed from a fresh interpreter (found; fixed).
+- Held: the cgroup files a program can see are not its to write.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import textwrap
+
+import pytest
+
+from execrl.execution import ExecRequest, Executor, Outcome
+from execrl.execution.sandbox import probe
+
+from helpers.common import has_toolchain
+
+sealed_only = pytest.mark.skipif(
+    probe().level != "sealed", reason="needs the sealed level (root, bwrap, libseccomp, cgroup v1)"
+)
+needs_gxx = pytest.mark.skipif(not has_toolchain("g++"), reason="Requires: g++")
+
+
+@pytest.fixture(scope="module")
+def sealed():
+    """One worker, so that programs follow each other on the same worker."""
+    with Executor(workers=1, timeout_s=10.0, memory_mb=512, min_isolation="sealed") as ex:
+        yield ex
+
+
+def run_native(tmp_path, source: str, timeout: float = 120) -> str:
+    """The canary: compile ``source`` as the executor does and run it here, outside the sandbox."""
+    (tmp_path / "main.cpp").write_text(source)
+    subprocess.run(["g++", "-O1", "-std=c++17", "-o", "main", "main.cpp"], cwd=tmp_path, check=True)
+    return subprocess.run(
+        ["./main"], cwd=tmp_path, capture_output=True, text=True, timeout=timeout
+    ).stdout
+
+
+def routes(stdout: str) -> dict[str, str]:
+    """route -> "PWNED" or what it failed with (an errno, a signal)."""
+    out: dict[str, str] = {}
+    for line in stdout.splitlines():
+        if m := re.fullmatch(r"PWNED-(\w+).*", line.strip()):
+            out[m.group(1)] = "PWNED"
+        elif m := re.fullmatch(r"DENIED (\w+) (.+)", line.strip()):
+            out.setdefault(m.group(1), m.group(2))
+    return out
+
+
+# ----------------------------------------------------------------------------- exec, again
+EXEC_ROUTES = ["own_listener", "thread_execve", "vfork_execve", "posix_spawn"]
+EXEC_ATTACK = textwrap.dedent(
+    r"""
+    #include <bits/stdc++.h>
+    #include <linux/filter.h>
+    #include <linux/seccomp.h>
+    #include <spawn.h>
+    #include <stddef.h>
+    #include <sys/ioctl.h>
+    #include <sys/prctl.h>
+    #include <sys/syscall.h>
+    #include <sys/wait.h>
+    #include <unistd.h>
+    extern char** environ;
+    static char* ECHO_ARGV(const char* tag) {
+        static char buf[64];
+        snprintf(buf, sizeof buf, "PWNED-%s", tag);
+        return buf;
+    }
+
+    // Stack a filter of our own that sends execve/execveat to a listener we hold, then answer
+    // the notification of a child's exec with CONTINUE. Returns only if a step was refused.
+    static void own_listener() {
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 2, 0),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        };
+        struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        if (lfd < 0) { printf("DENIED own_listener %d\n", errno); return; }
+        pid_t pid = fork();
+        if (pid == 0) {
+            char* argv[] = {(char*)"echo", ECHO_ARGV("own_listener"), nullptr};
+            execve("/bin/echo", argv, environ);
+            printf("DENIED own_listener exec %d\n", errno);
+            fflush(stdout);
+            _exit(0);
+        }
+        struct seccomp_notif req;
+        memset(&req, 0, sizeof req);
+        if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) {
+            struct seccomp_notif_resp resp;
+            memset(&resp, 0, sizeof resp);
+            resp.id = req.id;
+            resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+            ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+    }
+
+    static void thread_execve() {
+        int err = 0;
+        std::thread t([&] {
+            char* argv[] = {(char*)"echo", ECHO_ARGV("thread_execve"), nullptr};
+            execve("/bin/echo", argv, environ);
+            err = errno;
+        });
+        t.join();
+        printf("DENIED thread_execve %d\n", err);
+    }
+
+    static void vfork_execve() {
+        static char* argv[] = {(char*)"echo", ECHO_ARGV("vfork_execve"), nullptr};
+        static volatile int err = 0;
+        pid_t pid = vfork();
+        if (pid == 0) {
+            execve("/bin/echo", argv, environ);
+            err = errno;
+            _exit(0);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        if (err) printf("DENIED vfork_execve %d\n", err);
+    }
+
+    static void posix_spawn_() {
+        char* argv[] = {(char*)"echo", ECHO_ARGV("posix_spawn"), nullptr};
+        pid_t pid;
+        int r = posix_spawn(&pid, "/bin/echo", nullptr, nullptr, argv, environ);
+        if (r != 0) { printf("DENIED posix_spawn %d\n", r); return; }
+        int st;
+        waitpid(pid, &st, 0);
+    }
+
+    int main() {
+        puts("CANARY");
+        fflush(stdout);
+        void (*routes[])() = {own_listener, thread_execve, vfork_execve, posix_spawn_};
+        for (auto r : routes) {  // each in a child of its own: a filter it stacks stays there
+            pid_t pid = fork();
+            if (pid == 0) { r(); fflush(stdout); _exit(0); }
+            int st;
+            waitpid(pid, &st, 0);
+            fflush(stdout);
+        }
+    }
+    """
+)
+
+
+@sealed_only
+@needs_gxx
+def test_a_program_cannot_open_an_exec_gate_of_its_own(sealed, tmp_path) -> None:
+    """Before the fix ``own_listener`` printed PWNED sealed: the program's own listener let its
+    exec through after the worker's gate had closed."""
+    assert routes(run_native(tmp_path, EXEC_ATTACK)) == dict.fromkeys(EXEC_ROUTES, "PWNED")
+    r = sealed.run([ExecRequest(program=EXEC_ATTACK, language="cpp", mode="run")])[0]
+    assert r.stdout.startswith("CANARY") and r.outcome is Outcome.PASSED, (r.outcome, r.error)
+    # the listener is refused (EPERM); every exec still fails in the kernel (ENOSYS)
+    want = {"own_listener": "1", "thread_execve": "38", "vfork_execve": "38", "posix_spawn": "38"}
+    assert routes(r.stdout) == want, r.stdout
