@@ -32,16 +32,21 @@ does what the attack claims. What each found, and what it now gets:
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import sys
 import textwrap
+from fractions import Fraction
 
 import pytest
 
-from execrl.execution import ExecRequest, Executor, Outcome
+from execrl.execution import ExecRequest, Executor, Outcome, plain
 from execrl.execution.sandbox import probe
+from execrl.vocabulary import Tests
 
 from helpers.common import has_toolchain
+from helpers.naive_harness import check_rejected, describe, naive_assert_concat, with_canary
 
 sealed_only = pytest.mark.skipif(
     probe().level != "sealed", reason="needs the sealed level (root, bwrap, libseccomp, cgroup v1)"
@@ -193,3 +198,135 @@ def test_a_program_cannot_open_an_exec_gate_of_its_own(sealed, tmp_path) -> None
     # the listener is refused (EPERM); every exec still fails in the kernel (ENOSYS)
     want = {"own_listener": "1", "thread_execve": "38", "vfork_execve": "38", "posix_spawn": "38"}
     assert routes(r.stdout) == want, r.stdout
+
+
+# ----------------------------------------------------------------------------- the judge
+def _fraction_frame(bits: int, count: int = 1) -> bytes:
+    """A reply frame ``["ok", [Fraction, ...], []]`` of terms with ``bits`` bits each, coprime."""
+    num, den = (1 << bits) - 1, (1 << bits) + 1  # odd neighbours: gcd 1, the gcd runs to the end
+    one = ["q", ["I", format(num, "x")], ["I", format(den, "x")]]
+    return json.dumps(["l", ["ok", ["l", [one] * count], ["l", []]]]).encode()
+
+
+def test_a_fraction_with_huge_terms_is_over_budget(monkeypatch) -> None:
+    """Building a Fraction takes a gcd, quadratic in its terms: two 262,144-bit terms cost the
+    judge ~74 ms each here, ~9 s of CPU per 16 MiB frame (a frame of small tuples: ~3 s). The
+    terms are now capped at ``MAX_FRACTION_BITS``; the canary is the same frame decoded with
+    the cap lifted, which really builds the Fraction (its terms keep their 262,144 bits)."""
+    frame = _fraction_frame(4 * plain.MAX_INT_HEX - 1)  # the widest ints a frame may carry
+    with pytest.raises(plain.OverBudget):
+        plain.decode(frame)
+    with monkeypatch.context() as m:
+        m.setattr(plain, "MAX_FRACTION_BITS", 1 << 20)
+        (v,) = plain.decode(frame)[1]
+        assert type(v) is Fraction and v.denominator.bit_length() == 4 * plain.MAX_INT_HEX
+    # at the cap an honest value still decodes
+    (v,) = plain.decode(_fraction_frame(plain.MAX_FRACTION_BITS - 1))[1]
+    assert v.numerator == (1 << plain.MAX_FRACTION_BITS - 1) - 1
+
+
+def test_a_program_returning_a_huge_fraction_fails_as_reply_too_large(executor) -> None:
+    prog = "from fractions import Fraction\ndef f():\n    return Fraction(2**262000 - 1, 2**262000 + 1)\n"
+    t = Tests(style="assert", asserts=["assert f() == 1"])
+    (r,) = executor.run([ExecRequest(program=prog, tests=t)])
+    assert r.outcome is Outcome.FAILED and r.error_type == "ReplyTooLarge", (r.outcome, r.error)
+
+
+STOPITERATION = with_canary(
+    "stopiteration_ends_the_tests_map", "def f(x):\n    @CANARY@\n    raise StopIteration\n"
+)
+MAP_ASSERTS = [
+    "assert all(map(lambda x: f(x) == x + 1, range(5)))",
+    "assert not any(filter(lambda x: f(x) != x + 1, range(5)))",
+]
+
+
+def test_stopiteration_out_of_a_call_does_not_end_the_tests_iteration(executor) -> None:
+    """Raised inside the test's own ``map``/``filter``, a StopIteration ended that iteration and
+    ``all([])`` passed: execrl judged this program passed, as the official harness does (the
+    canary). It now reaches the test as an error of the program's that ends nothing."""
+    naive = naive_assert_concat(STOPITERATION, MAP_ASSERTS)
+    assert naive.passed and "CANARY:stopiteration_ends_the_tests_map" in naive.stderr
+    t = Tests(style="assert", asserts=MAP_ASSERTS)
+    (r,) = executor.run([ExecRequest(program=STOPITERATION, tests=t)])
+    check_rejected("stopiteration_ends_the_tests_map", r)
+    assert r.outcome is Outcome.RUNTIME_ERROR and r.error_type == "StopIteration", describe(r)
+    honest = "def f(x):\n    return x + 1\n"
+    (r,) = executor.run([ExecRequest(program=honest, tests=t)])
+    assert r.outcome is Outcome.PASSED, describe(r)
+
+
+# ----------------------------------------------------------------------------- plain-Python semantics
+PYRIVAL_FASTIO = """import os, sys
+from io import BytesIO, IOBase
+BUFSIZE = 8192
+class FastIO(IOBase):
+    newlines = 0
+    def __init__(self, file):
+        self._fd = file.fileno()
+        self.buffer = BytesIO()
+        self.writable = "x" in file.mode or "r" not in file.mode
+        self.write = self.buffer.write if self.writable else None
+    def readline(self):
+        while self.newlines == 0:
+            b = os.read(self._fd, max(os.fstat(self._fd).st_size, BUFSIZE))
+            self.newlines = b.count(b"\\n") + (not b)
+            ptr = self.buffer.tell()
+            self.buffer.seek(0, 2), self.buffer.write(b), self.buffer.seek(ptr)
+        self.newlines -= 1
+        return self.buffer.readline()
+    def flush(self):
+        if self.writable:
+            os.write(self._fd, self.buffer.getvalue())
+            self.buffer.truncate(0), self.buffer.seek(0)
+class IOWrapper(IOBase):
+    def __init__(self, file):
+        self.buffer = FastIO(file)
+        self.flush = self.buffer.flush
+        self.writable = self.buffer.writable
+        self.write = lambda s: self.buffer.write(s.encode("ascii"))
+        self.readline = lambda: self.buffer.readline().decode("ascii")
+sys.stdin, sys.stdout = IOWrapper(sys.stdin), IOWrapper(sys.stdout)
+input = lambda: sys.stdin.readline().rstrip("\\r\\n")
+a, b = map(int, input().split())
+print(a + b)
+"""
+SEMANTICS = {
+    # the fast-I/O template common in Codeforces solutions (PyRival): it reads ``file.mode``
+    "pyrival_fastio": PYRIVAL_FASTIO,
+    "stream_attributes": "import sys\nprint(sys.stdin.mode, sys.stdout.mode, sys.stdin.name,"
+    " sys.stdin.errors, sys.stderr.errors, sys.stderr.line_buffering)\n",
+    "buffered_layers": "import sys\nprint(type(sys.stdin.buffer).__name__, type(sys.stdout.buffer)"
+    ".__name__, sys.stdin.buffer.peek(1)[:1], type(sys.stdin.buffer.raw).__name__)\n",
+    "carriage_return_kept": "print(repr(input()))\n",
+    "atexit_handler_prints": "import atexit\natexit.register(print, 'from atexit')\nprint('main')\n",
+    "non_daemon_thread_prints": "import threading, time\ndef later():\n    time.sleep(0.2)\n"
+    "    print('from thread')\nthreading.Thread(target=later).start()\nprint('main')\n",
+}
+SEMANTICS_STDIN = "3 4\r\nnext\n"
+
+
+def test_a_script_sees_the_streams_and_exit_of_a_fresh_interpreter(executor) -> None:
+    """Each program prints what it sees; the canary is a fresh interpreter (as the naive
+    harness starts one: ``LANG=C.UTF-8``, stdin and stdout pipes), which passes every one of
+    them. Before: no ``mode`` (the PyRival template died with AttributeError), unbuffered
+    ``sys.stdin.buffer`` (no ``peek``), ``\\r`` dropped from input, strict stderr, and nothing
+    printed by an ``atexit`` handler or a non-daemon thread after the main module ended."""
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    fresh = {
+        name: subprocess.run(
+            [sys.executable, "-c", prog],
+            input=SEMANTICS_STDIN.encode(),
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
+        for name, prog in SEMANTICS.items()
+    }
+    assert all(p.returncode == 0 for p in fresh.values()), {k: p.stderr for k, p in fresh.items()}
+    rs = executor.run(
+        [ExecRequest(program=p, mode="run", stdin=SEMANTICS_STDIN) for p in SEMANTICS.values()]
+    )
+    got = {name: (r.outcome, r.stdout) for name, r in zip(SEMANTICS, rs)}
+    want = {name: (Outcome.PASSED, p.stdout.decode()) for name, p in fresh.items()}
+    assert got == want
