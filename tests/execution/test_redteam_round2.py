@@ -38,11 +38,13 @@ import subprocess
 import sys
 import textwrap
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
 from execrl.execution import ExecRequest, Executor, Outcome, plain
 from execrl.execution.sandbox import probe
+from execrl.execution.worker import COMPILE_CACHE_MB
 from execrl.vocabulary import Tests
 
 from helpers.common import has_toolchain
@@ -330,3 +332,49 @@ def test_a_script_sees_the_streams_and_exit_of_a_fresh_interpreter(executor) -> 
     got = {name: (r.outcome, r.stdout) for name, r in zip(SEMANTICS, rs)}
     want = {name: (Outcome.PASSED, p.stdout.decode()) for name, p in fresh.items()}
     assert got == want
+
+
+# ----------------------------------------------------------------------------- an honest neighbour charged
+BIG_BINARY = (  # a 24 MiB initialised array: a 24 MiB binary, cached on the worker's tmpfs
+    "#include <cstdio>\nchar blob[24 << 20] = {%d};\n"
+    'int main(int c, char**) { printf("%%d\\n", blob[(c - 1) * 4096]); }\n'
+)
+HONEST_96MB = "x = bytearray(96 << 20)\nx[::4096] = b'1' * len(x[::4096])\nprint('ok')\n"
+
+
+def _cached_bytes(ex: Executor) -> int:
+    """What the worker's compile dirs hold, read from outside through the worker's own root."""
+    worker = int((ex._handles[0].cgroup.dirs[1] / "cgroup.procs").read_text().split()[0])
+    return sum(
+        f.stat().st_blocks * 512
+        for f in Path(f"/proc/{worker}/root/tmp/execrl").rglob("*")
+        if f.is_file()
+    )
+
+
+@sealed_only
+@needs_gxx
+def test_cached_compile_outputs_charge_no_later_program() -> None:
+    """A compiled binary stays cached on the worker's tmpfs, its pages charged to the cgroup that
+    wrote them: the program group, before. Eight 24 MiB binaries then made an honest program
+    that allocates 96 MiB of its 128 a ``memory_limit``, on every run until 128 compiles had
+    passed. Now compiles run in a group of their own and the cache holds at most
+    ``COMPILE_CACHE_MB``. The canary: the same honest program passes before the attack, and the
+    attack's binaries really are cached (the worker's memory group holds them)."""
+    with Executor(workers=1, timeout_s=10.0, memory_mb=128, min_isolation="sealed") as ex:
+        honest = ExecRequest(program=HONEST_96MB, mode="run")
+        assert ex.run([honest])[0].outcome is Outcome.PASSED
+        bigs = [
+            ExecRequest(program=BIG_BINARY % i, language="cpp", mode="run") for i in range(1, 9)
+        ]
+        assert [r.stdout for r in ex.run(bigs)] == [f"{i}\n" for i in range(1, 9)]
+        worker_group = ex._handles[0].cgroup.dirs[1]
+        assert int((worker_group / "memory.usage_in_bytes").read_text()) > 8 * (24 << 20)
+        r = ex.run([honest])[0]
+        assert r.outcome is Outcome.PASSED, describe(r)
+        # four more: past the cap, the oldest outputs go (the newest always stays)
+        more = [
+            ExecRequest(program=BIG_BINARY % i, language="cpp", mode="run") for i in range(9, 13)
+        ]
+        assert all(r.outcome is Outcome.PASSED for r in ex.run(more))
+        assert 8 * (24 << 20) < _cached_bytes(ex) <= COMPILE_CACHE_MB << 20
