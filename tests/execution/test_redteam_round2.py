@@ -195,7 +195,8 @@ EXEC_ATTACK = textwrap.dedent(
 @needs_gxx
 def test_a_program_cannot_open_an_exec_gate_of_its_own(sealed, tmp_path) -> None:
     """Before the fix ``own_listener`` printed PWNED sealed: the program's own listener let its
-    exec through after the worker's gate had closed."""
+    exec through after the worker's gate had closed (the same holds wherever the gate is: any
+    level where libseccomp is, unless a lower level is asked for, which drops the filter)."""
     assert routes(run_native(tmp_path, EXEC_ATTACK)) == dict.fromkeys(EXEC_ROUTES, "PWNED")
     r = sealed.run([ExecRequest(program=EXEC_ATTACK, language="cpp", mode="run")])[0]
     assert r.stdout.startswith("CANARY") and r.outcome is Outcome.PASSED, (r.outcome, r.error)
@@ -544,3 +545,44 @@ def test_a_memory_scan_finds_what_it_looks_for(memory_scan) -> None:
 )
 def test_a_later_program_finds_nothing_of_an_earlier_one_in_its_memory(memory_scan) -> None:
     assert memory_scan.split()[1:] == ["SELF"], memory_scan
+
+
+# ----------------------------------------------------------------------------- held
+CGROUP_ESCAPE = textwrap.dedent(
+    r"""
+    import errno, json, os
+    groups = dict(line.split(":", 2)[1:] for line in open("/proc/self/cgroup").read().splitlines())
+    mem, pids = "/sys/fs/cgroup/memory" + groups["memory"], "/sys/fs/cgroup/pids" + groups["pids"]
+    attempts = {  # what each write would win: out of the program group, more memory, more pids
+        "leave_program_group": (os.path.dirname(mem) + "/cgroup.procs", str(os.getpid())),
+        "raise_memory_limit": (mem + "/memory.limit_in_bytes", str(1 << 40)),
+        "raise_worker_memory_limit": (os.path.dirname(mem) + "/memory.limit_in_bytes", str(1 << 40)),
+        "raise_pids_max": (pids + "/pids.max", "max"),
+    }
+    out = {}
+    for name, (path, value) in attempts.items():
+        before = open(path).read()  # the canary: the file is there and readable (else ENOENT)
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+            out[name] = "WRITTEN"
+        except OSError as e:
+            out[name] = errno.errorcode[e.errno]
+        assert open(path).read() == before or out[name] == "WRITTEN"
+    print(json.dumps(out))
+    """
+)
+
+
+@sealed_only
+def test_a_program_cannot_rewrite_the_cgroups_it_can_see(sealed) -> None:
+    """The worker's cgroup dirs are bound into the jail (the worker moves each program into its
+    group): a program reads them, but cannot leave its group or raise a limit."""
+    r = sealed.run([ExecRequest(program=CGROUP_ESCAPE, mode="run")])[0]
+    assert r.outcome is Outcome.PASSED, describe(r)
+    assert json.loads(r.stdout) == {
+        "leave_program_group": "EACCES",
+        "raise_memory_limit": "EACCES",
+        "raise_worker_memory_limit": "EACCES",
+        "raise_pids_max": "EACCES",
+    }
