@@ -586,3 +586,23 @@ def test_a_program_cannot_rewrite_the_cgroups_it_can_see(sealed) -> None:
         "raise_worker_memory_limit": "EACCES",
         "raise_pids_max": "EACCES",
     }
+
+
+LIAR_COPIED = with_canary(
+    "liar_through_copy",
+    "class Liar:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+    "def f(x):\n    @CANARY@\n    return Liar()\n",
+)
+
+
+@pytest.mark.parametrize("wrap", ["copy.deepcopy(f(1))", "copy.copy(f(1))"])
+def test_a_copied_program_object_keeps_no_behaviour(executor, wrap) -> None:
+    """A test that copies what the program returned: the judge's stand-in for a program object
+    must not come out of ``copy`` as something comparable (the canary: in-process, the copy
+    keeps the liar's ``__eq__`` and the test passes)."""
+    asserts = [f"import copy\nassert {wrap} == 2"]
+    assert naive_assert_concat(LIAR_COPIED, asserts).passed
+    (r,) = executor.run(
+        [ExecRequest(program=LIAR_COPIED, tests=Tests(style="assert", asserts=asserts))]
+    )
+    check_rejected("liar_through_copy", r)
