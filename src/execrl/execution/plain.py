@@ -125,10 +125,9 @@ def decode(data: bytes, ref: Callable[[Any], Any] | None = None) -> Any:
     Bounded: what it builds beyond the parsed JSON costs at most ``BUDGET_FLOOR +
     BUDGET_PER_BYTE * len(data)`` bytes (every container is charged its size, a numpy array its
     buffer before it is allocated, a ``range`` the list it stands for), and every step is at
-    most linear in its input (ints, decimals, dtypes, shapes, Fraction terms and hash
-    collisions capped), so a
-    reply of n bytes can cost the judge no more than a fixed multiple of n. A value over budget
-    raises :class:`OverBudget`, a :class:`DecodeError`."""
+    most linear in its input (ints, decimals, dtypes, shapes, Fraction terms and hash collisions
+    capped), so a reply of n bytes can cost the judge no more than a fixed multiple of n. A
+    value over budget raises :class:`OverBudget`, a :class:`DecodeError`."""
     if len(data) > MAX_BYTES:
         raise OverBudget(f"value of {len(data)} bytes exceeds {MAX_BYTES}")
     try:

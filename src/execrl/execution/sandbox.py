@@ -407,6 +407,13 @@ class WorkerCgroup:
         compile_dir = self.dirs[1] / "compile"
         compile_dir.mkdir(exist_ok=True)
         self.compile_procs = str(compile_dir / "cgroup.procs")
+        # as a program group's largest: a compiler's OOM stays in its group, never the worker's
+        outer = int((self.dirs[1] / "memory.limit_in_bytes").read_text())
+        for f in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
+            try:
+                (compile_dir / f).write_text(str(outer - (96 << 20)))
+            except OSError:
+                pass
         self._failcnt = self.failcnt()
 
     def set_program_memory(self, memory_mb: int) -> None:
@@ -700,12 +707,12 @@ def enter(
     mapped: int = 0,
     gate_fd: int | None = None,
 ) -> None:
-    """Called in the forked child, before the untrusted program runs: its own memory cgroup
-    (a compile: the worker's compile group),
-    rlimits, then its worker's uid (whenever the worker is root), no new privileges and the
-    syscall filter (``execution/seccomp.py``). ``program_run`` (not a compile): the program may
-    not start any program; ``gate_fd`` (a program this child execs): the filter's listener goes
-    to the worker through it, which lets exactly the runner's own exec through.
+    """Called in the forked child, before the untrusted program runs: its own memory cgroup (a
+    compile: the compile group), rlimits, then its worker's uid (whenever the worker is root),
+    no new privileges and the syscall filter (``execution/seccomp.py``). ``program_run`` (not a
+    compile): the program may not start any program; ``gate_fd`` (a program this child execs):
+    the filter's listener goes to the worker through it, which lets exactly the runner's own
+    exec through.
     ``mapped``: what the worker maps (the address-space budget comes on top). Raw ``os``
     calls: this runs once per program, and Python's file objects cost a tenth of a ms each."""
     os.setpgid(0, 0)  # own process group (setsid costs ~1 ms; the worker has no terminal anyway)
