@@ -15,10 +15,12 @@ what a call returned, never that a test passed. The program can tamper with ever
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import struct
 import sys
+import threading
 import traceback
 from itertools import islice as _islice
 
@@ -114,9 +116,42 @@ def _std_streams(apps_stdin: bool = False) -> None:
     if apps_stdin:  # APPS patches sys.stdin with a StringIO: no .buffer, no fileno
         sys.stdin = io.StringIO(os.fdopen(0, "r", closefd=False).read())
     else:
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=False)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
+        sys.stdin = _stdio(0, "r", "<stdin>")
+    sys.stdout = _stdio(1, "w", "<stdout>")
+    sys.stderr = _stdio(2, "w", "<stderr>")
+
+
+def _stdio(fd: int, mode: str, name: str) -> io.TextIOWrapper:
+    """A standard stream as a fresh interpreter makes it on a pipe (CPython's ``create_stdio``):
+    a buffered binary layer (``peek``, ``read1``, ``raw``), ``mode`` and ``name`` set (the
+    PyRival fast-I/O template reads ``file.mode``), no newline translation (``input()`` keeps a
+    ``\\r``), the interpreter's encoding and errors, stderr line-buffered with
+    ``backslashreplace``. The worker is such an interpreter, started in the sandbox's
+    environment: its own original streams say which encoding and errors."""
+    like = (sys.__stdin__, sys.__stdout__, sys.__stderr__)[fd]
+    raw = io.FileIO(fd, mode, closefd=False)
+    raw.name = name
+    buf = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
+    text = io.TextIOWrapper(
+        buf,
+        encoding=getattr(like, "encoding", None) or "utf-8",
+        errors="backslashreplace" if fd == 2 else (getattr(like, "errors", None) or "strict"),
+        newline="\n",
+        line_buffering=fd == 2,
+    )
+    text.mode = mode
+    return text
+
+
+def _at_exit() -> None:
+    """What a fresh interpreter does after its main module ends: wait for the program's
+    non-daemon threads, then run its ``atexit`` handlers (a program may print from either).
+    The worker's own handlers were dropped at the start of the run."""
+    try:
+        threading._shutdown()
+    except _BaseException:
+        pass
+    atexit._run_exitfuncs()
 
 
 def _flush() -> None:
@@ -146,6 +181,7 @@ def run_script(
     ``apps_compat`` runs it as APPS' harness does: wrapped in ``def code()``, in a namespace
     whose ``__name__`` is not ``__main__``, with a StringIO stdin. ``wrap_fallback`` runs a
     program that does not compile as it is (say, a top-level ``return``) in that wrapper."""
+    atexit._clear()  # the worker's handlers, inherited at fork, are not the program's
     _std_streams(apps_stdin=apps_compat)
     head = APPS_PRELUDE if (prelude or apps_compat) else ""
     try:
@@ -172,6 +208,8 @@ def run_script(
         _flush()
         _status("exception", *_exc_info(e))
         return
+    if not apps_compat:  # APPS' harness runs the program in its own process, which goes on
+        _at_exit()
     _flush()
     _status("end")
 

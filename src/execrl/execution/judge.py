@@ -423,6 +423,11 @@ def _program_exception(type_name: str, message: str) -> BaseException:
     if type_name in ("SystemExit", "KeyboardInterrupt", "GeneratorExit"):
         return ProgramExit(type_name)
     cls = getattr(builtins, type_name, None)
+    if cls is StopIteration or cls is StopAsyncIteration:
+        # raised in the test's own map/filter/iter(callable, ...), it would end that iteration
+        # early: `all(map(lambda x: f(x) == ..., xs))` passed with no answer. An error that
+        # ends nothing instead, as PEP 479 makes a StopIteration leaving a generator
+        cls = None
     if isinstance(cls, type) and issubclass(cls, Exception):
         try:
             e = cls(message)

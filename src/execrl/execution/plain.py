@@ -29,6 +29,10 @@ MAX_BYTES = 16 << 20  # one frame
 BUDGET_FLOOR = 8 << 20
 BUDGET_PER_BYTE = 32
 MAX_INT_HEX = 1 << 16  # hex digits of an int sent as ["I", ...] (262,144 bits)
+# a Fraction's terms: building one takes a gcd, quadratic in their size (two 262,144-bit terms:
+# 74 ms each, seconds per frame); at 16,384 bits (~4,900 digits, past CPython's own 4,300-digit
+# int/str limit) a frame of them costs no more than one of small tuples
+MAX_FRACTION_BITS = 1 << 14
 MAX_DECIMAL_CHARS = 1 << 16
 MAX_DECIMAL_EXPONENT = 4300  # as sys.get_int_max_str_digits(): int() of it stays cheap
 MAX_DTYPE_CHARS = 16
@@ -121,9 +125,9 @@ def decode(data: bytes, ref: Callable[[Any], Any] | None = None) -> Any:
     Bounded: what it builds beyond the parsed JSON costs at most ``BUDGET_FLOOR +
     BUDGET_PER_BYTE * len(data)`` bytes (every container is charged its size, a numpy array its
     buffer before it is allocated, a ``range`` the list it stands for), and every step is at
-    most linear in its input (ints, decimals, dtypes, shapes and hash collisions capped), so a
-    reply of n bytes can cost the judge no more than a fixed multiple of n. A value over budget
-    raises :class:`OverBudget`, a :class:`DecodeError`."""
+    most linear in its input (ints, decimals, dtypes, shapes, Fraction terms and hash collisions
+    capped), so a reply of n bytes can cost the judge no more than a fixed multiple of n. A
+    value over budget raises :class:`OverBudget`, a :class:`DecodeError`."""
     if len(data) > MAX_BYTES:
         raise OverBudget(f"value of {len(data)} bytes exceeds {MAX_BYTES}")
     try:
@@ -239,7 +243,10 @@ class _Decoder:
             self.charge(8 * n)  # a test may turn it into the list it stands for
             return r
         if tag == "q":
-            return fractions.Fraction(_int(self.dec(x[1], d)), _int(self.dec(x[2], d)))
+            num, den = _int(self.dec(x[1], d)), _int(self.dec(x[2], d))
+            if max(num.bit_length(), den.bit_length()) > MAX_FRACTION_BITS:
+                raise OverBudget(f"a Fraction term of more than {MAX_FRACTION_BITS} bits")
+            return fractions.Fraction(num, den)
         if tag == "m":
             return _decimal(_str(x[1]))
         if tag == "D":

@@ -390,16 +390,30 @@ class WorkerCgroup:
             pass
         self.run_dir: Path | None = None
         self.run_procs = ""
+        self.compile_procs = ""
         self._program_mb: int | None = None  # the program group's limit as last written
         self._procs = str(self.dirs[0] / "cgroup.procs")
         self._pids_current = str(self.dirs[0] / "pids.current")
         self._failcnt = self.failcnt()
 
     def add_program_group(self) -> None:
-        """A memory cgroup below this one for the program alone: its OOM stays inside it."""
+        """A memory cgroup below this one for the program alone: its OOM stays inside it. And
+        one beside it for compiles: what a compiler writes stays cached on the worker's tmpfs,
+        and memory stays charged to the cgroup that wrote it, so the program group must never
+        be the one (a few large cached binaries made an honest program's run a memory_limit)."""
         self.run_dir = self.dirs[1] / "run"
         self.run_dir.mkdir(exist_ok=True)
         self.run_procs = str(self.run_dir / "cgroup.procs")
+        compile_dir = self.dirs[1] / "compile"
+        compile_dir.mkdir(exist_ok=True)
+        self.compile_procs = str(compile_dir / "cgroup.procs")
+        # as a program group's largest: a compiler's OOM stays in its group, never the worker's
+        outer = int((self.dirs[1] / "memory.limit_in_bytes").read_text())
+        for f in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
+            try:
+                (compile_dir / f).write_text(str(outer - (96 << 20)))
+            except OSError:
+                pass
         self._failcnt = self.failcnt()
 
     def set_program_memory(self, memory_mb: int) -> None:
@@ -486,7 +500,8 @@ class WorkerCgroup:
                 (CGROUP_ROOT / c / "cgroup.procs").write_text(str(os.getpid()))
             except OSError:
                 pass
-        for d in ([self.run_dir] if self.run_dir else []) + self.dirs:
+        subs = [self.run_dir, self.run_dir.parent / "compile"] if self.run_dir else []
+        for d in subs + self.dirs:
             try:
                 d.rmdir()
             except OSError:
@@ -581,7 +596,7 @@ def janitor() -> None:
 def remove_cgroups_of(owner: int) -> None:
     for c in ("pids", "memory"):
         for d in sorted((CGROUP_ROOT / c / "execrl").glob(f"{owner}-*"), reverse=True):
-            for sub in (d / "run", d):
+            for sub in (d / "run", d / "compile", d):
                 if not sub.is_dir():
                     continue
                 for _ in range(100):
@@ -692,18 +707,19 @@ def enter(
     mapped: int = 0,
     gate_fd: int | None = None,
 ) -> None:
-    """Called in the forked child, before the untrusted program runs: its own memory cgroup,
-    rlimits, then its worker's uid (whenever the worker is root), no new privileges and the
-    syscall filter (``execution/seccomp.py``). ``program_run`` (not a compile): the program may
-    not start any program; ``gate_fd`` (a program this child execs): the filter's listener goes
-    to the worker through it, which lets exactly the runner's own exec through.
+    """Called in the forked child, before the untrusted program runs: its own memory cgroup (a
+    compile: the compile group), rlimits, then its worker's uid (whenever the worker is root),
+    no new privileges and the syscall filter (``execution/seccomp.py``). ``program_run`` (not a
+    compile): the program may not start any program; ``gate_fd`` (a program this child execs):
+    the filter's listener goes to the worker through it, which lets exactly the runner's own
+    exec through.
     ``mapped``: what the worker maps (the address-space budget comes on top). Raw ``os``
     calls: this runs once per program, and Python's file objects cost a tenth of a ms each."""
     os.setpgid(0, 0)  # own process group (setsid costs ~1 ms; the worker has no terminal anyway)
     if caps.root:  # the OOM killer picks the program, never its worker
         _write_file("/proc/self/oom_score_adj", b"1000")
     if cgroup is not None and cgroup.run_dir is not None:
-        _write_file(cgroup.run_procs, b"0", strict=True)
+        _write_file(cgroup.run_procs if program_run else cgroup.compile_procs, b"0", strict=True)
     mem = limits.memory_mb * 1024 * 1024
     rl = [
         (resource.RLIMIT_CPU, limits.cpu_s),

@@ -13,7 +13,11 @@ Three filters, each compiled to BPF once per worker (libseccomp) and loaded afte
   left, the kernel fails every later ``execve``/``execveat`` of the program and all its
   descendants with ``ENOSYS``: whatever the path, descriptor, flags or file type (ELF,
   shebang script, memfd, ``/proc/self/fd/N``, ``ld.so`` named directly). The listener is
-  close-on-exec, so the program never holds it.
+  close-on-exec, so the program never holds it. Nor can it make one of its own: a filter it
+  stacks with a listener would take the exec notification (the kernel gives it to the newest
+  filter that asks) and could let it through, so ``seccomp()`` with
+  ``SECCOMP_FILTER_FLAG_NEW_LISTENER`` is refused to every child (a program may still stack
+  filters that only restrict it further).
 
 Syscalls of another ABI (i386 ``int 0x80``, x32) do not match the native filter and kill the
 process (libseccomp's bad-arch action).
@@ -203,6 +207,10 @@ def build_filter(kind: str):
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     # no Unix sockets to reach anything by name (a socketpair reaches nothing: the JVM needs one)
     f.add_rule(deny, "socket", sc.Arg(0, sc.EQ, socket.AF_UNIX))
+    # no listener of the program's own: once the gate's is closed, a stacked filter with one
+    # would receive every exec notification, and its holder could answer CONTINUE
+    flag = SECCOMP_FILTER_FLAG_NEW_LISTENER
+    f.add_rule(deny, "seccomp", sc.Arg(1, sc.MASKED_EQ, flag, flag))
     if kind != "compile":
         how = sc.NOTIFY if kind == "exec" else deny
         f.add_rule(how, "execve")

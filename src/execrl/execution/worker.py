@@ -176,6 +176,7 @@ class Worker:
             for kind in seccomp.KINDS:
                 seccomp.syscall_filter(kind)
         self.compiled: OrderedDict[str, tuple[str | None, list[str] | None, str]] = OrderedDict()
+        self._compiled_bytes: dict[str, int] = {}  # what each cached compile dir holds
         self._pch: Path | bool | None = None  # built at the first C++ compile; False: unavailable
         self.session: _Child | None = None
         self._numpy_warm = False
@@ -307,12 +308,12 @@ class Worker:
             )
         owner = self.cfg.uid if self.cfg.caps.root else None
         wd = workdir or sandbox.make_workdir(self.base, owner)
-        if self.cgroup is not None:
+        program_run = spec.kind != "compile"
+        if self.cgroup is not None and program_run:  # compiles run in the compile group
             # above the address-space budget, so that a Python program meets its MemoryError first
             self.cgroup.set_program_memory(
                 limits.memory_mb + 128 if limits.address_space else max(limits.memory_mb, 1024)
             )
-        program_run = spec.kind != "compile"
         if not self._numpy_warm and target[0] == "py" and (spec.prelude or "numpy" in spec.program):
             self._warm_numpy()
         mapped = (
@@ -650,17 +651,38 @@ class Worker:
             sandbox.seal_dir(d, self.cfg.uid)
             entry = (d, run, "")
         self.compiled[key] = entry
-        while len(self.compiled) > 128:
-            _, (old, _, _) = self.compiled.popitem(last=False)
+        self._compiled_bytes[key] = _tree_bytes(d) if entry[0] else 0
+        # at most 128 programs and COMPILE_CACHE_MB of outputs (a binary can be 64 MiB: 128 of
+        # them would fill the worker's tmpfs, or the host's /run below sealed); the newest stays
+        while len(self.compiled) > 1 and (
+            len(self.compiled) > 128 or sum(self._compiled_bytes.values()) > COMPILE_CACHE_MB << 20
+        ):
+            old_key, (old, _, _) = self.compiled.popitem(last=False)
+            del self._compiled_bytes[old_key]
             if old:
                 sandbox.remove_workdir(old)
         return entry
 
 
+COMPILE_CACHE_MB = 256  # compile outputs a worker keeps (on its tmpfs, charged to its cgroup)
+
+
 def worker_memory_mb(cfg: WorkerConfig) -> int:
     """The worker cgroup's cap: the largest program (JVMs and compilers need about 1 GiB) plus
-    the worker's own ~100 MiB."""
-    return max(cfg.memory_mb, 1024) + 256
+    the worker's own ~100 MiB, plus the compile outputs it keeps."""
+    return max(cfg.memory_mb, 1024) + 256 + COMPILE_CACHE_MB
+
+
+def _tree_bytes(d: str) -> int:
+    """The space the files under ``d`` take (blocks, as tmpfs charges them)."""
+    n = 0
+    for top, _, files in os.walk(d):
+        for f in files:
+            try:
+                n += os.lstat(os.path.join(top, f)).st_blocks * 512
+            except OSError:
+                pass
+    return n
 
 
 GATE_FD = harness.CHAN_OUT + 1  # in a gated child, until its exec: the pipe to the exec gate
