@@ -176,7 +176,7 @@ def test_dynamic_sampling_refills_with_signal(tmp_path):
 
 def test_ratio_logprobs_use_the_sampling_temperature():
     _, module = build_module(
-        "tiny_t5", "grpo", "binary", ParityExecutor(), ["algo.temperature=0.5"]
+        "tiny_t5", "grpo", "binary", ParityExecutor(), ["algo.temperature=0.5", "algo.kl_coef=0.04"]
     )
     ro = module.actor.generate(
         ["write f"], num_return_sequences=2, do_sample=True, max_new_tokens=4

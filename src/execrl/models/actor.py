@@ -9,6 +9,7 @@ state that predicted each of them, so value heads and critics line up for both a
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import logging
@@ -68,6 +69,7 @@ class Actor(nn.Module):
         adapters_only: bool = True,
         prompt_truncation: str = "left",
         drop_finished: bool = True,
+        autocast: str | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -97,6 +99,8 @@ class Actor(nn.Module):
         # instruct: prompts go through the chat template and responses are fenced code blocks
         self.instruct = prompt_style == "instruct"
         self.system_prompt = system_prompt
+        # the scoring forward (and so its backward) in bfloat16, weights and optimizer in float32
+        self.autocast_dtype = _autocast_dtype(autocast)
         # sampling in a lower precision from a synced copy (log-probs stay the training model's)
         self.sample_dtype = (
             getattr(torch, sample_dtype)
@@ -225,7 +229,28 @@ class Actor(nn.Module):
         the prompt is encoded (seq2seq) or run into a KV cache (causal) once per distinct prompt
         and the result indexed out to its rows, so an RL update costs the responses plus each
         prompt once instead of every prompt ``num_samples`` times. Same logits and gradients.
+        With ``autocast`` the pass runs in bfloat16 (the float32 weights cast per op, gradients
+        reaching them in float32); the hidden states come back as float32.
         """
+        with self.autocast():
+            logits, hidden = self._forward_responses(
+                prompt_ids, prompt_mask, response_ids, response_mask
+            )
+        return logits, hidden if self.autocast_dtype is None else hidden.float()
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The mixed-precision context of the scoring forward (``model.autocast``), else a no-op."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def _forward_responses(
+        self,
+        prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
+        response_ids: torch.Tensor,
+        response_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         shared = _shared_rows(prompt_ids, prompt_mask) if self.share_prompts else None
         if self.is_seq2seq:
             start = self.model.config.decoder_start_token_id
@@ -623,6 +648,7 @@ def build_actor(
     sample_dtype: str | None = None,
     prompt_truncation: str = "left",
     drop_finished: bool = True,
+    autocast: str | None = None,
 ) -> Actor:
     """Build an :class:`Actor`: load ``pretrained`` or build from ``config``.
 
@@ -632,7 +658,8 @@ def build_actor(
     With ``pretrained=None`` the model is randomly initialised from ``config`` (the embedded
     tiny models, or a full-size architecture for memory checks without a download).
     ``lora.r > 0`` trains LoRA adapters (peft) instead of every weight; ``adapter`` loads a
-    saved peft adapter folder onto the model. The actor keeps these arguments (``build_cfg``):
+    saved peft adapter folder onto the model. ``autocast=bf16`` scores responses (the training
+    forward and backward) under bfloat16 autocast with float32 master weights. The actor keeps these arguments (``build_cfg``):
     checkpoints save them, so generate.py and evaluate.py rebuild the same model.
     """
     args = dict(locals())  # first: the arguments and nothing else
@@ -692,9 +719,30 @@ def build_actor(
         adapters_only=bool(location),  # a randomly initialised base cannot be rebuilt: save it
         prompt_truncation=prompt_truncation,
         drop_finished=drop_finished,
+        autocast=autocast,
     )
     actor.build_cfg = build_cfg
     return actor
+
+
+AUTOCAST = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+
+
+def _autocast_dtype(name: str | None) -> torch.dtype | None:
+    """``model.autocast``'s dtype (None: float32 throughout). bf16 only: float16 would need a
+    loss scaler, and bfloat16 keeps float32's exponent range."""
+    if name in (None, False, "none", "null", "fp32", "float32"):
+        return None
+    if name not in AUTOCAST:
+        raise ValueError(f"model.autocast must be bf16 or null, got {name!r}")
+    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)()
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    if not (native or amx or torch.cuda.is_available()):
+        log.warning(
+            "model.autocast=bf16 on a CPU without AVX512-BF16 or AMX: bfloat16 matmuls are "
+            "emulated there and may be slower than float32 (set model.autocast=null)"
+        )
+    return AUTOCAST[name]
 
 
 def _cache_kwarg(model: PreTrainedModel) -> str:
