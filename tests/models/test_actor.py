@@ -282,3 +282,28 @@ def test_shared_prompt_scoring_with_lora_gives_the_same_logprobs_and_gradients(a
     torch.testing.assert_close(g_shared, g_plain, **tol)
     if autocast is not None:
         assert float(F.cosine_similarity(g_shared, g_plain, dim=0)) >= 0.999
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_token_logprobs_equal_the_log_softmax_and_its_gradient(dtype, temperature) -> None:
+    from execrl.models.actor import _TokenLogprobs, token_logprobs
+
+    torch.manual_seed(0)
+    logits = (torch.randn(3, 37, 50) * 4).to(dtype).requires_grad_()
+    ids = torch.randint(0, 50, (3, 37))
+    weights = torch.randn(3, 37)  # an upstream gradient that is not all ones
+    want = torch.log_softmax(logits.float() / temperature, -1).gather(-1, ids[..., None])[..., 0]
+    (want * weights).sum().backward()
+    g_want, logits.grad = logits.grad, None
+    kept = logits.detach().clone()
+    chunk, _TokenLogprobs.CHUNK = _TokenLogprobs.CHUNK, 16  # several chunks and a ragged last one
+    try:
+        got = token_logprobs(logits, ids, temperature)
+        (got * weights).sum().backward()
+    finally:
+        _TokenLogprobs.CHUNK = chunk
+    assert got.dtype == torch.float32 and logits.grad.dtype == dtype
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logits.grad.float(), g_want.float(), atol=1e-5, rtol=1e-2)
+    assert torch.equal(logits.detach(), kept)  # the saved logits are not overwritten

@@ -330,9 +330,12 @@ class Actor(nn.Module):
         logits, hidden = self.forward_responses(
             prompt_ids, prompt_mask, response_ids, response_mask
         )
-        logp = torch.log_softmax(logits.float() / temperature, dim=-1)
-        lp = torch.gather(logp, -1, response_ids.unsqueeze(-1)).squeeze(-1) * response_mask
-        out = {"logprobs": lp}
+        if return_entropy:  # needs the whole distribution
+            logp = torch.log_softmax(logits.float() / temperature, dim=-1)
+            lp = torch.gather(logp, -1, response_ids.unsqueeze(-1)).squeeze(-1)
+        else:
+            lp = token_logprobs(logits, response_ids, temperature)
+        out = {"logprobs": lp * response_mask}
         if return_hidden:
             out["hidden"] = hidden
         if return_entropy:
@@ -723,6 +726,52 @@ def build_actor(
     )
     actor.build_cfg = build_cfg
     return actor
+
+
+def token_logprobs(
+    logits: torch.Tensor, ids: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """``log_softmax(logits / temperature)`` at ``ids``, in float32, with its gradient: the same
+    values as the plain expression, without its two float32 copies of the ``[B, T, V]`` logits
+    (a 49k vocabulary makes them the largest tensors of an update). Rows go through in chunks,
+    and the backward recomputes each chunk's softmax from its saved log-normaliser."""
+    shape = ids.shape
+    lp = _TokenLogprobs.apply(
+        logits.reshape(-1, logits.shape[-1]), ids.reshape(-1), float(temperature)
+    )
+    return lp.view(shape)
+
+
+class _TokenLogprobs(torch.autograd.Function):
+    CHUNK = 32  # rows per chunk: a few MB of float32 at a 49k vocabulary, cache-sized
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, ids: torch.Tensor, temperature: float) -> torch.Tensor:
+        lse = torch.empty(ids.shape, dtype=torch.float32, device=logits.device)
+        picked = torch.empty_like(lse)
+        for s in range(0, ids.numel(), _TokenLogprobs.CHUNK):
+            x = logits[s : s + _TokenLogprobs.CHUNK].to(torch.float32, copy=True).div_(temperature)
+            lse[s : s + x.shape[0]] = torch.logsumexp(x, -1)
+            picked[s : s + x.shape[0]] = x.gather(-1, ids[s : s + x.shape[0], None]).squeeze(-1)
+        ctx.save_for_backward(logits, ids, lse)
+        ctx.temperature = temperature
+        return picked - lse
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        logits, ids, lse = ctx.saved_tensors
+        t = ctx.temperature
+        out = torch.empty_like(logits)
+        for s in range(0, ids.numel(), _TokenLogprobs.CHUNK):
+            e = s + _TokenLogprobs.CHUNK
+            g = grad[s:e, None]
+            # d lp / d logits = (onehot(id) - softmax(logits / t)) / t
+            # a copy: in place on a float32 view would overwrite the saved logits
+            p = logits[s:e].to(torch.float32, copy=True).div_(t).sub_(lse[s:e, None]).exp_()
+            p.mul_(-g)
+            p.scatter_add_(-1, ids[s:e, None], g)
+            out[s:e] = p.div_(t)
+        return out, None, None
 
 
 AUTOCAST = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
