@@ -307,3 +307,47 @@ def test_token_logprobs_equal_the_log_softmax_and_its_gradient(dtype, temperatur
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(logits.grad.float(), g_want.float(), atol=1e-5, rtol=1e-2)
     assert torch.equal(logits.detach(), kept)  # the saved logits are not overwritten
+
+
+def test_bf16_autocast_runs_cpu_attention_in_float32_and_leaves_sampling_alone() -> None:
+    # torch's CPU flash attention is slower in bf16 than in float32: under autocast the causal
+    # actor's SDPA kernel runs in float32 (autocast off around it); without autocast (sampling)
+    # the model's attention is SDPA unchanged
+    from transformers.integrations import sdpa_attention
+
+    from execrl.models import lora as lora_lib
+
+    torch.manual_seed(0)
+    plain = build_actor("causal", config=TINY["causal"])
+    mixed = build_actor("causal", config=TINY["causal"], autocast="bf16")
+    mixed.load_state_dict(plain.state_dict())
+    assert lora_lib.base_model(mixed.model).config._attn_implementation != "sdpa"
+    ids, mask = plain.encode_prompts(["Write a function that adds one to x", "x"])
+    r_ids, r_mask = plain.encode_responses(["def f(x):\n    return x + 1\n"] * 2)
+    seen = []  # (dtypes of q, k, v, whether autocast is on) at each SDPA call
+    inner = sdpa_attention.sdpa_attention_forward
+
+    def spy(module, q, k, v, *args, **kwargs):
+        seen.append(({q.dtype, k.dtype, v.dtype}, torch.is_autocast_enabled("cpu")))
+        return inner(module, q, k, v, *args, **kwargs)
+
+    sdpa_attention.sdpa_attention_forward = spy
+    try:
+        assert torch.equal(
+            mixed.model(input_ids=ids, attention_mask=mask).logits,
+            plain.model(input_ids=ids, attention_mask=mask).logits,
+        )
+        seen.clear()
+        lp = mixed.response_logprobs(ids, mask, r_ids, r_mask)["logprobs"]
+    finally:
+        sdpa_attention.sdpa_attention_forward = inner
+    assert seen and all(d == {torch.float32} and not on for d, on in seen)
+    want = plain.response_logprobs(ids, mask, r_ids, r_mask)["logprobs"]
+    torch.testing.assert_close(lp, want, atol=2e-2, rtol=1e-2)
+    # the bf16 sampling copy is built from the same config: it samples as the plain model's does
+    got = {}
+    for name, actor in (("plain", plain), ("mixed", mixed)):
+        actor.sample_dtype = torch.bfloat16
+        torch.manual_seed(5)
+        got[name] = actor.generate(["x"], num_return_sequences=2, max_new_tokens=6).response_ids
+    assert torch.equal(got["plain"], got["mixed"])
