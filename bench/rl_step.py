@@ -18,6 +18,12 @@ forward, anchor, backward, optimizer (the phases that ran). Variants, all on the
 
     python bench/rl_step.py --steps 6 --old                       # new, fp32 and old
     python bench/rl_step.py --steps 6 --variants new --peer-src /tmp/old
+    python bench/rl_step.py --update-only --old --peer-src /tmp/old --repeats 3
+
+``--update-only`` times the policy's forward and backward alone, on one fixed batch for every
+variant (the preset's 4 x 4 rows: the first 4 training prompts, ``--tokens`` random response
+tokens per row, every row full length; ``old`` adds a no-grad reference pass): wall and CPU seconds
+per repeat (CPU seconds are the steadier figure on a shared machine) and the peak RSS.
 
 Prints each variant's mean per phase over the steps after the first (the first pays one-time
 start-up costs; with ``--steps 1`` it is all there is), and the update's seconds per 1,000
@@ -145,6 +151,101 @@ def run_variant(
     }
 
 
+def update_worker(name: str, tokens: int, repeats: int, seed: int) -> None:
+    """In a fresh process on one checkout: time the update's forward and backward (prints JSON)."""
+    import resource
+
+    # learning.py put this checkout's src first on the path: the worker's checkout (PYTHONPATH)
+    # must be the one imported
+    sys.path[:0] = [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]
+    import hydra
+    import torch
+
+    from execrl.utils.config import compose
+
+    overrides = [] if name == "peer" else VARIANTS[name]
+    cfg = compose("train", [*step_overrides(1, seed), *overrides])
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    actor = hydra.utils.instantiate(cfg.model)
+    dm = hydra.utils.instantiate(cfg.data)
+    rows, group = preset_value("data.batch_size"), preset_value("algo.num_samples")
+    p_ids, p_mask = actor.encode_prompts(
+        [p.prompt for p in dm.problems(cfg.data.train_split)][:rows]
+    )
+    p_ids, p_mask = p_ids.repeat_interleave(group, 0), p_mask.repeat_interleave(group, 0)
+    gen = torch.Generator().manual_seed(seed)
+    r_ids = torch.randint(100, len(actor.tokenizer) - 100, (rows * group, tokens), generator=gen)
+    r_mask, adv = torch.ones_like(r_ids), torch.randn(rows * group, generator=gen)
+    ref = actor.reference_policy() if name == "old" else None
+    temperature = float(
+        next(o.split("=")[1] for o in PRESET["methods"]["grpo"] if "temperature" in o)
+    )
+    reps = []
+    for _ in range(repeats):
+        actor.zero_grad()
+        t0, c0 = time.perf_counter(), time.process_time()
+        if ref is not None:
+            with torch.no_grad():
+                ref.response_logprobs(p_ids, p_mask, r_ids, r_mask, temperature=temperature)
+        lp = actor.response_logprobs(p_ids, p_mask, r_ids, r_mask, temperature=temperature)
+        loss = -(lp["logprobs"].sum(-1) * adv).sum() / r_mask.sum()
+        t1, c1 = time.perf_counter(), time.process_time()
+        loss.backward()
+        t2, c2 = time.perf_counter(), time.process_time()
+        reps.append(
+            {
+                "forward_s": t1 - t0,
+                "backward_s": t2 - t1,
+                "total_s": t2 - t0,
+                "forward_cpu_s": c1 - c0,
+                "backward_cpu_s": c2 - c1,
+                "total_cpu_s": c2 - c0,
+            }
+        )
+    import execrl
+
+    out = {
+        "execrl": str(Path(execrl.__file__).parent),
+        "prompt_tokens": p_mask[::group].sum(-1).tolist(),
+        "rows": rows * group,
+        "tokens": tokens,
+        "repeats": reps,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+    print("UPDATE_ONLY " + json.dumps(out), flush=True)
+
+
+def run_update_only(name: str, root: Path, args: argparse.Namespace) -> dict:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker-update",
+        name,
+        "--tokens",
+        str(args.tokens),
+        "--repeats",
+        str(args.repeats),
+        "--seed",
+        str(args.seed),
+    ]
+    env = {
+        **os.environ,
+        "PROJECT_ROOT": str(root),
+        "PYTHONPATH": str(root / "src"),
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "disabled",
+    }
+    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    line = next((x for x in res.stdout.splitlines() if x.startswith("UPDATE_ONLY ")), None)
+    if line is None:
+        raise RuntimeError(f"{name}: the update-only worker failed:\n{res.stderr[-3000:]}")
+    out = json.loads(line.split(" ", 1)[1])
+    timed = out["repeats"][1:] or out["repeats"]  # the first repeat pays one-time costs
+    out["mean"] = {k: statistics.mean(r[k] for r in timed) for k in timed[0]}
+    return {"overrides": [] if name == "peer" else VARIANTS[name], "src": str(root), **out}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=6, help="optimizer steps per variant")
@@ -157,13 +258,42 @@ def main() -> None:
     ap.add_argument(
         "--extra", nargs="*", default=[], help="overrides for every variant (e.g. a smaller step)"
     )
+    ap.add_argument("--update-only", action="store_true", help="time the update alone")
+    ap.add_argument("--tokens", type=int, default=256, help="--update-only: tokens per response")
+    ap.add_argument("--repeats", type=int, default=3, help="--update-only: timed passes")
+    ap.add_argument("--worker-update", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker_update:
+        update_worker(args.worker_update, args.tokens, args.repeats, args.seed)
+        return
     names = list(dict.fromkeys([*args.variants, *(["old"] if args.old else [])]))
     runs = [(n, VARIANTS[n], ROOT) for n in names]
     if args.peer_src:
         runs.append(("peer", [], args.peer_src.resolve()))
     load = [os.getloadavg()]
     results = {}
+    if args.update_only:
+        print("update only: forward + backward, seconds (mean after the first repeat)")
+        for name, _, root in runs:
+            r = results[name] = run_update_only(name, root, args)
+            load.append(os.getloadavg())
+            m = r["mean"]
+            print(
+                f"{name:<6} wall {m['total_s']:7.2f} (fwd {m['forward_s']:.2f} bwd "
+                f"{m['backward_s']:.2f})  cpu {m['total_cpu_s']:7.2f}  peak RSS "
+                f"{r['peak_rss_gb']:.1f} GB  [{' '.join(r['overrides']) or '-'}; {r['execrl']}]",
+                flush=True,
+            )
+        doc = {
+            "bench": "rl_step --update-only",
+            "tokens": args.tokens,
+            "loadavg": load,
+            "variants": results,
+        }
+        path = args.out / f"{args.name}.json"
+        path.write_text(json.dumps(doc, indent=1))
+        print(f"load average {load[0][0]:.2f} -> {load[-1][0]:.2f}; wrote {path}")
+        return
     for name, overrides, root in runs:
         print(f"{name}: {' '.join(overrides) or '(the preset)'} [{root}]", flush=True)
         results[name] = run_variant(name, overrides, root, args.out, args)
