@@ -39,6 +39,11 @@ def test_grpo_few_steps_updates_actor_and_logs(model, tmp_path):
         "train/time_s/gen",
         "train/time_s/reward",
         "train/time_s/update",
+        "train/time_s/ref",
+        "train/time_s/forward",
+        "train/time_s/anchor",
+        "train/time_s/backward",
+        "train/time_s/optimizer",
         "train/pass_rate",
     ]:
         assert key in logged, key
@@ -176,7 +181,7 @@ def test_dynamic_sampling_refills_with_signal(tmp_path):
 
 def test_ratio_logprobs_use_the_sampling_temperature():
     _, module = build_module(
-        "tiny_t5", "grpo", "binary", ParityExecutor(), ["algo.temperature=0.5"]
+        "tiny_t5", "grpo", "binary", ParityExecutor(), ["algo.temperature=0.5", "algo.kl_coef=0.04"]
     )
     ro = module.actor.generate(
         ["write f"], num_return_sequences=2, do_sample=True, max_new_tokens=4
@@ -223,3 +228,75 @@ def test_kl_bias_correction_reaches_the_update(tmp_path):
         build_module("tiny_causal", "grpo", "binary", ParityExecutor())[1].kl_bias_correction
         is True
     )
+
+
+@pytest.mark.parametrize("kl", [0.0, 0.04])
+@pytest.mark.parametrize("lora", [0, 4])
+def test_the_reference_runs_only_for_a_kl_term(kl, lora, tmp_path):
+    """KL coefficient 0 (TRL's default): the reference policy is never called and a full-weights
+    actor gets no frozen copy; with a KL term it is called once per update, and timed."""
+    from execrl.models.actor import Actor
+
+    torch.manual_seed(0)
+    _, module = build_module(
+        "tiny_causal",
+        "grpo",
+        "binary",
+        ParityExecutor(),
+        [
+            "algo.num_samples=4",
+            "algo.minibatch_size=64",
+            f"algo.kl_coef={kl}",
+            f"model.lora.r={lora}",
+        ],
+    )
+    ref_keys = [k for k in module.state_dict() if k.startswith("ref_actor.")]
+    assert (module.ref_actor is not None) is bool(kl)
+    assert bool(ref_keys) is bool(kl and not lora)  # LoRA's reference is the adapters switched off
+    scored = []  # every actor scoring, and whether it ran as the reference
+    inner = Actor.response_logprobs
+
+    def spy(self, *args, **kwargs):
+        off = lora and all(m.disable_adapters for m in _lora_layers(module.actor))
+        scored.append(self is not module.actor or bool(off))
+        return inner(self, *args, **kwargs)
+
+    Actor.response_logprobs = spy
+    try:
+        _, rows = fit(module, tmp_path, steps=2)
+    finally:
+        Actor.response_logprobs = inner
+    assert scored and sum(scored) == (2 if kl else 0)
+    timed_ref = [r for r in rows if r.get("train/time_s/ref")]
+    assert bool(timed_ref) is bool(kl)
+    assert any(r.get("train/time_s/forward") for r in rows)
+
+
+def _lora_layers(actor):
+    from peft.tuners.lora import LoraLayer
+
+    return [m for m in actor.model.modules() if isinstance(m, LoraLayer)]
+
+
+def test_a_checkpoint_loads_across_kl_settings():
+    """A run resumed with the other KL setting loads the saved state: a saved reference copy is
+    dropped (KL 0), a missing one is the new run's own (the actor it starts from)."""
+    torch.manual_seed(0)
+    _, with_kl = build_module(
+        "tiny_causal", "grpo", "binary", ParityExecutor(), ["algo.kl_coef=0.04"]
+    )
+    _, without = build_module("tiny_causal", "grpo", "binary", ParityExecutor())
+    saved = {"state_dict": with_kl.state_dict()}
+    assert any(k.startswith("ref_actor.") for k in saved["state_dict"])
+    without.on_load_checkpoint(saved)
+    without.load_state_dict(saved["state_dict"])  # strict
+    torch.testing.assert_close(without.actor.state_dict(), with_kl.actor.state_dict())
+    _, with_kl2 = build_module(
+        "tiny_causal", "grpo", "binary", ParityExecutor(), ["algo.kl_coef=0.04"]
+    )
+    ref_before = {k: v.clone() for k, v in with_kl2.ref_actor.state_dict().items()}
+    saved = {"state_dict": without.state_dict()}
+    with_kl2.on_load_checkpoint(saved)
+    with_kl2.load_state_dict(saved["state_dict"])
+    torch.testing.assert_close(with_kl2.ref_actor.state_dict(), ref_before)
+    torch.testing.assert_close(with_kl2.actor.state_dict(), with_kl.actor.state_dict())

@@ -23,6 +23,11 @@ METRICS = [
     "train/time_s/gen",
     "train/time_s/reward",
     "train/time_s/update",
+    "train/time_s/old_logprobs",
+    "train/time_s/ref",
+    "train/time_s/forward",
+    "train/time_s/backward",
+    "train/time_s/optimizer",
 ]
 
 
@@ -127,3 +132,18 @@ def test_missing_eos_penalty_and_reward_whitening():
     pg = module.prepare(ro, rb)
     assert pg.adv.shape == (2, 3) and (pg.adv[0, 2] == 0)  # padding keeps no advantage
     assert pg.stats["beta"] == pytest.approx(module.kl_ctl.value)
+
+
+def test_ppo_without_a_kl_term_runs_no_reference(tmp_path):
+    """KL coefficient 0: no frozen copy, no reference pass, no KL to report; the policy still learns."""
+    torch.manual_seed(0)
+    _, module = build_module("tiny_causal", "ppo", "ppocoder", ParityExecutor(), ["algo.kl_coef=0"])
+    assert module.ref_actor is None
+    assert not any(k.startswith("ref_actor.") for k in module.state_dict())
+    module.ref_logprobs = lambda *a: pytest.fail("the reference was called")
+    before = {k: v.clone() for k, v in module.actor.state_dict().items()}
+    _, rows = fit(module, tmp_path, steps=2, data=translation_problems(4))
+    assert any(not torch.equal(before[k], v) for k, v in module.actor.state_dict().items())
+    logged = {k for r in rows for k, v in r.items() if v != ""}
+    assert "train/time_s/old_logprobs" in logged and "train/time_s/ref" not in logged
+    assert "train/kl" not in logged and "train/beta" in logged

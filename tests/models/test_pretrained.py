@@ -193,10 +193,10 @@ def test_rl_reference_of_a_lora_actor_is_no_copy(tiny) -> None:
     from execrl.algos.grpo import GRPOModule
 
     actor = _build(tiny, lora=LORA)
-    module = GRPOModule(actor, num_samples=2)
+    module = GRPOModule(actor, num_samples=2, kl_coef=0.04)
     assert list(module.ref_actor.parameters()) == []
     assert not any(k.startswith("ref_actor.") for k in module.state_dict())
-    full = GRPOModule(_build(tiny), num_samples=2)
+    full = GRPOModule(_build(tiny), num_samples=2, kl_coef=0.04)
     assert sum(p.numel() for p in full.ref_actor.parameters()) > 0
 
 

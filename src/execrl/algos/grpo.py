@@ -241,11 +241,15 @@ class GRPOModule(RLModule):
             and self.ppo_epochs == 1
             and rows.numel() <= self.minibatch_size
         )
+        old_lp = ref_lp = None
         with torch.no_grad():
             # one epoch over one minibatch is fully on-policy: the sampling policy's log-probs are
             # the current ones, so the extra forward pass is skipped (as TRL does for num_iterations=1)
-            old_lp = None if on_policy or rows.numel() == 0 else self.policy_logprobs(ro, rows)
-            ref_lp = self.ref_logprobs(ro, rows) if self.kl_coef and rows.numel() else None
+            if not on_policy and rows.numel():
+                with self.phase("old_logprobs"):
+                    old_lp = self.policy_logprobs(ro, rows)
+            if self.needs_reference() and rows.numel():
+                ref_lp = self.ref_logprobs(ro, rows)
         if ref_lp is not None and old_lp is not None:  # on-policy: measured in the one minibatch
             stats["kl"] = float(self.policy_kl(old_lp, ref_lp, mask))
         if rows.numel():

@@ -112,8 +112,10 @@ class PPOModule(RLModule):
             )
         scores = self.scores(ro, rb, rows)
         with torch.no_grad():
-            old_lp, old_v = self._forward(ro, rows)
-            ref_lp = self.ref_logprobs(ro, rows)
+            with self.phase("old_logprobs"):
+                old_lp, old_v = self._forward(ro, rows)
+            # KL coefficient 0: no reference pass; the KL term of the rewards is exactly 0
+            ref_lp = self.ref_logprobs(ro, rows) if self.needs_reference() else old_lp
             rewards, _ = token_rewards(scores, old_lp, ref_lp, mask, beta, self.kl_estimator)
             if self.whiten_rewards:  # TRL: scale only, the mean stays
                 rewards = masked_whiten(rewards, mask, shift_mean=False)
@@ -122,7 +124,7 @@ class PPOModule(RLModule):
                 adv = masked_whiten(adv, mask)
             elif self.whiten == "sequence":
                 adv = whiten_per_sequence(adv, mask)
-            kl = self.policy_kl(old_lp, ref_lp, mask)
+            kl = self.policy_kl(old_lp, ref_lp, mask) if self.ref_actor is not None else None
         stats = {
             "beta": beta,
             "returns/mean": float(masked_mean(returns, mask)),
@@ -136,7 +138,12 @@ class PPOModule(RLModule):
             old_lp,
             ref_lp,
             None,
-            extra={"old_v": old_v, "returns": returns, "weight": weight, "kl": kl},
+            extra={
+                "old_v": old_v,
+                "returns": returns,
+                "weight": weight,
+                **({} if kl is None else {"kl": kl}),
+            },
             stats=stats,
         )
 
@@ -166,9 +173,10 @@ class PPOModule(RLModule):
 
     def finish(self, pg: PGBatch | None, stats: list[dict]) -> dict[str, float]:
         """Adaptive KL: every rank must move beta the same way, so the KL statistic is averaged
-        and the step count (samples) summed over ranks."""
+        and the step count (samples) summed over ranks. No reference (KL coefficient 0): no
+        KL to measure, and beta stays 0."""
         if pg is None or "kl" not in pg.extra:
-            return {"kl": 0.0}
+            return {} if self.ref_actor is None else {"kl": 0.0}
         kl = self.all_reduce(pg.extra["kl"], "mean")
         n_steps = self.all_reduce(pg.extra["weight"].sum(), "sum")
         self.kl_ctl.update(float(kl), n_steps=int(n_steps.item()))

@@ -148,9 +148,13 @@ class RLModule(ActorModule):
         self.completions_every = completions_every
         # Frozen reference policy for the KL penalty: the actor as handed over (the SFT checkpoint).
         # A registered submodule, so it follows the device and a resumed run keeps the original.
-        self.ref_actor = actor.reference_policy()  # LoRA: the adapters switched off, else a frozen copy; put in eval mode at every use (Lightning toggles train())
-        for p in self.ref_actor.parameters():
+        # LoRA: the adapters switched off, else a frozen copy; put in eval mode at every use
+        # (Lightning toggles train()). None when no loss term reads it (KL coefficient 0, TRL's
+        # default): no reference pass, and no second copy of a full-weights actor in memory.
+        self.ref_actor = actor.reference_policy() if self.needs_reference() else None
+        for p in self.ref_actor.parameters() if self.ref_actor is not None else ():
             p.requires_grad_(False)
+        self._phase_times: dict[str, float] = {}
         self._anchor: list[tuple[str, str]] = []
         self._rng = random.Random(0)
 
@@ -201,6 +205,23 @@ class RLModule(ActorModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.load_rl_state(checkpoint.get("execrl_rl_state") or {})
+        self._match_reference_keys(checkpoint.get("state_dict"))
+
+    def _match_reference_keys(self, state: dict[str, Any] | None) -> None:
+        """A checkpoint from a run with the other KL setting loads: a saved reference copy is
+        dropped when this run has none, and a missing one is this run's (the actor it started
+        from, which is what a resumed run's reference is)."""
+        if state is None:
+            return
+        if self.ref_actor is None:
+            for k in [k for k in state if k.startswith("ref_actor.")]:
+                del state[k]
+        elif not any(k.startswith("ref_actor.") for k in state):
+            state.update({f"ref_actor.{k}": v for k, v in self.ref_actor.state_dict().items()})
+
+    def needs_reference(self) -> bool:
+        """Whether the loss reads the frozen reference's log-probs: only through the KL term."""
+        return bool(self.kl_coef)
 
     def rl_state(self) -> dict[str, Any]:
         return {}
@@ -280,14 +301,21 @@ class RLModule(ActorModule):
 
     @torch.no_grad()
     def ref_logprobs(self, ro: Rollout, idx: torch.Tensor) -> torch.Tensor:
+        if self.ref_actor is None:
+            raise RuntimeError("no reference policy: the KL coefficient is 0")
         self.ref_actor.eval()
-        return self.ref_actor.response_logprobs(
-            ro.prompt_ids[idx],
-            ro.prompt_mask[idx],
-            ro.response_ids[idx],
-            ro.response_mask[idx],
-            temperature=self.lp_temperature,
-        )["logprobs"]
+        with self.phase("ref"):
+            return self.ref_actor.response_logprobs(
+                ro.prompt_ids[idx],
+                ro.prompt_mask[idx],
+                ro.response_ids[idx],
+                ro.response_mask[idx],
+                temperature=self.lp_temperature,
+            )["logprobs"]
+
+    def phase(self, name: str):
+        """Times a phase of the update into ``train/time_s/<name>`` (summed over the step)."""
+        return self.timed(name, self._phase_times)
 
     def engine_correction(
         self, ro: Rollout, rows: torch.Tensor, old_lp: torch.Tensor, mask: torch.Tensor
@@ -361,15 +389,17 @@ class RLModule(ActorModule):
         opt = self.optimizers()
         opt.zero_grad()
         if loss is not None:
-            self.manual_backward(loss)
-            if self.max_grad_norm:
+            with self.phase("backward"):
+                self.manual_backward(loss)
+        with self.phase("optimizer"):
+            if loss is not None and self.max_grad_norm:
                 self.clip_gradients(
                     opt, gradient_clip_val=self.max_grad_norm, gradient_clip_algorithm="norm"
                 )
-        opt.step()  # parameters without gradients are left untouched by torch optimizers
-        sch = self.lr_schedulers()
-        if sch is not None:
-            sch.step()
+            opt.step()  # parameters without gradients are left untouched by torch optimizers
+            sch = self.lr_schedulers()
+            if sch is not None:
+                sch.step()
 
     def anchor_loss(self, batch: list[Problem]) -> torch.Tensor | None:
         """CE on ground-truth solutions: keeps RL from forgetting what SFT taught (``ce_coef``)."""
@@ -379,7 +409,8 @@ class RLModule(ActorModule):
         if not pool:
             return None
         pairs = self._rng.sample(pool, min(self.ce_batch_size, len(pool)))
-        return self.actor.sft_loss([a for a, _ in pairs], [b for _, b in pairs])
+        with self.phase("anchor"):
+            return self.actor.sft_loss([a for a, _ in pairs], [b for _, b in pairs])
 
     def policy_kl(
         self, logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor
@@ -455,7 +486,15 @@ class RLModule(ActorModule):
 
     # ----------------------------------------------------------------- the shared loop
     def update(self, batch: list[Problem], ro: Rollout, rb: RewardBatch) -> dict[str, float]:
-        """prepare -> epochs x minibatches (algorithm loss + CE anchor, one optimizer step each) -> finish."""
+        """prepare -> epochs x minibatches (algorithm loss + CE anchor, one optimizer step each) ->
+        finish. Returns the stats, with the seconds of each phase (``time_s/ref``,
+        ``time_s/old_logprobs``, ``time_s/forward``, ``time_s/anchor``, ``time_s/backward``,
+        ``time_s/optimizer``) for the phases that ran."""
+        self._phase_times = {}
+        out = self._update(batch, ro, rb)
+        return {**out, **self._phase_times}
+
+    def _update(self, batch: list[Problem], ro: Rollout, rb: RewardBatch) -> dict[str, float]:
         pg = self.prepare(ro, rb)
         if (
             pg is None or pg.rows.numel() == 0
@@ -476,9 +515,10 @@ class RLModule(ActorModule):
             for mb in minibatches(n, self.minibatch_size):
                 mb = mb.to(dev)
                 fwd = mb if pg.forward is None else mb[pg.forward[mb]]
-                loss, stat = (
-                    (None, {}) if fwd.numel() == 0 else self.minibatch_loss(ro, pg, mb, fwd)
-                )
+                with self.phase("forward"):
+                    loss, stat = (
+                        (None, {}) if fwd.numel() == 0 else self.minibatch_loss(ro, pg, mb, fwd)
+                    )
                 anchor = self.anchor_loss(batch)
                 if anchor is not None:
                     loss = self.ce_coef * anchor if loss is None else loss + self.ce_coef * anchor

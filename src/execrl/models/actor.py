@@ -9,6 +9,7 @@ state that predicted each of them, so value heads and critics line up for both a
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import logging
@@ -72,6 +73,7 @@ class Actor(nn.Module):
         adapters_only: bool = True,
         prompt_truncation: str = "left",
         drop_finished: bool = True,
+        autocast: str | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -101,6 +103,10 @@ class Actor(nn.Module):
         # instruct: prompts go through the chat template and responses are fenced code blocks
         self.instruct = prompt_style == "instruct"
         self.system_prompt = system_prompt
+        # the scoring forward (and so its backward) in bfloat16, weights and optimizer in float32
+        self.autocast_dtype = _autocast_dtype(autocast)
+        if self.autocast_dtype is not None and not self.is_seq2seq:
+            _attention_in_float32_on_cpu(lora_lib.base_model(model))
         # sampling in a lower precision from a synced copy (log-probs stay the training model's)
         self.sample_dtype = (
             getattr(torch, sample_dtype)
@@ -229,7 +235,28 @@ class Actor(nn.Module):
         the prompt is encoded (seq2seq) or run into a KV cache (causal) once per distinct prompt
         and the result indexed out to its rows, so an RL update costs the responses plus each
         prompt once instead of every prompt ``num_samples`` times. Same logits and gradients.
+        With ``autocast`` the pass runs in bfloat16 (the float32 weights cast per op, gradients
+        reaching them in float32); the hidden states come back as float32.
         """
+        with self.autocast():
+            logits, hidden = self._forward_responses(
+                prompt_ids, prompt_mask, response_ids, response_mask
+            )
+        return logits, hidden if self.autocast_dtype is None else hidden.float()
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The mixed-precision context of the scoring forward (``model.autocast``), else a no-op."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def _forward_responses(
+        self,
+        prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
+        response_ids: torch.Tensor,
+        response_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         shared = _shared_rows(prompt_ids, prompt_mask) if self.share_prompts else None
         if self.is_seq2seq:
             start = self.model.config.decoder_start_token_id
@@ -309,9 +336,12 @@ class Actor(nn.Module):
         logits, hidden = self.forward_responses(
             prompt_ids, prompt_mask, response_ids, response_mask
         )
-        logp = torch.log_softmax(logits.float() / temperature, dim=-1)
-        lp = torch.gather(logp, -1, response_ids.unsqueeze(-1)).squeeze(-1) * response_mask
-        out = {"logprobs": lp}
+        if return_entropy:  # needs the whole distribution
+            logp = torch.log_softmax(logits.float() / temperature, dim=-1)
+            lp = torch.gather(logp, -1, response_ids.unsqueeze(-1)).squeeze(-1)
+        else:
+            lp = token_logprobs(logits, response_ids, temperature)
+        out = {"logprobs": lp * response_mask}
         if return_hidden:
             out["hidden"] = hidden
         if return_entropy:
@@ -663,6 +693,7 @@ def build_actor(
     sample_dtype: str | None = None,
     prompt_truncation: str = "left",
     drop_finished: bool = True,
+    autocast: str | None = None,
 ) -> Actor:
     """Build an :class:`Actor`: load ``pretrained`` or build from ``config``.
 
@@ -672,7 +703,8 @@ def build_actor(
     With ``pretrained=None`` the model is randomly initialised from ``config`` (the embedded
     tiny models, or a full-size architecture for memory checks without a download).
     ``lora.r > 0`` trains LoRA adapters (peft) instead of every weight; ``adapter`` loads a
-    saved peft adapter folder onto the model. The actor keeps these arguments (``build_cfg``):
+    saved peft adapter folder onto the model. ``autocast=bf16`` scores responses (the training
+    forward and backward) under bfloat16 autocast with float32 master weights. The actor keeps these arguments (``build_cfg``):
     checkpoints save them, so generate.py and evaluate.py rebuild the same model.
     """
     args = dict(locals())  # first: the arguments and nothing else
@@ -732,9 +764,108 @@ def build_actor(
         adapters_only=bool(location),  # a randomly initialised base cannot be rebuilt: save it
         prompt_truncation=prompt_truncation,
         drop_finished=drop_finished,
+        autocast=autocast,
     )
     actor.build_cfg = build_cfg
     return actor
+
+
+def token_logprobs(
+    logits: torch.Tensor, ids: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """``log_softmax(logits / temperature)`` at ``ids``, in float32, with its gradient: the same
+    values as the plain expression, without its two float32 copies of the ``[B, T, V]`` logits
+    (a 49k vocabulary makes them the largest tensors of an update). Rows go through in chunks,
+    and the backward recomputes each chunk's softmax from its saved log-normaliser."""
+    shape = ids.shape
+    lp = _TokenLogprobs.apply(
+        logits.reshape(-1, logits.shape[-1]), ids.reshape(-1), float(temperature)
+    )
+    return lp.view(shape)
+
+
+class _TokenLogprobs(torch.autograd.Function):
+    CHUNK = 32  # rows per chunk: a few MB of float32 at a 49k vocabulary, cache-sized
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, ids: torch.Tensor, temperature: float) -> torch.Tensor:
+        lse = torch.empty(ids.shape, dtype=torch.float32, device=logits.device)
+        picked = torch.empty_like(lse)
+        for s in range(0, ids.numel(), _TokenLogprobs.CHUNK):
+            x = logits[s : s + _TokenLogprobs.CHUNK].to(torch.float32, copy=True).div_(temperature)
+            lse[s : s + x.shape[0]] = torch.logsumexp(x, -1)
+            picked[s : s + x.shape[0]] = x.gather(-1, ids[s : s + x.shape[0], None]).squeeze(-1)
+        ctx.save_for_backward(logits, ids, lse)
+        ctx.temperature = temperature
+        return picked - lse
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        logits, ids, lse = ctx.saved_tensors
+        t = ctx.temperature
+        out = torch.empty_like(logits)
+        for s in range(0, ids.numel(), _TokenLogprobs.CHUNK):
+            e = s + _TokenLogprobs.CHUNK
+            g = grad[s:e, None]
+            # d lp / d logits = (onehot(id) - softmax(logits / t)) / t
+            # a copy: in place on a float32 view would overwrite the saved logits
+            p = logits[s:e].to(torch.float32, copy=True).div_(t).sub_(lse[s:e, None]).exp_()
+            p.mul_(-g)
+            p.scatter_add_(-1, ids[s:e, None], g)
+            out[s:e] = p.div_(t)
+        return out, None, None
+
+
+FP32_SDPA = "execrl_sdpa_fp32_cpu"
+
+
+def _fp32_sdpa_on_cpu(module, query, key, value, attention_mask, **kwargs):
+    """transformers' SDPA attention, run in float32 under CPU autocast: torch's CPU flash-attention
+    kernel is slower in bfloat16 than in float32 (SmolLM2, 16 x 256 tokens: forward and backward
+    1.7 s less of 20 s), and float32 is the more exact. Elsewhere (no autocast: sampling; a GPU)
+    it is SDPA unchanged."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    dev = query.device.type
+    if dev != "cpu" or not torch.is_autocast_enabled(dev):
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    with torch.autocast(dev, enabled=False):
+        out, weights = sdpa_attention_forward(
+            module, query.float(), key.float(), value.float(), attention_mask, **kwargs
+        )
+    return out.to(query.dtype), weights
+
+
+def _attention_in_float32_on_cpu(model: PreTrainedModel) -> None:
+    """Switch a causal model on transformers' SDPA attention to :func:`_fp32_sdpa_on_cpu`."""
+    if getattr(model.config, "_attn_implementation", None) != "sdpa":
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(FP32_SDPA, _fp32_sdpa_on_cpu)
+    AttentionMaskInterface.register(FP32_SDPA, sdpa_mask)  # the same masks as SDPA
+    model.set_attn_implementation(FP32_SDPA)
+
+
+AUTOCAST = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+
+
+def _autocast_dtype(name: str | None) -> torch.dtype | None:
+    """``model.autocast``'s dtype (None: float32 throughout). bf16 only: float16 would need a
+    loss scaler, and bfloat16 keeps float32's exponent range."""
+    if name in (None, False, "none", "null", "fp32", "float32"):
+        return None
+    if name not in AUTOCAST:
+        raise ValueError(f"model.autocast must be bf16 or null, got {name!r}")
+    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)()
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    if not (native or amx or torch.cuda.is_available()):
+        log.warning(
+            "model.autocast=bf16 on a CPU without AVX512-BF16 or AMX: bfloat16 matmuls are "
+            "emulated there and may be slower than float32 (set model.autocast=null)"
+        )
+    return AUTOCAST[name]
 
 
 def _cache_kwarg(model: PreTrainedModel) -> str:
