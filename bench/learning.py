@@ -155,6 +155,7 @@ def train(run_dir: Path, overrides: list[str], log: Path) -> None:
         f"hydra.run.dir={run_dir}",
         "logger=csv",
         "warm_start.enabled=false",
+        "report.split=null",  # the bench judges the checkpoints itself (judge below)
         *overrides,
     ]
     env = {
