@@ -129,7 +129,16 @@ def run_variant(
             if not row.get("train/time_s/update"):
                 continue
             s = {p: float(row[k]) for p in PHASES if (k := f"train/time_s/{p}") in row and row[k]}
-            s["step"] = s.get("gen", 0.0) + s.get("reward", 0.0) + s.get("update", 0.0)
+            # the step's wall clock where the checkout logs it (with async_rollouts generation
+            # overlaps the update, so the phases no longer add up to it); else their sum
+            wall_step = row.get("train/time_s/step")
+            s["step"] = (
+                float(wall_step)
+                if wall_step
+                else s.get("gen", 0.0) + s.get("reward", 0.0) + s.get("update", 0.0)
+            )
+            if row.get("train/time_s/wait_rollout"):
+                s["wait_rollout"] = float(row["train/time_s/wait_rollout"])
             for k in ("train/response_len", "train/signal_frac", "train/reward/mean"):
                 if row.get(k):
                     s[k.split("/", 1)[1]] = float(row[k])
