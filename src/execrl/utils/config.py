@@ -50,7 +50,12 @@ def project_root() -> Path:
 
 
 def set_project_root_env() -> None:
+    """Set ``$PROJECT_ROOT`` (the configs' paths) and store the typed configs (``execrl.schema``):
+    what every entry point does before Hydra composes."""
     os.environ.setdefault("PROJECT_ROOT", str(project_root()))
+    from execrl.schema import register
+
+    register()
 
 
 def compose(
@@ -67,6 +72,7 @@ def compose(
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
+    set_project_root_env()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
         cfg = hydra_compose(
