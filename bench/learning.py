@@ -26,13 +26,16 @@ problems against seconds since launch, drawn by ``notebooks/results.ipynb``.
 A real pretrained model (``--model smollm2_135m --data mbpp``): no SFT stage; every method starts
 from SmolLM2-135M-Instruct (LoRA r=16, bf16 sampling copy) and gets the same wall clock on the MBPP
 train + validation problems (``trainval``, 464: tests only for RL; their reference programs for
-``sft_more``, the equal-compute control), judged on a fixed random subset of the MBPP test split
-(greedy pass@1 and the outcome mix; pass@10 on ``--passk-problems`` of them). Its preset (below,
-``MODEL_PRESETS``: 6 minutes per method, 60 test problems, pass@10 on 4) took 84 minutes on 2 CPU
-cores (48 of them training, the rest start-up and judging); longer settings are flags:
+``sft_more``, the equal-compute control), judged on the MBPP test split (greedy pass@1 and the
+outcome mix; pass@10 from 10 samples on the first ``--passk-problems``). Its preset (below,
+``MODEL_PRESETS``: 45 minutes per method, which gives GRPO 100+ optimizer steps with async
+rollouts; all 500 test problems; pass@10 on 40; a curve point every 15 minutes on the first 100)
+takes about an hour per run on 2 CPU cores, so a table spans sessions: run the same command again
+and finished runs are judged from their kept results, an interrupted one resumes from its
+``last.ckpt`` with the budget it had left (``--fresh`` starts over):
 
     python bench/learning.py --model smollm2_135m --data mbpp                       # the preset
-    python bench/learning.py --model smollm2_135m --data mbpp --budget 00:00:30:00 --heldout-limit 500 --methods sft_more grpo coderl_online coderl_nocritic ppo
+    python bench/learning.py --model smollm2_135m --data mbpp --seeds 0 --methods sft_more grpo   # part of it
 
 CodeRL runs online there, with its critic (``coderl_online``: trained at fit start on 32 of the
 model's own judged programs, within the budget; the JSON's ``runs[m][i]["setup_s"]`` says how
@@ -87,15 +90,17 @@ METHOD_OVERRIDES = {
 # Per model: the defaults of the flags left unset, and overrides added to each method's runs.
 MODEL_PRESETS = {
     "smollm2_135m": {
+        # RL gets 100+ optimizer steps (GRPO with async rollouts: about 22 s a step on 2 cores),
+        # every final actor judged on all 500 MBPP test problems
         "defaults": dict(
             seeds=[0, 1],
-            methods=["sft_more", "grpo", "coderl_online", "coderl_nocritic"],
+            methods=["sft_more", "grpo", "coderl_online"],
             sft_steps=0,
-            budget="00:00:06:00",
-            heldout_limit=60,
-            curve_every=180,
-            curve_limit=20,
-            passk_problems=4,
+            budget="00:00:45:00",
+            heldout_limit=None,
+            curve_every=900,
+            curve_limit=100,
+            passk_problems=40,
         ),
         # RL and the SFT control on MBPP train + validation; no validation loop (greedy decoding of
         # 90 problems would eat the budget); responses up to 256 tokens
@@ -108,6 +113,7 @@ MODEL_PRESETS = {
                 "data.batch_size=4",
                 "algo.minibatch_size=16",
                 "algo.temperature=0.8",
+                "algo.async_rollouts=true",  # step t+1 sampled during step t's update (1.9x)
             ],
             "coderl_nocritic": [
                 "algo.num_samples=4",
@@ -132,6 +138,7 @@ MODEL_PRESETS = {
                 "data.batch_size=4",
                 "algo.minibatch_size=16",
                 "algo.temperature=0.8",
+                "algo.async_rollouts=true",
             ],
         },
     },
@@ -306,9 +313,28 @@ def rates(judged: tuple[list, list[str], list], n: int | None = None) -> dict[st
     return scores
 
 
+def trained_seconds(ckpt: Path) -> float:
+    """Seconds of training (from fit start, ``execrl.utils.callbacks.FitTimer``) when ``ckpt`` was
+    saved: the run's own clock, which survives a resume in a later session (file times do not)."""
+    import torch
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=False).get("callbacks", {})
+    timer = state.get("FitTimer", {})
+    return float(timer.get("time_elapsed", {}).get("train", 0.0))
+
+
+def cached(path: Path, key: str, compute):
+    """``compute()`` once per ``key``, kept in the JSON file ``path``: a bench interrupted (e.g. at
+    the end of a session) keeps every judging it finished."""
+    memo = json.loads(path.read_text()) if path.exists() else {}
+    if key not in memo:
+        memo[key] = compute()
+        path.write_text(json.dumps(memo, indent=1))
+    return memo[key]
+
+
 def curve(
     run_dir: Path,
-    launched: float,
     start: dict[str, float],
     last: dict[str, float],
     data: str,
@@ -317,25 +343,25 @@ def curve(
     model: str | None = None,
     model_overrides: list[str] = (),
 ) -> list[dict[str, float]]:
-    """Held-out scores of a run's timed checkpoints (``callbacks=timed``) against seconds since the
-    run was launched; ``start`` is the point at 0 s (the SFT checkpoint), ``last`` that of last.ckpt."""
-    ckpts = sorted(
-        (run_dir / "checkpoints" / "timed").glob("*.ckpt"), key=lambda f: f.stat().st_mtime
-    )
+    """Held-out scores of a run's timed checkpoints (``callbacks=timed``) against its seconds of
+    training (fit start: setup included); ``start`` is the point at 0 s, ``last`` that of last.ckpt."""
+    memo = run_dir / "bench_curve.json"
     points = [
         {"seconds": 0.0, **start},
-        {"seconds": (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime - launched, **last},
+        {"seconds": trained_seconds(run_dir / "checkpoints" / "last.ckpt"), **last},
     ]
-    for c in ckpts:
+    for c in sorted((run_dir / "checkpoints" / "timed").glob("*.ckpt")):
         points.append(
             {
-                "seconds": c.stat().st_mtime - launched,
-                **rates(judge(c, data, seed, limit, model, model_overrides)),
+                "seconds": trained_seconds(c),
+                **cached(
+                    memo,
+                    f"{c.name}@{limit}",
+                    lambda c=c: rates(judge(c, data, seed, limit, model, model_overrides)),
+                ),
             }
         )
-    return sorted(
-        points, key=lambda p: p["seconds"]
-    )  # last.ckpt can be written before a timed one of the same step
+    return sorted(points, key=lambda p: p["seconds"])
 
 
 def stats(values: list[float]) -> dict:
@@ -423,6 +449,12 @@ def main() -> None:
         default=None,
         help="held-out problems each curve point is scored on",
     )
+    ap.add_argument(
+        "--fresh",
+        action="store_true",
+        help="train every run from scratch (default: a finished run is judged, not trained again, "
+        "and an interrupted one resumes from its last.ckpt: a table can span several sessions)",
+    )
     args = ap.parse_args()
     preset = MODEL_PRESETS.get(args.model or "", {})
     for k, v in {**DEFAULTS, **preset.get("defaults", {})}.items():
@@ -450,7 +482,38 @@ def main() -> None:
         else []
     )
     model = [f"model={args.model}"] if args.model else []
-    sft_judged = None  # no SFT: the pretrained model's judging, done for the first seed only
+
+    def judged_rates(ckpt: Path | None, memo: Path, seed: int, model_args: list[str]) -> dict:
+        """A checkpoint's (None: the pretrained model's) held-out rates on ``--heldout-limit``
+        and ``--curve-limit`` problems and its sampled pass@k, each kept in ``memo`` once done."""
+        seed_part = seed if args.data.startswith("synth") else "-"  # only synth's problems vary
+        key = f"{args.data}:{seed_part}:{args.heldout_limit}:{args.curve_limit if args.curve_every else 0}"
+        judged = []  # one greedy judging serves both limits (the curve's problems are a prefix)
+
+        def greedy():
+            if not judged:
+                judged.append(judge(ckpt, args.data, seed, limit, args.model, model_args))
+            return judged[0]
+
+        out = {
+            "scores": cached(memo, f"scores:{key}", lambda: rates(greedy(), args.heldout_limit)),
+            "curve": cached(memo, f"curve:{key}", lambda: rates(greedy(), args.curve_limit)),
+        }
+        if args.passk_problems:
+            out["passk"] = cached(
+                memo,
+                f"passk:{args.data}:{seed_part}:{args.passk_problems}",
+                lambda: pass_at_k(
+                    ckpt,
+                    args.data,
+                    seed,
+                    args.passk_problems,
+                    args.model,
+                    model_overrides=model_args,
+                ),
+            )
+        return out
+
     for seed in args.seeds:
         common = [
             *data_overrides(args.data, seed),
@@ -478,73 +541,64 @@ def main() -> None:
             if args.heldout_limit is None
             else max(args.heldout_limit, args.curve_limit if args.curve_every else 0)
         )
-        # the same pretrained model for every seed: judged once
-        if sft_ckpt is None and scores[start_name]:
-            sft = sft_judged
-        else:
-            sft = sft_judged = judge(sft_ckpt, args.data, seed, limit, args.model, model_args)
-            if args.passk_problems:
-                passk.setdefault(start_name, []).append(
-                    pass_at_k(
-                        sft_ckpt,
-                        args.data,
-                        seed,
-                        args.passk_problems,
-                        args.model,
-                        model_overrides=model_args,
-                    )
-                )
-        scores[start_name].append(rates(sft, args.heldout_limit))
+        # no SFT: the pretrained model, judged once (its memo's keys name synth's seed)
+        start_memo = (runs / "start.json") if sft_ckpt is None else sft_dir / "bench_judged.json"
+        start_judged = judged_rates(sft_ckpt, start_memo, seed, model_args)
+        scores[start_name].append(start_judged["scores"])
+        if "passk" in start_judged:
+            passk.setdefault(start_name, []).append(start_judged["passk"])
         print(f"seed {seed} {start_name}: {scores[start_name][-1]}", flush=True)
         for m in args.methods:
             d = runs / f"{m}_seed{seed}"
-            # a fresh run dir: Lightning would write last-v1.ckpt beside an earlier run's last.ckpt,
-            # and an earlier run's timed checkpoints would join this curve
-            shutil.rmtree(d, ignore_errors=True)
-            launched = time.time()
+            if args.fresh:
+                # Lightning would write last-v1.ckpt beside an earlier run's last.ckpt, and an
+                # earlier run's timed checkpoints would join this curve
+                shutil.rmtree(d, ignore_errors=True)
             start = [f"actor_ckpt={sft_ckpt}"] if sft_ckpt is not None else []
-            try:
-                train(
-                    d,
-                    [
-                        *METHOD_OVERRIDES[m],
-                        *start,
-                        f"+trainer.max_time={args.budget}",
-                        "trainer.max_steps=-1",
-                        *timed,
-                        *common,
-                        *preset.get("methods", {}).get(m, []),
-                        *args.method_extra,
-                    ],
-                    runs / f"{m}_seed{seed}.log",
-                )
-            except (
-                subprocess.CalledProcessError
-            ):  # keep the other methods' figures; the log says why
-                print(f"seed {seed} {m}: FAILED, see {runs / f'{m}_seed{seed}.log'}", flush=True)
-                failed.append(f"{m}_seed{seed}")
-                continue
-            run_info.setdefault(m, []).append(run_facts(d))
-            last = judge(d / "checkpoints" / "last.ckpt", args.data, seed, limit, args.model)
-            scores.setdefault(m, []).append(rates(last, args.heldout_limit))
-            print(f"seed {seed} {m}: {scores[m][-1]} {run_info[m][-1]}", flush=True)
-            if args.passk_problems:
-                passk.setdefault(m, []).append(
-                    pass_at_k(
-                        d / "checkpoints" / "last.ckpt",
-                        args.data,
-                        seed,
-                        args.passk_problems,
-                        args.model,
+            last_ckpt = d / "checkpoints" / "last.ckpt"
+            done = d / "bench_done"  # the budget the run finished, judged afterwards
+            if not (done.exists() and done.read_text().strip() == args.budget):
+                for memo in ("bench_judged.json", "bench_curve.json"):  # of an earlier last.ckpt
+                    (d / memo).unlink(missing_ok=True)
+                if last_ckpt.exists():
+                    print(f"seed {seed} {m}: resuming {last_ckpt}", flush=True)
+                try:
+                    train(
+                        d,
+                        [
+                            *METHOD_OVERRIDES[m],
+                            *start,
+                            "ckpt_path=last",  # resumes an interrupted run (its budget counts on)
+                            f"+trainer.max_time={args.budget}",
+                            "trainer.max_steps=-1",
+                            *timed,
+                            *common,
+                            *preset.get("methods", {}).get(m, []),
+                            *args.method_extra,
+                        ],
+                        d.parent / f"{m}_seed{seed}.log",
                     )
-                )
+                except subprocess.CalledProcessError:  # keep the other methods' figures
+                    print(
+                        f"seed {seed} {m}: FAILED, see {runs / f'{m}_seed{seed}.log'}", flush=True
+                    )
+                    failed.append(f"{m}_seed{seed}")
+                    continue
+                done.write_text(f"{args.budget}\n")
+            run_info.setdefault(m, []).append(
+                {**run_facts(d), "trained_s": trained_seconds(last_ckpt)}
+            )
+            judged = judged_rates(last_ckpt, d / "bench_judged.json", seed, model_args)
+            scores.setdefault(m, []).append(judged["scores"])
+            print(f"seed {seed} {m}: {scores[m][-1]} {run_info[m][-1]}", flush=True)
+            if "passk" in judged:
+                passk.setdefault(m, []).append(judged["passk"])
             if args.curve_every:
                 curves.setdefault(m, []).append(
                     curve(
                         d,
-                        launched,
-                        rates(sft, args.curve_limit),
-                        rates(last, args.curve_limit),
+                        start_judged["curve"],
+                        judged["curve"],
                         args.data,
                         seed,
                         args.curve_limit,
@@ -597,7 +651,7 @@ def main() -> None:
         )
     if curves:
         print(
-            f"\npass@1 on the first {args.curve_limit} held-out problems vs seconds since launch (mean over seeds, point by point)"
+            f"\npass@1 on the first {args.curve_limit} held-out problems vs seconds of training (mean over seeds, point by point)"
         )
         for m, runs_ in curves.items():
             n = min(len(c) for c in runs_)
