@@ -37,7 +37,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-DOCS = ("README.md", "docs/formats.md", "docs/scaling.md")
 ENTRY_POINTS = {"train.py": "train", "generate.py": "generate", "evaluate.py": "evaluate"}
 PLACEHOLDER = "PLACEHOLDER"
 
@@ -319,11 +318,17 @@ def check(c: Command, run: bool, workdir: Path | None) -> Command:
     return c
 
 
+def documents() -> list[Path]:
+    """README.md and every page under docs/ (globbed, so a new page is checked without a list to
+    update)."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
 def check_all(paths: list[Path] | None = None, run: bool = False) -> list[Command]:
-    """Every command of ``paths`` (default: README.md and docs/), checked; duplicates once."""
+    """Every command of ``paths`` (default: ``documents()``), checked; duplicates once."""
     os.environ.setdefault("PROJECT_ROOT", str(ROOT))
     seen: dict[str, Command] = {}
-    cmds = [c for p in (paths or [ROOT / d for d in DOCS]) for c in extract(p)]
+    cmds = [c for p in (paths or documents()) for c in extract(p)]
     with tempfile.TemporaryDirectory(prefix="readme_commands_") as tmp:
         for c in cmds:
             key = normalise(c.text)

@@ -34,6 +34,10 @@ def test_every_readme_command_composes():
     texts = {c.text for c in cmds}
     assert "python evaluate.py data=mbpp samples=reference split=all" in texts
     assert "python train.py algo=ppo" in texts and "debug=fdr" in texts
+    # and every docs/ page's: the pages the README links to, not a list kept by hand
+    pages = {c.where.split(":")[0] for c in cmds}
+    assert {"docs/performance.md", "docs/real_models.md", "docs/learning.md"} <= pages
+    assert "python bench/rl_throughput.py" in texts  # docs/performance.md's
 
 
 def test_the_checker_catches_what_used_to_be_wrong(tmp_path):
