@@ -89,6 +89,9 @@ def test_an_unknown_truncation_side_is_refused(tmp_path) -> None:
         ("model.lora.r=abc", "lora.r"),
         ("executor.timeout=4", "timeout"),
         ("executor.workers=two", "workers"),
+        ("trainer.max_step=1", "max_step"),
+        ("trainer.max_steps=abc", "max_steps"),
+        ("report.limt=5", "limt"),
     ],
 )
 def test_a_wrong_key_or_type_fails_at_compose_naming_it(override: str, key: str) -> None:
