@@ -8,8 +8,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from execrl.vocabulary import Problem
 from execrl.data.prompting import apply_prompt_style
+from execrl.data.reindent import reindent_tabs
+from execrl.vocabulary import Problem
+
+TRUNCATION_SIDES = ("left", "right")
 
 DATAMODULE_TARGET = "execrl.data.datamodule.ProblemDataModule"
 SOURCE_TARGET = "execrl.data.source.ProblemSource"
@@ -21,7 +24,10 @@ class ProblemSource:
     ``items`` (the datamodule takes it from the module being fitted, its ``train_items``):
     ``"solutions"`` yields one item per ground-truth program (CodeRL's ``uniform_sol`` sampling,
     for SFT), ``"problems"`` yields problems (RL prompts), read from ``rl_split`` when set
-    (synth's tests-only ``rl`` split).
+    (synth's tests-only ``rl`` split). ``reindent_tabs``: Python ground-truth programs reindented
+    to tabs as CodeRL's loader does (:mod:`execrl.data.reindent`); ``truncation_side`` is the end of
+    a too-long prompt the actor cuts (``left`` keeps the end), read by the model config.
+    Defaults and comments: :class:`execrl.schema.data.DataConfig`.
     """
 
     def __init__(
@@ -41,7 +47,13 @@ class ProblemSource:
         items: str = "solutions",
         seed: int = 0,
         prompt_style: str = "completion",
+        truncation_side: str = "left",
+        reindent_tabs: bool = False,
     ) -> None:
+        if truncation_side not in TRUNCATION_SIDES:
+            raise ValueError(
+                f"data.truncation_side must be one of {TRUNCATION_SIDES}, got {truncation_side!r}"
+            )
         self.reader, self.path, self.name = reader, path, name
         self.train_split, self.val_split, self.test_split = train_split, val_split, test_split
         self.rl_split = rl_split
@@ -52,6 +64,7 @@ class ProblemSource:
         self.items = items
         self.seed = seed
         self.prompt_style = prompt_style  # "instruct": chat-model prompts (execrl.data.prompting)
+        self.truncation_side, self.reindent_tabs = truncation_side, reindent_tabs
         self._cache: dict[str, list[Problem]] = {}
 
     def problems(self, split: str | None, limit: int | None = None) -> list[Problem]:
@@ -59,10 +72,19 @@ class ProblemSource:
         if split is None:
             return []
         if split not in self._cache:
-            self._cache[split] = apply_prompt_style(list(self.reader.read(self.path, split)), self.prompt_style)
+            probs = apply_prompt_style(list(self.reader.read(self.path, split)), self.prompt_style)
+            self._cache[split] = self._reindented(probs) if self.reindent_tabs else probs
         probs = self._cache[split]
         if limit is not None and limit < len(probs):
             probs = random.Random(self.seed).sample(probs, limit)
+        return probs
+
+    @staticmethod
+    def _reindented(probs: list[Problem]) -> list[Problem]:
+        """Python problems with their solutions reindented to tabs (CodeRL's APPS loader)."""
+        for p in probs:
+            if p.language == "python":
+                p.solutions = [reindent_tabs(s) if isinstance(s, str) else s for s in p.solutions]
         return probs
 
     def serve(self, role: str, limit: int | None = None) -> list[Problem]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from execrl.execution.compare import stdio_match
+from execrl.execution.protocol import Executor
 from execrl.execution.request import ExecRequest
 from execrl.judging.requests import run_request
 from execrl.vocabulary import ExecutionResult, Outcome, Problem, TestResult
@@ -38,7 +38,7 @@ class SourceRun:
 class SourceOutputs:
     """Cache of source-program outputs, keyed by task id (filled on demand, two runs each)."""
 
-    def __init__(self, executor: Any, runs: int = 2) -> None:
+    def __init__(self, executor: Executor, runs: int = 2) -> None:
         self.executor, self.runs = executor, max(1, runs)
         self.cache: dict[str, SourceRun] = {}
 
@@ -117,7 +117,7 @@ def equivalence_result(candidate: ExecutionResult, source: SourceRun) -> Executi
 def judge_translations(
     problems: Sequence[Problem],
     programs: Sequence[str],
-    executor: Any,
+    executor: Executor,
     sources: SourceOutputs | None = None,
 ) -> list[tuple[ExecutionResult, ExecutionResult | None]]:
     """For each (problem, candidate): the candidate's own run (compile/run outcome) and its

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from execrl.data.xlcost import program_text
+from execrl.execution.protocol import Executor
 from execrl.execution.request import ExecRequest
 from execrl.vocabulary import ExecutionResult, Problem, Tests
 
@@ -67,7 +68,7 @@ def run_request(program: str, language: str, stdin: str = "") -> ExecRequest:
 def judge_programs(
     problems: list[Problem],
     programs: list[str],
-    executor: Any,
+    executor: Executor,
     which: Which = "tests",
     early_exit: bool | None = None,
 ) -> list[ExecutionResult]:

@@ -1,15 +1,17 @@
 """The reward contract every algorithm uses.
 
-A reward is any object with ``score(problems, programs, executor) -> RewardBatch``. Rewards that
-need execution build their own :class:`~execrl.execution.request.ExecRequest` list and call
-``executor.run`` once; structural rewards (AST/DFG match) ignore the executor.
+A reward is any object with ``score(problems, programs, executor) -> RewardBatch`` (:class:`Reward`).
+Rewards that need execution build their own :class:`~execrl.execution.request.ExecRequest` list and
+call ``executor.run`` once (:class:`~execrl.execution.protocol.Executor`); structural rewards
+(AST/DFG match) ignore the executor, which may then be ``None``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, runtime_checkable
 
+from execrl.execution.protocol import Executor
 from execrl.vocabulary import ExecutionResult, Problem
 
 
@@ -23,5 +25,10 @@ class RewardBatch:
     results: list[ExecutionResult | None] = field(default_factory=list)
 
 
+@runtime_checkable
 class Reward(Protocol):
-    def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch: ...
+    """Scores ``programs[i]`` written for ``problems[i]``."""
+
+    def score(
+        self, problems: list[Problem], programs: list[str], executor: Executor | None
+    ) -> RewardBatch: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from execrl.execution.protocol import Executor
 from execrl.rewards.base import RewardBatch
 from execrl.vocabulary import Problem
 
@@ -40,7 +41,9 @@ class WeightedSum:
         if not self.components:
             raise ValueError("WeightedSum needs at least one component")
 
-    def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
+    def score(
+        self, problems: list[Problem], programs: list[str], executor: Executor | None
+    ) -> RewardBatch:
         n = len(programs)
         total: list[float | None] = [0.0] * n
         comps: dict[str, list[float | None]] = {}

@@ -8,8 +8,7 @@ problem for the reward's lifetime (two runs each, so non-deterministic sources a
 
 from __future__ import annotations
 
-from typing import Any
-
+from execrl.execution.protocol import Executor
 from execrl.judging.equivalence import SourceOutputs, judge_translations
 from execrl.rewards.base import RewardBatch
 from execrl.rewards.outcome_rewards import binary_reward, coderl_reward
@@ -34,13 +33,15 @@ class EquivalenceReward:
     def value(self, outcome: Outcome) -> float:
         return coderl_reward(outcome) if self.kind == "coderl" else binary_reward(outcome)
 
-    def sources(self, executor: Any) -> SourceOutputs:
+    def sources(self, executor: Executor) -> SourceOutputs:
         """The per-problem source-output cache (rebuilt if the executor changes)."""
         if self._sources is None or self._sources.executor is not executor:
             self._sources = SourceOutputs(executor, runs=self.source_runs)
         return self._sources
 
-    def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
+    def score(
+        self, problems: list[Problem], programs: list[str], executor: Executor
+    ) -> RewardBatch:
         judged = judge_translations(problems, programs, executor, self.sources(executor))
         rewards: list[float | None] = []
         results: list[ExecutionResult] = []

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
 
+from execrl.execution.protocol import Executor
 from execrl.rewards.base import RewardBatch
 from execrl.vocabulary import Problem
 
@@ -121,7 +121,7 @@ class _MatchReward:
         raise NotImplementedError
 
     def score(
-        self, problems: list[Problem], programs: list[str], executor: Any = None
+        self, problems: list[Problem], programs: list[str], executor: Executor | None = None
     ) -> RewardBatch:
         rewards: list[float | None] = []
         for p, prog in zip(problems, programs):

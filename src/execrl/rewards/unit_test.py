@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from execrl.execution.protocol import Executor
 from execrl.judging.requests import compile_request, judge_request
 from execrl.rewards.base import RewardBatch
 from execrl.rewards.outcome_rewards import binary_reward, coderl_reward
@@ -29,7 +28,9 @@ class UnitTestReward:
             return binary_reward(r.outcome)
         return r.pass_fraction
 
-    def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
+    def score(
+        self, problems: list[Problem], programs: list[str], executor: Executor
+    ) -> RewardBatch:
         early_exit = False if self.kind == "fraction" else None
         reqs = [
             judge_request(p, prog, early_exit=early_exit) for p, prog in zip(problems, programs)
@@ -53,7 +54,9 @@ class CompilerReward:
     ) -> None:
         self.success, self.failure, self.use_tests = success, failure, use_tests
 
-    def score(self, problems: list[Problem], programs: list[str], executor: Any) -> RewardBatch:
+    def score(
+        self, problems: list[Problem], programs: list[str], executor: Executor
+    ) -> RewardBatch:
         reqs = [
             judge_request(p, prog) if self.use_tests else compile_request(p, prog)
             for p, prog in zip(problems, programs)

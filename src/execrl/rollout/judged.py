@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from execrl.execution.protocol import Executor
 from execrl.judging.requests import judge_programs
 from execrl.rollout.postprocess import postprocess
 from execrl.vocabulary import ExecutionResult, Problem
@@ -31,7 +32,7 @@ class JudgedProgram:
 def sample_and_judge(
     actor: Any,
     problems: list[Problem],
-    executor: Any,
+    executor: Executor,
     n: int = 1,
     do_sample: bool = False,
     batch_size: int = 16,

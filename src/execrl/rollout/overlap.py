@@ -9,6 +9,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from execrl.execution.protocol import Executor, SubmittingExecutor
+from execrl.rewards.base import Reward
 from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
 
@@ -35,10 +37,10 @@ class EarlyJudge:
 
     def __init__(
         self,
-        reward: Any,
+        reward: Reward,
         problems: list[Problem],
-        executor: Any,
-        score: Callable[[Any, list[Problem], list[str], Any], Any],
+        executor: SubmittingExecutor,
+        score: Callable[[Reward, list[Problem], list[str], Executor], Any],
     ) -> None:
         self.reward, self.problems, self.executor, self.score = reward, problems, executor, score
         self.futures: dict[Any, Future] = {}
@@ -46,7 +48,7 @@ class EarlyJudge:
         self._lock = threading.Lock()
 
     @staticmethod
-    def supported(executor: Any) -> bool:
+    def supported(executor: Executor | None) -> bool:
         return executor is not None and callable(getattr(executor, "submit", None))
 
     def on_row(self, row: int, program: str) -> None:

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from execrl.algos.coderl.labels import label_error_fields
 from execrl.data.source import DATAMODULE_TARGET, SOURCE_TARGET
+from execrl.execution.protocol import Executor
 from execrl.judging.equivalence import SourceOutputs, equivalence_result
 from execrl.judging.requests import compile_request, judge_request, run_request
 from execrl.metrics.samples import (
@@ -122,7 +123,7 @@ def _record(
 class Judge:
     """Turns (problem, sample index, program) items into results.jsonl records, one executor call per chunk."""
 
-    def __init__(self, cfg: DictConfig, executor: Any) -> None:
+    def __init__(self, cfg: DictConfig, executor: Executor) -> None:
         self.cfg, self.executor = cfg, executor
         self.sources = SourceOutputs(executor)
         self.which = "example" if cfg.get("tests") == "example" else "tests"

@@ -20,6 +20,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from execrl.execution.protocol import Executor
+
 log = logging.getLogger("execrl")
 
 #: metric -> how the result block names it
@@ -55,7 +57,7 @@ def algo_name(module: Any) -> str:
 class HeldOut:
     """The held-out problems of the report and the measure of one actor on them."""
 
-    def __init__(self, cfg: DictConfig, datamodule: Any, executor: Any) -> None:
+    def __init__(self, cfg: DictConfig, datamodule: Any, executor: Executor | None) -> None:
         rep = cfg.get("report") or {}
         self.split = rep.get("split")
         self.data = datamodule.name or cfg.data.get("name", "")
