@@ -431,7 +431,11 @@ def main() -> None:
         action="store_true",
         help="start from an existing sft_seed<N> checkpoint in the runs folder",
     )
-    ap.add_argument("--tag", default="", help="suffix of the JSON's name (keeps an earlier table)")
+    ap.add_argument(
+        "--tag",
+        default="",
+        help="suffix of the JSON's and the runs folder's names (keeps an earlier table)",
+    )
     ap.add_argument(
         "--start-only",
         action="store_true",
@@ -467,7 +471,15 @@ def main() -> None:
     torch.set_num_threads(1)
     out = Path(args.out)
     # per dataset (and model): run names (sft_seed0, ...) repeat across them
-    runs = out / "learning_runs" / (args.data + (f"_{args.model}" if args.model else ""))
+    runs = (
+        out
+        / "learning_runs"
+        / (
+            args.data
+            + (f"_{args.model}" if args.model else "")
+            + (f"_{args.tag}" if args.tag else "")
+        )
+    )
     runs.mkdir(parents=True, exist_ok=True)
     start_name = "sft" if args.sft_steps else "start"  # no SFT: the pretrained model itself
     scores: dict[str, list[dict[str, float]]] = {start_name: []}
