@@ -190,6 +190,31 @@ class _Run:
             out.append((text, [t for t, keep in zip(ids, m) if keep]))
         return out
 
+    def _made(
+        self,
+        actor,
+        p: Problem,
+        prompt: str,
+        k: int,
+        stage: str,
+        parent: int,
+        prefix: list[int] | None = None,
+    ) -> list[CriticSample]:
+        """``k`` new programs for ``p``: sampled by ``actor`` from ``prompt`` (after ``prefix``)."""
+        return [
+            CriticSample(
+                self._post(text, p),
+                text,
+                None,
+                len(ids),
+                stage=stage,
+                parent=parent,
+                ids=ids,
+                prefix=prefix,
+            )
+            for text, ids in self._rows(actor, [prompt], k, prefix=prefix)
+        ]
+
     def initial(self, problems: list[Problem]) -> list[list[CriticSample]]:
         n = self.cfg.n
         rows = self._rows(self.actor, [p.prompt for p in problems], n)
@@ -220,22 +245,8 @@ class _Run:
                     seed = pool[i]
                     t_max = best_prefix_len(seed.token_scores or [])
                     prefix = seed.ids[:t_max]
-                    for text, ids in self._rows(self.actor, [p.prompt], k, prefix=prefix):
-                        new.append(
-                            (
-                                p,
-                                CriticSample(
-                                    self._post(text, p),
-                                    text,
-                                    None,
-                                    len(ids),
-                                    stage="refine",
-                                    parent=i,
-                                    ids=ids,
-                                    prefix=prefix,
-                                ),
-                            )
-                        )
+                    made = self._made(self.actor, p, p.prompt, k, "refine", i, prefix)
+                    new += [(p, s) for s in made]
             else:
                 failed = [i for i, s in enumerate(pool) if s.example_passed is False]
                 if not failed:
@@ -248,21 +259,9 @@ class _Run:
                     prompt = repair_prompt(
                         p, pool[i].completion, results.get(id(pool[i])), c.repair_template
                     )
-                    for text, ids in self._rows(self.repair_actor, [prompt], k):
-                        new.append(
-                            (
-                                p,
-                                CriticSample(
-                                    self._post(text, p),
-                                    text,
-                                    None,
-                                    len(ids),
-                                    stage="repair",
-                                    parent=i,
-                                    ids=ids,
-                                ),
-                            )
-                        )
+                    new += [
+                        (p, s) for s in self._made(self.repair_actor, p, prompt, k, "repair", i)
+                    ]
         return new
 
 
