@@ -105,10 +105,11 @@ def train_critic(
     labels: list[CriticLabel],
     prompts: dict[str, str],
     steps: int,
-    lr: float = 1e-3,
-    batch_size: int = 16,
-    seed: int = 0,
-    weight_decay: float = 0.01,
+    *,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    weight_decay: float,
 ) -> list[float]:
     """A plain AdamW loop (used by CodeRL's online/offline setup when no critic checkpoint is given)."""
     if not labels or steps <= 0:

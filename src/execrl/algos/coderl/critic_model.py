@@ -40,11 +40,12 @@ class Critic(nn.Module):
     def __init__(
         self,
         backbone: Actor,
-        num_classes: int = 4,
-        head_hidden: int = 128,
-        pooling: str = "max",
-        mask_padding: bool = True,
-        rescale_hidden: bool = True,
+        *,
+        num_classes: int,
+        head_hidden: int,
+        pooling: str,
+        mask_padding: bool,
+        rescale_hidden: bool,
     ) -> None:
         super().__init__()
         if pooling not in ("max", "mean"):
@@ -154,7 +155,7 @@ class Critic(nn.Module):
 
 
 def pool_logits(
-    token_logits: torch.Tensor, mask: torch.Tensor, pooling: str = "max", mask_padding: bool = True
+    token_logits: torch.Tensor, mask: torch.Tensor, pooling: str, mask_padding: bool
 ) -> torch.Tensor:
     """Max- or mean-pool ``[B, T, C]`` over time; with ``mask_padding=False`` padded positions count
     too (upstream CodeRL max-pools the whole padded length)."""
