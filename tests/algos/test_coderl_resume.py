@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from execrl.schema.coderl import CriticConfig
+
 from helpers.common import compose
 
 SMALL = [
@@ -91,6 +93,6 @@ def test_a_resumed_critic_run_trains_on_the_labels_it_first_sampled(tmp_path: Pa
     assert module.labels_path == str(tmp_path / "critic_labels.jsonl")
     assert [lab.program for lab in module.labels_file] == [labels[0].program]
     # labels the user named stay theirs
-    named = CriticModule(build_actor(**cfg), labels_path="/data/mine.jsonl")
+    named = CriticModule(build_actor(**cfg), CriticConfig(labels_path="/data/mine.jsonl"))
     named.restore_setup(tmp_path)
     assert named.labels_path == "/data/mine.jsonl"

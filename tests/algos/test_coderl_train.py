@@ -12,6 +12,7 @@ from omegaconf import OmegaConf, open_dict
 
 from execrl.algos.coderl.labels import CriticLabel, write_labels
 from execrl.data.synth import SynthReader
+from execrl.schema.coderl import CodeRLConfig
 
 from helpers.common import compose
 
@@ -131,7 +132,8 @@ def test_short_coderl_run_updates_actor_and_logs(
 
 
 def test_rl_gradient_raises_logprob_of_positive_return_and_lowers_negative() -> None:
-    from execrl.algos.coderl.module import CodeRLModule, PoolItem
+    from execrl.algos.coderl.module import CodeRLModule
+    from execrl.algos.coderl.pool import PoolItem
     from execrl.models.actor import build_actor
 
     torch.manual_seed(0)
@@ -142,10 +144,12 @@ def test_rl_gradient_raises_logprob_of_positive_return_and_lowers_negative() -> 
     for sign in (1.0, -1.0):
         torch.manual_seed(0)
         actor = build_actor(**cfg)
-        m = CodeRLModule(actor, token_weights="uniform", mode="offline", rl_batch_size=1)
+        m = CodeRLModule(
+            actor, CodeRLConfig(token_weights="uniform", mode="offline", rl_batch_size=1)
+        )
         prog, prompt = "def f(x):\n    return x + 1\n", "Write f."
         n = int(actor.encode_responses([prog])[1].sum())
-        m.pool = [PoolItem(prompt, prog, 3, sign, 0.0, [sign] * n)]
+        m.pool = [PoolItem(prompt, prog, 3, sign, 0.0, returns=[sign] * n)]
 
         def logp(actor=actor, prompt=prompt, prog=prog) -> float:
             p_ids, p_mask = actor.encode_prompts([prompt])

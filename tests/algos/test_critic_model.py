@@ -17,6 +17,7 @@ from execrl.algos.coderl.labels import (
     write_labels,
 )
 from execrl.models.actor import build_actor
+from execrl.schema.coderl import CriticNetConfig
 from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def test_token_class_probs_gathers_the_given_class_and_zeroes_padding() -> None:
 @pytest.mark.parametrize("model", ["tiny_t5", "tiny_causal"])
 def test_critic_masked_pooling_ignores_padding_of_the_batch(model: str) -> None:
     actor = tiny_actor(model)
-    critic = build_critic(actor=actor, pooling="max", mask_padding=True).eval()
+    critic = build_critic(CriticNetConfig(pooling="max", mask_padding=True), actor).eval()
     prompts, programs = ["Write f.", "Write g."], ["def f(x):\n    return x\n", "x = 1\n" * 12]
     with torch.no_grad():
         both = critic.score_texts(prompts, programs)
@@ -79,7 +80,7 @@ def test_critic_masked_pooling_ignores_padding_of_the_batch(model: str) -> None:
 
 def test_critic_copies_actor_weights_binary_head_and_gradients_reach_backbone() -> None:
     actor = tiny_actor()
-    critic = build_critic(actor=actor, binary=True)
+    critic = build_critic(CriticNetConfig(binary=True), actor)
     assert critic.num_classes == 2 and critic.class_names == ["not_passed", "passed"]
     a, c = dict(actor.named_parameters()), dict(critic.backbone.named_parameters())
     assert all(torch.equal(a[k], c[k]) and a[k].data_ptr() != c[k].data_ptr() for k in a)
@@ -90,7 +91,7 @@ def test_critic_copies_actor_weights_binary_head_and_gradients_reach_backbone() 
     )
     assert all(p.grad is None for p in actor.parameters())  # the actor is untouched
     with pytest.raises(ValueError):
-        build_critic(actor=actor, pooling="attention")
+        build_critic(CriticNetConfig(pooling="attention"), actor)
 
 
 def test_critic_labels_roundtrip_and_infra_errors_dropped(tmp_path: Path) -> None:

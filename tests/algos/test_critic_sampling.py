@@ -18,6 +18,8 @@ from execrl.algos.coderl.critic_sampling import (
 )
 from execrl.judging.requests import example_tests, judge_request
 from execrl.models.actor import build_actor
+from execrl.schema.coderl import CriticNetConfig
+from execrl.schema.sampling import CriticSamplingConfig
 from execrl.vocabulary import ExecutionResult, Outcome, Problem, TestResult, Tests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +92,7 @@ def memorized():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    critic = build_critic(actor=actor, binary=True).eval()
+    critic = build_critic(CriticNetConfig(binary=True), actor).eval()
     return actor.eval(), critic
 
 
@@ -98,9 +100,8 @@ def test_refine_branch_resamples_from_critic_chosen_prefixes(memorized, executor
     actor, critic = memorized
     p = _problem("refine", "assert f(1) == 2", ["assert f(7) == 8"])
     torch.manual_seed(1)
-    [pool] = critic_sampling(
-        actor, critic, executor, [p], n=4, n_refine=6, max_seeds=2, temperature=0.3
-    )
+    cfg = CriticSamplingConfig(n=4, n_refine=6, max_seeds=2, temperature=0.3)
+    [pool] = critic_sampling(actor, critic, executor, [p], cfg)
     first, new = pool[:4], pool[4:]
     assert any(s.example_passed for s in first), [s.completion for s in first]
     assert len(new) == 6 and {s.stage for s in new} == {"refine"}
@@ -131,9 +132,8 @@ def test_repair_branch_rewrites_the_critic_top_failed_program(memorized, executo
             return actor.encode_prompts(texts)
 
     torch.manual_seed(2)
-    [pool] = critic_sampling(
-        actor, critic, executor, [p], n=4, n_refine=3, repair_top_m=1, repair_actor=SpyActor()
-    )
+    cfg = CriticSamplingConfig(n=4, n_refine=3, repair_top_m=1)
+    [pool] = critic_sampling(actor, critic, executor, [p], cfg, repair_actor=SpyActor())
     first, new = pool[:4], pool[4:]
     assert not any(s.example_passed for s in first) and all(
         s.example_passed is False for s in first
@@ -153,7 +153,7 @@ def test_repair_branch_rewrites_the_critic_top_failed_program(memorized, executo
 
 
 def test_sampler_reports_budget_and_requires_a_critic() -> None:
-    s = CriticSampler(n=4, n_refine=6, rounds=2)
+    s = CriticSampler(CriticSamplingConfig(n=4, n_refine=6, rounds=2))
     assert s.n == 16 and s.config()["sampler"] == "critic"
     with pytest.raises(ValueError, match="critic_ckpt"):
         s._load(None)

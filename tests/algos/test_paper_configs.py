@@ -8,6 +8,7 @@ import torch
 
 from execrl.algos.coderl.labels import CriticLabel, coderl_class, label_results, write_labels
 from execrl.algos.schedules import ppocoder_plateau
+from execrl.schema.build import instantiate
 from execrl.vocabulary import ExecutionResult, Outcome, TestResult
 
 from helpers.common import compose
@@ -127,12 +128,8 @@ def test_offline_labels_without_baselines_decode_greedy_ones_or_refuse(tmp_path)
     import hydra
 
     def module(executor):
-        return hydra.utils.instantiate(
-            cfg.algo,
-            actor=hydra.utils.instantiate(cfg.model),
-            optimizer=None,
-            executor=executor,
-            _recursive_=False,
+        return instantiate(
+            cfg.algo, actor=hydra.utils.instantiate(cfg.model), optimizer=None, executor=executor
         )
 
     with pytest.raises(ValueError, match="no baseline rows"):

@@ -16,6 +16,7 @@ from execrl.algos.coderl.critic_sampling import (
 )
 from execrl.algos.coderl.labels import CriticLabel, label_error_fields
 from execrl.algos.coderl.repair import repair_pairs
+from execrl.schema.sampling import CriticSamplingConfig
 from execrl.vocabulary import ExecutionResult, Outcome, Problem, TestResult, Tests
 
 from helpers.common import compose, run_cli
@@ -146,7 +147,8 @@ def test_train_repair_model_and_critic_sampling_loads_it(tmp_path: Path) -> None
     actor = hydra.utils.instantiate(compose("train", []).model)  # the sampling actor: untrained
     # a critic object stands in (its loading is tested elsewhere): the repair model is what is checked here
     sampler = CriticSampler(
-        critic=torch.nn.Identity(), repair_ckpt=str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+        CriticSamplingConfig(repair_ckpt=str(tmp_path / "run" / "checkpoints" / "last.ckpt")),
+        critic=torch.nn.Identity(),
     )
     sampler._load(actor)
     assert sampler.repair_actor is not None and sampler.repair_actor is not actor

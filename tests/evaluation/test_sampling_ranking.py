@@ -7,6 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from execrl.rollout.plain import PlainSampler, summed_logprobs
+from execrl.schema.sampling import PlainSamplingConfig
 from execrl.tasks.evaluate import Judge, compute_metrics
 from execrl.vocabulary import Problem, Tests
 
@@ -23,16 +24,18 @@ def tiny_actor(tmp_path_factory):
 
 def test_sampler_rounds_and_greedy(tiny_actor):
     probs = [Problem(f"synth/{i}", "synth", prompt=f"Write f{i}.\n") for i in range(2)]
-    out = PlainSampler(n=3, n_per_round=2, temperature=1.0).sample(tiny_actor, probs)
+    out = PlainSampler(PlainSamplingConfig(n=3, n_per_round=2, temperature=1.0)).sample(
+        tiny_actor, probs
+    )
     assert [len(s) for s in out] == [3, 3]  # rounds of 2 and 1
     assert all(
         s.logprob is not None and s.logprob <= 0 and s.num_tokens >= 1 for row in out for s in row
     )
-    g1 = PlainSampler(n=1, greedy=True).sample(tiny_actor, probs)
-    g2 = PlainSampler(n=1, greedy=True).sample(tiny_actor, probs)
+    g1 = PlainSampler(PlainSamplingConfig(n=1, greedy=True)).sample(tiny_actor, probs)
+    g2 = PlainSampler(PlainSamplingConfig(n=1, greedy=True)).sample(tiny_actor, probs)
     assert [r[0].raw for r in g1] == [r[0].raw for r in g2]  # greedy is deterministic
     with pytest.raises(ValueError):
-        PlainSampler(n=2, greedy=True)
+        PlainSampler(PlainSamplingConfig(n=2, greedy=True))
 
 
 def test_logprobs_are_scored_in_row_chunks_that_bound_the_logits(tiny_actor):

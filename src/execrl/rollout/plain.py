@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from execrl.rollout.postprocess import postprocess
+from execrl.schema.sampling import PlainSamplingConfig
 from execrl.vocabulary import Problem
 
 
@@ -26,50 +27,21 @@ class Sample:
 class PlainSampler:
     """Sample programs for a batch of problems with :meth:`Actor.generate`."""
 
-    def __init__(
-        self,
-        n: int = 1,
-        n_per_round: int | None = None,
-        greedy: bool = False,
-        temperature: float = 0.6,
-        top_p: float = 0.95,
-        top_k: int = 0,
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        strip_fences: bool = True,
-        untab: bool = False,
-        starter_code: bool = True,
-        logprobs: bool = True,
-    ) -> None:
-        if greedy and n != 1:
+    def __init__(self, config: PlainSamplingConfig | None = None) -> None:
+        c = self.cfg = config or PlainSamplingConfig()
+        if c.greedy and c.n != 1:
             raise ValueError("greedy decoding gives one program per problem: use sampling.n=1")
-        self.n, self.n_per_round = n, min(n, n_per_round or n)
-        self.greedy, self.temperature, self.top_p, self.top_k = greedy, temperature, top_p, top_k
-        self.max_new_tokens = max_new_tokens
-        self.stop, self.strip_fences, self.untab, self.starter_code = (
-            None if stop is None else list(stop),
-            strip_fences,
-            untab,
-            starter_code,
-        )
-        self.logprobs = logprobs
+        self.n, self.n_per_round = c.n, min(c.n, c.n_per_round or c.n)
 
     def config(self) -> dict:
         """The generation settings recorded beside every sample."""
-        return {
-            "sampler": "plain",
-            "n": self.n,
-            "greedy": self.greedy,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "top_k": self.top_k,
-            "max_new_tokens": self.max_new_tokens,
-            "stop": self.stop,
-        }
+        keys = ("n", "greedy", "temperature", "top_p", "top_k", "max_new_tokens", "stop")
+        return {"sampler": "plain", **{k: getattr(self.cfg, k) for k in keys}}
 
     @torch.no_grad()
     def sample(self, actor, problems: Sequence[Problem]) -> list[list[Sample]]:
         """``n`` samples for each problem, in problem order."""
+        c = self.cfg
         out: list[list[Sample]] = [[] for _ in problems]
         prompts = [p.prompt for p in problems]
         for r in range(math.ceil(self.n / self.n_per_round)):
@@ -77,22 +49,20 @@ class PlainSampler:
             roll = actor.generate(
                 prompts,
                 num_return_sequences=m,
-                do_sample=not self.greedy,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                top_k=self.top_k,
-                max_new_tokens=self.max_new_tokens,
+                do_sample=not c.greedy,
+                temperature=c.temperature,
+                top_p=c.top_p,
+                top_k=c.top_k,
+                max_new_tokens=c.max_new_tokens,
             )
             lps = [None] * len(roll.texts)
-            if self.logprobs:
+            if c.logprobs:
                 lps = summed_logprobs(actor, roll)
             lens = roll.response_mask.sum(-1).cpu().tolist()
             raws = roll.raw_texts or roll.texts
             for i, text in enumerate(roll.texts):
                 p = problems[i // m]
-                prog = postprocess(
-                    text, p, self.stop, self.strip_fences, self.untab, self.starter_code
-                )
+                prog = postprocess(text, p, c.stop, c.strip_fences, c.untab, c.starter_code)
                 out[i // m].append(Sample(prog, raws[i], lps[i], int(lens[i])))
         return out
 

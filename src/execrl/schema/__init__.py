@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 # the submodules whose dataclasses are stored (each stores its own on import)
-SUBMODULES: tuple[str, ...] = ("data", "executor", "model", "trainer")
+SUBMODULES: tuple[str, ...] = ("coderl", "data", "executor", "model", "sampling", "trainer")
 
 
 def register() -> None:

@@ -13,6 +13,7 @@ import torch
 from omegaconf import DictConfig
 
 from execrl.metrics.samples import prompt_hash, random_subset
+from execrl.schema.build import instantiate
 from execrl.utils.config import print_config_tree, task_wrapper
 from execrl.utils.threads import apply_thread_settings
 
@@ -127,7 +128,7 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
         out,
     )
 
-    sampler = hydra.utils.instantiate(cfg.sampling)
+    sampler = instantiate(cfg.sampling)
     model_name = None if cfg.get("ckpt") else (cfg.model.get("pretrained") or cfg.model.get("arch"))
     gen_cfg = {
         **sampler.config(),

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torchmetrics.functional.classification import multiclass_confusion_matrix, multiclass_f1_score
 
 from execrl.algos.base import ActorModule
-from execrl.algos.coderl.critic_model import Critic, build_critic
+from execrl.algos.coderl.critic_model import Critic, build_critic, checkpoint_config
 from execrl.algos.coderl.labels import (
     CriticLabel,
     ground_truth_labels,
@@ -35,7 +35,7 @@ from execrl.algos.coderl.labels import (
     sample_labels,
     write_labels,
 )
-from execrl.utils.config import plain
+from execrl.schema.coderl import CriticConfig
 from execrl.utils.distributed import built_on_rank_zero
 from execrl.utils.tracking import log_table
 from execrl.vocabulary import Problem
@@ -105,10 +105,11 @@ def train_critic(
     labels: list[CriticLabel],
     prompts: dict[str, str],
     steps: int,
-    lr: float = 1e-3,
-    batch_size: int = 16,
-    seed: int = 0,
-    weight_decay: float = 0.01,
+    *,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    weight_decay: float,
 ) -> list[float]:
     """A plain AdamW loop (used by CodeRL's online/offline setup when no critic checkpoint is given)."""
     if not labels or steps <= 0:
@@ -148,34 +149,19 @@ class CriticModule(ActorModule):
     def __init__(
         self,
         actor: Any,
+        config: CriticConfig | None = None,
+        *,
         optimizer: Any = None,
         scheduler: Any = None,
         executor: Any = None,
-        critic: dict | None = None,
-        labels_path: str | None = None,
-        add_ground_truth: bool = True,
-        label_problems: int = 200,
-        samples_per_problem: int = 4,
-        temperature: float = 0.6,
-        top_p: float = 0.95,
-        batch_size: int = 16,
-        val_fraction: float = 0.1,
-        save_labels: bool = True,
-        val_max_new_tokens: int | None = None,
-        log_completions: int = 8,
     ) -> None:
-        super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
-        self.critic_cfg = dict(plain(critic) or {})
-        self.critic = build_critic(actor=actor, **self.critic_cfg)
-        self.actor.requires_grad_(False)
-        self.add_ground_truth = add_ground_truth
-        self.labels_path, self.label_problems, self.samples_per_problem = (
-            labels_path,
-            label_problems,
-            samples_per_problem,
+        c = self.config = config or CriticConfig()
+        super().__init__(
+            actor, optimizer, scheduler, executor, c.val_max_new_tokens, c.log_completions
         )
-        self.temperature, self.top_p = temperature, top_p
-        self.batch_size, self.val_fraction, self.save_labels = batch_size, val_fraction, save_labels
+        self.critic = build_critic(c.critic, actor=actor)
+        self.actor.requires_grad_(False)
+        self.labels_path = c.labels_path  # restore_setup points it at the run's saved labels
         self.train_labels: list[CriticLabel] = []
         self.val_labels: list[CriticLabel] = []
         self.prompts: dict[str, str] = {}
@@ -183,19 +169,20 @@ class CriticModule(ActorModule):
     def trainable_parameters(self):
         return [p for p in self.critic.parameters() if p.requires_grad]
 
+    @property
+    def train_batch_size(self) -> int:
+        return self.config.batch_size
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint["execrl_critic_cfg"] = {
-            **self.critic_cfg,
-            "backbone": self.critic_cfg.get("backbone") or self.model_cfg,
-        }
+        checkpoint["execrl_critic_cfg"] = checkpoint_config(self.config.critic, self.model_cfg)
 
     # ----------------------------------------------------------------- data
     def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
         if self.train_labels:
             return {}
         if not self.labels_path:
-            return {"label": ("train_split", self.label_problems)}
+            return {"label": ("train_split", self.config.label_problems)}
         return label_problem_needs(self.labels_file)
 
     @cached_property
@@ -216,7 +203,9 @@ class CriticModule(ActorModule):
                 raise ValueError(
                     "algo=critic with labels_path needs the datamodule the labels' task ids come from"
                 )
-            if self.add_ground_truth and not any(lab.source == "ground_truth" for lab in labels):
+            if self.config.add_ground_truth and not any(
+                lab.source == "ground_truth" for lab in labels
+            ):
                 tasks = {lab.task_id for lab in labels}
                 labels += ground_truth_labels([p for p in problems if p.task_id in tasks])
             return labels, problem_prompts(problems)
@@ -231,11 +220,11 @@ class CriticModule(ActorModule):
                 self.actor,
                 problems,
                 self.executor,
-                n=self.samples_per_problem,
-                temperature=self.temperature,
-                top_p=self.top_p,
+                n=self.config.samples_per_problem,
+                temperature=self.config.temperature,
+                top_p=self.config.top_p,
             )
-            if self.save_labels and self._trainer is not None:
+            if self.config.save_labels and self._trainer is not None:
                 write_labels(Path(self.trainer.default_root_dir) / "critic_labels.jsonl", labels)
             return labels
 
@@ -251,7 +240,7 @@ class CriticModule(ActorModule):
                 f"no critic labels match the data's problems (unknown task ids e.g. {sorted(missing)[:3]})"
             )
         self.prompts = prompts
-        self.train_labels, self.val_labels = split_by_task(labels, self.val_fraction)
+        self.train_labels, self.val_labels = split_by_task(labels, self.config.val_fraction)
         if not self.train_labels:
             self.train_labels = labels
 

@@ -21,6 +21,7 @@ returns need.
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -28,6 +29,7 @@ from torch import nn
 
 from execrl.models.actor import Actor, build_actor
 from execrl.rewards.outcome_rewards import CLASS_NAMES
+from execrl.schema.coderl import CriticNetConfig
 
 BINARY_CLASS_NAMES = ["not_passed", "passed"]
 
@@ -38,11 +40,12 @@ class Critic(nn.Module):
     def __init__(
         self,
         backbone: Actor,
-        num_classes: int = 4,
-        head_hidden: int = 128,
-        pooling: str = "max",
-        mask_padding: bool = True,
-        rescale_hidden: bool = True,
+        *,
+        num_classes: int,
+        head_hidden: int,
+        pooling: str,
+        mask_padding: bool,
+        rescale_hidden: bool,
     ) -> None:
         super().__init__()
         if pooling not in ("max", "mean"):
@@ -85,6 +88,10 @@ class Critic(nn.Module):
     def passed_class(self) -> int:
         return self.num_classes - 1
 
+    def targets(self, classes: torch.Tensor) -> torch.Tensor:
+        """CodeRL class indices (0..3) as this critic's classes (binary: 1 = passed)."""
+        return (classes == len(CLASS_NAMES) - 1).long() if self.binary else classes.long()
+
     # ------------------------------------------------------------------ forward
     def token_logits(
         self,
@@ -98,6 +105,14 @@ class Critic(nn.Module):
             prompt_ids, prompt_mask, response_ids, response_mask
         )
         return self.head(hidden.float() * self.scale)
+
+    def prompt_token_logits(
+        self, prompts: list[str], response_ids: torch.Tensor, response_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`token_logits` for text prompts (encoded by the critic's backbone) and response ids
+        (the actor's: the critic shares its tokenizer, so positions line up)."""
+        p_ids, p_mask = self.backbone.encode_prompts(prompts)
+        return self.token_logits(p_ids, p_mask, response_ids, response_mask)
 
     def pool(self, token_logits: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
         """Sequence logits ``[B, C]`` from token logits, per the ``pooling``/``mask_padding`` flags."""
@@ -113,11 +128,16 @@ class Critic(nn.Module):
         tok = self.token_logits(prompt_ids, prompt_mask, response_ids, response_mask)
         return {"token_logits": tok, "logits": self.pool(tok, response_mask)}
 
-    def token_class_probs(
-        self, token_logits: torch.Tensor, classes: torch.Tensor, response_mask: torch.Tensor
-    ) -> torch.Tensor:
-        """``q[b, t] = softmax(token_logits[b, t])[classes[b]]``, 0 on padding (CodeRL's ``generate.py:generate_critic_inputs``)."""
-        return token_class_probs(token_logits, classes, response_mask)
+    def outcome_weights(
+        self, token_logits: torch.Tensor, classes: list[int], mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """CodeRL's token weights and the pooled prediction: ``q[b, t] = softmax(token_logits[b,
+        t])[classes[b]]`` of each row's true outcome class (CodeRL's ``generate.py:
+        generate_critic_inputs``), 0 on padding; a row of unknown class (-1) weighs each token 1."""
+        cls = self.targets(torch.tensor([max(c, 0) for c in classes], device=token_logits.device))
+        q = token_class_probs(token_logits, cls, mask)
+        unknown = torch.tensor([c < 0 for c in classes], device=q.device).unsqueeze(-1)
+        return torch.where(unknown, mask.to(q.dtype), q), self.pool(token_logits, mask)
 
     # ------------------------------------------------------------------ text helpers
     def encode(self, prompts: list[str], programs: list[str]) -> tuple[torch.Tensor, ...]:
@@ -135,7 +155,7 @@ class Critic(nn.Module):
 
 
 def pool_logits(
-    token_logits: torch.Tensor, mask: torch.Tensor, pooling: str = "max", mask_padding: bool = True
+    token_logits: torch.Tensor, mask: torch.Tensor, pooling: str, mask_padding: bool
 ) -> torch.Tensor:
     """Max- or mean-pool ``[B, T, C]`` over time; with ``mask_padding=False`` padded positions count
     too (upstream CodeRL max-pools the whole padded length)."""
@@ -157,44 +177,43 @@ def token_class_probs(
     return probs.gather(-1, idx).squeeze(-1) * mask.to(probs.dtype)
 
 
-def build_critic(
-    actor: Actor | None = None,
-    backbone: dict[str, Any] | None = None,
-    init: str = "actor",
-    num_classes: int = 4,
-    binary: bool = False,
-    head_hidden: int = 128,
-    pooling: str = "max",
-    mask_padding: bool = True,
-    rescale_hidden: bool = True,
-) -> Critic:
+def build_critic(config: CriticNetConfig, actor: Actor | None = None) -> Critic:
     """Build a critic.
 
-    - ``backbone``: a model config (as ``conf/model/*.yaml``) for ``build_actor``, e.g. CodeT5-base
-      for the faithful setup; it then loads/initialises independently of the actor.
+    - ``config.backbone``: a model config (as ``conf/model/*.yaml``) for ``build_actor``, e.g.
+      CodeT5-base; it then loads/initialises independently of the actor.
     - otherwise the backbone shares the actor's architecture: ``init="actor"`` copies the actor's
       weights (in the embedded setting there is no pretrained critic LM, and the warm-start actor
-      is the best code LM available), ``init="random"`` re-initialises it from the same config.
+      is the best code LM available), ``init="base"`` builds it from the actor's model config (its
+      pretrained weights, before any warm start: upstream trains its critic from ``codet5-base``),
+      ``init="random"`` re-initialises it from the same config.
     """
-    if backbone:
-        cfg = {k: v for k, v in dict(backbone).items() if k != "_target_"}
-        bb = build_actor(**cfg)
-    elif actor is not None:
-        bb = copy.deepcopy(actor)
-        if init == "random":
-            bb.model = type(actor.model)(actor.model.config)
-        elif init != "actor":
-            raise ValueError(f"critic init must be 'actor' or 'random', got {init!r}")
-    else:
+    if config.backbone:
+        bb = build_actor(**{k: v for k, v in dict(config.backbone).items() if k != "_target_"})
+    elif actor is None:
         raise ValueError("build_critic needs an actor to copy or a backbone model config")
+    elif config.init == "base":
+        if not getattr(actor, "build_cfg", None):
+            raise ValueError("critic init=base needs the actor's model config (actor.build_cfg)")
+        bb = build_actor(**{k: v for k, v in actor.build_cfg.items() if k != "_target_"})
+    else:
+        bb = copy.deepcopy(actor)
+        if config.init == "random":
+            bb.model = type(actor.model)(actor.model.config)
     return Critic(
         bb,
-        num_classes=2 if binary else num_classes,
-        head_hidden=head_hidden,
-        pooling=pooling,
-        mask_padding=mask_padding,
-        rescale_hidden=rescale_hidden,
+        num_classes=2 if config.binary else config.num_classes,
+        head_hidden=config.head_hidden,
+        pooling=config.pooling,
+        mask_padding=config.mask_padding,
+        rescale_hidden=config.rescale_hidden,
     )
+
+
+def checkpoint_config(config: CriticNetConfig, model_cfg: dict | None) -> dict[str, Any]:
+    """What a critic checkpoint records to rebuild it (``execrl_critic_cfg``): its config, with
+    the backbone's model config written out (the actor's when the critic shares its shape)."""
+    return {**asdict(config), "backbone": config.backbone or model_cfg}
 
 
 def load_critic(ckpt_path: str, actor: Actor | None = None) -> Critic:
@@ -206,7 +225,7 @@ def load_critic(ckpt_path: str, actor: Actor | None = None) -> Critic:
             f"{ckpt_path} saved no critic backbone config; pass the actor whose shape it shares"
         )
     cfg["init"] = "actor"  # weights come from the checkpoint below
-    critic = build_critic(actor=actor, **cfg)
+    critic = build_critic(CriticNetConfig(**cfg), actor=actor)
     sd = {k[len("critic.") :]: v for k, v in ck["state_dict"].items() if k.startswith("critic.")}
     if not sd:
         raise KeyError(

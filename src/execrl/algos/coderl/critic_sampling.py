@@ -24,7 +24,7 @@ as evaluate.py's ``rank_by=score``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -36,13 +36,10 @@ from execrl.judging.requests import judge_request
 from execrl.rewards.outcome_rewards import CLASS_NAMES
 from execrl.rollout.plain import Sample
 from execrl.rollout.postprocess import postprocess
+from execrl.schema.sampling import REPAIR_TEMPLATE, CriticSamplingConfig
 from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
-# the paper's repair input: problem, failed program, error type (class), subtype and message
-DEFAULT_REPAIR_TEMPLATE = (
-    "{prompt}\n# Previous attempt:\n{program}\n# It fails with {error_class} ({error_subtype}): {error}\n"
-    "# Corrected program:\n"
-)
+DEFAULT_REPAIR_TEMPLATE = REPAIR_TEMPLATE  # the one repair format (algo=repair trains on it)
 
 
 @dataclass
@@ -115,23 +112,23 @@ def split_budget(total: int, k: int) -> list[int]:
 
 # ---------------------------------------------------------------------- the procedure
 class _Run:
-    def __init__(self, actor, critic, executor, repair_actor, cfg: dict[str, Any]) -> None:
+    def __init__(self, actor, critic, executor, repair_actor, cfg: CriticSamplingConfig) -> None:
         self.actor, self.critic, self.executor = actor, critic, executor
         self.repair_actor = repair_actor or actor
         self.cfg = cfg
 
     def _post(self, text: str, p: Problem) -> str:
         c = self.cfg
-        return postprocess(text, p, c["stop"], c["strip_fences"], c["untab"], c["starter_code"])
+        return postprocess(text, p, c.stop, c.strip_fences, c.untab, c.starter_code)
 
     def _gen_kwargs(self) -> dict[str, Any]:
         c = self.cfg
         return dict(
             do_sample=True,
-            temperature=c["temperature"],
-            top_p=c["top_p"],
-            top_k=c["top_k"],
-            max_new_tokens=c["max_new_tokens"],
+            temperature=c.temperature,
+            top_p=c.top_p,
+            top_k=c.top_k,
+            max_new_tokens=c.max_new_tokens,
         )
 
     @torch.no_grad()
@@ -143,19 +140,16 @@ class _Run:
             return
         self.critic.eval()
         k = self.critic.passed_class
-        bs = self.cfg["critic_batch_size"]
+        bs = self.cfg.critic_batch_size
         for i in range(0, len(samples), bs):
             chunk, probs = samples[i : i + bs], problems[i : i + bs]
-            p_ids, p_mask = self.critic.backbone.encode_prompts([p.prompt for p in probs])
             width = max(len(s.ids) for s in chunk)
-            pad = self.actor.pad_id
-            r_ids = torch.tensor(
-                [s.ids + [pad] * (width - len(s.ids)) for s in chunk], device=p_ids.device
-            )
+            pad, dev = self.actor.pad_id, self.critic.backbone.device
+            r_ids = torch.tensor([s.ids + [pad] * (width - len(s.ids)) for s in chunk], device=dev)
             r_mask = torch.tensor(
-                [[1] * len(s.ids) + [0] * (width - len(s.ids)) for s in chunk], device=p_ids.device
+                [[1] * len(s.ids) + [0] * (width - len(s.ids)) for s in chunk], device=dev
             )
-            tok = self.critic.token_logits(p_ids, p_mask, r_ids, r_mask)
+            tok = self.critic.prompt_token_logits([p.prompt for p in probs], r_ids, r_mask)
             pooled = torch.softmax(self.critic.pool(tok, r_mask), -1)[:, k].tolist()
             q = torch.softmax(tok, -1)[..., k].cpu()
             for j, s in enumerate(chunk):
@@ -167,7 +161,7 @@ class _Run:
         self, problems: list[Problem], samples: list[CriticSample]
     ) -> dict[int, ExecutionResult]:
         reqs = [
-            judge_request(p, s.completion, "example", example_fallback=self.cfg["example_fallback"])
+            judge_request(p, s.completion, "example", example_fallback=self.cfg.example_fallback)
             for p, s in zip(problems, samples)
         ]
         results = self.executor.run(reqs) if reqs else []
@@ -196,8 +190,33 @@ class _Run:
             out.append((text, [t for t, keep in zip(ids, m) if keep]))
         return out
 
+    def _made(
+        self,
+        actor,
+        p: Problem,
+        prompt: str,
+        k: int,
+        stage: str,
+        parent: int,
+        prefix: list[int] | None = None,
+    ) -> list[CriticSample]:
+        """``k`` new programs for ``p``: sampled by ``actor`` from ``prompt`` (after ``prefix``)."""
+        return [
+            CriticSample(
+                self._post(text, p),
+                text,
+                None,
+                len(ids),
+                stage=stage,
+                parent=parent,
+                ids=ids,
+                prefix=prefix,
+            )
+            for text, ids in self._rows(actor, [prompt], k, prefix=prefix)
+        ]
+
     def initial(self, problems: list[Problem]) -> list[list[CriticSample]]:
-        n = self.cfg["n"]
+        n = self.cfg.n
         rows = self._rows(self.actor, [p.prompt for p in problems], n)
         pools: list[list[CriticSample]] = [[] for _ in problems]
         for j, (text, ids) in enumerate(rows):
@@ -213,7 +232,7 @@ class _Run:
     ) -> list[tuple[Problem, CriticSample]]:
         """One refine-or-repair round for every problem; returns the new (problem, sample) pairs."""
         c = self.cfg
-        budget = c["n_refine"] or c["n"]
+        budget = c.n_refine or c.n
         new: list[tuple[Problem, CriticSample]] = []
         passing = [(p, s) for p, pool in zip(problems, pools) for s in pool if s.example_passed]
         self.score([p for p, _ in passing], [s for _, s in passing], token_level=True)
@@ -221,27 +240,13 @@ class _Run:
             good = [i for i, s in enumerate(pool) if s.example_passed]
             if good:
                 good.sort(key=lambda i: -(pool[i].score or 0.0))
-                seeds = good[: c["max_seeds"]] if c["max_seeds"] else good
+                seeds = good[: c.max_seeds] if c.max_seeds else good
                 for i, k in zip(seeds, split_budget(budget, len(seeds))):
                     seed = pool[i]
                     t_max = best_prefix_len(seed.token_scores or [])
                     prefix = seed.ids[:t_max]
-                    for text, ids in self._rows(self.actor, [p.prompt], k, prefix=prefix):
-                        new.append(
-                            (
-                                p,
-                                CriticSample(
-                                    self._post(text, p),
-                                    text,
-                                    None,
-                                    len(ids),
-                                    stage="refine",
-                                    parent=i,
-                                    ids=ids,
-                                    prefix=prefix,
-                                ),
-                            )
-                        )
+                    made = self._made(self.actor, p, p.prompt, k, "refine", i, prefix)
+                    new += [(p, s) for s in made]
             else:
                 failed = [i for i, s in enumerate(pool) if s.example_passed is False]
                 if not failed:
@@ -249,26 +254,14 @@ class _Run:
                 if any(pool[i].score is None for i in failed):
                     self.score([p] * len(failed), [pool[i] for i in failed], token_level=False)
                 failed.sort(key=lambda i: -(pool[i].score or 0.0))
-                chosen = failed[: max(1, c["repair_top_m"])]
+                chosen = failed[: max(1, c.repair_top_m)]
                 for i, k in zip(chosen, split_budget(budget, len(chosen))):
                     prompt = repair_prompt(
-                        p, pool[i].completion, results.get(id(pool[i])), c["repair_template"]
+                        p, pool[i].completion, results.get(id(pool[i])), c.repair_template
                     )
-                    for text, ids in self._rows(self.repair_actor, [prompt], k):
-                        new.append(
-                            (
-                                p,
-                                CriticSample(
-                                    self._post(text, p),
-                                    text,
-                                    None,
-                                    len(ids),
-                                    stage="repair",
-                                    parent=i,
-                                    ids=ids,
-                                ),
-                            )
-                        )
+                    new += [
+                        (p, s) for s in self._made(self.repair_actor, p, prompt, k, "repair", i)
+                    ]
         return new
 
 
@@ -277,50 +270,18 @@ def critic_sampling(
     critic: Any,
     executor: Any,
     problems: Sequence[Problem],
-    *,
-    n: int = 8,
-    n_refine: int | None = None,
-    rounds: int = 1,
-    max_seeds: int | None = None,
-    repair_top_m: int = 1,
+    config: CriticSamplingConfig | None = None,
     repair_actor: Any = None,
-    repair_template: str = DEFAULT_REPAIR_TEMPLATE,
-    example_fallback: str = "prompt",
-    temperature: float = 0.6,
-    top_p: float = 0.95,
-    top_k: int = 0,
-    max_new_tokens: int | None = None,
-    stop: Sequence[str] | None = None,
-    strip_fences: bool = True,
-    untab: bool = False,
-    starter_code: bool = True,
-    critic_batch_size: int = 32,
 ) -> list[list[CriticSample]]:
     """Critic Sampling for ``problems``; returns each problem's pool (``n + rounds * n_refine``
     programs at most: ``n`` sampled, then ``n_refine`` refined or repaired per round)."""
     problems = list(problems)
-    cfg = dict(
-        n=n,
-        n_refine=n_refine,
-        max_seeds=max_seeds,
-        repair_top_m=repair_top_m,
-        repair_template=repair_template,
-        example_fallback=example_fallback,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=top_k,
-        max_new_tokens=max_new_tokens,
-        stop=None if stop is None else list(stop),
-        strip_fences=strip_fences,
-        untab=untab,
-        starter_code=starter_code,
-        critic_batch_size=critic_batch_size,
-    )
+    cfg = config or CriticSamplingConfig()
     run = _Run(actor, critic, executor, repair_actor, cfg)
     pools = run.initial(problems)
     flat = [(p, s) for p, pool in zip(problems, pools) for s in pool]
     results = run.judge([p for p, _ in flat], [s for _, s in flat])
-    for _ in range(rounds):
+    for _ in range(cfg.rounds):
         new = run.round(problems, pools, results)
         if not new:
             break
@@ -343,77 +304,45 @@ class CriticSampler:
 
     def __init__(
         self,
-        critic_ckpt: str | None = None,
-        repair_ckpt: str | None = None,
-        n: int = 8,
-        n_refine: int | None = None,
-        rounds: int = 1,
-        max_seeds: int | None = None,
-        repair_top_m: int = 1,
-        repair_template: str = DEFAULT_REPAIR_TEMPLATE,
-        example_fallback: str = "prompt",
-        temperature: float = 0.6,
-        top_p: float = 0.95,
-        top_k: int = 0,
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] | None = None,
-        strip_fences: bool = True,
-        untab: bool = False,
-        starter_code: bool = True,
-        critic_batch_size: int = 32,
+        config: CriticSamplingConfig | None = None,
+        *,
         critic: Any = None,
         repair_actor: Any = None,
     ) -> None:
-        self.critic_ckpt, self.repair_ckpt = critic_ckpt, repair_ckpt
+        self.cfg = config or CriticSamplingConfig()
         self.critic, self.repair_actor = critic, repair_actor
-        self.kwargs = dict(
-            n=n,
-            n_refine=n_refine,
-            rounds=rounds,
-            max_seeds=max_seeds,
-            repair_top_m=repair_top_m,
-            repair_template=repair_template,
-            example_fallback=example_fallback,
-            temperature=temperature,
-            top_p=top_p,
-            top_k=top_k,
-            max_new_tokens=max_new_tokens,
-            stop=None if stop is None else list(stop),
-            strip_fences=strip_fences,
-            untab=untab,
-            starter_code=starter_code,
-            critic_batch_size=critic_batch_size,
-        )
         self._own_executor = None
 
     @property
     def n(self) -> int:
-        k = self.kwargs
-        return k["n"] + k["rounds"] * (k["n_refine"] or k["n"])
+        c = self.cfg
+        return c.n + c.rounds * (c.n_refine or c.n)
 
     def config(self) -> dict:
         """The generation settings recorded beside every sample."""
         return {
             "sampler": "critic",
-            "critic_ckpt": self.critic_ckpt,
-            "repair_ckpt": self.repair_ckpt,
-            **{k: v for k, v in self.kwargs.items() if k != "repair_template"},
+            **{
+                k: v
+                for k, v in asdict(self.cfg).items()
+                if k not in ("_target_", "repair_template")
+            },
         }
 
     def _load(self, actor: Any) -> None:
         if self.critic is None:
-            if not self.critic_ckpt:
+            if not self.cfg.critic_ckpt:
                 raise ValueError(
                     "sampling=critic needs sampling.critic_ckpt (an algo=critic checkpoint, binary=true as in the paper)"
                 )
             from execrl.algos.coderl.critic_model import load_critic
 
-            self.critic = load_critic(self.critic_ckpt, actor=actor)
+            self.critic = load_critic(self.cfg.critic_ckpt, actor=actor)
         self.critic.to(actor.device).eval()
-        if self.repair_actor is None and self.repair_ckpt:
+        if self.repair_actor is None and self.cfg.repair_ckpt:
             from execrl.models.checkpoint import load_actor
 
-            self.repair_actor = load_actor(self.repair_ckpt).to(actor.device).eval()
+            self.repair_actor = load_actor(self.cfg.repair_ckpt).to(actor.device).eval()
 
     def sample(
         self, actor: Any, problems: Sequence[Problem], executor: Any = None
@@ -426,9 +355,7 @@ class CriticSampler:
 
                 self._own_executor = Executor()
             executor = self._own_executor
-        return critic_sampling(
-            actor, self.critic, executor, problems, repair_actor=self.repair_actor, **self.kwargs
-        )
+        return critic_sampling(actor, self.critic, executor, problems, self.cfg, self.repair_actor)
 
     def close(self) -> None:
         if self._own_executor is not None:

@@ -28,12 +28,10 @@ The critic: ``critic_ckpt`` (an ``algo=critic`` checkpoint), else one trained at
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,8 +40,21 @@ import torch
 
 from execrl.algos.base import ActorModule
 from execrl.algos.coderl.critic import problem_prompts, train_critic
-from execrl.algos.coderl.critic_model import Critic, build_critic, load_critic, token_class_probs
+from execrl.algos.coderl.critic_model import (
+    Critic,
+    build_critic,
+    checkpoint_config,
+    load_critic,
+)
 from execrl.algos.coderl.labels import coderl_class, read_labels, sample_labels
+from execrl.algos.coderl.pool import (
+    PoolItem,
+    items_from_labels,
+    read_pool,
+    sample_items,
+    weigh_items,
+    write_pool,
+)
 from execrl.algos.coderl.returns import (
     mix_losses,
     rl_loss,
@@ -55,27 +66,13 @@ from execrl.algos.coderl.returns import (
 from execrl.algos.rl_base import score_programs
 from execrl.judging.requests import judge_request
 from execrl.rewards.outcome_rewards import CLASS_NAMES, CODERL_REWARDS, coderl_reward
+from execrl.schema.coderl import CodeRLConfig
 from execrl.utils.config import plain
 from execrl.utils.distributed import built_on_rank_zero
 from execrl.utils.tracking import log_histogram, staged
 from execrl.vocabulary import Problem
 
 log = logging.getLogger("execrl")
-
-
-@dataclass
-class PoolItem:
-    """One offline RL sample with its precomputed token returns (the critic is frozen)."""
-
-    prompt: str
-    program: str
-    cls: int
-    reward: float
-    baseline_reward: float
-    returns: list[float]  # per response token of actor.encode_responses(program)
-    task_id: str = ""
-    outcome: str | None = None  # the sandbox's verdict (None: read from labels without one)
-    critic_pass: float | None = None  # the critic's probability that the program passes
 
 
 #: where a run keeps CodeRL's setup (``<run dir>/coderl/``): the critic (an ``algo=critic``-style
@@ -106,90 +103,26 @@ class CodeRLModule(ActorModule):
     def __init__(
         self,
         actor: Any,
+        config: CodeRLConfig | None = None,
+        *,
         optimizer: Any = None,
         scheduler: Any = None,
         executor: Any = None,
-        reward: Any = None,
-        mode: str = "offline",
-        relative_returns: bool = True,
-        token_weights: str = "critic",
-        mix: str = "alternate",
-        ce_weight: float = 1.0,
-        rl_weight: float = 1.0,
-        ce_batch_size: int = 16,
-        critic: dict | None = None,
-        critic_ckpt: str | None = None,
-        critic_train_steps: int = 200,
-        critic_label_problems: int = 100,
-        critic_samples_per_problem: int = 4,
-        critic_lr: float = 1e-3,
-        critic_weight_decay: float = 0.01,
-        critic_batch_size: int = 16,
-        num_samples: int = 4,
-        temperature: float = 0.6,
-        top_p: float = 0.95,
-        max_new_tokens: int | None = None,
-        baseline_refresh_every: int = 0,
-        overlap_execution: bool = True,
-        offline_problems: int = 200,
-        offline_samples: int = 4,
-        offline_labels: str | None = None,
-        rl_batch_size: int = 16,
-        val_max_new_tokens: int | None = None,
-        log_completions: int = 8,
-        seed: int = 0,
     ) -> None:
-        super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
-        if mode not in ("offline", "online"):
-            raise ValueError(f"algo.mode must be offline|online, got {mode!r}")
-        if token_weights not in ("critic", "uniform"):
-            raise ValueError(f"algo.token_weights must be critic|uniform, got {token_weights!r}")
-        mix_losses(torch.tensor(0.0), torch.tensor(0.0), 0, mix)  # validates ``mix`` early
-        reward = plain(reward)
+        c = self.config = config or CodeRLConfig()
+        super().__init__(
+            actor, optimizer, scheduler, executor, c.val_max_new_tokens, c.log_completions
+        )
+        reward = plain(c.reward)
         if isinstance(reward, dict) and "_target_" in reward:
             reward = hydra.utils.instantiate(reward)
         self.reward = reward or _CodeRLReward()
-        self.mode, self.relative, self.token_weights = mode, relative_returns, token_weights
-        self.mix, self.ce_weight, self.rl_weight, self.ce_batch_size = (
-            mix,
-            ce_weight,
-            rl_weight,
-            ce_batch_size,
-        )
-        self.critic_cfg = dict(plain(critic) or {})
-        self.critic_ckpt, self.critic_train_steps = critic_ckpt, critic_train_steps
-        self.critic_label_problems, self.critic_samples_per_problem = (
-            critic_label_problems,
-            critic_samples_per_problem,
-        )
-        self.critic_lr, self.critic_batch_size, self.critic_weight_decay = (
-            critic_lr,
-            critic_batch_size,
-            critic_weight_decay,
-        )
-        self.num_samples, self.temperature, self.top_p, self.max_new_tokens = (
-            num_samples,
-            temperature,
-            top_p,
-            max_new_tokens,
-        )
-        self.baseline_refresh_every, self.overlap_execution = (
-            baseline_refresh_every,
-            overlap_execution,
-        )
-        self.offline_problems, self.offline_samples, self.offline_labels = (
-            offline_problems,
-            offline_samples,
-            offline_labels,
-        )
-        self.rl_batch_size, self.seed = rl_batch_size, seed
         object.__setattr__(self, "critic", None)
         self.pool: list[PoolItem] = []
         self.gt_pairs: list[tuple[str, str]] = []
-        self._baselines: dict[
-            str, tuple[float | None, int]
-        ] = {}  # task_id -> (reward, step computed)
-        self._rng = random.Random(seed)
+        # task_id -> (reward, step computed)
+        self._baselines: dict[str, tuple[float | None, int]] = {}
+        self._rng = random.Random(c.seed)
         self._restore_dir: Path | None = None  # restore_setup: the saved critic and pool
         self._micro_step = 0
         self.term_counts = {"ce": 0, "rl": 0}  # micro-batches that trained each loss term
@@ -197,25 +130,31 @@ class CodeRLModule(ActorModule):
         self._timings: dict[str, float] = {}
         self.setup_stats: dict[str, float] = {}
 
+    @property
+    def _gen(self) -> dict[str, Any]:
+        """The sampling settings of every sampled (not greedy) program."""
+        c = self.config
+        return dict(temperature=c.temperature, top_p=c.top_p, max_new_tokens=c.max_new_tokens)
+
     def trainable_parameters(self):
         return [p for p in self.actor.parameters() if p.requires_grad]
 
     # ----------------------------------------------------------------- fit-time preparation
     def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
         needs: dict[str, tuple[str, int | None]] = {"ground_truth": ("train_split", None)}
-        if self.token_weights == "critic" and not self.critic_ckpt:
-            needs["critic_labels"] = ("train_split", self.critic_label_problems)
-        if self.mode == "offline":
-            needs["offline_pool"] = ("rl_split", self.offline_problems)
+        if self.config.token_weights == "critic" and not self.config.critic_ckpt:
+            needs["critic_labels"] = ("train_split", self.config.critic_label_problems)
+        if self.config.mode == "offline":
+            needs["offline_pool"] = ("rl_split", self.config.offline_problems)
         return needs
 
     def train_dataset(self) -> list | None:
         """Offline: the fixed pool (built in ``on_fit_start``); online: the datamodule's problems."""
-        return self.pool if self.mode == "offline" else None
+        return self.pool if self.config.mode == "offline" else None
 
     @property
     def train_batch_size(self) -> int | None:
-        return self.rl_batch_size if self.mode == "offline" else None
+        return self.config.rl_batch_size if self.config.mode == "offline" else None
 
     def restore_setup(self, run_dir: str | Path) -> None:
         """Use the critic and offline pool saved in ``run_dir`` when this run first built them
@@ -230,17 +169,17 @@ class CodeRLModule(ActorModule):
             self.gt_pairs = [
                 (p.training_prompt, s) for p in self.served("ground_truth") for s in p.solutions
             ]
-        if self.critic is None and self.token_weights == "critic":
+        if self.critic is None and self.config.token_weights == "critic":
             t0 = time.perf_counter()
             self.set_critic(self._make_critic())
             self.setup_stats["time_s/critic"] = time.perf_counter() - t0
             log.info(
                 "coderl: critic ready in %.1f s (%s)",
                 self.setup_stats["time_s/critic"],
-                self.critic_ckpt or "trained at fit start",
+                self.config.critic_ckpt or "trained at fit start",
             )
             self._save_critic()
-        if self.mode == "offline" and not self.pool:
+        if self.config.mode == "offline" and not self.pool:
             t0 = time.perf_counter()
 
             def build() -> list[PoolItem]:
@@ -275,41 +214,23 @@ class CodeRLModule(ActorModule):
         torch.save(
             {
                 "state_dict": {f"critic.{k}": v.cpu() for k, v in self.critic.state_dict().items()},
-                "execrl_critic_cfg": {
-                    **self.critic_cfg,
-                    "backbone": self.critic_cfg.get("backbone") or self.model_cfg,
-                },
+                "execrl_critic_cfg": checkpoint_config(self.config.critic, self.model_cfg),
             },
             root / CRITIC_FILE,
         )
 
     def _save_pool(self) -> None:
         root = self._setup_dir()
-        if root is None:
-            return
-        root.mkdir(parents=True, exist_ok=True)
-        with open(root / POOL_FILE, "w") as f:
-            for it in self.pool:
-                row = {
-                    "task_id": it.task_id,
-                    "program": it.program,
-                    "outcome": it.outcome,
-                    "class": CLASS_NAMES[it.cls] if it.cls >= 0 else None,
-                    "reward": it.reward,
-                    "baseline_reward": it.baseline_reward,
-                    "critic_pass": it.critic_pass,
-                    "prompt": it.prompt,
-                    "returns": it.returns,
-                }
-                f.write(json.dumps(row) + "\n")
+        if root is not None:
+            write_pool(root / POOL_FILE, self.pool)
 
     def _restore_saved_setup(self) -> None:
         root = self._restore_dir
         if root is None:
             return
         for name, wanted in (
-            (CRITIC_FILE, self.critic is None and self.token_weights == "critic"),
-            (POOL_FILE, self.mode == "offline" and not self.pool),
+            (CRITIC_FILE, self.critic is None and self.config.token_weights == "critic"),
+            (POOL_FILE, self.config.mode == "offline" and not self.pool),
         ):
             if wanted and not (root / name).exists():
                 log.warning(
@@ -318,32 +239,14 @@ class CodeRLModule(ActorModule):
                     name,
                     root,
                 )
-        if self.critic is None and self.token_weights == "critic" and (root / CRITIC_FILE).exists():
+        wants_critic = self.critic is None and self.config.token_weights == "critic"
+        if wants_critic and (root / CRITIC_FILE).exists():
             self.set_critic(load_critic(str(root / CRITIC_FILE), actor=self.actor))
             log.info(
                 "coderl: critic restored from %s (as this run first built it)", root / CRITIC_FILE
             )
-        if self.mode == "offline" and not self.pool and (root / POOL_FILE).exists():
-
-            def read() -> list[PoolItem]:
-                with open(root / POOL_FILE) as f:
-                    rows = [json.loads(line) for line in f if line.strip()]
-                return [
-                    PoolItem(
-                        r["prompt"],
-                        r["program"],
-                        CLASS_NAMES.index(r["class"]) if r.get("class") else -1,
-                        r["reward"],
-                        r["baseline_reward"],
-                        r["returns"],
-                        r.get("task_id", ""),
-                        r.get("outcome"),
-                        r.get("critic_pass"),
-                    )
-                    for r in rows
-                ]
-
-            self.pool = built_on_rank_zero(self._trainer, read)
+        if self.config.mode == "offline" and not self.pool and (root / POOL_FILE).exists():
+            self.pool = built_on_rank_zero(self._trainer, lambda: read_pool(root / POOL_FILE))
             self.setup_stats["pool_size"] = float(len(self.pool))
             log.info(
                 "coderl: offline pool of %d programs restored from %s (as this run first built it)",
@@ -359,30 +262,25 @@ class CodeRLModule(ActorModule):
         object.__setattr__(self, "critic", critic.to(self.actor.device).eval())
 
     def _make_critic(self) -> Critic:
-        if self.critic_ckpt:
-            return load_critic(self.critic_ckpt, actor=self.actor)
-        critic = build_critic(actor=self.actor, **self.critic_cfg)
+        if self.config.critic_ckpt:
+            return load_critic(self.config.critic_ckpt, actor=self.actor)
+        critic = build_critic(self.config.critic, actor=self.actor)
         problems = self.served("critic_labels")
         if not problems or self.executor is None:
             return critic
+        c = self.config
         labels = sample_labels(
-            self.actor,
-            problems,
-            self.executor,
-            n=self.critic_samples_per_problem,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_new_tokens=self.max_new_tokens,
+            self.actor, problems, self.executor, n=c.critic_samples_per_problem, **self._gen
         )
         losses = train_critic(
             critic,
             labels,
             problem_prompts(problems),
-            self.critic_train_steps,
-            lr=self.critic_lr,
-            batch_size=self.critic_batch_size,
-            seed=self.seed,
-            weight_decay=self.critic_weight_decay,
+            c.critic_train_steps,
+            lr=c.critic_lr,
+            batch_size=c.critic_batch_size,
+            seed=c.seed,
+            weight_decay=c.critic_weight_decay,
         )
         if losses:
             self.setup_stats.update(
@@ -390,147 +288,38 @@ class CodeRLModule(ActorModule):
             )
         return critic
 
-    @torch.no_grad()
-    def critic_token_probs(
-        self,
-        prompts: list[str],
-        response_ids: torch.Tensor,
-        response_mask: torch.Tensor,
-        classes: list[int],
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """q_t of each row's true class (``None`` rows with class -1 get q = 1), and pooled logits."""
-        if self.critic is None:
-            return None, None
-        self.critic.eval()
-        p_ids, p_mask = self.critic.backbone.encode_prompts(prompts)
-        tok = self.critic.token_logits(p_ids, p_mask, response_ids, response_mask)
-        cls = torch.tensor([max(c, 0) for c in classes], device=tok.device)
-        if self.critic.binary:
-            cls = (cls == 3).long()
-        q = token_class_probs(tok, cls, response_mask)
-        unknown = torch.tensor([c < 0 for c in classes], device=q.device)
-        q = torch.where(unknown.unsqueeze(-1), response_mask.to(q.dtype), q)
-        return q, self.critic.pool(tok, response_mask)
-
     # ----------------------------------------------------------------- offline pool
     @torch.no_grad()
     def build_offline_pool(self, problems: list[Problem], batch_size: int = 16) -> None:
-        """Sample, judge, baseline and critic-score a fixed pool of programs (CodeRL S1, S2, S4)."""
-        # (prompt, program, class, reward, baseline reward, task id, outcome)
-        items: list[tuple[str, str, int, float, float, str, str | None]] = []
-        if self.offline_labels:
+        """Sample (or read from ``offline_labels``), judge, baseline and critic-score a fixed pool
+        of programs (CodeRL S1, S2, S4): :mod:`execrl.algos.coderl.pool`."""
+        c = self.config
+        if c.offline_labels:
             prompts = {p.task_id: p.prompt for p in problems}
-            labels = [lab for lab in read_labels(self.offline_labels) if lab.task_id in prompts]
+            labels = [lab for lab in read_labels(c.offline_labels) if lab.task_id in prompts]
             base = {
                 lab.task_id: float(CODERL_REWARDS[lab.cls])
                 for lab in labels
                 if lab.source == "baseline"
             }
-            if self.relative:
-                base.update(
-                    self.greedy_baselines(
-                        [
-                            p
-                            for p in problems
-                            if p.task_id not in base
-                            and any(
-                                lab.task_id == p.task_id and lab.source == "sample"
-                                for lab in labels
-                            )
-                        ]
-                    )
-                )
-            items = [
-                (
-                    prompts[lab.task_id],
-                    lab.program,
-                    lab.cls,
-                    float(CODERL_REWARDS[lab.cls]),
-                    base.get(lab.task_id, 0.0),
-                    lab.task_id,
-                    lab.outcome,
-                )
-                for lab in labels
-                if lab.source == "sample"
-            ]
+            if c.relative_returns:
+                sampled = {lab.task_id for lab in labels if lab.source == "sample"}
+                todo = [p for p in problems if p.task_id not in base and p.task_id in sampled]
+                base.update(self.greedy_baselines(todo))
+            items = items_from_labels(labels, prompts, base)
         else:
-            n = self.offline_samples
-            for i in range(0, len(problems), batch_size):
-                batch = problems[i : i + batch_size]
-                prompts = [p.prompt for p in batch]
-                samples = self.actor.generate(
-                    prompts,
-                    num_return_sequences=n,
-                    temperature=self.temperature,
-                    top_p=self.top_p,
-                    max_new_tokens=self.max_new_tokens,
-                ).texts
-                greedy = self.actor.generate(
-                    prompts, do_sample=False, max_new_tokens=self.max_new_tokens
-                ).texts
-                rb = score_programs(
-                    self.reward,
-                    [batch[j // n] for j in range(len(samples))] + batch,
-                    samples + greedy,
-                    self.executor,
-                )
-                base = rb.rewards[len(samples) :]
-                for j, prog in enumerate(samples):
-                    r, res = rb.rewards[j], rb.results[j] if rb.results else None
-                    if r is None:
-                        continue  # infrastructure error: drop
-                    c = coderl_class(res)
-                    b = base[j // n]
-                    items.append(
-                        (
-                            prompts[j // n],
-                            prog,
-                            c,
-                            float(r),
-                            0.0 if b is None else float(b),
-                            batch[j // n].task_id,
-                            None if res is None else res.outcome.value,
-                        )
-                    )
-        self.pool = []
-        hits = judged = 0
-        for i in range(0, len(items), batch_size):
-            chunk = items[i : i + batch_size]
-            r_ids, r_mask = self.actor.encode_responses([it[1] for it in chunk])
-            q, pooled = self.critic_token_probs(
-                [it[0] for it in chunk], r_ids, r_mask, [it[2] for it in chunk]
+            items = sample_items(
+                self.actor,
+                problems,
+                self.reward,
+                self.executor,
+                c.offline_samples,
+                self._gen,
+                batch_size,
             )
-            p_pass: list[float | None] = [None] * len(chunk)
-            if pooled is not None:  # saved with the pool: which programs the critic believes in
-                p_pass = pooled.float().softmax(-1)[:, self.critic.passed_class].tolist()
-            if pooled is not None:  # the frozen critic's accuracy on the pool it weighs
-                for pred, it in zip(pooled.argmax(-1).tolist(), chunk):
-                    if it[2] >= 0:
-                        judged += 1
-                        hits += pred == (int(it[2] == 3) if self.critic.binary else it[2])
-            seq = sequence_returns(
-                torch.tensor([it[3] for it in chunk]),
-                torch.tensor([it[4] for it in chunk]),
-                self.relative,
-            )
-            ret = token_returns(seq, r_mask, q).cpu()
-            for it, row, m, pp in zip(chunk, ret, r_mask.cpu(), p_pass):
-                self.pool.append(
-                    PoolItem(
-                        it[0],
-                        it[1],
-                        it[2],
-                        it[3],
-                        it[4],
-                        row[: int(m.sum())].tolist(),
-                        task_id=it[5],
-                        outcome=it[6],
-                        critic_pass=pp,
-                    )
-                )
-        self.setup_stats["pool_size"] = float(len(self.pool))
-        if judged:
-            self.setup_stats["critic_acc"] = hits / judged
+        stats = weigh_items(items, self.actor, self.critic, c.relative_returns, batch_size)
+        self.pool = items
+        self.setup_stats.update(pool_size=float(len(items)), **stats)
 
     def greedy_baselines(self, problems: list[Problem], batch_size: int = 16) -> dict[str, float]:
         """Reward of each problem's greedy program (CodeRL's baseline), decoded and judged here:
@@ -547,7 +336,9 @@ class CodeRLModule(ActorModule):
         for i in range(0, len(problems), batch_size):
             batch = problems[i : i + batch_size]
             greedy = self.actor.generate(
-                [p.prompt for p in batch], do_sample=False, max_new_tokens=self.max_new_tokens
+                [p.prompt for p in batch],
+                do_sample=False,
+                max_new_tokens=self.config.max_new_tokens,
             ).texts
             rb = score_programs(self.reward, batch, greedy, self.executor)
             out.update({p.task_id: float(r) for p, r in zip(batch, rb.rewards) if r is not None})
@@ -562,7 +353,7 @@ class CodeRLModule(ActorModule):
     def ce_loss(self) -> torch.Tensor | None:
         if not self.gt_pairs:
             return None
-        pairs = self._rng.sample(self.gt_pairs, min(self.ce_batch_size, len(self.gt_pairs)))
+        pairs = self._rng.sample(self.gt_pairs, min(self.config.ce_batch_size, len(self.gt_pairs)))
         return self.actor.sft_loss([p for p, _ in pairs], [s for _, s in pairs])
 
     def offline_rl_loss(self, items: list[PoolItem]) -> tuple[torch.Tensor | None, dict[str, Any]]:
@@ -586,21 +377,18 @@ class CodeRLModule(ActorModule):
 
     def online_rl_loss(self, problems: list[Problem]) -> tuple[torch.Tensor | None, dict[str, Any]]:
         """Sample, judge (in a thread, overlapped with the critic and actor forward), return the loss."""
-        n = self.num_samples
+        n = self.config.num_samples
         with self.timed("gen", self._timings):
             roll = self.actor.generate(
-                [p.prompt for p in problems],
-                num_return_sequences=n,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                max_new_tokens=self.max_new_tokens,
+                [p.prompt for p in problems], num_return_sequences=n, **self._gen
             )
-            stale = (
-                [p for p in problems if self._baseline_stale(p.task_id)] if self.relative else []
-            )
+            relative = self.config.relative_returns
+            stale = [p for p in problems if relative and self._baseline_stale(p.task_id)]
             greedy = (
                 self.actor.generate(
-                    [p.prompt for p in stale], do_sample=False, max_new_tokens=self.max_new_tokens
+                    [p.prompt for p in stale],
+                    do_sample=False,
+                    max_new_tokens=self.config.max_new_tokens,
                 ).texts
                 if stale
                 else []
@@ -612,20 +400,17 @@ class CodeRLModule(ActorModule):
             rb = score_programs(self.reward, rows + stale, roll.texts + greedy, self.executor)
             return rb, time.perf_counter() - t0
 
-        pool = ThreadPoolExecutor(max_workers=1) if self.overlap_execution else None
+        pool = ThreadPoolExecutor(max_workers=1) if self.config.overlap_execution else None
         fut = pool.submit(judge) if pool is not None else None
         try:
             if fut is None:
                 rb, t_reward = judge()
-            prompts = [p.prompt for p in rows]
             # the critic's token logits do not depend on the outcome: compute them while the sandbox runs
             tok = None
             if self.critic is not None:
                 with torch.no_grad():
-                    self.critic.eval()
-                    cp_ids, cp_mask = self.critic.backbone.encode_prompts(prompts)
-                    tok = self.critic.token_logits(
-                        cp_ids, cp_mask, roll.response_ids, roll.response_mask
+                    tok = self.critic.eval().prompt_token_logits(
+                        [p.prompt for p in rows], roll.response_ids, roll.response_mask
                     )
             with self.timed("update", self._timings):
                 lp = self.actor.response_logprobs(
@@ -652,14 +437,8 @@ class CodeRLModule(ActorModule):
         mask = roll.response_mask * keep.unsqueeze(-1).long()
         q, pooled = None, None
         if tok is not None:
-            cls = torch.tensor([max(c, 0) for c in classes], device=tok.device)
-            if self.critic.binary:
-                cls = (cls == 3).long()
-            q = token_class_probs(tok, cls, mask)
-            unknown = torch.tensor([c < 0 for c in classes], device=q.device).unsqueeze(-1)
-            q = torch.where(unknown, mask.to(q.dtype), q)
-            pooled = self.critic.pool(tok, roll.response_mask)
-        ret = token_returns(sequence_returns(r_t, b_t, self.relative), mask, q)
+            q, pooled = self.critic.outcome_weights(tok, classes, mask)
+        ret = token_returns(sequence_returns(r_t, b_t, relative), mask, q)
         if not bool(keep.any()):
             return None, {}
         with self.timed("update", self._timings):
@@ -677,7 +456,7 @@ class CodeRLModule(ActorModule):
     def _baseline_stale(self, task_id: str) -> bool:
         if task_id not in self._baselines:
             return True
-        every = self.baseline_refresh_every
+        every = self.config.baseline_refresh_every
         return bool(every) and int(self.global_step) - self._baselines[task_id][1] >= every
 
     # ----------------------------------------------------------------- steps
@@ -690,20 +469,24 @@ class CodeRLModule(ActorModule):
         self._timings = {}
         ce = rl = None
         stats: dict[str, Any] = {}
-        if uses_rl(step, self.mix):
+        if uses_rl(step, self.config.mix):
             rl, stats = (
-                self.online_rl_loss(batch) if self.mode == "online" else self.offline_rl_loss(batch)
+                self.online_rl_loss(batch)
+                if self.config.mode == "online"
+                else self.offline_rl_loss(batch)
             )
-        if uses_ce(step, self.mix):
+        if uses_ce(step, self.config.mix):
             with self.timed("update", self._timings):
                 ce = self.ce_loss()
         if ce is None and rl is None:
             return None
-        if self.mix == "alternate" and (
+        if self.config.mix == "alternate" and (
             (step % 2 == 0 and ce is None) or (step % 2 == 1 and rl is None)
         ):
             return None
-        loss = mix_losses(ce, rl, step, self.mix, self.ce_weight, self.rl_weight)
+        loss = mix_losses(
+            ce, rl, step, self.config.mix, self.config.ce_weight, self.config.rl_weight
+        )
         self.term_counts["ce"] += ce is not None
         self.term_counts["rl"] += rl is not None
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
@@ -749,8 +532,8 @@ class CodeRLModule(ActorModule):
         pooled = s.get("pooled")
         if pooled is not None and len(known) == len(classes) and len(classes):
             y = torch.tensor(classes, device=pooled.device)
-            if self.critic is not None and self.critic.binary:
-                y = (y == 3).long()
+            if self.critic is not None:
+                y = self.critic.targets(y)
             self.log(
                 "train/critic_acc", (pooled.argmax(-1) == y).float().mean(), batch_size=len(classes)
             )
