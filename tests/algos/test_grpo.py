@@ -217,7 +217,7 @@ def test_kl_bias_correction_reaches_the_update(tmp_path):
                 f"algo.kl_bias_correction={on}",
             ],
         )
-        assert module.kl_bias_correction is on
+        assert module.config.kl_bias_correction is on
         fit(module, tmp_path / str(on), steps=2)
         finals[on] = module.actor.state_dict()
     assert any(
@@ -225,7 +225,7 @@ def test_kl_bias_correction_reaches_the_update(tmp_path):
         for k in finals[True]
     )
     assert (
-        build_module("tiny_causal", "grpo", "binary", ParityExecutor())[1].kl_bias_correction
+        build_module("tiny_causal", "grpo", "binary", ParityExecutor())[1].config.kl_bias_correction
         is True
     )
 

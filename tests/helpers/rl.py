@@ -11,6 +11,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from execrl.schema.build import instantiate
 from execrl.vocabulary import ExecutionResult, Outcome, Problem, Tests
 
 from helpers.common import compose
@@ -85,13 +86,12 @@ def build_module(model: str, algo: str, reward: str, executor, extra: list[str] 
         ],
     )
     actor = hydra.utils.instantiate(cfg.model)
-    module = hydra.utils.instantiate(
+    module = instantiate(
         cfg.algo,
         actor=actor,
         optimizer=hydra.utils.instantiate(cfg.optimizer),
         scheduler=None,
         executor=executor,
-        _recursive_=False,
     )
     return cfg, module
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 # the submodules whose dataclasses are stored (each stores its own on import)
-SUBMODULES: tuple[str, ...] = ()
+SUBMODULES: tuple[str, ...] = ("algos",)
 
 
 def register() -> None:

@@ -21,6 +21,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from execrl.models.checkpoint import load_actor_weights
+from execrl.schema.build import instantiate
 from execrl.tasks import report as rep
 from execrl.tasks.resume import RunPlan, describe, plan_run
 from execrl.utils.callbacks import FitTimer
@@ -97,13 +98,12 @@ def fit(
     if cfg.get("actor_ckpt"):
         load_actor_weights(actor, cfg.actor_ckpt)
         log.info("actor weights loaded from %s", cfg.actor_ckpt)
-    module = hydra.utils.instantiate(
+    module = instantiate(
         cfg.algo,
         actor=actor,
         optimizer=hydra.utils.instantiate(cfg.optimizer),
         scheduler=hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         executor=executor,
-        _recursive_=False,
     )
     callbacks = instantiate_list(cfg.get("callbacks")) + list(extra_callbacks or [])
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)

@@ -35,6 +35,7 @@ from execrl.algos.coderl.labels import (
     sample_labels,
     write_labels,
 )
+from execrl.schema.algos import ActorModuleConfig
 from execrl.utils.config import plain
 from execrl.utils.distributed import built_on_rank_zero
 from execrl.utils.tracking import log_table
@@ -164,7 +165,15 @@ class CriticModule(ActorModule):
         val_max_new_tokens: int | None = None,
         log_completions: int = 8,
     ) -> None:
-        super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
+        super().__init__(
+            actor,
+            ActorModuleConfig(
+                val_max_new_tokens=val_max_new_tokens, log_completions=log_completions
+            ),
+            optimizer=optimizer,
+            scheduler=scheduler,
+            executor=executor,
+        )
         self.critic_cfg = dict(plain(critic) or {})
         self.critic = build_critic(actor=actor, **self.critic_cfg)
         self.actor.requires_grad_(False)

@@ -55,6 +55,7 @@ from execrl.algos.coderl.returns import (
 from execrl.algos.rl_base import score_programs
 from execrl.judging.requests import judge_request
 from execrl.rewards.outcome_rewards import CLASS_NAMES, CODERL_REWARDS, coderl_reward
+from execrl.schema.algos import ActorModuleConfig
 from execrl.utils.config import plain
 from execrl.utils.distributed import built_on_rank_zero
 from execrl.utils.tracking import log_histogram, staged
@@ -139,7 +140,15 @@ class CodeRLModule(ActorModule):
         log_completions: int = 8,
         seed: int = 0,
     ) -> None:
-        super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
+        super().__init__(
+            actor,
+            ActorModuleConfig(
+                val_max_new_tokens=val_max_new_tokens, log_completions=log_completions
+            ),
+            optimizer=optimizer,
+            scheduler=scheduler,
+            executor=executor,
+        )
         if mode not in ("offline", "online"):
             raise ValueError(f"algo.mode must be offline|online, got {mode!r}")
         if token_weights not in ("critic", "uniform"):
