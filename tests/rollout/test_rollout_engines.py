@@ -150,7 +150,6 @@ def test_tis_weights_scale_the_policy_term_only() -> None:
 
 def test_engine_correction_is_truncated_importance_sampling() -> None:
     from execrl.algos.grpo import GRPOModule
-
     from execrl.schema.algos import GRPOConfig, PPOConfig
 
     module = GRPOModule(_actor(), GRPOConfig(tis_cap=1.5))

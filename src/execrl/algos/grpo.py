@@ -36,7 +36,7 @@ from execrl.algos.rl_core import (
     soft_overlong_penalty,
 )
 from execrl.models.actor import Actor, Rollout
-from execrl.rewards.base import Reward, RewardBatch
+from execrl.rewards.base import RewardBatch
 from execrl.vocabulary import Problem
 
 if TYPE_CHECKING:
@@ -58,16 +58,8 @@ class GRPOModule(RLModule):
         optimizer: Any = None,
         scheduler: Any = None,
         executor: Any = None,
-        reward: Reward | None = None,
     ) -> None:
-        super().__init__(
-            actor,
-            config,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            executor=executor,
-            reward=reward,
-        )
+        super().__init__(actor, config, optimizer=optimizer, scheduler=scheduler, executor=executor)
         c = config
         if c.loss_type not in LOSS_TYPES:
             raise ValueError(f"algo.loss_type must be one of {LOSS_TYPES}, got {c.loss_type!r}")

@@ -33,7 +33,7 @@ from execrl.algos.rl_core import (
 )
 from execrl.models.actor import Actor, Rollout
 from execrl.models.value_head import ValueHead
-from execrl.rewards.base import Reward, RewardBatch
+from execrl.rewards.base import RewardBatch
 
 if TYPE_CHECKING:
     from execrl.schema.algos import PPOConfig
@@ -50,16 +50,8 @@ class PPOModule(RLModule):
         optimizer: Any = None,
         scheduler: Any = None,
         executor: Any = None,
-        reward: Reward | None = None,
     ) -> None:
-        super().__init__(
-            actor,
-            config,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            executor=executor,
-            reward=reward,
-        )
+        super().__init__(actor, config, optimizer=optimizer, scheduler=scheduler, executor=executor)
         c = config
         check_kl_estimator(c.kl_estimator, "reward")
         if c.whiten not in ("batch", "sequence", "none"):

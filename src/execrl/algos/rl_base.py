@@ -69,8 +69,9 @@ class PGBatch:
     stats: dict[str, float] = field(default_factory=dict)
 
 
-def build_reward(reward: Any) -> Reward:
-    """A reward object from a Hydra config (``_target_``) or an already built object."""
+def build_reward(reward: Reward | Mapping | None) -> Reward:
+    """A reward object from a Hydra config (``_target_``) or an already built object; None: CodeRL's
+    graded unit-test reward."""
     if reward is None:
         from execrl.rewards import UnitTestReward
 
@@ -101,9 +102,7 @@ class RLModule(ActorModule):
         optimizer: Any = None,
         scheduler: Any = None,
         executor: Any = None,
-        reward: Reward | None = None,
     ) -> None:
-        """``reward``: a built reward, else the one ``config.reward`` describes."""
         super().__init__(actor, config, optimizer=optimizer, scheduler=scheduler, executor=executor)
         from execrl.utils.config import plain
 
@@ -115,7 +114,7 @@ class RLModule(ActorModule):
         self._ahead: Any = None
         self.policy_version = 0  # optimizer iterations done: what a rollout's staleness counts
         self.automatic_optimization = False
-        self.reward: Reward = reward if reward is not None else build_reward(c.reward)
+        self.reward: Reward = build_reward(c.reward)  # a built reward or its config
         self.sampling = dict(
             temperature=c.temperature, top_k=c.top_k, top_p=c.top_p, max_new_tokens=c.max_new_tokens
         )

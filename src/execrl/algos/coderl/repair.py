@@ -83,9 +83,14 @@ class RepairModule(SFTModule):
         problems = {p.task_id: p for p in self.served_problems()}
         if not problems:
             raise ValueError("algo=repair needs the datamodule the labels' task ids come from")
-        self.set_pairs(repair_pairs(labels, problems, self.config.solutions_per_program, self.config.template))
+        self.set_pairs(
+            repair_pairs(labels, problems, self.config.solutions_per_program, self.config.template)
+        )
         log.info(
-            "repair pairs: %d from %d labels (%s)", len(self.pairs), len(labels), self.config.labels_path
+            "repair pairs: %d from %d labels (%s)",
+            len(self.pairs),
+            len(labels),
+            self.config.labels_path,
         )
 
     def set_pairs(self, pairs: list[tuple[str, str]]) -> None:
