@@ -553,10 +553,10 @@ def _executor_free(reward: Reward) -> bool:
 
 
 def mean_stats(stats: list[dict[str, torch.Tensor | float]]) -> dict[str, float]:
-    """Average a list of per-minibatch stat dicts."""
-    if not stats:
-        return {}
-    return {k: sum(float(s[k]) for s in stats) / len(stats) for k in stats[0]}
+    """Average a list of per-minibatch stat dicts, each key over the minibatches that have it (a
+    minibatch of zero-advantage rows only runs no policy loss)."""
+    keys = dict.fromkeys(k for s in stats for k in s)
+    return {k: sum(float(s[k]) for s in stats if k in s) / sum(k in s for s in stats) for k in keys}
 
 
 __all__ = ["PGBatch", "RLModule", "build_reward", "mean_stats", "score_programs"]
