@@ -375,5 +375,5 @@ def test_a_registered_policy_loss_is_chosen_by_config(tmp_path):
             assert any(not torch.equal(before[k], v) for k, v in module.actor.state_dict().items())
     finally:
         POLICY_LOSSES.pop("reinforce_test")
-    with pytest.raises(ValueError, match="algo.policy_loss='nope'"):
+    with pytest.raises(ValueError, match=r"algo\.policy_loss='nope'"):
         build_module("tiny_causal", "grpo", "binary", ParityExecutor(), ["algo.policy_loss=nope"])
