@@ -12,6 +12,7 @@ from helpers.common import ROOT
 
 # bottom to top; packages on one line are peers and may not import each other
 LAYERS = [
+    ("schema",),  # typed configs: dataclasses only (no torch), stored before any composition
     ("vocabulary", "utils"),  # the words every layer shares; generic helpers
     ("execution", "data"),  # the sandbox (knows no dataset); datasets -> Problems
     ("judging", "models"),  # problem + program -> requests and verdicts; the LMs

@@ -20,7 +20,7 @@ Defaults are TRL's (:class:`execrl.schema.algos.GRPOConfig`).
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -35,7 +35,7 @@ from execrl.algos.rl_core import (
     penalised,
     soft_overlong_penalty,
 )
-from execrl.models.actor import Actor, Rollout
+from execrl.models.actor import Rollout
 from execrl.rewards.base import RewardBatch
 from execrl.vocabulary import Problem
 
@@ -44,23 +44,17 @@ if TYPE_CHECKING:
 
 
 class GRPOModule(RLModule):
-    """Group-relative policy optimisation over the same rewards as PPO, with no value head."""
+    """Group-relative policy optimisation over the same rewards as PPO, with no value head.
+    ``GRPOModule(actor, GRPOConfig(...), optimizer=..., executor=...)``."""
 
     reuse_on_policy_logprobs = True  # tests switch it off to check the shortcut changes nothing
     supports_tis = True
     skip_zero_rows = True  # tests switch it off to check that skipping leaves the update unchanged
 
-    def __init__(
-        self,
-        actor: Actor,
-        config: GRPOConfig,
-        *,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        executor: Any = None,
-    ) -> None:
-        super().__init__(actor, config, optimizer=optimizer, scheduler=scheduler, executor=executor)
-        c = config
+    config: GRPOConfig
+
+    def init_algorithm(self) -> None:
+        c = self.config
         if c.loss_type not in LOSS_TYPES:
             raise ValueError(f"algo.loss_type must be one of {LOSS_TYPES}, got {c.loss_type!r}")
         if c.loss_normalizer_scope not in ("generation_batch", "minibatch"):

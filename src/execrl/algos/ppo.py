@@ -31,7 +31,7 @@ from execrl.algos.rl_core import (
     token_rewards,
     whiten_per_sequence,
 )
-from execrl.models.actor import Actor, Rollout
+from execrl.models.actor import Rollout
 from execrl.models.value_head import ValueHead
 from execrl.rewards.base import RewardBatch
 
@@ -40,23 +40,17 @@ if TYPE_CHECKING:
 
 
 class PPOModule(RLModule):
-    """PPOCoder's actor-critic PPO: one backbone, a policy head and a linear value head."""
+    """PPOCoder's actor-critic PPO: one backbone, a policy head and a linear value head.
+    ``PPOModule(actor, PPOConfig(...), optimizer=..., executor=...)``."""
 
-    def __init__(
-        self,
-        actor: Actor,
-        config: PPOConfig,
-        *,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        executor: Any = None,
-    ) -> None:
-        super().__init__(actor, config, optimizer=optimizer, scheduler=scheduler, executor=executor)
-        c = config
+    config: PPOConfig
+
+    def init_algorithm(self) -> None:
+        c = self.config
         check_kl_estimator(c.kl_estimator, "reward")
         if c.whiten not in ("batch", "sequence", "none"):
             raise ValueError(f"algo.whiten must be batch|sequence|none, got {c.whiten!r}")
-        self.value_head = ValueHead(actor.hidden_size, dropout=c.value_dropout)
+        self.value_head = ValueHead(self.actor.hidden_size, dropout=c.value_dropout)
         self.kl_ctl = kl_controller(c.kl_coef, c.adaptive_kl, c.kl_target, c.kl_horizon)
 
     def rl_state(self) -> dict[str, Any]:

@@ -134,6 +134,11 @@ class RLModule(ActorModule):
         self._phase_times: dict[str, float] = {}
         self._anchor: list[tuple[str, str]] = []
         self._rng = random.Random(0)
+        self.init_algorithm()
+
+    def init_algorithm(self) -> None:
+        """The algorithm's own parts (value head, KL controller, estimators) and the checks of its
+        settings, built from ``self.config`` at the end of ``__init__``."""
 
     # ----------------------------------------------------------------- setup
     def on_fit_start(self) -> None:
