@@ -217,7 +217,7 @@ def test_kl_bias_correction_reaches_the_update(tmp_path):
                 f"algo.kl_bias_correction={on}",
             ],
         )
-        assert module.kl_bias_correction is on
+        assert module.config.kl_bias_correction is on
         fit(module, tmp_path / str(on), steps=2)
         finals[on] = module.actor.state_dict()
     assert any(
@@ -225,7 +225,7 @@ def test_kl_bias_correction_reaches_the_update(tmp_path):
         for k in finals[True]
     )
     assert (
-        build_module("tiny_causal", "grpo", "binary", ParityExecutor())[1].kl_bias_correction
+        build_module("tiny_causal", "grpo", "binary", ParityExecutor())[1].config.kl_bias_correction
         is True
     )
 
@@ -300,3 +300,80 @@ def test_a_checkpoint_loads_across_kl_settings():
     with_kl2.load_state_dict(saved["state_dict"])
     torch.testing.assert_close(with_kl2.ref_actor.state_dict(), ref_before)
     torch.testing.assert_close(with_kl2.actor.state_dict(), with_kl.actor.state_dict())
+
+
+@pytest.mark.parametrize("scope", ["generation_batch", "minibatch"])
+def test_dapo_step_gradient_is_trls_formula(scope):
+    """loss_type=dapo: one optimizer step's loss is the sum of its rows' token losses over the token
+    count of the whole generation batch (TRL's num_items_in_batch, grpo_trainer.py:2427, 3139-3141)
+    when one rollout spans several minibatches; loss_normalizer_scope=minibatch: over the step's own."""
+    from execrl.models.actor import Rollout
+    from execrl.rewards.base import RewardBatch
+
+    torch.manual_seed(0)
+    _, module = build_module(
+        "tiny_causal",
+        "grpo",
+        "binary",
+        ParityExecutor(),
+        ["algo.num_samples=4", "algo.minibatch_size=4", f"algo.loss_normalizer_scope={scope}"],
+    )
+    assert module.config.loss_type == "dapo"
+    module.skip_zero_rows = False
+    ro = module.actor.generate(["a", "b"], num_return_sequences=4, do_sample=True, max_new_tokens=6)
+    mask = ro.response_mask.clone()
+    mask[0, 2:] = mask[5, 4:] = 0  # responses of other lengths (as if EOS came earlier)
+    ro = Rollout(ro.prompt_ids, ro.prompt_mask, ro.response_ids, mask, ro.texts)
+    pg = module.prepare(ro, RewardBatch(rewards=[1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0]))
+    mb = torch.arange(4)  # the first optimizer step's rows (of 8: two steps)
+    assert pg.old_lp is not None  # two steps per rollout: not on-policy
+    params = [p for p in module.actor.parameters() if p.requires_grad]
+
+    def grad(loss):
+        return torch.autograd.grad(loss, params, allow_unused=True)
+
+    ours, _ = module.minibatch_loss(ro, pg, mb, mb)
+    # TRL by hand: ratio exp(lp - old) = 1 at the sampling policy, so no clipping: -A * ratio per token
+    lp = module.policy_logprobs(ro, pg.rows[mb])
+    per_token = -pg.adv[mb].unsqueeze(1) * torch.exp(lp - pg.old_lp[mb])
+    tokens = pg.mask.sum() if scope == "generation_batch" else pg.mask[mb].sum()
+    trl = (per_token * pg.mask[mb]).sum() / tokens
+    assert ours.item() == pytest.approx(trl.item(), abs=1e-6)
+    for a, b in zip(grad(ours), grad(trl)):
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-8)
+    assert pg.mask.sum() > pg.mask[mb].sum()  # the scopes divide by different counts
+
+
+def test_a_registered_policy_loss_is_chosen_by_config(tmp_path):
+    """A new policy loss is one registered function plus ``algo.policy_loss=<name>``."""
+    from execrl.algos.rl_core import POLICY_LOSSES, register_policy_loss
+
+    calls = []  # canary: the new loss really ran in the update
+
+    @register_policy_loss("reinforce_test")
+    def reinforce(logprobs, old_logprobs, advantages, mask, config):
+        calls.append(config.policy_loss)
+        a = advantages if advantages.dim() == 2 else advantages.unsqueeze(-1)
+        zero = torch.zeros(())
+        return -a * logprobs * mask, {"clipfrac": zero, "approx_kl": zero}
+
+    try:
+        for algo in ("grpo", "ppo"):
+            torch.manual_seed(0)
+            _, module = build_module(
+                "tiny_causal",
+                algo,
+                "binary",
+                ParityExecutor(),
+                ["algo.num_samples=4", "algo.policy_loss=reinforce_test", "algo.ce_coef=0"],
+            )
+            before = {k: v.clone() for k, v in module.actor.state_dict().items()}
+            n = len(calls)
+            fit(module, tmp_path / algo, steps=1)
+            assert len(calls) > n and calls[-1] == "reinforce_test"
+            assert any(not torch.equal(before[k], v) for k, v in module.actor.state_dict().items())
+    finally:
+        POLICY_LOSSES.pop("reinforce_test")
+    with pytest.raises(ValueError, match=r"algo\.policy_loss='nope'"):
+        build_module("tiny_causal", "grpo", "binary", ParityExecutor(), ["algo.policy_loss=nope"])

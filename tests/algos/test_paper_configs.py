@@ -1,4 +1,4 @@
-"""Named settings mean the papers: experiment=ppocoder_paper / coderl_paper, PPOCoder's LR decay,
+"""Named settings mean the papers (experiment=ppocoder_paper: tests/test_paper_presets.py): coderl_paper, PPOCoder's LR decay,
 CodeRL's offline baselines and its one outcome-class definition."""
 
 from __future__ import annotations
@@ -12,33 +12,6 @@ from execrl.schema.build import instantiate
 from execrl.vocabulary import ExecutionResult, Outcome, TestResult
 
 from helpers.common import compose
-
-
-def test_ppocoder_paper_settings():
-    a = compose("train", ["experiment=ppocoder_paper"])
-    assert (a.algo.num_samples, a.algo.minibatch_size, a.algo.ppo_epochs, a.algo.whiten) == (
-        1,
-        1,
-        1,
-        "sequence",
-    )
-    assert (
-        a.algo.kl_estimator,
-        a.algo.lam,
-        a.algo.vf_coef,
-        a.algo.ce_coef,
-        a.algo.value_dropout,
-    ) == ("k1", 0.95, 1e-3, 0.0, 0.1)
-    assert (
-        a.algo.max_grad_norm is None
-        and a.optimizer.lr == 1e-6
-        and a.data.batch_size == 32
-        and a.algo.top_k == 5
-    )
-    tuned = compose("train", ["algo=ppo"])
-    assert (
-        tuned.algo == compose("train", ["experiment=ppo_execrl"]).algo
-    )  # algo=ppo is the tuned one
 
 
 def test_coderl_paper_settings():

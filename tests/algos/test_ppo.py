@@ -109,7 +109,7 @@ def test_ppo_refuses_a_reward_kl_without_the_kl_gradient():
     ):  # hydra wraps the ValueError
         build_module("tiny_t5", "ppo", "unit_test", ParityExecutor(), ["algo.kl_estimator=k3"])
     cfg, module = build_module("tiny_t5", "ppo", "unit_test", ParityExecutor())
-    assert cfg.algo.kl_estimator == "k1" and module.kl_estimator == "k1"
+    assert cfg.algo.kl_estimator == "k1" and module.config.kl_estimator == "k1"
 
 
 def test_missing_eos_penalty_and_reward_whitening():

@@ -191,12 +191,14 @@ def test_bf16_sampling_copy_follows_the_trained_weights(tiny) -> None:
 
 def test_rl_reference_of_a_lora_actor_is_no_copy(tiny) -> None:
     from execrl.algos.grpo import GRPOModule
+    from execrl.schema.algos import GRPOConfig
 
+    config = GRPOConfig(num_samples=2, kl_coef=0.04)
     actor = _build(tiny, lora=LORA)
-    module = GRPOModule(actor, num_samples=2, kl_coef=0.04)
+    module = GRPOModule(actor, config)
     assert list(module.ref_actor.parameters()) == []
     assert not any(k.startswith("ref_actor.") for k in module.state_dict())
-    full = GRPOModule(_build(tiny), num_samples=2, kl_coef=0.04)
+    full = GRPOModule(_build(tiny), config)
     assert sum(p.numel() for p in full.ref_actor.parameters()) > 0
 
 

@@ -150,8 +150,9 @@ def test_tis_weights_scale_the_policy_term_only() -> None:
 
 def test_engine_correction_is_truncated_importance_sampling() -> None:
     from execrl.algos.grpo import GRPOModule
+    from execrl.schema.algos import GRPOConfig, PPOConfig
 
-    module = GRPOModule(_actor(), tis_cap=1.5)
+    module = GRPOModule(_actor(), GRPOConfig(tis_cap=1.5))
     eng = torch.tensor([[-1.0, -1.0, float("nan")], [-3.0, -0.1, -0.2]])
     ro = Rollout(
         torch.zeros(2, 1, dtype=torch.long),
@@ -171,7 +172,7 @@ def test_engine_correction_is_truncated_importance_sampling() -> None:
     with pytest.raises(ValueError, match="GRPO"):
         from execrl.algos.ppo import PPOModule
 
-        PPOModule(_actor(), tis_cap=2.0)
+        PPOModule(_actor(), PPOConfig(tis_cap=2.0))
 
 
 def test_one_step_ahead_returns_the_previous_launch() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from lightning import LightningModule
@@ -15,6 +16,9 @@ from execrl.judging.requests import judge_programs
 from execrl.models.actor import Actor
 from execrl.utils.tracking import log_table
 from execrl.vocabulary import Outcome, Problem
+
+if TYPE_CHECKING:
+    from execrl.schema.algos import ActorModuleConfig
 
 
 class ActorModule(LightningModule):
@@ -31,19 +35,18 @@ class ActorModule(LightningModule):
     def __init__(
         self,
         actor: Actor,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        executor: Any = None,
-        val_max_new_tokens: int | None = None,
-        log_completions: int = 8,
+        config: ActorModuleConfig,
+        *,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        executor: Any = None,  # the sandbox (execrl.execution); None: no execution
     ) -> None:
         super().__init__()
         self.actor = actor
+        self.config = config  # the algorithm's settings (execrl.schema.algos)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.executor = executor  # not an nn.Module; never checkpointed
-        self.val_max_new_tokens = val_max_new_tokens
-        self.log_completions = log_completions
         # how the actor was built (models.actor.build_actor); saved in checkpoints for generate.py
         self.model_cfg: dict | None = getattr(actor, "build_cfg", None)
         self._val_rows: list[dict] = []
@@ -109,7 +112,9 @@ class ActorModule(LightningModule):
     def validation_step(self, batch: list[Problem], batch_idx: int) -> None:
         """Greedy-decode each problem; judge by execution (pass@1) when an executor is set."""
         rollout = self.actor.generate(
-            [p.prompt for p in batch], do_sample=False, max_new_tokens=self.val_max_new_tokens
+            [p.prompt for p in batch],
+            do_sample=False,
+            max_new_tokens=self.config.val_max_new_tokens,
         )
         programs = rollout.texts
         with_solution = [(p, s) for p, s in zip(batch, programs) if p.solutions]
@@ -150,7 +155,7 @@ class ActorModule(LightningModule):
             metrics["val/infrastructure_errors"] = float(n - len(judged))
         for k, v in metrics.items():
             self.log(k, v, sync_dist=True)
-        self._log_completions_table(rows[: self.log_completions], "val/completions")
+        self._log_completions_table(rows[: self.config.log_completions], "val/completions")
 
     def _log_completions_table(self, rows: list[dict], key: str) -> None:
         """TRL-style completions table: wandb when present, and a JSONL file in the run dir."""

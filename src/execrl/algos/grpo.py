@@ -4,98 +4,68 @@ Per iteration: ``num_samples`` programs per problem, group-relative advantages
 (``scale_rewards``: group std, batch std, or none as in Dr. GRPO), then the clipped surrogate
 ``-min(w A, clip(w, 1 - eps, 1 + eps_high) A) + beta * KL_t`` (k3 to the frozen reference, in the
 loss) reduced by ``loss_type``: ``grpo`` (per-sequence mean), ``bnpo`` (token mean), ``dr_grpo``
-(constant normaliser), ``dapo`` (token mean over the whole step). Options: ``epsilon_high``
+(constant normaliser), ``dapo`` (sum over the tokens of the generation batch). Options: ``epsilon_high``
 (DAPO's clip-higher), ``delta`` (two-sided clip), ``importance_sampling_level=sequence`` (GSPO),
 ``mask_truncated_completions``, DAPO's soft overlong penalty (``overlong_buffer``) and dynamic
-sampling (refill the batch with groups whose rewards differ). A variant with its own advantages is
-one function (``advantage_fn``, :mod:`execrl.algos.variants`) plus a config file (``algo=rloo``). Every sampled row stays in the loss;
+sampling (refill the batch with groups whose rewards differ). ``loss_normalizer_scope``: dapo's token
+count is the generation batch's (TRL's ``num_items_in_batch``) or the minibatch's. A variant with its
+own advantages is one registered function (``advantage_fn``, :data:`execrl.algos.rl_core.ADVANTAGES`,
+:mod:`execrl.algos.variants`) plus a config file (``algo=rloo``); a new loss one registered function
+(``policy_loss``, :data:`execrl.algos.rl_core.POLICY_LOSSES`). Every sampled row stays in the loss;
 rows with zero advantage and ``beta == 0`` add exactly 0, so their forward pass is skipped while
 they still count in the normaliser. ``ce_coef`` adds execrl's CE anchor on SFT solutions.
-Defaults are TRL's (``conf/algo/grpo.yaml``).
+Defaults are TRL's (:class:`execrl.schema.algos.GRPOConfig`).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-import hydra
 import torch
 
 from execrl.algos.rl_base import PGBatch, RLModule
 from execrl.algos.rl_core import (
     LOSS_TYPES,
+    advantage_estimator,
     aggregate_loss,
     check_kl_estimator,
     group_advantages,
-    grpo_per_token_loss,
     masked_mean,
+    penalised,
     soft_overlong_penalty,
 )
-from execrl.models.actor import Actor, Rollout
+from execrl.models.actor import Rollout
 from execrl.rewards.base import RewardBatch
 from execrl.vocabulary import Problem
 
+if TYPE_CHECKING:
+    from execrl.schema.algos import GRPOConfig
+
 
 class GRPOModule(RLModule):
-    """Group-relative policy optimisation over the same rewards as PPO, with no value head."""
+    """Group-relative policy optimisation over the same rewards as PPO, with no value head.
+    ``GRPOModule(actor, GRPOConfig(...), optimizer=..., executor=...)``."""
 
     reuse_on_policy_logprobs = True  # tests switch it off to check the shortcut changes nothing
     supports_tis = True
     skip_zero_rows = True  # tests switch it off to check that skipping leaves the update unchanged
 
-    def __init__(
-        self,
-        actor: Actor,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        executor: Any = None,
-        reward: Any = None,
-        *,
-        loss_type: str = "dapo",
-        scale_rewards: str = "group",
-        epsilon_high: float | None = None,
-        delta: float | None = None,
-        importance_sampling_level: str = "token",
-        mask_truncated_completions: bool = False,
-        overlong_buffer: int = 0,
-        overlong_penalty: float = 1.0,
-        dynamic_sampling: bool = False,
-        dynamic_sampling_max_rounds: int = 3,
-        drop_zero_advantage_rows: bool = False,
-        kl_bias_correction: bool = False,
-        advantage_fn: str | Callable | None = None,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("kl_estimator", "k3")
-        kwargs.setdefault("kl_coef", 0.0)
-        super().__init__(actor, optimizer, scheduler, executor, reward, **kwargs)
-        if loss_type not in LOSS_TYPES:
-            raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
-        if self.kl_coef:
-            check_kl_estimator(self.kl_estimator, "loss")
-        group_advantages(torch.zeros(1), 1, scale_rewards)  # validates scale_rewards early
-        self.loss_type, self.scale_rewards = loss_type, scale_rewards
-        self.epsilon_high, self.delta, self.is_level = (
-            epsilon_high,
-            delta,
-            importance_sampling_level,
-        )
-        self.mask_truncated = mask_truncated_completions
-        self.overlong_buffer, self.overlong_penalty = int(overlong_buffer), float(overlong_penalty)
-        self.dynamic_sampling, self.dynamic_rounds = (
-            dynamic_sampling,
-            int(dynamic_sampling_max_rounds),
-        )
-        self.drop_zero = (
-            drop_zero_advantage_rows  # execrl <= 2.31x-bench behaviour: not TRL's objective
-        )
-        self.kl_bias_correction = kl_bias_correction
-        # a variant's advantages (execrl.algos.variants): a dotted path or a callable
-        self.advantage_fn = (
-            hydra.utils.get_method(advantage_fn) if isinstance(advantage_fn, str) else advantage_fn
-        )
+    config: GRPOConfig
+
+    def init_algorithm(self) -> None:
+        c = self.config
+        if c.loss_type not in LOSS_TYPES:
+            raise ValueError(f"algo.loss_type must be one of {LOSS_TYPES}, got {c.loss_type!r}")
+        if c.loss_normalizer_scope not in ("generation_batch", "minibatch"):
+            raise ValueError(
+                "algo.loss_normalizer_scope must be generation_batch|minibatch, "
+                f"got {c.loss_normalizer_scope!r}"
+            )
+        if c.kl_coef:
+            check_kl_estimator(c.kl_estimator, "loss")
+        group_advantages(torch.zeros(1), 1, c.scale_rewards)  # validates scale_rewards early
+        self.advantage_fn = advantage_estimator(c.advantage_fn)  # rl_core.ADVANTAGES
         self._refill_rng = random.Random(0)
 
     @property
@@ -106,21 +76,21 @@ class GRPOModule(RLModule):
     def shaped_rewards(self, ro: Rollout, rb: RewardBatch) -> torch.Tensor:
         """``[B]`` rewards (NaN: dropped sample) plus DAPO's soft overlong penalty."""
         r = torch.tensor([float("nan") if x is None else x for x in rb.rewards], dtype=torch.float)
-        if self.overlong_buffer:
+        if self.config.overlong_buffer:
             r = r + soft_overlong_penalty(
                 ro.lengths.cpu(),
                 self.max_completion_length,
-                self.overlong_buffer,
-                self.overlong_penalty,
+                self.config.overlong_buffer,
+                self.config.overlong_penalty,
             )
         return r
 
     def signal_groups(self, ro: Rollout, rb: RewardBatch) -> torch.Tensor:
         """``[groups]`` True where the group's rewards differ."""
         _, valid, informative = group_advantages(
-            self.shaped_rewards(ro, rb), self.num_samples, "none"
+            self.shaped_rewards(ro, rb), self.config.num_samples, "none"
         )
-        return (valid & informative).view(-1, self.num_samples).any(-1)
+        return (valid & informative).view(-1, self.config.num_samples).any(-1)
 
     def rollout(
         self, batch: list[Problem], timings: dict[str, float]
@@ -129,14 +99,14 @@ class GRPOModule(RLModule):
         freshly drawn problems until the batch is full of groups with signal (or
         ``dynamic_sampling_max_rounds`` extra rounds were sampled)."""
         parts = [super().rollout(batch, timings)]
-        if not self.dynamic_sampling:
+        if not self.config.dynamic_sampling:
             return parts[0]
         keep = [
             (0, g)
             for g in self.signal_groups(parts[0][0], parts[0][2]).nonzero().flatten().tolist()
         ]
         rounds = 0
-        while len(keep) < len(batch) and rounds < self.dynamic_rounds:
+        while len(keep) < len(batch) and rounds < self.config.dynamic_sampling_max_rounds:
             rounds += 1
             parts.append(
                 super().rollout(self.refill_problems(batch, len(batch) - len(keep)), timings)
@@ -155,7 +125,7 @@ class GRPOModule(RLModule):
 
     def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
         needs = super().fit_problem_needs()
-        return {**needs, "refill": ("rl_split", None)} if self.dynamic_sampling else needs
+        return {**needs, "refill": ("rl_split", None)} if self.config.dynamic_sampling else needs
 
     def refill_problems(self, batch: list[Problem], k: int) -> list[Problem]:
         """``k`` problems for dynamic sampling: drawn from the RL split, else from the batch."""
@@ -166,7 +136,7 @@ class GRPOModule(RLModule):
         self, parts: list[tuple[Rollout, list[Problem], RewardBatch]], keep: list[tuple[int, int]]
     ):
         """The rollout made of groups ``keep`` = [(part, group index)], padded to common widths."""
-        n = self.num_samples
+        n = self.config.num_samples
         rows = [(i, g * n + j) for i, g in keep for j in range(n)]
         left = not self.actor.is_seq2seq  # causal prompts are left-padded
 
@@ -205,27 +175,28 @@ class GRPOModule(RLModule):
     def prepare(self, ro: Rollout, rb: RewardBatch) -> PGBatch:
         dev = self.actor.device
         rewards = self.shaped_rewards(ro, rb)
-        adv, valid, informative = group_advantages(rewards, self.num_samples, self.scale_rewards)
-        if self.advantage_fn is not None:
-            groups = valid.view(-1, self.num_samples)
-            custom = self.advantage_fn(
-                torch.where(groups, rewards.view_as(groups), 0.0), groups
-            ).reshape(-1)
-            adv = torch.where(valid & informative, custom, torch.zeros_like(custom))
+        n = self.config.num_samples
+        # which samples count (valid) and which groups carry signal (informative)
+        _, valid, informative = group_advantages(rewards, n, "none")
+        groups = valid.view(-1, n)
+        adv = self.advantage_fn(
+            torch.where(groups, rewards.view_as(groups), 0.0), groups, self.config
+        ).reshape(-1)
+        adv = torch.where(valid & informative, adv, torch.zeros_like(adv))
         mask = ro.response_mask * valid.to(dev).unsqueeze(1).long()
-        if self.mask_truncated:
+        if self.config.mask_truncated_completions:
             mask = mask * self.has_eos(ro).long().unsqueeze(1)
         stats = {
             "train/signal_frac": float((valid & informative).float().mean()),
-            "beta": self.kl_coef,
+            "beta": self.config.kl_coef,
             **getattr(self, "_dynamic_stats", {}),
         }
         # one process: dropped samples are no rows at all; DDP: every rank runs the same number of
         # minibatches over all rows (dropped ones masked), and every row's forward pass
         ddp = self.world_size() > 1
-        kept = valid & informative if self.drop_zero else valid
+        kept = valid & informative if self.config.drop_zero_advantage_rows else valid
         rows = torch.arange(valid.numel(), device=dev) if ddp else kept.nonzero().flatten().to(dev)
-        if ddp and self.drop_zero:
+        if ddp and self.config.drop_zero_advantage_rows:
             mask = mask * (valid & informative).to(dev).unsqueeze(1).long()
         adv, valid, informative, mask = (
             adv.to(dev)[rows],
@@ -234,12 +205,12 @@ class GRPOModule(RLModule):
             mask[rows],
         )
         forward = None
-        if self.skip_zero_rows and not ddp and not self.kl_coef:
+        if self.skip_zero_rows and not ddp and not self.config.kl_coef:
             forward = informative & (mask.sum(-1) > 0)  # the others add exactly 0 to the loss
         on_policy = (
             self.reuse_on_policy_logprobs
-            and self.ppo_epochs == 1
-            and rows.numel() <= self.minibatch_size
+            and self.config.ppo_epochs == 1
+            and rows.numel() <= self.config.minibatch_size
         )
         old_lp = ref_lp = None
         with torch.no_grad():
@@ -268,28 +239,31 @@ class GRPOModule(RLModule):
         ref = None if pg.ref_lp is None else pg.ref_lp[fwd]
         m = pg.mask[fwd]
         tis, engine_stats = self.engine_correction(ro, pg.rows[fwd], old, m)
-        per_token, st = grpo_per_token_loss(
+        c = self.config
+        per_token, st = self.policy_loss_fn(lp, old, pg.adv[fwd], m, c)
+        per_token, kl_st = penalised(
+            per_token,
             lp,
             old,
-            pg.adv[fwd],
             m,
-            self.cliprange,
-            self.epsilon_high,
-            self.delta,
-            self.is_level,
             ref,
-            self.kl_coef,
-            self.kl_estimator,
-            self.kl_bias_correction,
+            c.kl_coef,
+            c.kl_estimator,
+            c.kl_bias_correction,
+            c.importance_sampling_level,
             is_weights=tis,
         )
-        num_tokens = pg.mask[mb].sum().float()
-        if self.loss_type == "dapo":  # TRL: the step's tokens over all ranks, per rank
-            num_tokens = self.all_reduce(num_tokens, "sum") / self.world_size()
+        st.update(kl_st)
+        num_tokens = None
+        if c.loss_type == "dapo":
+            # TRL: the tokens of the generation batch (num_items_in_batch) over all ranks, per
+            # rank; loss_normalizer_scope=minibatch: this optimizer step's tokens only
+            scope = pg.mask if c.loss_normalizer_scope == "generation_batch" else pg.mask[mb]
+            num_tokens = self.all_reduce(scope.sum().float(), "sum") / self.world_size()
         loss = aggregate_loss(
             per_token,
             m,
-            self.loss_type,
+            self.config.loss_type,
             self.max_completion_length,
             num_rows=int(pg.extra["valid"][mb].sum()),
             num_tokens=num_tokens,
@@ -305,7 +279,7 @@ class GRPOModule(RLModule):
         return loss, stat
 
     def finish(self, pg: PGBatch | None, stats: list[dict]) -> dict[str, float]:
-        out = {"beta": self.kl_coef}
+        out = {"beta": self.config.kl_coef}
         if pg is None or pg.rows.numel() == 0:
             out["train/signal_frac"] = 0.0
         return out

@@ -16,14 +16,13 @@ responses still get their score, and the KL statistic ignores padding.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from execrl.algos.rl_base import PGBatch, RLModule
 from execrl.algos.rl_core import (
     check_kl_estimator,
-    clipped_policy_loss,
     clipped_value_loss,
     gae,
     kl_controller,
@@ -32,48 +31,27 @@ from execrl.algos.rl_core import (
     token_rewards,
     whiten_per_sequence,
 )
-from execrl.models.actor import Actor, Rollout
+from execrl.models.actor import Rollout
 from execrl.models.value_head import ValueHead
 from execrl.rewards.base import RewardBatch
 
+if TYPE_CHECKING:
+    from execrl.schema.algos import PPOConfig
+
 
 class PPOModule(RLModule):
-    """PPOCoder's actor-critic PPO: one backbone, a policy head and a linear value head."""
+    """PPOCoder's actor-critic PPO: one backbone, a policy head and a linear value head.
+    ``PPOModule(actor, PPOConfig(...), optimizer=..., executor=...)``."""
 
-    def __init__(
-        self,
-        actor: Actor,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        executor: Any = None,
-        reward: Any = None,
-        *,
-        adaptive_kl: bool = True,
-        kl_target: float = 1.0,
-        kl_horizon: float = 10000,
-        gamma: float = 1.0,
-        lam: float = 0.95,
-        cliprange_value: float = 0.2,
-        vf_coef: float = 0.1,
-        whiten: str = "batch",
-        value_dropout: float = 0.0,
-        missing_eos_penalty: float | None = None,
-        whiten_rewards: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(actor, optimizer, scheduler, executor, reward, **kwargs)
-        check_kl_estimator(self.kl_estimator, "reward")
-        self.missing_eos_penalty, self.whiten_rewards = missing_eos_penalty, whiten_rewards
-        if whiten not in ("batch", "sequence", "none"):
-            raise ValueError(f"whiten must be batch|sequence|none, got {whiten!r}")
-        self.value_head = ValueHead(actor.hidden_size, dropout=value_dropout)
-        self.kl_ctl = kl_controller(self.kl_coef, adaptive_kl, kl_target, kl_horizon)
-        self.gamma, self.lam = float(gamma), float(lam)
-        self.cliprange_value, self.vf_coef, self.whiten = (
-            float(cliprange_value),
-            float(vf_coef),
-            whiten,
-        )
+    config: PPOConfig
+
+    def init_algorithm(self) -> None:
+        c = self.config
+        check_kl_estimator(c.kl_estimator, "reward")
+        if c.whiten not in ("batch", "sequence", "none"):
+            raise ValueError(f"algo.whiten must be batch|sequence|none, got {c.whiten!r}")
+        self.value_head = ValueHead(self.actor.hidden_size, dropout=c.value_dropout)
+        self.kl_ctl = kl_controller(c.kl_coef, c.adaptive_kl, c.kl_target, c.kl_horizon)
 
     def rl_state(self) -> dict[str, Any]:
         return {"kl_coef": self.kl_ctl.value}
@@ -91,8 +69,8 @@ class PPOModule(RLModule):
         s = torch.tensor(
             [rb.rewards[i] or 0.0 for i in rows.tolist()], dtype=torch.float, device=rows.device
         )
-        if self.missing_eos_penalty:
-            s = s - self.missing_eos_penalty * (~self.has_eos(ro)[rows]).float()
+        if self.config.missing_eos_penalty:
+            s = s - self.config.missing_eos_penalty * (~self.has_eos(ro)[rows]).float()
         return s
 
     def prepare(self, ro: Rollout, rb: RewardBatch) -> PGBatch:
@@ -116,13 +94,13 @@ class PPOModule(RLModule):
                 old_lp, old_v = self._forward(ro, rows)
             # KL coefficient 0: no reference pass; the KL term of the rewards is exactly 0
             ref_lp = self.ref_logprobs(ro, rows) if self.needs_reference() else old_lp
-            rewards, _ = token_rewards(scores, old_lp, ref_lp, mask, beta, self.kl_estimator)
-            if self.whiten_rewards:  # TRL: scale only, the mean stays
+            rewards, _ = token_rewards(scores, old_lp, ref_lp, mask, beta, self.config.kl_estimator)
+            if self.config.whiten_rewards:  # TRL: scale only, the mean stays
                 rewards = masked_whiten(rewards, mask, shift_mean=False)
-            adv, returns = gae(rewards, old_v, mask, self.gamma, self.lam)
-            if self.whiten == "batch":
+            adv, returns = gae(rewards, old_v, mask, self.config.gamma, self.config.lam)
+            if self.config.whiten == "batch":
                 adv = masked_whiten(adv, mask)
-            elif self.whiten == "sequence":
+            elif self.config.whiten == "sequence":
                 adv = whiten_per_sequence(adv, mask)
             kl = self.policy_kl(old_lp, ref_lp, mask) if self.ref_actor is not None else None
         stats = {
@@ -161,9 +139,10 @@ class PPOModule(RLModule):
             lp,
             v,
         )
-        pl, pst = clipped_policy_loss(lp, o_lp, a, m, self.cliprange)
-        vf, vst = clipped_value_loss(v, o_v, ret, m, self.cliprange_value)
-        return pl + self.vf_coef * vf, {
+        per_token, pst = self.policy_loss_fn(lp, o_lp, a, m, self.config)
+        pl = masked_mean(per_token, m)
+        vf, vst = clipped_value_loss(v, o_v, ret, m, self.config.cliprange_value)
+        return pl + self.config.vf_coef * vf, {
             "loss/policy": pl,
             "loss/value": vf,
             "clipfrac": pst["clipfrac"],

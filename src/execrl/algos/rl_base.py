@@ -31,16 +31,19 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
 from execrl.algos.base import ActorModule
-from execrl.algos.rl_core import kl_estimate, minibatches
+from execrl.algos.rl_core import kl_estimate, minibatches, policy_loss
 from execrl.models.actor import Actor, Rollout
-from execrl.rewards.base import RewardBatch
+from execrl.rewards.base import Reward, RewardBatch
 from execrl.utils.tracking import staged
 from execrl.vocabulary import Outcome, Problem
+
+if TYPE_CHECKING:
+    from execrl.schema.algos import RLConfig
 
 log = logging.getLogger("execrl")
 
@@ -66,8 +69,9 @@ class PGBatch:
     stats: dict[str, float] = field(default_factory=dict)
 
 
-def build_reward(reward: Any) -> Any:
-    """A reward object from a Hydra config (``_target_``) or an already built object."""
+def build_reward(reward: Reward | Mapping | None) -> Reward:
+    """A reward object from a Hydra config (``_target_``) or an already built object; None: CodeRL's
+    graded unit-test reward."""
     if reward is None:
         from execrl.rewards import UnitTestReward
 
@@ -93,59 +97,32 @@ class RLModule(ActorModule):
     def __init__(
         self,
         actor: Actor,
+        config: RLConfig,
+        *,
         optimizer: Any = None,
         scheduler: Any = None,
         executor: Any = None,
-        reward: Any = None,
-        num_samples: int = 4,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        max_new_tokens: int | None = None,
-        kl_coef: float = 0.05,
-        kl_estimator: str = "k1",
-        logprob_temperature: bool = True,
-        ppo_epochs: int = 1,
-        minibatch_size: int = 16,
-        cliprange: float = 0.2,
-        max_grad_norm: float | None = 1.0,
-        ce_coef: float = 0.0,
-        ce_batch_size: int = 16,
-        completions_every: int = 50,
-        val_max_new_tokens: int | None = None,
-        log_completions: int = 8,
-        rollout: Any = None,
-        async_rollouts: bool = False,
-        tis_cap: float | None = None,
     ) -> None:
-        super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
+        super().__init__(actor, config, optimizer=optimizer, scheduler=scheduler, executor=executor)
         from execrl.utils.config import plain
 
-        self.rollout_cfg = dict(plain(rollout) or {})  # conf/rollout: engine and its settings
-        self.async_rollouts = bool(async_rollouts)
-        if tis_cap is not None and not self.supports_tis:
+        c = config
+        self.rollout_cfg = dict(plain(c.rollout) or {})  # conf/rollout: engine and its settings
+        if c.tis_cap is not None and not self.supports_tis:
             raise ValueError(f"algo.tis_cap is implemented for GRPO, not {type(self).__name__}")
-        self.tis_cap = None if tis_cap is None else float(tis_cap)
         self._engine: Any = None
         self._ahead: Any = None
         self.policy_version = 0  # optimizer iterations done: what a rollout's staleness counts
         self.automatic_optimization = False
-        self.reward = build_reward(reward)
-        self.num_samples = int(num_samples)
+        self.reward: Reward = build_reward(c.reward)  # a built reward or its config
         self.sampling = dict(
-            temperature=temperature, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens
+            temperature=c.temperature, top_k=c.top_k, top_p=c.top_p, max_new_tokens=c.max_new_tokens
         )
-        self.kl_coef, self.kl_estimator = float(kl_coef), kl_estimator
         # score the ratio under the distribution the samples came from (TRL divides by T too)
-        self.lp_temperature = float(temperature) if logprob_temperature and temperature > 0 else 1.0
-        self.ppo_epochs, self.minibatch_size, self.cliprange = (
-            int(ppo_epochs),
-            int(minibatch_size),
-            float(cliprange),
+        self.lp_temperature = (
+            float(c.temperature) if c.logprob_temperature and c.temperature > 0 else 1.0
         )
-        self.max_grad_norm = max_grad_norm
-        self.ce_coef, self.ce_batch_size = float(ce_coef), int(ce_batch_size)
-        self.completions_every = completions_every
+        self.policy_loss_fn = policy_loss(c.policy_loss)  # execrl.algos.rl_core.POLICY_LOSSES
         # Frozen reference policy for the KL penalty: the actor as handed over (the SFT checkpoint).
         # A registered submodule, so it follows the device and a resumed run keeps the original.
         # LoRA: the adapters switched off, else a frozen copy; put in eval mode at every use
@@ -157,6 +134,11 @@ class RLModule(ActorModule):
         self._phase_times: dict[str, float] = {}
         self._anchor: list[tuple[str, str]] = []
         self._rng = random.Random(0)
+        self.init_algorithm()
+
+    def init_algorithm(self) -> None:
+        """The algorithm's own parts (value head, KL controller, estimators) and the checks of its
+        settings, built from ``self.config`` at the end of ``__init__``."""
 
     # ----------------------------------------------------------------- setup
     def on_fit_start(self) -> None:
@@ -164,7 +146,7 @@ class RLModule(ActorModule):
             raise ValueError(
                 f"{type(self).__name__} scores programs by running them: set executor=default"
             )
-        if self.ce_coef > 0:
+        if self.config.ce_coef > 0:
             self._anchor = self._anchor_pool()
         # the engine starts here: a vLLM engine's start-up (or its error) is part of setup
         self.rollout_engine.sync(self.actor)
@@ -175,7 +157,7 @@ class RLModule(ActorModule):
         if self._engine is None:
             from execrl.rollout.engines import build_engine
 
-            self._engine = build_engine(self.rollout_cfg, self.actor, self.async_rollouts)
+            self._engine = build_engine(self.rollout_cfg, self.actor, self.config.async_rollouts)
         return self._engine
 
     def teardown(self, stage: str) -> None:
@@ -188,7 +170,7 @@ class RLModule(ActorModule):
             ahead.close()
 
     def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
-        return {"anchor": ("train_split", None)} if self.ce_coef > 0 else {}
+        return {"anchor": ("train_split", None)} if self.config.ce_coef > 0 else {}
 
     def _anchor_pool(self) -> list[tuple[str, str]]:
         """(training prompt, solution) pairs for the CE anchor: the SFT split's problems."""
@@ -221,7 +203,7 @@ class RLModule(ActorModule):
 
     def needs_reference(self) -> bool:
         """Whether the loss reads the frozen reference's log-probs: only through the KL term."""
-        return bool(self.kl_coef)
+        return bool(self.config.kl_coef)
 
     def rl_state(self) -> dict[str, Any]:
         return {}
@@ -238,7 +220,7 @@ class RLModule(ActorModule):
         (``rollout.judge_as_generated``), the reward waits for the verdicts after generation."""
         from execrl.rollout.overlap import EarlyJudge
 
-        problems = [p for p in batch for _ in range(self.num_samples)]
+        problems = [p for p in batch for _ in range(self.config.num_samples)]
         judge = None
         if self.rollout_cfg.get("judge_as_generated", True) and EarlyJudge.supported(self.executor):
             judge = EarlyJudge(self.reward, problems, self.executor, score_programs)
@@ -246,7 +228,7 @@ class RLModule(ActorModule):
             ro = self.rollout_engine.generate(
                 self.actor,
                 [p.prompt for p in batch],
-                num_return_sequences=self.num_samples,
+                num_return_sequences=self.config.num_samples,
                 do_sample=True,
                 on_row=None if judge is None else judge.on_row,
                 **self.sampling,
@@ -335,9 +317,9 @@ class RLModule(ActorModule):
         diff = (old_lp.detach() - eng.nan_to_num(0.0)).float()
         gap = diff[ok].abs()
         stats = {"engine/logprob_gap": gap.mean(), "engine/logprob_gap_max": gap.max()}
-        if self.tis_cap is None:
+        if self.config.tis_cap is None:
             return None, stats
-        w = torch.where(ok, diff.exp().clamp(max=self.tis_cap), torch.ones_like(diff))
+        w = torch.where(ok, diff.exp().clamp(max=self.config.tis_cap), torch.ones_like(diff))
         stats["engine/is_weight"] = w[ok].mean()
         return w, stats
 
@@ -368,7 +350,7 @@ class RLModule(ActorModule):
     def maybe_log_completions(
         self, batch_idx: int, problems: list[Problem], ro: Rollout, rb: RewardBatch
     ) -> None:
-        if not self.completions_every or batch_idx % self.completions_every:
+        if not self.config.completions_every or batch_idx % self.config.completions_every:
             return
         rows = [
             {
@@ -381,7 +363,7 @@ class RLModule(ActorModule):
                 problems, ro.texts, rb.rewards, rb.results or [None] * len(problems)
             )
         ]
-        self._log_completions_table(rows[: self.log_completions], "train/completions")
+        self._log_completions_table(rows[: self.config.log_completions], "train/completions")
 
     # ----------------------------------------------------------------- optimisation
     def optimizer_update(self, loss: torch.Tensor | None) -> None:
@@ -392,9 +374,9 @@ class RLModule(ActorModule):
             with self.phase("backward"):
                 self.manual_backward(loss)
         with self.phase("optimizer"):
-            if loss is not None and self.max_grad_norm:
+            if loss is not None and self.config.max_grad_norm:
                 self.clip_gradients(
-                    opt, gradient_clip_val=self.max_grad_norm, gradient_clip_algorithm="norm"
+                    opt, gradient_clip_val=self.config.max_grad_norm, gradient_clip_algorithm="norm"
                 )
             opt.step()  # parameters without gradients are left untouched by torch optimizers
             sch = self.lr_schedulers()
@@ -403,12 +385,12 @@ class RLModule(ActorModule):
 
     def anchor_loss(self, batch: list[Problem]) -> torch.Tensor | None:
         """CE on ground-truth solutions: keeps RL from forgetting what SFT taught (``ce_coef``)."""
-        if self.ce_coef <= 0:
+        if self.config.ce_coef <= 0:
             return None
         pool = self._anchor or [(p.training_prompt, s) for p in batch for s in p.solutions[:1]]
         if not pool:
             return None
-        pairs = self._rng.sample(pool, min(self.ce_batch_size, len(pool)))
+        pairs = self._rng.sample(pool, min(self.config.ce_batch_size, len(pool)))
         with self.phase("anchor"):
             return self.actor.sft_loss([a for a, _ in pairs], [b for _, b in pairs])
 
@@ -457,7 +439,7 @@ class RLModule(ActorModule):
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         self.actor.eval()  # no dropout: old/new log-prob ratios must differ only by the update
-        if self.async_rollouts:
+        if self.config.async_rollouts:
             got = self.rollout_ahead(batch, timings)
             if got is None:  # the first step only launches: no optimizer step, max_steps unchanged
                 return
@@ -500,7 +482,7 @@ class RLModule(ActorModule):
             pg is None or pg.rows.numel() == 0
         ):  # nothing to learn from: the anchor (if any) still trains
             anchor = self.anchor_loss(batch)
-            self.optimizer_update(None if anchor is None else self.ce_coef * anchor)
+            self.optimizer_update(None if anchor is None else self.config.ce_coef * anchor)
             out = {} if pg is None else dict(pg.stats)
             if anchor is not None:
                 out["loss/ce"] = float(anchor)
@@ -508,11 +490,11 @@ class RLModule(ActorModule):
         dev = pg.rows.device
         n = pg.rows.numel()
         on_policy = pg.old_lp is None
-        if on_policy and (self.ppo_epochs > 1 or n > self.minibatch_size):
+        if on_policy and (self.config.ppo_epochs > 1 or n > self.config.minibatch_size):
             raise ValueError("old log-probs are needed for more than one update per rollout")
         stats = []
-        for _ in range(self.ppo_epochs):
-            for mb in minibatches(n, self.minibatch_size):
+        for _ in range(self.config.ppo_epochs):
+            for mb in minibatches(n, self.config.minibatch_size):
                 mb = mb.to(dev)
                 fwd = mb if pg.forward is None else mb[pg.forward[mb]]
                 with self.phase("forward"):
@@ -521,7 +503,11 @@ class RLModule(ActorModule):
                     )
                 anchor = self.anchor_loss(batch)
                 if anchor is not None:
-                    loss = self.ce_coef * anchor if loss is None else loss + self.ce_coef * anchor
+                    loss = (
+                        self.config.ce_coef * anchor
+                        if loss is None
+                        else loss + self.config.ce_coef * anchor
+                    )
                     stat["loss/ce"] = anchor
                 self.optimizer_update(loss)
                 if loss is not None:
@@ -549,7 +535,7 @@ class RLModule(ActorModule):
 
 
 def score_programs(
-    reward: Any, problems: list[Problem], texts: list[str], executor: Any
+    reward: Reward, problems: list[Problem], texts: list[str], executor: Any
 ) -> RewardBatch:
     """``reward.score`` on what would be compiled or run: model outputs on XLCoST problems read as
     tokens (``detokenize=false``) are detokenised first, with their references, so the reward
@@ -562,7 +548,7 @@ def score_programs(
     return reward.score([executable_problem(p) for p in problems], programs, executor)
 
 
-def _executor_free(reward: Any) -> bool:
+def _executor_free(reward: Reward) -> bool:
     """True for rewards that never execute code (AST/DFG match only)."""
     from execrl.rewards import ASTMatch, DFGMatch, WeightedSum
 
@@ -572,10 +558,10 @@ def _executor_free(reward: Any) -> bool:
 
 
 def mean_stats(stats: list[dict[str, torch.Tensor | float]]) -> dict[str, float]:
-    """Average a list of per-minibatch stat dicts."""
-    if not stats:
-        return {}
-    return {k: sum(float(s[k]) for s in stats) / len(stats) for k in stats[0]}
+    """Average a list of per-minibatch stat dicts, each key over the minibatches that have it (a
+    minibatch of zero-advantage rows only runs no policy loss)."""
+    keys = dict.fromkeys(k for s in stats for k in s)
+    return {k: sum(float(s[k]) for s in stats if k in s) / sum(k in s for s in stats) for k in keys}
 
 
 __all__ = ["PGBatch", "RLModule", "build_reward", "mean_stats", "score_programs"]

@@ -8,7 +8,10 @@ bugs fixed: rewards sit on the last *real* token, KL statistics ignore padding.
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -246,25 +249,12 @@ def clipped_policy_loss(
     mask: torch.Tensor,
     cliprange: float = 0.2,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """PPO's clipped surrogate ``mean(max(-A * ratio, -A * clip(ratio, 1 - eps, 1 + eps)))``.
-
-    ``advantages`` is ``[B, T]`` (PPO) or ``[B]`` (GRPO, broadcast over tokens). Returns the
-    token-mean loss and stats: ``clipfrac`` (share of tokens where the clip was active) and
-    ``approx_kl`` (``0.5 * mean((log ratio)^2)``, TRL's policy drift estimate).
-    """
-    if advantages.dim() == 1:
-        advantages = advantages.unsqueeze(1).expand_as(logprobs)
-    log_ratio = logprobs - old_logprobs
-    ratio = torch.exp(log_ratio)
-    loss1 = -advantages * ratio
-    loss2 = -advantages * torch.clamp(ratio, 1.0 - cliprange, 1.0 + cliprange)
-    loss = masked_mean(torch.max(loss1, loss2), mask)
-    with torch.no_grad():
-        stats = {
-            "clipfrac": masked_mean((loss2 > loss1).float(), mask),
-            "approx_kl": masked_mean(0.5 * log_ratio**2, mask),
-        }
-    return loss, stats
+    """PPO's clipped surrogate ``mean(max(-A * ratio, -A * clip(ratio, 1 - eps, 1 + eps)))``: the
+    token mean of :func:`clipped_surrogate`. ``advantages`` is ``[B, T]`` (PPO) or ``[B]`` (GRPO,
+    broadcast over tokens). Stats: ``clipfrac`` (share of tokens where the clip was active) and
+    ``approx_kl`` (``0.5 * mean((log ratio)^2)``, TRL's policy drift estimate)."""
+    per_token, stats = clipped_surrogate(logprobs, old_logprobs, advantages, mask, cliprange)
+    return masked_mean(per_token, mask), stats
 
 
 def clipped_value_loss(
@@ -330,6 +320,89 @@ def aggregate_loss(
     raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
 
 
+def importance_log_ratio(
+    logprobs: torch.Tensor, old_logprobs: torch.Tensor, mask: torch.Tensor, level: str = "token"
+) -> torch.Tensor:
+    """``log w``: per token (``[B, T]``), or with ``level=sequence`` (GSPO) the sequence's mean
+    log-ratio (``[B, 1]``)."""
+    m = mask.to(logprobs.dtype)
+    log_ratio = (logprobs - old_logprobs) * m
+    if level == "sequence":
+        return (log_ratio.sum(-1) / m.sum(-1).clamp(min=1)).unsqueeze(-1)
+    if level == "token":
+        return log_ratio
+    raise ValueError(f"importance_sampling_level must be token|sequence, got {level!r}")
+
+
+def clipped_surrogate(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    epsilon: float = 0.2,
+    epsilon_high: float | None = None,
+    delta: float | None = None,
+    importance_sampling_level: str = "token",
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``-min(w A, clip(w, 1 - eps, 1 + eps_high) A)`` per token (0 on padding), as TRL computes it.
+
+    ``w`` is the token ratio, or with ``importance_sampling_level=sequence`` (GSPO) the exp of the
+    sequence's mean log-ratio; ``delta`` caps the unclipped ``w`` from above (two-sided clip).
+    ``advantages`` is ``[B]`` or ``[B, T]``. Stats: ``clipfrac`` (tokens in a clipped region) and
+    ``approx_kl`` (``0.5 mean(log ratio^2)``).
+    """
+    eps_high = epsilon if epsilon_high is None else epsilon_high
+    m = mask.to(logprobs.dtype)
+    log_w = importance_log_ratio(logprobs, old_logprobs, mask, importance_sampling_level)
+    a = advantages if advantages.dim() == 2 else advantages.unsqueeze(-1)
+    coef_1 = torch.exp(log_w)
+    coef_2 = torch.clamp(coef_1, 1 - epsilon, 1 + eps_high)
+    if delta is not None:
+        coef_1 = torch.clamp(coef_1, max=delta)
+    per_token = -torch.min(coef_1 * a, coef_2 * a)
+    with torch.no_grad():
+        w = torch.exp(log_w).expand_as(logprobs)
+        clipped = ((w < 1 - epsilon) & (a < 0)) | ((w > 1 + eps_high) & (a > 0))
+        log_ratio = (logprobs - old_logprobs) * m
+        stats = {
+            "clipfrac": masked_mean(clipped.float(), m),
+            "approx_kl": masked_mean(0.5 * log_ratio**2, m),
+        }
+    return per_token * m, stats
+
+
+def penalised(
+    per_token: torch.Tensor,
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    mask: torch.Tensor,
+    ref_logprobs: torch.Tensor | None = None,
+    beta: float = 0.0,
+    kl_estimator: str = "k3",
+    kl_bias_correction: bool = False,
+    importance_sampling_level: str = "token",
+    is_weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A policy loss's ``per_token`` with TRL's additions: ``is_weights`` (truncated importance
+    sampling of the rollout engine) scale it, then ``beta * KL_t`` (to the frozen reference, in the
+    loss) is added; ``kl_bias_correction`` (TRL 1.16's ``use_bias_correction_kl``) multiplies
+    ``KL_t`` by the unclipped ratio ``w``: equal to 1 on-policy, but its gradient makes k3's
+    expected gradient the reverse KL's. Stats: ``kl`` (the penalty's mean, when ``beta``)."""
+    m = mask.to(logprobs.dtype)
+    if is_weights is not None:
+        per_token = per_token * is_weights
+    stats: dict[str, torch.Tensor] = {}
+    if beta:
+        kl = kl_estimate(logprobs, ref_logprobs, check_kl_estimator(kl_estimator, "loss"))
+        stats["kl"] = masked_mean(kl.detach(), m)
+        if kl_bias_correction:
+            kl = kl * torch.exp(
+                importance_log_ratio(logprobs, old_logprobs, mask, importance_sampling_level)
+            )
+        per_token = per_token + beta * kl
+    return per_token * m, stats
+
+
 def grpo_per_token_loss(
     logprobs: torch.Tensor,
     old_logprobs: torch.Tensor,
@@ -345,44 +418,116 @@ def grpo_per_token_loss(
     kl_bias_correction: bool = False,
     is_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """``-min(w A, clip(w, 1 - eps, 1 + eps_high) A) + beta * KL_t`` per token, as TRL computes it.
-    ``is_weights`` (TRL's truncated importance sampling of the rollout engine) scale the policy
-    term, before the KL is added, as TRL does.
+    """TRL GRPOTrainer's per-token loss: :func:`clipped_surrogate` then :func:`penalised`."""
+    per_token, stats = clipped_surrogate(
+        logprobs,
+        old_logprobs,
+        advantages,
+        mask,
+        epsilon,
+        epsilon_high,
+        delta,
+        importance_sampling_level,
+    )
+    per_token, kl_stats = penalised(
+        per_token,
+        logprobs,
+        old_logprobs,
+        mask,
+        ref_logprobs,
+        beta,
+        kl_estimator,
+        kl_bias_correction,
+        importance_sampling_level,
+        is_weights,
+    )
+    return per_token, {**stats, **kl_stats}
 
-    ``w`` is the token ratio, or with ``importance_sampling_level=sequence`` (GSPO) the exp of the
-    sequence's mean log-ratio; ``delta`` caps the unclipped ``w`` from above (two-sided clip).
-    ``kl_bias_correction`` (TRL 1.16's ``use_bias_correction_kl``) multiplies ``KL_t`` by the
-    unclipped ``w``: equal to 1 on-policy, but its gradient makes k3's expected gradient the reverse KL's.
-    ``advantages`` is ``[B]``. Stats: ``clipfrac`` (tokens in a clipped region), ``approx_kl``
-    (``0.5 mean(log ratio^2)``) and ``kl`` (the penalty's mean, when ``beta``).
-    """
-    eps_high = epsilon if epsilon_high is None else epsilon_high
-    m = mask.to(logprobs.dtype)
-    log_ratio = (logprobs - old_logprobs) * m
-    if importance_sampling_level == "sequence":
-        log_w = (log_ratio.sum(-1) / m.sum(-1).clamp(min=1)).unsqueeze(-1)
-    elif importance_sampling_level == "token":
-        log_w = log_ratio
-    else:
-        raise ValueError(
-            f"importance_sampling_level must be token|sequence, got {importance_sampling_level!r}"
-        )
-    a = advantages.unsqueeze(-1)
-    coef_1 = torch.exp(log_w)
-    coef_2 = torch.clamp(coef_1, 1 - epsilon, 1 + eps_high)
-    if delta is not None:
-        coef_1 = torch.clamp(coef_1, max=delta)
-    per_token = -torch.min(coef_1 * a, coef_2 * a)
-    if is_weights is not None:
-        per_token = per_token * is_weights
-    stats: dict[str, torch.Tensor] = {}
-    if beta:
-        kl = kl_estimate(logprobs, ref_logprobs, check_kl_estimator(kl_estimator, "loss"))
-        per_token = per_token + beta * (kl * torch.exp(log_w) if kl_bias_correction else kl)
-        stats["kl"] = masked_mean(kl.detach(), m)
-    with torch.no_grad():
-        w = torch.exp(log_w).expand_as(logprobs)
-        clipped = ((w < 1 - epsilon) & (a < 0)) | ((w > 1 + eps_high) & (a > 0))
-        stats["clipfrac"] = masked_mean(clipped.float(), m)
-        stats["approx_kl"] = masked_mean(0.5 * log_ratio**2, m)
-    return per_token * m, stats
+
+# ---------------------------------------------------------------------------------- the tables
+# As verl's core_algos: a policy loss or an advantage estimator is one registered function, chosen
+# by name in the algorithm's config (``algo.policy_loss``, ``algo.advantage_fn``); a dotted path
+# names a function outside the tables (its module is imported, so its registrations run too).
+
+#: name -> ``f(logprobs, old_logprobs, advantages, mask, config) -> (per_token [B, T], stats)``,
+#: ``per_token`` 0 on padding; ``stats`` with ``clipfrac`` and ``approx_kl``
+POLICY_LOSSES: dict[str, Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]]] = {}
+#: name -> ``f(rewards [groups, group_size], valid[, config]) -> advantages [groups, group_size]``
+#: (``rewards`` 0 where ``valid`` is False: a dropped sample)
+ADVANTAGES: dict[str, Callable[..., torch.Tensor]] = {}
+
+
+def register_policy_loss(name: str) -> Callable[[Callable], Callable]:
+    """Decorator: the function becomes the policy loss ``algo.policy_loss=<name>``."""
+
+    def add(fn: Callable) -> Callable:
+        POLICY_LOSSES[name] = fn
+        return fn
+
+    return add
+
+
+def register_advantage(name: str) -> Callable[[Callable], Callable]:
+    """Decorator: the function becomes the advantage estimator ``algo.advantage_fn=<name>``."""
+
+    def add(fn: Callable) -> Callable:
+        ADVANTAGES[name] = fn
+        return fn
+
+    return add
+
+
+def _lookup(table: dict[str, Callable], name: str, key: str) -> Callable:
+    if name not in table:
+        import execrl.algos.variants  # noqa: F401  (the shipped variants register on import)
+    if name in table:
+        return table[name]
+    if "." in name:
+        import hydra
+
+        return hydra.utils.get_method(name)
+    raise ValueError(f"algo.{key}={name!r}: not one of {sorted(table)} nor a dotted path")
+
+
+def policy_loss(name: str) -> Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """The policy loss ``name`` (:data:`POLICY_LOSSES`, or a dotted path)."""
+    return _lookup(POLICY_LOSSES, name, "policy_loss")
+
+
+def advantage_estimator(name: str) -> Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]:
+    """The estimator ``name`` (:data:`ADVANTAGES`, or a dotted path) as ``f(rewards, valid, config)``:
+    a function of ``(rewards, valid)`` alone is called without the config."""
+    fn = _lookup(ADVANTAGES, name, "advantage_fn")
+    if len(inspect.signature(fn).parameters) >= 3:
+        return fn
+    return lambda rewards, valid, config: fn(rewards, valid)
+
+
+@register_policy_loss("clip")
+def clip_policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    config: Any,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """PPO's clipped surrogate (PPOCoder, TRL's GRPO): :func:`clipped_surrogate` with the config's
+    ``cliprange``, ``epsilon_high``, ``delta`` and ``importance_sampling_level``."""
+    return clipped_surrogate(
+        logprobs,
+        old_logprobs,
+        advantages,
+        mask,
+        config.cliprange,
+        config.epsilon_high,
+        config.delta,
+        config.importance_sampling_level,
+    )
+
+
+@register_advantage("grpo")
+def grpo_advantages(rewards: torch.Tensor, valid: torch.Tensor, config: Any) -> torch.Tensor:
+    """GRPO's group-relative advantages, scaled as ``config.scale_rewards`` (:func:`group_advantages`)."""
+    r = torch.where(valid, rewards, torch.full_like(rewards, float("nan")))
+    adv, _, _ = group_advantages(r.reshape(-1), rewards.shape[1], config.scale_rewards)
+    return adv.view_as(rewards)

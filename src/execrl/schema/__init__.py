@@ -12,7 +12,15 @@ from __future__ import annotations
 import importlib
 
 # the submodules whose dataclasses are stored (each stores its own on import)
-SUBMODULES: tuple[str, ...] = ("coderl", "data", "executor", "model", "sampling", "trainer")
+SUBMODULES: tuple[str, ...] = (
+    "algos",
+    "coderl",
+    "data",
+    "executor",
+    "model",
+    "sampling",
+    "trainer",
+)
 
 
 def register() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from execrl.schema.algos import ActorModuleConfig
 from execrl.schema.store import store
 
 
@@ -41,7 +42,7 @@ class CriticNetConfig:
 
 
 @dataclass
-class CriticConfig:
+class CriticConfig(ActorModuleConfig):
     """``algo=critic``: train a critic on labelled programs (``execrl.algos.coderl.critic``)."""
 
     _target_: str = "execrl.algos.coderl.critic.CriticModule"
@@ -59,12 +60,10 @@ class CriticConfig:
     batch_size: int = 16  # labelled programs per step (CodeRL: 8)
     val_fraction: float = 0.1  # tasks held out for val/critic_acc, per-class F1, confusion matrix
     save_labels: bool = True  # write <run dir>/critic_labels.jsonl when sampled
-    val_max_new_tokens: int | None = None
-    log_completions: int = 8
 
 
 @dataclass
-class CodeRLConfig:
+class CodeRLConfig(ActorModuleConfig):
     """``algo=coderl``: CE on ground truth + critic-weighted RL (``execrl.algos.coderl.module``)."""
 
     _target_: str = "execrl.algos.coderl.module.CodeRLModule"
@@ -109,8 +108,6 @@ class CodeRLConfig:
         None  # offline: read the pool from critic_labels.jsonl (source sample/baseline)
     )
     rl_batch_size: int = 16  # offline: pool programs per RL micro-batch
-    val_max_new_tokens: int | None = None
-    log_completions: int = 8
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -156,9 +156,7 @@ class CriticModule(ActorModule):
         executor: Any = None,
     ) -> None:
         c = self.config = config or CriticConfig()
-        super().__init__(
-            actor, optimizer, scheduler, executor, c.val_max_new_tokens, c.log_completions
-        )
+        super().__init__(actor, c, optimizer=optimizer, scheduler=scheduler, executor=executor)
         self.critic = build_critic(c.critic, actor=actor)
         self.actor.requires_grad_(False)
         self.labels_path = c.labels_path  # restore_setup points it at the run's saved labels

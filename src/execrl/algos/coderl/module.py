@@ -110,9 +110,7 @@ class CodeRLModule(ActorModule):
         executor: Any = None,
     ) -> None:
         c = self.config = config or CodeRLConfig()
-        super().__init__(
-            actor, optimizer, scheduler, executor, c.val_max_new_tokens, c.log_completions
-        )
+        super().__init__(actor, c, optimizer=optimizer, scheduler=scheduler, executor=executor)
         reward = plain(c.reward)
         if isinstance(reward, dict) and "_target_" in reward:
             reward = hydra.utils.instantiate(reward)

@@ -22,6 +22,7 @@ import torch
 from execrl.algos.coderl.critic_sampling import DEFAULT_REPAIR_TEMPLATE, format_repair_prompt
 from execrl.algos.coderl.labels import CriticLabel, label_problem_needs, read_labels
 from execrl.algos.sft import SFTModule
+from execrl.schema.algos import RepairConfig
 from execrl.vocabulary import Problem
 
 log = logging.getLogger("execrl")
@@ -49,39 +50,27 @@ def repair_pairs(
 class RepairModule(SFTModule):
     """Finetune the actor as a repair model on pairs built from ``labels_path``."""
 
-    needs_warm_start = (
-        True  # starts from the SFT actor, as CodeRL's repair model starts from its warm-up
-    )
+    needs_warm_start = True  # starts from the SFT actor, as CodeRL's repair model from its warm-up
 
     def __init__(
         self,
         actor: Any,
+        config: RepairConfig,
+        *,
         optimizer: Any = None,
         scheduler: Any = None,
         executor: Any = None,
-        labels_path: str | None = None,
-        solutions_per_program: int = 1,
-        template: str = DEFAULT_REPAIR_TEMPLATE,
-        batch_size: int = 16,
-        val_max_new_tokens: int | None = None,
-        log_completions: int = 8,
     ) -> None:
-        super().__init__(actor, optimizer, scheduler, executor, val_max_new_tokens, log_completions)
-        if not labels_path:
-            raise ValueError(
-                "algo=repair needs algo.labels_path (a critic_labels.jsonl, e.g. written by evaluate.py)"
-            )
-        self.labels_path, self.solutions_per_program, self.template = (
-            labels_path,
-            solutions_per_program,
-            template,
-        )
-        self.batch_size = batch_size
+        super().__init__(actor, config, optimizer=optimizer, scheduler=scheduler, executor=executor)
         self.pairs: list[tuple[str, str]] = []
+
+    @property
+    def train_batch_size(self) -> int:
+        return self.config.batch_size
 
     @cached_property
     def labels_file(self) -> list[CriticLabel]:
-        return read_labels(self.labels_path)
+        return read_labels(self.config.labels_path)
 
     def fit_problem_needs(self) -> dict[str, tuple[str, int | None]]:
         return {} if self.pairs else label_problem_needs(self.labels_file)
@@ -94,15 +83,20 @@ class RepairModule(SFTModule):
         problems = {p.task_id: p for p in self.served_problems()}
         if not problems:
             raise ValueError("algo=repair needs the datamodule the labels' task ids come from")
-        self.set_pairs(repair_pairs(labels, problems, self.solutions_per_program, self.template))
+        self.set_pairs(
+            repair_pairs(labels, problems, self.config.solutions_per_program, self.config.template)
+        )
         log.info(
-            "repair pairs: %d from %d labels (%s)", len(self.pairs), len(labels), self.labels_path
+            "repair pairs: %d from %d labels (%s)",
+            len(self.pairs),
+            len(labels),
+            self.config.labels_path,
         )
 
     def set_pairs(self, pairs: list[tuple[str, str]]) -> None:
         if not pairs:
             raise ValueError(
-                f"no repair pairs in {self.labels_path}: no failed program of a problem with a reference solution"
+                f"no repair pairs in {self.config.labels_path}: no failed program of a problem with a reference solution"
             )
         self.pairs = pairs
 
