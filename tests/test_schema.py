@@ -16,6 +16,7 @@ from pathlib import Path
 import hydra
 import pytest
 from hydra.core.config_store import ConfigStore
+from hydra.core.object_type import ObjectType
 from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf
 
@@ -117,10 +118,21 @@ def _stored_schemas() -> list[tuple[str, type]]:
     register()
     cs = ConfigStore.instance()
     out = []
-    for group in cs.list("schema"):
-        for name in cs.list(f"schema/{group}"):
-            node = cs.load(f"schema/{group}/{name}").node
-            out.append((f"{group}/{name.removesuffix('.yaml')}", OmegaConf.get_type(node)))
+
+    def walk(path: str) -> None:  # groups nest (schema/data/reader)
+        for name in cs.list(path):
+            if cs.get_type(f"{path}/{name}") is ObjectType.GROUP:
+                walk(f"{path}/{name}")
+            else:
+                node = cs.load(f"{path}/{name}").node
+                out.append(
+                    (
+                        f"{path}/{name}".removeprefix("schema/").removesuffix(".yaml"),
+                        OmegaConf.get_type(node),
+                    )
+                )
+
+    walk("schema")
     return out
 
 

@@ -10,13 +10,12 @@ import hydra
 import torch
 
 from execrl.algos.coderl.critic_sampling import (
-    DEFAULT_REPAIR_TEMPLATE,
     CriticSampler,
     repair_prompt,
 )
 from execrl.algos.coderl.labels import CriticLabel, label_error_fields
 from execrl.algos.coderl.repair import repair_pairs
-from execrl.schema.sampling import CriticSamplingConfig
+from execrl.schema.sampling import REPAIR_TEMPLATE, CriticSamplingConfig
 from execrl.vocabulary import ExecutionResult, Outcome, Problem, TestResult, Tests
 
 from helpers.common import compose, run_cli
@@ -95,13 +94,10 @@ def test_evaluate_export_keeps_subtype_and_message() -> None:
 
 
 def test_repair_template_is_one_format() -> None:
-    assert (
-        compose("train", ["algo=repair", "algo.labels_path=x"]).algo.template
-        == DEFAULT_REPAIR_TEMPLATE
-    )
+    assert compose("train", ["algo=repair", "algo.labels_path=x"]).algo.template == REPAIR_TEMPLATE
     assert (
         compose("generate", ["sampling=critic", "sampling.critic_ckpt=x"]).sampling.repair_template
-        == DEFAULT_REPAIR_TEMPLATE
+        == REPAIR_TEMPLATE
     )
 
 

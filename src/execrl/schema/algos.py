@@ -13,14 +13,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from execrl.schema.sampling import REPAIR_TEMPLATE  # one format: algo=repair trains on it
 from execrl.schema.store import store
-
-# the repair model's prompt: a failed program and its error, then the corrected program
-# (one format with Critic Sampling's ``sampling.repair_template``)
-REPAIR_TEMPLATE = (
-    "{prompt}\n# Previous attempt:\n{program}\n"
-    "# It fails with {error_class} ({error_subtype}): {error}\n# Corrected program:\n"
-)
 
 
 @dataclass

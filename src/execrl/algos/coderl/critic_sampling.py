@@ -39,8 +39,6 @@ from execrl.rollout.postprocess import postprocess
 from execrl.schema.sampling import REPAIR_TEMPLATE, CriticSamplingConfig
 from execrl.vocabulary import ExecutionResult, Outcome, Problem
 
-DEFAULT_REPAIR_TEMPLATE = REPAIR_TEMPLATE  # the one repair format (algo=repair trains on it)
-
 
 @dataclass
 class CriticSample(Sample):
@@ -72,7 +70,7 @@ def repair_prompt(
     problem: Problem,
     program: str,
     result: ExecutionResult | None,
-    template: str = DEFAULT_REPAIR_TEMPLATE,
+    template: str = REPAIR_TEMPLATE,
 ) -> str:
     """The repair model's input: problem, failing program, error class (CodeRL's, of the first
     failing test), subtype (e.g. ``ZeroDivisionError``; the class name when there is none) and message."""
@@ -90,7 +88,7 @@ def format_repair_prompt(
     cls: int,
     subtype: str | None,
     message: str | None,
-    template: str = DEFAULT_REPAIR_TEMPLATE,
+    template: str = REPAIR_TEMPLATE,
 ) -> str:
     """The repair prompt from its fields: the one format Critic Sampling asks and ``algo=repair`` trains on."""
     name = CLASS_NAMES[cls] if cls >= 0 else "error"

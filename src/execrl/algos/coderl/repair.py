@@ -19,10 +19,11 @@ from typing import Any
 
 import torch
 
-from execrl.algos.coderl.critic_sampling import DEFAULT_REPAIR_TEMPLATE, format_repair_prompt
+from execrl.algos.coderl.critic_sampling import format_repair_prompt
 from execrl.algos.coderl.labels import CriticLabel, label_problem_needs, read_labels
 from execrl.algos.sft import SFTModule
 from execrl.schema.algos import RepairConfig
+from execrl.schema.sampling import REPAIR_TEMPLATE
 from execrl.vocabulary import Problem
 
 log = logging.getLogger("execrl")
@@ -34,7 +35,7 @@ def repair_pairs(
     labels: list[CriticLabel],
     problems: dict[str, Problem],
     solutions_per_program: int = 1,
-    template: str = DEFAULT_REPAIR_TEMPLATE,
+    template: str = REPAIR_TEMPLATE,
 ) -> list[tuple[str, str]]:
     """(repair prompt, reference solution) for every failed label whose problem has solutions."""
     pairs = []
