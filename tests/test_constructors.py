@@ -96,3 +96,14 @@ def test_hydra_instantiates_the_typed_nodes(tmp_path) -> None:
     assert actor.build_cfg == {**OmegaConf.to_container(cfg.model, resolve=True)}
     data = hydra.utils.instantiate(cfg.data)
     assert isinstance(data, ProblemDataModule) and data.config.batch_size == cfg.data.batch_size
+
+
+def test_the_executor_hands_its_keys_to_the_judge_and_the_workers() -> None:
+    with Executor(workers=1, timeout_s=1.5, memory_mb=300, nproc=16, compare="apps") as ex:
+        assert (ex.judge_cfg.timeout_s, ex.judge_cfg.memory_mb, ex.judge_cfg.compare) == (
+            1.5,
+            300,
+            "apps",
+        )
+        (w,) = (h.cfg for h in ex._handles)
+        assert (w.timeout_s, w.memory_mb, w.nproc, w.cpp_pch) == (1.5, 300, 16, True)

@@ -20,7 +20,7 @@ from execrl.execution.judge import JudgeConfig, WorkerLost, judge, num_tests
 from execrl.execution.request import ExecRequest
 from execrl.execution.worker import WorkerConfig, recv_msg, send_msg, worker_memory_mb
 from execrl.schema.executor import ExecutorConfig
-from execrl.schema.overrides import configured
+from execrl.schema.overrides import configured, subset
 from execrl.vocabulary import ExecutionResult, Outcome
 
 log = logging.getLogger("execrl")
@@ -195,15 +195,7 @@ class Executor:
                 f"sandbox isolation {caps.level!r} is below executor.min_isolation={cfg.min_isolation!r}: {'; '.join(caps.notes)}"
             )
         self.timeout_s = cfg.timeout_s
-        self.judge_cfg = JudgeConfig(
-            timeout_s=cfg.timeout_s,
-            compile_timeout_s=cfg.compile_timeout_s,
-            early_exit=cfg.early_exit,
-            compare=cfg.compare,
-            apps_compat=cfg.apps_compat,
-            max_program_bytes=cfg.max_program_bytes,
-            memory_mb=cfg.memory_mb,
-        )
+        self.judge_cfg = subset(JudgeConfig, cfg)
         # charged_failures: programs during whose run the worker died or hung (charged, never dropped)
         self.stats: dict[str, Any] = {
             "programs": 0,
@@ -218,17 +210,7 @@ class Executor:
         # started by root, programs run as a block of uids this executor alone holds
         uid0, self._uid_lock = sandbox.claim_uid_block() if caps.root else (os.getuid(), None)
         cfgs = [
-            WorkerConfig(
-                timeout_s=cfg.timeout_s,
-                compile_timeout_s=cfg.compile_timeout_s,
-                memory_mb=cfg.memory_mb,
-                max_output_bytes=cfg.max_output_bytes,
-                nproc=cfg.nproc,
-                cpp_pch=cfg.cpp_pch,
-                name=f"w{i}",
-                caps=caps,
-                uid=uid0 + i if caps.root else uid0,
-            )
+            subset(WorkerConfig, cfg, name=f"w{i}", caps=caps, uid=uid0 + i if caps.root else uid0)
             for i in range(max(1, cfg.workers))
         ]
         self._janitor = sandbox.start_janitor() if caps.cgroups else None

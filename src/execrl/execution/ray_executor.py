@@ -6,12 +6,11 @@ spreads batches of requests over nodes, so reward computation scales past one ma
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from execrl.execution.request import ExecRequest
 from execrl.schema.executor import ExecutorConfig, RayExecutorConfig
-from execrl.schema.overrides import configured
+from execrl.schema.overrides import configured, subset
 from execrl.vocabulary import ExecutionResult, Outcome
 
 
@@ -28,13 +27,7 @@ class RayExecutor:
 
         cfg = configured(RayExecutorConfig, config, overrides)
         self.config = cfg
-        local = ExecutorConfig(
-            **{
-                f.name: getattr(cfg, f.name)
-                for f in dataclasses.fields(ExecutorConfig)
-                if f.name != "_target_"
-            }
-        )
+        local = subset(ExecutorConfig, cfg)  # what each actor's pool takes
         if not ray.is_initialized():
             ray.init(
                 address=cfg.address,

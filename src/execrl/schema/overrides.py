@@ -47,3 +47,14 @@ def configured(cls: type[T], config: T | None, overrides: dict[str, Any]) -> T:
     if unknown:
         raise TypeError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}")
     return _resolve(cls, dataclasses.replace(config if config is not None else cls(), **overrides))
+
+
+def subset(cls: type[T], config: Any, **extra: Any) -> T:
+    """A ``cls`` of the keys it shares with ``config`` (its ``_target_`` aside), plus ``extra``:
+    the part of a config one component takes (the sandbox worker's limits, a Ray actor's pool)."""
+    shared = {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(cls)
+        if not f.name.startswith("_") and hasattr(config, f.name)
+    }
+    return cls(**{**shared, **extra})
