@@ -540,7 +540,7 @@ def score_programs(
     """``reward.score`` on what would be compiled or run: model outputs on XLCoST problems read as
     tokens (``detokenize=false``) are detokenised first, with their references, so the reward
     judges code rather than token text."""
-    from execrl.data.xlcost import executable_problem, program_text
+    from execrl.data.conventions import executable_problem, program_text
 
     if not any(p.meta.get("tokenized") for p in problems):
         return reward.score(problems, texts, executor)

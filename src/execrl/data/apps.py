@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from execrl.vocabulary import DataError, Problem, Tests
+from execrl.data import prompting
+from execrl.data.conventions import DatasetConventions, register
 from execrl.data.reader import Reader
+from execrl.vocabulary import DataError, Problem, Tests
 
 
 def training_prompt(question: str, starter: str | None) -> str:
@@ -25,6 +28,32 @@ def inference_prompt(question: str, starter: str | None, fn_name: str | None, ha
     call = bool(fn_name) if has_io else bool(starter)
     out += "\nUse Call-Based format" if call else "\nUse Standard Input format"
     return out + "\nANSWER:\n"
+
+
+def question(prompt: str) -> str:
+    """The question of CodeRL's APPS prompt (``\\nQUESTION:\\n...\\nUse ... format\\nANSWER:\\n``)."""
+    q = prompt.split("QUESTION:\n", 1)[-1]
+    q = re.sub(r"\n(?:Use Call-Based format|Use Standard Input format)?\s*\nANSWER:\n?\s*$", "", q)
+    return q.strip()
+
+
+def instruct_prompt(problem: Problem) -> str:
+    """The question (and starter code) in the instruct template; a stdin/stdout problem says
+    where its input comes from and its answer opens a script."""
+    task = question(problem.prompt)
+    if problem.starter_code and problem.starter_code.strip():
+        task += f"\nComplete this starter code:\n{problem.starter_code.strip()}"
+    if problem.tests.style != "stdio":
+        return prompting.task_prompt(problem, task)
+    name = prompting.LANG_NAMES.get(problem.language, problem.language)
+    user = (f"{prompting.INSTRUCTION.format(lang=name)}\n{prompting.block(task)}\nThe script reads its input from standard input "
+            "and prints the answer to standard output.")
+    return prompting.chat_prompt(user, f"Below is a {name} script that solves the problem:\n{prompting.open_block(problem.language)}")
+
+
+DATASET = "apps"
+# no stop sequences: a program may go on after any line; instruct prompts ask the question
+CONVENTIONS = register(DATASET, DatasetConventions(instruct_prompt=instruct_prompt))
 
 
 def tests_from_io(io: dict[str, Any] | None) -> Tests:
@@ -159,7 +188,7 @@ class APPSReader(Reader):
             return None
         return Problem(
             task_id=f"apps/{split}/{pid}",
-            dataset="apps",
+            dataset=DATASET,
             prompt=inference_prompt(question, starter, fn, has_io=bool(io)),
             train_prompt=training_prompt(question, starter),
             language="python",

@@ -9,6 +9,7 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
 from execrl.data.source import ProblemSource
+from execrl.schema.data import DataConfig
 
 
 def _collate(items: list[Any]) -> list[Any]:
@@ -18,9 +19,9 @@ def _collate(items: list[Any]) -> list[Any]:
 class ProblemDataModule(ProblemSource, LightningDataModule):
     """A :class:`ProblemSource` (same arguments, splits, ``items`` and limits) serving Lightning dataloaders."""
 
-    def __init__(self, reader: Any, **kwargs: Any) -> None:
+    def __init__(self, config: DataConfig | None = None, /, **overrides: Any) -> None:
         LightningDataModule.__init__(self)
-        ProblemSource.__init__(self, reader, **kwargs)
+        ProblemSource.__init__(self, config, **overrides)
 
     def setup(self, stage: str) -> None:
         """Hands the module being fitted the problems it builds its own data from

@@ -18,10 +18,19 @@ import ast
 import functools
 import re
 
-from execrl.vocabulary import Problem, Tests
+from execrl.data.conventions import DEFAULT, DatasetConventions, conventions_of, register
 from execrl.data.reader import Reader
+from execrl.vocabulary import Problem, Tests
 
 SPLITS = ("test", "all")  # HumanEval has one split
+# a completion continues the prompt's function: whatever starts at column 0 after it ends it
+CONVENTIONS = register(
+    "humaneval",
+    DatasetConventions(
+        stop=("\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("),
+        instruct_stop=("\nif __name__", "\nassert ", "\nprint("),
+    ),
+)
 
 
 def check_tests(test: str, entry_point: str, prompt: str = "") -> Tests:
@@ -67,11 +76,14 @@ def complete_program(problem: Problem, completion: str) -> str:
 
 class HumanEvalReader(Reader):
     """Reads ``.jsonl``, ``.jsonl.gz`` or a ``.json`` list of HumanEval-style rows. Splits: ``test``
-    and ``all`` (the same problems). ``dataset`` names the problems' dataset (``humaneval``)."""
+    and ``all`` (the same problems). ``dataset`` names the problems' dataset (``humaneval``); a
+    dataset registered by no other reader gets HumanEval's conventions (the same prompt format)."""
 
     def __init__(self, on_error: str = "raise", dataset: str = "humaneval") -> None:
         super().__init__(on_error)
         self.dataset = dataset
+        if conventions_of(dataset) is DEFAULT:
+            register(dataset, CONVENTIONS)
 
     def read(self, path: str | None, split: str) -> list[Problem]:
         p = self.require(path, "HumanEval.jsonl.gz (or any jsonl with task_id/prompt/test/entry_point)")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 import builtins
 
-from execrl.vocabulary import Problem, Tests
+from execrl.data.conventions import DatasetConventions, register
+from execrl.data.prompting import task_prompt
 from execrl.data.reader import Reader
+from execrl.vocabulary import Problem, Tests
 
 # Standard task-id ranges (Austin et al.): prompt 1-10, test 11-510, validation 511-600, train 601-974.
 # "trainval": train and validation together (RL on the real model trains on both, judged on test).
@@ -17,6 +19,31 @@ def mbpp_prompt(text: str, tests: list[str]) -> str:
     """The Austin et al. prompt up to the code: the description, the three tests the code must
     pass, and the ``[BEGIN]`` marker (a completion ends at ``[DONE]``)."""
     return f"You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n" + "\n".join(tests) + "\n[BEGIN]\n"
+
+
+def mbpp_instruction(text: str, first_test: str) -> str:
+    """evalplus' MBPP task: the description and the first test inside a docstring."""
+    return f'"""\n{text.strip()}\n{first_test.strip()}\n"""'
+
+
+def instruct_prompt(problem: Problem) -> str:
+    """evalplus' MBPP instruct prompt: the description and the first test only."""
+    if not problem.tests.asserts:
+        return task_prompt(problem, problem.prompt)
+    text = problem.meta.get("text") or problem.prompt
+    return task_prompt(problem, mbpp_instruction(text, problem.tests.asserts[0]))
+
+
+DATASET = "mbpp"
+CONVENTIONS = register(
+    DATASET,
+    DatasetConventions(
+        # a completion ends at Austin et al.'s [DONE]; test code the model goes on with is cut
+        stop=("[DONE]", "\nassert ", "\nif __name__", "\nprint("),
+        instruct_stop=("\nif __name__", "\nassert ", "\nprint("),
+        instruct_prompt=instruct_prompt,
+    ),
+)
 
 
 def builtin_entry_points(reference: str, tests: list[str]) -> list[str]:
@@ -62,7 +89,7 @@ class MBPPReader(Reader):
             out.append(
                 Problem(
                     task_id=f"mbpp/{tid}",
-                    dataset="mbpp",
+                    dataset=DATASET,
                     prompt=mbpp_prompt(text, tests),
                     language="python",
                     tests=Tests(style="assert", asserts=list(tests), setup_code=setup, entry_points=builtin_entry_points(code, tests)),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from execrl.data.conventions import conventions_of
 from execrl.vocabulary import Problem
 
 STYLES = ("completion", "instruct")
@@ -51,49 +52,38 @@ def split_chat_prompt(prompt: str) -> tuple[str, str]:
     return user.rstrip(), prefix
 
 
-def _block(text: str, tag: str = "") -> str:
+def block(text: str, tag: str = "") -> str:
+    """``text`` in a markdown code block."""
     return f"{FENCE}{tag}\n{text.strip()}\n{FENCE}"
 
 
-def _open(lang: str) -> str:
+def open_block(lang: str) -> str:
+    """The opening fence of a ``lang`` code block (an answer prefix ends with it)."""
     return f"{FENCE}{FENCE_TAGS.get(lang, lang)}\n"
 
 
-def mbpp_instruction(text: str, first_test: str) -> str:
-    """evalplus' MBPP task: the description and the first test inside a docstring."""
-    return f'"""\n{text.strip()}\n{first_test.strip()}\n"""'
-
-
-def _apps_question(prompt: str) -> str:
-    """The question of CodeRL's APPS prompt (``\\nQUESTION:\\n...\\nUse ... format\\nANSWER:\\n``)."""
-    q = prompt.split("QUESTION:\n", 1)[-1]
-    q = re.sub(r"\n(?:Use Call-Based format|Use Standard Input format)?\s*\nANSWER:\n?\s*$", "", q)
-    return q.strip()
+def task_prompt(problem: Problem, task: str) -> str:
+    """The generic instruct prompt: ``task`` inside a markdown block, an answer opening a code block."""
+    name = LANG_NAMES.get(problem.language, problem.language)
+    return chat_prompt(
+        f"{INSTRUCTION.format(lang=name)}\n{block(task)}",
+        f"{RESPONSE.format(lang=name)}\n{open_block(problem.language)}",
+    )
 
 
 def instruct_prompt(problem: Problem) -> str:
-    """The instruct prompt of ``problem`` (see the module docstring), per dataset."""
-    lang = problem.language
-    name = LANG_NAMES.get(lang, lang)
-    ds = problem.dataset
+    """The instruct prompt of ``problem`` (see the module docstring): a translation's, else its
+    dataset's (:class:`execrl.data.conventions.DatasetConventions`), else :func:`task_prompt` on
+    its own prompt (HumanEval's signature and docstring, synth's description and one test)."""
     if problem.is_translation:
+        lang = problem.language
+        name = LANG_NAMES.get(lang, lang)
         src = problem.source_language or "source"
         user = (f"Translate the following {LANG_NAMES.get(src, src)} program into {name}. The {name} program must print "
-                f"exactly what the original prints.\n{_block(problem.source_code or '', FENCE_TAGS.get(src, src))}")
-        return chat_prompt(user, f"Below is the {name} program:\n{_open(lang)}")
-    if ds.startswith("mbpp") and problem.tests.asserts:
-        task = mbpp_instruction(problem.meta.get("text") or problem.prompt, problem.tests.asserts[0])
-    elif ds == "apps":
-        task = _apps_question(problem.prompt)
-        if problem.starter_code and problem.starter_code.strip():
-            task += f"\nComplete this starter code:\n{problem.starter_code.strip()}"
-        if problem.tests.style == "stdio":
-            user = (f"{INSTRUCTION.format(lang=name)}\n{_block(task)}\nThe script reads its input from standard input "
-                    "and prints the answer to standard output.")
-            return chat_prompt(user, f"Below is a {name} script that solves the problem:\n{_open(lang)}")
-    else:  # HumanEval (signature + docstring), synth (description + one test), others: the prompt
-        task = problem.prompt
-    return chat_prompt(f"{INSTRUCTION.format(lang=name)}\n{_block(task)}", f"{RESPONSE.format(lang=name)}\n{_open(lang)}")
+                f"exactly what the original prints.\n{block(problem.source_code or '', FENCE_TAGS.get(src, src))}")
+        return chat_prompt(user, f"Below is the {name} program:\n{open_block(lang)}")
+    own = conventions_of(problem).instruct_prompt
+    return own(problem) if own is not None else task_prompt(problem, problem.prompt)
 
 
 def apply_prompt_style(problems: list[Problem], style: str) -> list[Problem]:

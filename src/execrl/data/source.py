@@ -10,6 +10,8 @@ from typing import Any
 
 from execrl.data.prompting import apply_prompt_style
 from execrl.data.reindent import reindent_tabs
+from execrl.schema.data import DataConfig
+from execrl.schema.overrides import configured
 from execrl.vocabulary import Problem
 
 TRUNCATION_SIDES = ("left", "right")
@@ -27,44 +29,31 @@ class ProblemSource:
     (synth's tests-only ``rl`` split). ``reindent_tabs``: Python ground-truth programs reindented
     to tabs as CodeRL's loader does (:mod:`execrl.data.reindent`); ``truncation_side`` is the end of
     a too-long prompt the actor cuts (``left`` keeps the end), read by the model config.
-    Defaults and comments: :class:`execrl.schema.data.DataConfig`.
+
+    ``config`` with ``overrides`` (Hydra passes a node's keys so; ``reader`` is the reader
+    object). Defaults and comments: :class:`execrl.schema.data.DataConfig`.
     """
 
-    def __init__(
-        self,
-        reader: Any,
-        path: str | None = None,
-        name: str = "",
-        train_split: str = "train",
-        rl_split: str | None = None,
-        val_split: str | None = None,
-        test_split: str | None = None,
-        batch_size: int = 16,
-        val_batch_size: int | None = None,
-        train_limit: int | None = None,
-        val_limit: int | None = None,
-        num_workers: int = 0,
-        items: str = "solutions",
-        seed: int = 0,
-        prompt_style: str = "completion",
-        truncation_side: str = "left",
-        reindent_tabs: bool = False,
-    ) -> None:
-        if truncation_side not in TRUNCATION_SIDES:
+    def __init__(self, config: DataConfig | None = None, /, **overrides: Any) -> None:
+        cfg = configured(DataConfig, config, overrides)
+        if cfg.reader is None:
+            raise ValueError("a problem source needs its reader (data.reader)")
+        if cfg.truncation_side not in TRUNCATION_SIDES:
             raise ValueError(
-                f"data.truncation_side must be one of {TRUNCATION_SIDES}, got {truncation_side!r}"
+                f"data.truncation_side must be one of {TRUNCATION_SIDES}, got {cfg.truncation_side!r}"
             )
-        self.reader, self.path, self.name = reader, path, name
-        self.train_split, self.val_split, self.test_split = train_split, val_split, test_split
-        self.rl_split = rl_split
-        self.batch_size = batch_size
-        self.val_batch_size = val_batch_size or batch_size
-        self.train_limit, self.val_limit = train_limit, val_limit
-        self.num_workers = num_workers
-        self.items = items
-        self.seed = seed
-        self.prompt_style = prompt_style  # "instruct": chat-model prompts (execrl.data.prompting)
-        self.truncation_side, self.reindent_tabs = truncation_side, reindent_tabs
+        self.config = cfg
+        self.reader, self.path, self.name = cfg.reader, cfg.path, cfg.name
+        self.train_split, self.val_split, self.test_split = cfg.train_split, cfg.val_split, cfg.test_split
+        self.rl_split = cfg.rl_split
+        self.batch_size = cfg.batch_size
+        self.val_batch_size = cfg.val_batch_size or cfg.batch_size
+        self.train_limit, self.val_limit = cfg.train_limit, cfg.val_limit
+        self.num_workers = cfg.num_workers
+        self.items = cfg.items
+        self.seed = cfg.seed
+        self.prompt_style = cfg.prompt_style  # "instruct": chat-model prompts (execrl.data.prompting)
+        self.truncation_side, self.reindent_tabs = cfg.truncation_side, cfg.reindent_tabs
         self._cache: dict[str, list[Problem]] = {}
 
     def problems(self, split: str | None, limit: int | None = None) -> list[Problem]:

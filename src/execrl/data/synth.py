@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from execrl.data.conventions import DatasetConventions, register
 from execrl.vocabulary import Problem, Tests
 
 OPS = ["add", "sub", "mul", "div", "mod", "square", "abs", "neg", "max", "min"]
@@ -61,6 +62,15 @@ DEFAULT_SIZES = {"sft": 20000, "rl": 2000, "heldout": 1000, "val": 200}
 SPLIT_SEEDS = {"sft": 1, "rl": 2, "heldout": 3, "val": 4}
 PUBLIC_SPLITS = ("sft",)  # the only split drawn from the seed alone (it carries its solutions)
 SECRET_ENV = "EXECRL_SYNTH_SECRET"
+DATASET = "synth"  # translation problems are "synth_translation": no conventions of their own
+# MBPP-shaped: test code a completion goes on with is cut
+CONVENTIONS = register(
+    DATASET,
+    DatasetConventions(
+        stop=("\nassert ", "\nif __name__", "\nprint("),
+        instruct_stop=("\nif __name__", "\nassert ", "\nprint("),
+    ),
+)
 TWO_ARG_P, COND_P = 0.3, 0.25
 
 
@@ -364,7 +374,7 @@ class SynthReader:
         # MBPP shape: the description, then one test that shows the name and call
         prompt = f"{text}\n{asserts[0]}\n"
         return Problem(
-            task_id=tid, dataset="synth", prompt=prompt, language="python",
+            task_id=tid, dataset=DATASET, prompt=prompt, language="python",
             tests=Tests(style="assert", asserts=asserts), solutions=[] if split == "rl" else [code],
             split=split, difficulty=prog.difficulty,
             # reference: for tests and analysis only; training must not read it on the rl split

@@ -12,12 +12,17 @@ default (what a compiler or the executor takes); ``detokenize=False`` keeps the 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
-from execrl.vocabulary import DataError, Problem, Tests
+from execrl.data.conventions import (  # program_text, executable_problem: importable from here too
+    DatasetConventions,
+    executable_problem,  # noqa: F401
+    program_text,  # noqa: F401
+    register,
+)
 from execrl.data.reader import Reader
+from execrl.vocabulary import DataError, Problem, Tests
 
 DIR_NAME = {"javascript": "Javascript", "java": "Java", "c_sharp": "C#", "php": "PHP", "python": "Python", "c": "C", "cpp": "C++"}
 EXT = {"javascript": "js", "java": "java", "c_sharp": "cs", "php": "php", "python": "py", "c": "c", "cpp": "cpp"}
@@ -157,22 +162,9 @@ def _code_tokens(line: str) -> list[str]:
     return toks
 
 
-def program_text(problem: Problem, text: str) -> str:
-    """What to compile or run for a model output on ``problem``: detokenised when the problem is
-    read as XLCoST tokens (``detokenize=false``), else ``text`` itself."""
-    if problem.meta.get("tokenized"):
-        return detokenize(text, problem.language)
-    return text
-
-
-def executable_problem(problem: Problem) -> Problem:
-    """``problem`` with code fields (source, references) detokenised when it was read as tokens, so
-    execution and AST/DFG rewards see code, as for model outputs (:func:`program_text`)."""
-    if not problem.meta.get("tokenized"):
-        return problem
-    src = problem.source_code and detokenize(problem.source_code, problem.source_language or "java")
-    meta = {**problem.meta, "tokenized": False}
-    return dataclasses.replace(problem, source_code=src, solutions=[detokenize(s, problem.language) for s in problem.solutions], meta=meta)
+# detokenise model outputs and references of problems read as tokens (``detokenize=false``)
+DATASET = "xlcost"
+CONVENTIONS = register(DATASET, DatasetConventions(detokenize=detokenize))
 
 
 class XLCoSTReader(Reader):
@@ -227,7 +219,7 @@ class XLCoSTReader(Reader):
             out.append(
                 Problem(
                     task_id=f"xlcost/{self.source_lang}-{self.target_lang}/{split}/{i}",
-                    dataset="xlcost",
+                    dataset=DATASET,
                     prompt=src,
                     language=self.target_lang,
                     tests=Tests(style="none"),

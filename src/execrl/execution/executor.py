@@ -19,6 +19,8 @@ from execrl.execution import sandbox
 from execrl.execution.judge import JudgeConfig, WorkerLost, judge, num_tests
 from execrl.execution.request import ExecRequest
 from execrl.execution.worker import WorkerConfig, recv_msg, send_msg, worker_memory_mb
+from execrl.schema.executor import ExecutorConfig
+from execrl.schema.overrides import configured, subset
 from execrl.vocabulary import ExecutionResult, Outcome
 
 log = logging.getLogger("execrl")
@@ -167,29 +169,18 @@ class Executor:
     granted (see :mod:`execrl.execution.sandbox`); ``min_isolation`` refuses to start below it.
     """
 
-    def __init__(
-        self,
-        workers: int = 2,
-        timeout_s: float = 4.0,
-        compile_timeout_s: float = 20.0,
-        memory_mb: int = 512,
-        max_output_bytes: int = 1 << 20,
-        early_exit: bool = True,
-        nproc: int = 64,
-        min_isolation: str | None = None,
-        isolation: str = "auto",
-        cpp_pch: bool = True,
-        compare: str = "strict",
-        apps_compat: bool = False,
-        max_program_bytes: int = 1 << 20,
-    ) -> None:
-        if compare not in ("strict", "apps"):
+    def __init__(self, config: ExecutorConfig | None = None, /, **overrides: Any) -> None:
+        """``config`` (defaults and what each key does: :class:`ExecutorConfig`) with ``overrides``
+        (``Executor(workers=4)``; Hydra passes a node's keys so)."""
+        cfg = configured(ExecutorConfig, config, overrides)
+        self.config = cfg
+        if cfg.compare not in ("strict", "apps"):
             raise ValueError(
-                f"executor.compare={compare!r}: choose strict (exact up to whitespace) or apps (APPS' lenient cascade)"
+                f"executor.compare={cfg.compare!r}: choose strict (exact up to whitespace) or apps (APPS' lenient cascade)"
             )
         caps = sandbox.probe()
-        if isolation != "auto":  # ask for less than the host allows (e.g. to compare levels)
-            want = sandbox.level_rank(isolation)
+        if cfg.isolation != "auto":  # ask for less than the host allows (e.g. to compare levels)
+            want = sandbox.level_rank(cfg.isolation)
             if want < sandbox.level_rank("sealed"):
                 caps.bwrap, caps.seccomp = None, False
             if want < sandbox.level_rank("cgroups"):
@@ -197,22 +188,14 @@ class Executor:
             if want < sandbox.level_rank("namespaces"):
                 caps.netns = caps.userns = False
         self.caps = caps
-        if min_isolation is not None and sandbox.level_rank(caps.level) < sandbox.level_rank(
-            min_isolation
+        if cfg.min_isolation is not None and sandbox.level_rank(caps.level) < sandbox.level_rank(
+            cfg.min_isolation
         ):
             raise IsolationError(
-                f"sandbox isolation {caps.level!r} is below executor.min_isolation={min_isolation!r}: {'; '.join(caps.notes)}"
+                f"sandbox isolation {caps.level!r} is below executor.min_isolation={cfg.min_isolation!r}: {'; '.join(caps.notes)}"
             )
-        self.timeout_s = timeout_s
-        self.judge_cfg = JudgeConfig(
-            timeout_s=timeout_s,
-            compile_timeout_s=compile_timeout_s,
-            early_exit=early_exit,
-            compare=compare,
-            apps_compat=apps_compat,
-            max_program_bytes=max_program_bytes,
-            memory_mb=memory_mb,
-        )
+        self.timeout_s = cfg.timeout_s
+        self.judge_cfg = subset(JudgeConfig, cfg)
         # charged_failures: programs during whose run the worker died or hung (charged, never dropped)
         self.stats: dict[str, Any] = {
             "programs": 0,
@@ -222,23 +205,13 @@ class Executor:
             "weak_tests": 0,
             "seconds": 0.0,
         }
-        if caps.root and workers > sandbox.UID_BLOCK:
-            raise ValueError(f"executor.workers={workers}: at most {sandbox.UID_BLOCK}")
+        if caps.root and cfg.workers > sandbox.UID_BLOCK:
+            raise ValueError(f"executor.workers={cfg.workers}: at most {sandbox.UID_BLOCK}")
         # started by root, programs run as a block of uids this executor alone holds
         uid0, self._uid_lock = sandbox.claim_uid_block() if caps.root else (os.getuid(), None)
         cfgs = [
-            WorkerConfig(
-                timeout_s=timeout_s,
-                compile_timeout_s=compile_timeout_s,
-                memory_mb=memory_mb,
-                max_output_bytes=max_output_bytes,
-                nproc=nproc,
-                cpp_pch=cpp_pch,
-                name=f"w{i}",
-                caps=caps,
-                uid=uid0 + i if caps.root else uid0,
-            )
-            for i in range(max(1, workers))
+            subset(WorkerConfig, cfg, name=f"w{i}", caps=caps, uid=uid0 + i if caps.root else uid0)
+            for i in range(max(1, cfg.workers))
         ]
         self._janitor = sandbox.start_janitor() if caps.cgroups else None
         self._handles = [_WorkerHandle(c) for c in cfgs]
@@ -260,7 +233,7 @@ class Executor:
                 "sandbox level sealed, but the start-up probe found these properties broken: %s",
                 broken,
             )
-            if min_isolation == "sealed":
+            if cfg.min_isolation == "sealed":
                 self.close()
                 raise IsolationError(
                     f"executor.min_isolation=sealed, but the probe found {broken} broken on this host"

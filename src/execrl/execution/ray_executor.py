@@ -9,35 +9,35 @@ from __future__ import annotations
 from typing import Any
 
 from execrl.execution.request import ExecRequest
+from execrl.schema.executor import ExecutorConfig, RayExecutorConfig
+from execrl.schema.overrides import configured, subset
 from execrl.vocabulary import ExecutionResult, Outcome
 
 
 class RayExecutor:
     """Drop-in replacement for :class:`execrl.execution.Executor` backed by Ray actors.
 
-    ``address``: ``None`` starts (or joins) a local Ray; ``"auto"`` joins the cluster of a Ray job.
-    ``num_actors`` pools each get ``executor_kwargs`` (the local executor's knobs).
+    ``config`` (defaults: :class:`RayExecutorConfig`) with ``overrides``: ``address`` (``None``
+    starts or joins a local Ray; ``"auto"`` joins the cluster of a Ray job), and ``num_actors``
+    pools, each a local executor with the remaining keys.
     """
 
-    def __init__(
-        self,
-        address: str | None = None,
-        num_actors: int = 1,
-        num_cpus_per_actor: float = 1.0,
-        **executor_kwargs: Any,
-    ) -> None:
+    def __init__(self, config: RayExecutorConfig | None = None, /, **overrides: Any) -> None:
         import ray
 
+        cfg = configured(RayExecutorConfig, config, overrides)
+        self.config = cfg
+        local = subset(ExecutorConfig, cfg)  # what each actor's pool takes
         if not ray.is_initialized():
             ray.init(
-                address=address,
+                address=cfg.address,
                 include_dashboard=False,
                 log_to_driver=False,
                 ignore_reinit_error=True,
             )
         self._ray = ray
-        pool_cls = ray.remote(num_cpus=num_cpus_per_actor)(_PoolActor)
-        self._actors = [pool_cls.remote(executor_kwargs) for _ in range(max(1, num_actors))]
+        pool_cls = ray.remote(num_cpus=cfg.num_cpus_per_actor)(_PoolActor)
+        self._actors = [pool_cls.remote(local) for _ in range(max(1, cfg.num_actors))]
         self.isolation_level = ray.get(self._actors[0].isolation_level.remote())
 
     def run(self, requests: list[ExecRequest]) -> list[ExecutionResult]:
@@ -83,10 +83,10 @@ class RayExecutor:
 class _PoolActor:
     """A local sandbox pool living in a Ray worker process."""
 
-    def __init__(self, executor_kwargs: dict[str, Any]) -> None:
+    def __init__(self, config: ExecutorConfig) -> None:
         from execrl.execution import Executor
 
-        self.executor = Executor(**executor_kwargs)
+        self.executor = Executor(config)
 
     def isolation_level(self) -> str:
         return self.executor.isolation_level

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from execrl.data.xlcost import program_text
+from execrl.data.conventions import program_text
 from execrl.execution.protocol import Executor
 from execrl.execution.request import ExecRequest
 from execrl.vocabulary import ExecutionResult, Problem, Tests

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import inspect
 import logging
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from execrl.data import prompting
 from execrl.models import decoding
 from execrl.models import lora as lora_lib
 from execrl.models.tokenizer import load_tokenizer
+from execrl.schema.model import ModelConfig
+from execrl.schema.overrides import configured, defaults
 
 log = logging.getLogger("execrl")
 
@@ -64,50 +67,47 @@ class Actor(nn.Module):
         self,
         model: PreTrainedModel,
         tokenizer: Any,
-        max_prompt_len: int = 512,
-        max_new_tokens: int = 256,
-        share_prompts: bool = True,
-        prompt_style: str = "completion",
-        system_prompt: str | None = None,
-        sample_dtype: str | None = None,
+        config: ModelConfig | None = None,
+        *,
         adapters_only: bool = True,
-        prompt_truncation: str = "left",
-        drop_finished: bool = True,
-        autocast: str | None = None,
     ) -> None:
+        """``config``: the prompt, sampling and precision keys of :class:`ModelConfig` (its
+        defaults); ``adapters_only``: a LoRA actor's checkpoints hold its adapters only."""
         super().__init__()
+        cfg = config if config is not None else defaults(ModelConfig)
         self.model = model
         self.tokenizer = tokenizer
-        self.max_prompt_len = max_prompt_len
-        if prompt_truncation not in ("left", "right"):
+        self.max_prompt_len = cfg.max_prompt_len
+        if cfg.prompt_truncation not in ("left", "right"):
             raise ValueError(
-                f"prompt_truncation must be 'left' or 'right', got {prompt_truncation!r}"
+                f"prompt_truncation must be 'left' or 'right', got {cfg.prompt_truncation!r}"
             )
         # the side cut from a long prompt: 'left' keeps its end, 'right' its beginning (CodeRL)
-        self.prompt_truncation = prompt_truncation
-        self.max_new_tokens = max_new_tokens
-        self.share_prompts = share_prompts
+        self.prompt_truncation = cfg.prompt_truncation
+        self.max_new_tokens = cfg.max_new_tokens
+        self.share_prompts = cfg.share_prompts
         # causal sampling drops finished rows from the batch (execrl.models.decoding); False:
         # transformers' generate, which runs every row until the last one stops
-        self.drop_finished = drop_finished
+        self.drop_finished = cfg.drop_finished
         self.cache_kw = _cache_kwarg(
             lora_lib.base_model(model)
         )  # fixed per model: not looked up on every forward
         self.is_seq2seq = bool(model.config.is_encoder_decoder)
         self.pad_id = int(tokenizer.pad_token_id)
         self.eos_id = int(tokenizer.eos_token_id)
-        if prompt_style not in prompting.STYLES:
+        if cfg.prompt_style not in prompting.STYLES:
             raise ValueError(
-                f"prompt_style must be one of {prompting.STYLES}, got {prompt_style!r}"
+                f"prompt_style must be one of {prompting.STYLES}, got {cfg.prompt_style!r}"
             )
         # instruct: prompts go through the chat template and responses are fenced code blocks
-        self.instruct = prompt_style == "instruct"
-        self.system_prompt = system_prompt
+        self.instruct = cfg.prompt_style == "instruct"
+        self.system_prompt = cfg.system_prompt
         # the scoring forward (and so its backward) in bfloat16, weights and optimizer in float32
-        self.autocast_dtype = _autocast_dtype(autocast)
+        self.autocast_dtype = _autocast_dtype(cfg.autocast)
         if self.autocast_dtype is not None and not self.is_seq2seq:
             _attention_in_float32_on_cpu(lora_lib.base_model(model))
         # sampling in a lower precision from a synced copy (log-probs stay the training model's)
+        sample_dtype = cfg.sample_dtype
         self.sample_dtype = (
             getattr(torch, sample_dtype)
             if isinstance(sample_dtype, str) and sample_dtype != "int8"
@@ -675,27 +675,10 @@ def _base_weights_optional(module: nn.Module, incompatible: Any) -> None:
     incompatible.missing_keys[:] = keep
 
 
-def build_actor(
-    arch: str = "seq2seq",
-    pretrained: str | None = None,
-    tokenizer: str | None = "builtin",
-    config: dict[str, Any] | None = None,
-    max_prompt_len: int = 512,
-    max_new_tokens: int = 256,
-    dtype: str | None = None,
-    share_prompts: bool = True,
-    gguf_file: str | None = None,
-    cache_dir: str | None = None,
-    lora: dict[str, Any] | None = None,
-    adapter: str | None = None,
-    prompt_style: str = "completion",
-    system_prompt: str | None = None,
-    sample_dtype: str | None = None,
-    prompt_truncation: str = "left",
-    drop_finished: bool = True,
-    autocast: str | None = None,
-) -> Actor:
-    """Build an :class:`Actor`: load ``pretrained`` or build from ``config``.
+def build_actor(model: ModelConfig | str | None = None, /, **overrides: Any) -> Actor:
+    """Build an :class:`Actor` of the model config ``model`` with ``overrides`` (keys, defaults and
+    what each does: :class:`ModelConfig`; Hydra passes a node's keys so). A string is the
+    ``arch``, as in ``build_actor("causal", config={...})``.
 
     ``pretrained`` is a hub id, a local folder or ``pkg:<python package>``; with ``gguf_file``
     the weights are that GGUF file, dequantised once into a cached safetensors folder
@@ -703,69 +686,60 @@ def build_actor(
     With ``pretrained=None`` the model is randomly initialised from ``config`` (the embedded
     tiny models, or a full-size architecture for memory checks without a download).
     ``lora.r > 0`` trains LoRA adapters (peft) instead of every weight; ``adapter`` loads a
-    saved peft adapter folder onto the model. ``autocast=bf16`` scores responses (the training
-    forward and backward) under bfloat16 autocast with float32 master weights. The actor keeps these arguments (``build_cfg``):
-    checkpoints save them, so generate.py and evaluate.py rebuild the same model.
+    saved peft adapter folder onto the model. The actor keeps its whole config (``build_cfg``):
+    checkpoints save it, so generate.py and evaluate.py rebuild the same model.
     """
-    args = dict(locals())  # first: the arguments and nothing else
+    if isinstance(model, str):
+        model, overrides = None, {"arch": model, **overrides}
     from execrl.utils.config import plain
 
-    build_cfg = {"_target_": f"{__name__}.build_actor", **{k: plain(v) for k, v in args.items()}}
+    cfg = configured(ModelConfig, model, {k: plain(v) for k, v in overrides.items()})
+    lora = dataclasses.asdict(cfg.lora) if dataclasses.is_dataclass(cfg.lora) else cfg.lora
+    cfg = dataclasses.replace(cfg, _target_=f"{__name__}.build_actor", lora=lora)
+    build_cfg = dataclasses.asdict(cfg)
     from execrl.models.gguf import resolve_pretrained
 
-    location = resolve_pretrained(pretrained, gguf_file, cache_dir)
-    tok = load_tokenizer(tokenizer or location or "builtin")
+    location = resolve_pretrained(cfg.pretrained, cfg.gguf_file, cfg.cache_dir)
+    tok = load_tokenizer(cfg.tokenizer or location or "builtin")
     if location:
-        auto = AutoModelForSeq2SeqLM if arch == "seq2seq" else AutoModelForCausalLM
-        torch_dtype = getattr(torch, dtype) if dtype else None
+        auto = AutoModelForSeq2SeqLM if cfg.arch == "seq2seq" else AutoModelForCausalLM
+        torch_dtype = getattr(torch, cfg.dtype) if cfg.dtype else None
         try:
-            model = auto.from_pretrained(location, dtype=torch_dtype)
+            lm = auto.from_pretrained(location, dtype=torch_dtype)
         except (OSError, ValueError) as e:  # hub errors are not all OSErrors
             raise OSError(
-                f"could not load model {pretrained!r}: not a local directory and the model hub is "
+                f"could not load model {cfg.pretrained!r}: not a local directory and the model hub is "
                 "unreachable from here. Download it where there is network and set model.pretrained=/path, "
                 "or use an embedded model (model=tiny_t5 / model=tiny_causal / model=smollm2_135m)."
             ) from e
     else:
-        cfg = dict(config or {})
+        arch_cfg = dict(cfg.config or {})
         common = dict(
             vocab_size=len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id
         )
-        if arch == "seq2seq":
-            model = AutoModelForSeq2SeqLM.from_config(
-                T5Config(**common, decoder_start_token_id=tok.pad_token_id, **cfg)
+        if cfg.arch == "seq2seq":
+            lm = AutoModelForSeq2SeqLM.from_config(
+                T5Config(**common, decoder_start_token_id=tok.pad_token_id, **arch_cfg)
             )
-        elif arch == "causal":
-            model = AutoModelForCausalLM.from_config(
-                LlamaConfig(**common, bos_token_id=tok.bos_token_id, **cfg)
+        elif cfg.arch == "causal":
+            lm = AutoModelForCausalLM.from_config(
+                LlamaConfig(**common, bos_token_id=tok.bos_token_id, **arch_cfg)
             )
         else:
-            raise ValueError(f"model.arch must be 'seq2seq' or 'causal', got {arch!r}")
-    if adapter:
-        model = lora_lib.load_adapter(model, str(adapter))
+            raise ValueError(f"model.arch must be 'seq2seq' or 'causal', got {cfg.arch!r}")
+    if cfg.adapter:
+        lm = lora_lib.load_adapter(lm, str(cfg.adapter))
     elif lora and int(lora.get("r") or 0) > 0:
-        model = lora_lib.add_lora(
-            model,
+        lm = lora_lib.add_lora(
+            lm,
             int(lora["r"]),
             lora.get("alpha"),
             float(lora.get("dropout") or 0.0),
             lora.get("target_modules"),
-            seq2seq=arch == "seq2seq",
+            seq2seq=cfg.arch == "seq2seq",
         )
-    actor = Actor(
-        model,
-        tok,
-        max_prompt_len=max_prompt_len,
-        max_new_tokens=max_new_tokens,
-        share_prompts=share_prompts,
-        prompt_style=prompt_style,
-        system_prompt=system_prompt,
-        sample_dtype=sample_dtype,
-        adapters_only=bool(location),  # a randomly initialised base cannot be rebuilt: save it
-        prompt_truncation=prompt_truncation,
-        drop_finished=drop_finished,
-        autocast=autocast,
-    )
+    # a randomly initialised base cannot be rebuilt: its checkpoints keep it
+    actor = Actor(lm, tok, cfg, adapters_only=bool(location))
     actor.build_cfg = build_cfg
     return actor
 

@@ -8,25 +8,14 @@ import re
 import textwrap
 from collections.abc import Sequence
 
+from execrl.data.conventions import conventions_of
 from execrl.vocabulary import Problem
-
-# stop sequences per Problem.dataset, used when the sampling config leaves ``stop: null``
-DEFAULT_STOP: dict[str, tuple[str, ...]] = {
-    "mbpp": ("[DONE]", "\nassert ", "\nif __name__", "\nprint("),
-    "synth": ("\nassert ", "\nif __name__", "\nprint("),
-    "humaneval": ("\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("),
-}
-# instruct prompts (execrl.data.prompting) get whole programs: only top-level test code is cut
-# (evalplus' sanitizer keeps definitions too); stdin/stdout programs and translations keep everything
-INSTRUCT_STOP: dict[str, tuple[str, ...]] = dict.fromkeys(
-    ("mbpp", "synth", "humaneval"), ("\nif __name__", "\nassert ", "\nprint(")
-)
 
 
 def default_stop(problem: Problem) -> tuple[str, ...]:
-    """Stop sequences of ``problem``'s dataset and prompt style."""
-    table = INSTRUCT_STOP if problem.meta.get("prompt_style") == "instruct" else DEFAULT_STOP
-    return table.get(problem.dataset, ())
+    """Stop sequences of ``problem``'s dataset and prompt style, as its reader registered them
+    (:class:`execrl.data.conventions.DatasetConventions`)."""
+    return conventions_of(problem).stops(problem)
 
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#-]*)[ \t]*\n(.*?)(?:```|\Z)", re.S)

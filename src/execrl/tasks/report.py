@@ -94,7 +94,7 @@ class HeldOut:
         return dict(outcome_rates([j.outcome for j in judged]))
 
     def _translation(self, actor: Any) -> dict[str, float | None]:
-        from execrl.data.xlcost import executable_problem, program_text
+        from execrl.data.conventions import executable_problem, program_text
         from execrl.tasks.evaluate import Judge, compute_metrics
 
         if self._judge is None:
