@@ -8,13 +8,13 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from omegaconf import OmegaConf, open_dict
+from omegaconf import open_dict
 
 from execrl.algos.coderl.labels import CriticLabel, write_labels
 from execrl.data.synth import SynthReader
 from execrl.schema.coderl import CodeRLConfig
 
-from helpers.common import compose
+from helpers.common import compose, model_from_conf
 
 SMALL = [
     "warm_start.enabled=false",
@@ -134,16 +134,11 @@ def test_short_coderl_run_updates_actor_and_logs(
 def test_rl_gradient_raises_logprob_of_positive_return_and_lowers_negative() -> None:
     from execrl.algos.coderl.module import CodeRLModule
     from execrl.algos.coderl.pool import PoolItem
-    from execrl.models.actor import build_actor
 
     torch.manual_seed(0)
-    cfg = OmegaConf.to_container(
-        OmegaConf.load(Path(__file__).resolve().parents[2] / "conf/model/tiny_t5.yaml")
-    )
-    cfg.pop("_target_")
     for sign in (1.0, -1.0):
         torch.manual_seed(0)
-        actor = build_actor(**cfg)
+        actor = model_from_conf("tiny_t5")
         m = CodeRLModule(
             actor, CodeRLConfig(token_weights="uniform", mode="offline", rl_batch_size=1)
         )

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from execrl.algos.coderl.critic_model import build_critic, pool_logits, token_class_probs
 from execrl.algos.coderl.labels import (
@@ -16,18 +15,17 @@ from execrl.algos.coderl.labels import (
     read_labels,
     write_labels,
 )
-from execrl.models.actor import build_actor
 from execrl.schema.coderl import CriticNetConfig
 from execrl.vocabulary import ExecutionResult, Outcome, Problem
+
+from helpers.common import model_from_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_actor(name: str = "tiny_t5"):
     torch.manual_seed(0)
-    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml"))
-    cfg.pop("_target_")
-    return build_actor(**cfg)
+    return model_from_conf(name)
 
 
 def test_pool_logits_flags_on_handmade_logits() -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from execrl.algos.coderl.critic_model import build_critic
 from execrl.algos.coderl.critic_sampling import (
@@ -17,10 +16,11 @@ from execrl.algos.coderl.critic_sampling import (
     split_budget,
 )
 from execrl.judging.requests import example_tests, judge_request
-from execrl.models.actor import build_actor
 from execrl.schema.coderl import CriticNetConfig
 from execrl.schema.sampling import CriticSamplingConfig
 from execrl.vocabulary import ExecutionResult, Outcome, Problem, TestResult, Tests
+
+from helpers.common import model_from_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = "def f(x):\n    return x + 1\n"
@@ -81,10 +81,7 @@ def test_pure_pieces() -> None:
 def memorized():
     """A tiny T5 that has memorised PROGRAM for any 'Write a function f(x).' prompt, and a critic."""
     torch.manual_seed(0)
-    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/model/tiny_t5.yaml"))
-    cfg.pop("_target_")
-    cfg["max_new_tokens"] = 32
-    actor = build_actor(**cfg)
+    actor = model_from_conf("tiny_t5", max_new_tokens=32)
     prompts = [_problem("x", f"assert f({i}) == {i + 1}", []).prompt for i in range(4)]
     opt = torch.optim.AdamW(actor.parameters(), lr=1e-2)
     for _ in range(12):

@@ -302,14 +302,11 @@ def test_grpo_kl_bias_correction_hand_value():
 
 @pytest.fixture(scope="module", params=["tiny_t5", "tiny_causal"])
 def actor(request):
-    import hydra
-    from omegaconf import OmegaConf
 
-    from helpers.common import ROOT
+    from helpers.common import model_from_conf
 
     torch.manual_seed(0)
-    cfg = OmegaConf.load(ROOT / "conf" / "model" / f"{request.param}.yaml")
-    return hydra.utils.instantiate(cfg).eval()
+    return model_from_conf(request.param).eval()
 
 
 def test_reward_lands_on_eos_token(actor):

@@ -85,3 +85,10 @@ def run_cli(script: str, *overrides: str, timeout: int = 600, cwd: Path = ROOT):
         text=True,
         timeout=timeout,
     )
+
+
+def model_from_conf(name: str = "tiny_t5", **overrides):
+    """The actor ``model=<name>`` builds (its composed config, schema defaults included)."""
+    import hydra
+
+    return hydra.utils.instantiate(compose("train", [f"model={name}"]).model, **overrides)
