@@ -82,7 +82,7 @@ def test_data_execution_and_prompts_are_upstreams(paper) -> None:
     assert paper.data.reindent_tabs is True
     # datasets/apps_dataset.py:346 input_ids[:input_ids_max_len] and generate.py:56
     # encode(..., max_length=args.source_len): a long prompt keeps its beginning
-    assert paper.model.prompt_truncation == "right"
+    assert paper.data.truncation_side == "right" and paper.model.prompt_truncation == "right"
     assert compose("train", []).model.prompt_truncation == "left"
     # test_one_solution.py -> utils/testing_util.py: the official APPS cascade, programs
     # wrapped in def code() and run without a memory cap (the sandbox's apps mode)

@@ -1,4 +1,5 @@
-"""GRPO-style variants, each one advantage function (``algo.advantage_fn``; README, "Architecture").
+"""GRPO-style variants, each one function: an advantage estimator (``algo.advantage_fn``) or a
+policy loss (``algo.policy_loss``); README, "Architecture".
 
 A function (registered by name in :data:`execrl.algos.rl_core.ADVANTAGES`) takes the rewards of a
 step as ``[groups, group_size]`` with ``valid`` (False where a sample was dropped: its reward is 0
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from execrl.algos.rl_core import register_advantage
+from execrl.algos.rl_core import masked_mean, register_advantage, register_policy_loss
 
 
 @register_advantage("rloo")
@@ -21,3 +22,13 @@ def rloo_advantages(rewards: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     n = v.sum(-1, keepdim=True)
     others = ((rewards * v).sum(-1, keepdim=True) - rewards * v) / (n - v).clamp(min=1)
     return (rewards - others) * v
+
+
+@register_policy_loss("reinforce")
+def reinforce_loss(logprobs, old_logprobs, advantages, mask, config):
+    """REINFORCE with the estimator's baseline: ``-A * log pi`` per token, no ratio, no clipping.
+    On the first minibatch of a step its gradient is the clipped loss's (the ratio is 1 there);
+    once the policy has moved (later minibatches, ``ppo_epochs`` > 1) nothing holds it back."""
+    a = advantages if advantages.dim() == 2 else advantages.unsqueeze(-1)  # per token or per row
+    approx_kl = masked_mean(0.5 * (logprobs - old_logprobs) ** 2, mask)
+    return -a * logprobs * mask, {"clipfrac": torch.zeros_like(approx_kl), "approx_kl": approx_kl}
