@@ -572,15 +572,21 @@ def main() -> None:
             if not (done.exists() and done.read_text().strip() == args.budget):
                 for memo in ("bench_judged.json", "bench_curve.json"):  # of an earlier last.ckpt
                     (d / memo).unlink(missing_ok=True)
-                if last_ckpt.exists():
-                    print(f"seed {seed} {m}: resuming {last_ckpt}", flush=True)
+                # the newest of last.ckpt (saved every model_checkpoint.every_n_train_steps) and
+                # the timed checkpoints (every --curve-every seconds, every method alike)
+                saved = [last_ckpt, *(d / "checkpoints" / "timed").glob("*.ckpt")]
+                saved = [c for c in saved if c.exists()]
+                resume = max(saved, key=lambda c: c.stat().st_mtime) if saved else None
+                if resume is not None:
+                    print(f"seed {seed} {m}: resuming {resume}", flush=True)
                 try:
                     train(
                         d,
                         [
                             *METHOD_OVERRIDES[m],
                             *start,
-                            "ckpt_path=last",  # resumes an interrupted run (its budget counts on)
+                            # an interrupted run resumes (its budget counts on from the checkpoint)
+                            f"ckpt_path={resume or 'last'}",
                             f"+trainer.max_time={args.budget}",
                             "trainer.max_steps=-1",
                             *timed,
