@@ -40,6 +40,8 @@ from torch import nn
 from execrl.data import prompting
 from execrl.models import lora as lora_lib
 from execrl.models.actor import Actor, Rollout
+from execrl.schema.overrides import configured
+from execrl.schema.rollout import VLLMConfig
 
 log = logging.getLogger("execrl")
 
@@ -59,7 +61,7 @@ def build_engine(cfg: Mapping[str, Any] | None, actor: Actor, detached: bool = F
         raise ValueError(f"rollout.engine must be one of {ENGINES}, got {name!r}")
     if name == "hf":
         return HFEngine(actor, detached=detached)
-    return VLLMEngine(actor, **dict(cfg.get("vllm") or {}))
+    return VLLMEngine(actor, **dict(cfg.get("vllm") or {}))  # Hydra's fields, or a Python dict
 
 
 def trainable_version(actor: Actor) -> tuple:
@@ -138,26 +140,9 @@ class VLLMEngine:
 
     name = "vllm"
 
-    def __init__(
-        self,
-        actor: Actor,
-        python: str | None = None,
-        dtype: str = "bfloat16",
-        threads: int | None = 1,
-        omp_threads_bind: str = "nobind",
-        kv_cache_gib: float = 2,
-        enable_prefix_caching: bool = True,
-        max_num_seqs: int | None = None,
-        max_model_len: int | None = None,
-        gpu_memory_utilization: float | None = None,
-        in_process: bool = True,
-        lora_sync: str = "adapter",
-        weights_dir: str | None = "/dev/shm",
-        start_timeout_s: float = 900,
-        seed: int = 0,
-        extra: Mapping[str, Any] | None = None,
-        server: str | None = None,
-    ) -> None:
+    def __init__(self, actor: Actor, config: VLLMConfig | None = None, /, **overrides: Any) -> None:
+        c = self.config = configured(VLLMConfig, config, overrides)
+        python, dtype, lora_sync, weights_dir = c.python, c.dtype, c.lora_sync, c.weights_dir
         if actor.is_seq2seq:
             raise ValueError("rollout.engine=vllm samples causal models only (model.arch=causal)")
         if lora_sync not in ("adapter", "merged"):
@@ -187,39 +172,39 @@ class VLLMEngine:
             "socket": str(self.dir / "engine.sock"),
             "model": str(model_dir),
             "dtype": dtype,
-            "seed": int(seed),
-            "max_model_len": int(max_model_len or _model_len(actor)),
-            "enable_prefix_caching": bool(enable_prefix_caching),
-            "max_num_seqs": max_num_seqs,
-            "gpu_memory_utilization": gpu_memory_utilization,
+            "seed": int(c.seed),
+            "max_model_len": int(c.max_model_len or _model_len(actor)),
+            "enable_prefix_caching": bool(c.enable_prefix_caching),
+            "max_num_seqs": c.max_num_seqs,
+            "gpu_memory_utilization": c.gpu_memory_utilization,
             "lora_rank": _vllm_lora_rank(actor) if self.lora else None,
-            "extra": dict(extra or {}),
+            "extra": dict(c.extra or {}),
         }
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)  # the engine's venv, not the project's packages
         env.update(
             EXECRL_VLLM_AUTHKEY=(key := secrets.token_bytes(32)).hex(),
-            VLLM_CPU_KVCACHE_SPACE=str(math.ceil(kv_cache_gib)),
-            VLLM_CPU_OMP_THREADS_BIND=str(omp_threads_bind),
-            VLLM_ENABLE_V1_MULTIPROCESSING="0" if in_process else "1",
+            VLLM_CPU_KVCACHE_SPACE=str(math.ceil(c.kv_cache_gib)),
+            VLLM_CPU_OMP_THREADS_BIND=str(c.omp_threads_bind),
+            VLLM_ENABLE_V1_MULTIPROCESSING="0" if c.in_process else "1",
             VLLM_NO_USAGE_STATS="1",
             DO_NOT_TRACK="1",
             HF_HUB_OFFLINE="1",
             TRANSFORMERS_OFFLINE="1",
         )
-        if threads:
-            env["OMP_NUM_THREADS"] = str(int(threads))
+        if c.threads:
+            env["OMP_NUM_THREADS"] = str(int(c.threads))
         self.log_path = self.dir / "engine.log"
         t0 = time.perf_counter()
         with open(self.log_path, "wb") as logf:
             self.proc = subprocess.Popen(
-                [self.python, str(server or SERVER), json.dumps(cfg)],
+                [self.python, str(c.server or SERVER), json.dumps(cfg)],
                 env=env,
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        self.conn = self._connect(cfg["socket"], key, start_timeout_s)
+        self.conn = self._connect(cfg["socket"], key, c.start_timeout_s)
         ready = self._recv()
         self.start_s = time.perf_counter() - t0
         log.info(

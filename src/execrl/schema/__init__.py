@@ -18,6 +18,7 @@ SUBMODULES: tuple[str, ...] = (
     "data",
     "executor",
     "model",
+    "rollout",
     "sampling",
     "trainer",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -34,9 +35,12 @@ PRINT_ORDER = (
 
 def plain(value: Any) -> Any:
     """``value`` as plain Python containers where it is a config node (Hydra passes nested
-    config sections to constructors as ``DictConfig``/``ListConfig``), else ``value`` itself."""
+    config sections to constructors as ``DictConfig``/``ListConfig``; a typed config built with
+    ``OmegaConf.to_object`` holds nested dataclasses), else ``value`` itself."""
     if isinstance(value, DictConfig | ListConfig):
         return OmegaConf.to_container(value, resolve=True)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     return value
 
 
