@@ -1,5 +1,6 @@
-"""The actor, the executors and the problem source take their config object: the defaults live in
-the dataclass alone, Python callers name what they change, a wrong key is refused by name."""
+"""The actor, the executors, the problem source and the dataset readers take their config object:
+the defaults live in the dataclass alone, Python callers name what they change, a wrong key is
+refused by name."""
 
 from __future__ import annotations
 
@@ -10,13 +11,26 @@ import hydra
 import pytest
 from omegaconf import OmegaConf
 
+from execrl.data.apps import APPSReader
 from execrl.data.datamodule import ProblemDataModule
+from execrl.data.humaneval import HumanEvalReader
 from execrl.data.mbpp import MBPPReader
+from execrl.data.reader import Reader
 from execrl.data.source import ProblemSource
+from execrl.data.synth import SynthReader
+from execrl.data.xlcost import XLCoSTReader
 from execrl.execution.executor import Executor
 from execrl.execution.ray_executor import RayExecutor
 from execrl.models.actor import Actor, build_actor
-from execrl.schema.data import DataConfig
+from execrl.schema.data import (
+    APPSReaderConfig,
+    DataConfig,
+    HumanEvalReaderConfig,
+    MBPPReaderConfig,
+    ReaderConfig,
+    SynthReaderConfig,
+    XLCoSTReaderConfig,
+)
 from execrl.schema.executor import ExecutorConfig, RayExecutorConfig
 from execrl.schema.model import ModelConfig
 from execrl.schema.overrides import configured, defaults
@@ -30,6 +44,12 @@ CONSTRUCTORS = [
     (RayExecutor.__init__, RayExecutorConfig),
     (ProblemSource.__init__, DataConfig),
     (ProblemDataModule.__init__, DataConfig),
+    (Reader.__init__, ReaderConfig),
+    (APPSReader.__init__, APPSReaderConfig),
+    (HumanEvalReader.__init__, HumanEvalReaderConfig),
+    (MBPPReader.__init__, MBPPReaderConfig),
+    (SynthReader.__init__, SynthReaderConfig),
+    (XLCoSTReader.__init__, XLCoSTReaderConfig),
 ]
 
 
@@ -107,3 +127,36 @@ def test_the_executor_hands_its_keys_to_the_judge_and_the_workers() -> None:
         )
         (w,) = (h.cfg for h in ex._handles)
         assert (w.timeout_s, w.memory_mb, w.nproc, w.cpp_pch) == (1.5, 300, 16, True)
+
+
+def test_a_reader_takes_its_config_object_and_the_keys_it_changes() -> None:
+    assert APPSReader().config == APPSReaderConfig() and APPSReader().require_tests
+    r = XLCoSTReader(XLCoSTReaderConfig(source_lang="cpp", detokenize=False), target_lang="java")
+    assert (r.source_lang, r.target_lang, r.detok) == ("cpp", "java", False)
+    assert r.config == XLCoSTReaderConfig(source_lang="cpp", target_lang="java", detokenize=False)
+    skip = MBPPReader(MBPPReaderConfig(on_error="skip"))
+    assert (skip.on_error, skip.skipped) == ("skip", 0)
+    # a partial sizes changes only the splits it names
+    assert SynthReader(sizes={"rl": 3}).sizes == {**SynthReaderConfig().sizes, "rl": 3}
+    assert SynthReader(SynthReaderConfig(seed=4), task="translation").seed == 4
+    assert HumanEvalReader(HumanEvalReaderConfig(on_error="skip")).dataset == "humaneval"
+    with pytest.raises(TypeError, match="'on_eror'"):
+        MBPPReader(on_eror="skip")
+    with pytest.raises(TypeError, match="'sise'"):
+        SynthReader(sise=3)
+    with pytest.raises(TypeError, match="expected a XLCoSTReaderConfig"):
+        XLCoSTReader("java")  # the languages are named: source_lang=..., target_lang=...
+    with pytest.raises(TypeError, match="expected a APPSReaderConfig"):
+        APPSReader(MBPPReaderConfig())
+    with pytest.raises(ValueError, match="on_error"):
+        APPSReader(on_error="ignore")
+
+
+@pytest.mark.parametrize(
+    "data", ["apps", "humaneval", "mbpp", "mbpp_sanitized", "synth", "synth_translation", "xlcost"]
+)
+def test_hydra_builds_each_reader_from_its_data_config(data: str, tmp_path) -> None:
+    cfg = compose("train", [f"data={data}", "data.reader.on_error=skip"], output_dir=tmp_path)
+    reader = hydra.utils.instantiate(cfg.data.reader)
+    assert f"{type(reader).__module__}.{type(reader).__name__}" == cfg.data.reader._target_
+    assert reader.config == OmegaConf.to_object(cfg.data.reader) and reader.on_error == "skip"

@@ -211,14 +211,14 @@ def test_apps_malformed_rows(tmp_path: Path) -> None:
 def test_xlcost_counts_and_pairs() -> None:
     folder = DATA / "xlcost" / "Java-C++"
     for split in ("val", "test"):
-        probs = XLCoSTReader("java", "cpp").read(str(DATA / "xlcost"), split)
+        probs = XLCoSTReader(source_lang="java", target_lang="cpp").read(str(DATA / "xlcost"), split)
         assert len(probs) == _lines(folder / f"{split}-Java-C++-tok.cpp") == _lines(folder / f"{split}-Java-map.jsonl")
         p = probs[0]
         assert p.source_language == "java" and p.language == "cpp" and p.tests.style == "none"
         assert p.prompt == p.source_code and len(p.solutions) == 1 and p.split == split
         assert p.meta["problem_id"] == (folder / f"{split}-Java-map.jsonl").read_text().split()[0]
         assert p.meta["source_tok"] == (folder / f"{split}-Java-C++-tok.java").read_text().splitlines()[0].strip()
-    back = XLCoSTReader("cpp", "java").read(str(folder), "test")  # data.path may be the pair folder itself
+    back = XLCoSTReader(source_lang="cpp", target_lang="java").read(str(folder), "test")  # data.path may be the pair folder itself
     assert back[0].source_code == XLCoSTReader().read(str(DATA / "xlcost"), "test")[0].solutions[0]
 
 
@@ -226,7 +226,7 @@ def test_xlcost_missing_files_name_the_expected_path(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"train-Java-C\+\+-tok.java"):
         XLCoSTReader().read(str(DATA / "xlcost"), "train")  # the snapshot lacks the Java side of train
     with pytest.raises(DataError, match=r"Python-Java/test-Python-Java-tok.py"):
-        XLCoSTReader("python", "java").read(str(DATA / "xlcost"), "test")
+        XLCoSTReader(source_lang="python", target_lang="java").read(str(DATA / "xlcost"), "test")
     d = tmp_path / "Java-C++"
     d.mkdir()
     (d / "val-Java-C++-tok.java").write_text("class A { }\nclass B { }\n")

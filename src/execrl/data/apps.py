@@ -10,6 +10,7 @@ from typing import Any
 from execrl.data import prompting
 from execrl.data.conventions import DatasetConventions, register
 from execrl.data.reader import Reader
+from execrl.schema.data import APPSReaderConfig
 from execrl.vocabulary import DataError, Problem, Tests
 
 
@@ -74,10 +75,13 @@ class APPSReader(Reader):
     when unset, ``<path>/<split>_example_tests`` or ``<path>/../APPS_<split>_example_tests`` is
     used if it exists (the shipped ``data/apps/test_example_tests``)."""
 
-    def __init__(self, on_error: str = "raise", example_tests_dir: str | None = None, require_tests: bool = True) -> None:
-        super().__init__(on_error)
-        self.example_tests_dir = Path(example_tests_dir) if example_tests_dir else None
-        self.require_tests = require_tests
+    Config = APPSReaderConfig
+
+    def __init__(self, config: APPSReaderConfig | None = None, /, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        examples = self.config.example_tests_dir
+        self.example_tests_dir = Path(examples) if examples else None
+        self.require_tests = self.config.require_tests
         self._examples: Path | None = self.example_tests_dir
 
     def read(self, path: str | None, split: str) -> list[Problem]:

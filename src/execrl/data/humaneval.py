@@ -17,9 +17,11 @@ from __future__ import annotations
 import ast
 import functools
 import re
+from typing import Any
 
 from execrl.data.conventions import DEFAULT, DatasetConventions, conventions_of, register
 from execrl.data.reader import Reader
+from execrl.schema.data import HumanEvalReaderConfig
 from execrl.vocabulary import Problem, Tests
 
 SPLITS = ("test", "all")  # HumanEval has one split
@@ -79,11 +81,13 @@ class HumanEvalReader(Reader):
     and ``all`` (the same problems). ``dataset`` names the problems' dataset (``humaneval``); a
     dataset registered by no other reader gets HumanEval's conventions (the same prompt format)."""
 
-    def __init__(self, on_error: str = "raise", dataset: str = "humaneval") -> None:
-        super().__init__(on_error)
-        self.dataset = dataset
-        if conventions_of(dataset) is DEFAULT:
-            register(dataset, CONVENTIONS)
+    Config = HumanEvalReaderConfig
+
+    def __init__(self, config: HumanEvalReaderConfig | None = None, /, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        self.dataset = self.config.dataset
+        if conventions_of(self.dataset) is DEFAULT:
+            register(self.dataset, CONVENTIONS)
 
     def read(self, path: str | None, split: str) -> list[Problem]:
         p = self.require(path, "HumanEval.jsonl.gz (or any jsonl with task_id/prompt/test/entry_point)")

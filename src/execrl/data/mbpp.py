@@ -8,6 +8,7 @@ import builtins
 from execrl.data.conventions import DatasetConventions, register
 from execrl.data.prompting import task_prompt
 from execrl.data.reader import Reader
+from execrl.schema.data import MBPPReaderConfig
 from execrl.vocabulary import Problem, Tests
 
 # Standard task-id ranges (Austin et al.): prompt 1-10, test 11-510, validation 511-600, train 601-974.
@@ -60,6 +61,8 @@ def builtin_entry_points(reference: str, tests: list[str]) -> list[str]:
 class MBPPReader(Reader):
     """Reads ``mbpp.jsonl`` (fields text/code/test_list/test_setup_code) or the sanitized JSON
     (prompt/code/test_list/test_imports). Splits: ``train``, ``validation``, ``test``, ``prompt``, ``all``."""
+
+    Config = MBPPReaderConfig
 
     def read(self, path: str | None, split: str) -> list[Problem]:
         p = self.require(path, "mbpp.jsonl or sanitized-mbpp.json")

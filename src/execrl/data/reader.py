@@ -6,7 +6,10 @@ import gzip
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
+from execrl.schema.data import ReaderConfig
+from execrl.schema.overrides import configured
 from execrl.vocabulary import DataError
 
 log = logging.getLogger("execrl")
@@ -15,15 +18,22 @@ log = logging.getLogger("execrl")
 class Reader:
     """Base of the readers: ``read(path, split) -> list[Problem]``.
 
+    Built as ``R(config: R.Config | None = None, /, **overrides)`` (Hydra passes the fields of
+    ``conf/data``'s reader node as overrides); the defaults live in ``Config``
+    (:mod:`execrl.schema.data`), the whole config is kept as ``self.config``.
+
     ``on_error="raise"`` (default) stops at the first malformed record with a
     :class:`DataError` naming the file and the record; ``"skip"`` drops it and counts it in
     ``skipped`` (a warning names each one).
     """
 
-    def __init__(self, on_error: str = "raise") -> None:
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        self.on_error = on_error
+    Config: type[ReaderConfig] = ReaderConfig
+
+    def __init__(self, config: ReaderConfig | None = None, /, **overrides: Any) -> None:
+        self.config = cfg = configured(self.Config, config, overrides)
+        if cfg.on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {cfg.on_error!r}")
+        self.on_error = cfg.on_error
         self.skipped = 0
 
     def bad_record(self, path: str | Path, record: str | int | None, reason: str) -> None:

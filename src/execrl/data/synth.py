@@ -33,11 +33,14 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from execrl.data.conventions import DatasetConventions, register
+from execrl.schema.data import SynthReaderConfig
+from execrl.schema.overrides import configured
 from execrl.vocabulary import Problem, Tests
 
 OPS = ["add", "sub", "mul", "div", "mod", "square", "abs", "neg", "max", "min"]
@@ -58,7 +61,6 @@ PHRASES = {
 CONNECTORS = [", then ", ", after that ", " and then ", ", next "]
 TAKES_Y = ["add", "sub", "mul", "max", "min"]  # never div/mod: y may be 0
 SPLITS = ("sft", "rl", "heldout", "val")
-DEFAULT_SIZES = {"sft": 20000, "rl": 2000, "heldout": 1000, "val": 200}
 SPLIT_SEEDS = {"sft": 1, "rl": 2, "heldout": 3, "val": 4}
 PUBLIC_SPLITS = ("sft",)  # the only split drawn from the seed alone (it carries its solutions)
 SECRET_ENV = "EXECRL_SYNTH_SECRET"
@@ -258,24 +260,18 @@ class SynthReader:
     docstring). Results are cached per reader, so reading a split twice costs nothing.
     """
 
-    def __init__(
-        self,
-        task: str = "synthesis",
-        seed: int = 0,
-        split_seed: int | None = None,
-        sizes: dict | None = None,
-        num_tests: int = 5,
-        on_error: str = "raise",
-        secret: str | None = None,
-    ) -> None:
+    def __init__(self, config: SynthReaderConfig | None = None, /, **overrides: Any) -> None:
+        self.config = cfg = configured(SynthReaderConfig, config, overrides)
+        task, seed, split_seed = cfg.task, cfg.seed, cfg.split_seed
         if task not in ("synthesis", "translation"):
             raise ValueError(f"synth task must be 'synthesis' or 'translation', got {task!r}")
-        self.task, self.seed, self.num_tests = task, seed, num_tests
-        self._secret = None if secret is None else str(secret)
-        self.sizes = {**DEFAULT_SIZES, **(dict(sizes) if sizes else {})}
+        self.task, self.seed, self.num_tests = task, seed, cfg.num_tests
+        self._secret = None if cfg.secret is None else str(cfg.secret)
+        # a partial ``sizes`` changes only the splits it names
+        self.sizes = {**SynthReaderConfig().sizes, **(dict(cfg.sizes) if cfg.sizes else {})}
         self.ops = OPS if task == "synthesis" else TRANSLATION_OPS
         self.base, self.novel = split_pairs(self.ops, 1234 + seed if split_seed is None else split_seed)
-        self.on_error = on_error
+        self.on_error = cfg.on_error
         self.skipped = 0  # generated data has no malformed records; kept for the reader interface
         self._cache: dict[str, list[Problem]] = {}
 

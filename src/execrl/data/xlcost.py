@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from execrl.data.conventions import (  # program_text, executable_problem: importable from here too
     DatasetConventions,
@@ -22,6 +23,7 @@ from execrl.data.conventions import (  # program_text, executable_problem: impor
     register,
 )
 from execrl.data.reader import Reader
+from execrl.schema.data import XLCoSTReaderConfig
 from execrl.vocabulary import DataError, Problem, Tests
 
 DIR_NAME = {"javascript": "Javascript", "java": "Java", "c_sharp": "C#", "php": "PHP", "python": "Python", "c": "C", "cpp": "C++"}
@@ -176,12 +178,16 @@ class XLCoSTReader(Reader):
     source and translation print).
     """
 
-    def __init__(self, source_lang: str = "java", target_lang: str = "cpp", on_error: str = "raise", detokenize: bool = True) -> None:
-        super().__init__(on_error)
-        for lang in (source_lang, target_lang):
+    Config = XLCoSTReaderConfig
+
+    def __init__(self, config: XLCoSTReaderConfig | None = None, /, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        cfg = self.config
+        for lang in (cfg.source_lang, cfg.target_lang):
             if lang not in DIR_NAME:
                 raise ValueError(f"XLCoST language {lang!r} unknown; choose from {sorted(DIR_NAME)}")
-        self.source_lang, self.target_lang, self.detok = source_lang, target_lang, detokenize
+        self.source_lang, self.target_lang = cfg.source_lang, cfg.target_lang
+        self.detok = cfg.detokenize
 
     def files(self, root: Path, split: str) -> tuple[Path, Path, Path | None]:
         """The two program files and the id map of ``split``. ``root`` holds the pair folder (named
