@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
 from hydra.utils import instantiate
@@ -10,7 +11,12 @@ from hydra.utils import instantiate
 from helpers.common import ROOT, compose
 
 OPTIONS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
-SMALL_SYNTH = ["data.reader.sizes.sft=200", "data.reader.sizes.rl=50", "data.reader.sizes.heldout=50", "data.reader.sizes.val=20"]
+SMALL_SYNTH = [
+    "data.reader.sizes.sft=200",
+    "data.reader.sizes.rl=50",
+    "data.reader.sizes.heldout=50",
+    "data.reader.sizes.val=20",
+]
 
 
 @pytest.mark.parametrize("option", OPTIONS)
@@ -21,7 +27,9 @@ def test_data_option_reads_its_train_and_val_splits(option: str, tmp_path) -> No
     assert train and all(p.solutions for p in train), option
     assert dm.problems(dm.val_split, dm.val_limit)
     items = dm.train_items()
-    assert len(items) == sum(len(p.solutions) for p in train) and items[0][1] in items[0][0].solutions
+    assert (
+        len(items) == sum(len(p.solutions) for p in train) and items[0][1] in items[0][0].solutions
+    )
 
 
 def test_data_path_override_points_a_config_at_another_file(tmp_path) -> None:
@@ -30,7 +38,11 @@ def test_data_path_override_points_a_config_at_another_file(tmp_path) -> None:
     dm = instantiate(cfg.data)
     rows = json.loads(sanitized.read_text())
     assert len(dm.problems("train")) == sum(601 <= r["task_id"] <= 974 for r in rows)
-    cfg = compose("train", ["data=xlcost_cpp_java", f"data.path={ROOT / 'data' / 'xlcost' / 'Java-C++'}"], output_dir=tmp_path)
+    cfg = compose(
+        "train",
+        ["data=xlcost_cpp_java", f"data.path={ROOT / 'data' / 'xlcost' / 'Java-C++'}"],
+        output_dir=tmp_path,
+    )
     p = instantiate(cfg.data).problems("val")[0]
     assert p.source_language == "cpp" and p.language == "java"
 
@@ -40,7 +52,9 @@ def test_synth_rl_split_serves_problems_without_solutions(tmp_path) -> None:
     dm.items = "problems"  # what an RL module asks for (its train_items)
     probs = dm.train_items()
     assert len(probs) == 50 and all(not p.solutions and p.split == "rl" for p in probs)
-    cfg = compose("train", ["data=synth_translation", "data.reader.seed=3", *SMALL_SYNTH], output_dir=tmp_path)
+    cfg = compose(
+        "train", ["data=synth_translation", "data.reader.seed=3", *SMALL_SYNTH], output_dir=tmp_path
+    )
     p = instantiate(cfg.data).problems("sft")[0]
     assert p.language == "cpp" and p.tests.style == "stdio" and "public class Main" in p.prompt
 
@@ -52,7 +66,11 @@ def test_the_datamodule_serves_what_the_module_trains_on(tmp_path) -> None:
 
     from execrl.vocabulary import Problem
 
-    dm = instantiate(compose("train", ["data=synth", *SMALL_SYNTH, "data.batch_size=4"], output_dir=tmp_path).data)
+    dm = instantiate(
+        compose(
+            "train", ["data=synth", *SMALL_SYNTH, "data.batch_size=4"], output_dir=tmp_path
+        ).data
+    )
 
     class RL:
         train_items = "problems"
@@ -72,7 +90,9 @@ def test_the_datamodule_serves_what_the_module_trains_on(tmp_path) -> None:
 
     dm.trainer = SimpleNamespace(lightning_module=Own())
     batches = list(dm.train_dataloader())
-    assert [len(b) for b in batches] == [3, 3, 3, 1] and sorted(sum(batches, [])) == list(range(10))
+    assert [len(b) for b in batches] == [3, 3, 3, 1] and sorted(
+        x for b in batches for x in b
+    ) == list(range(10))
 
 
 def test_the_datamodule_serves_the_problems_a_module_builds_its_data_from(tmp_path) -> None:
@@ -84,7 +104,7 @@ def test_the_datamodule_serves_the_problems_a_module_builds_its_data_from(tmp_pa
     dm = instantiate(compose("train", overrides, output_dir=tmp_path).data)
 
     class Needs:
-        received: dict = {}
+        received: ClassVar[dict] = {}
 
         def fit_problem_needs(self):
             return {

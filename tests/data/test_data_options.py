@@ -8,12 +8,16 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
 from execrl.data.reindent import reindent_tabs
+
 from helpers.common import compose
 
 # (input, what salesforce/CodeRL's datasets/utils.py:19 reindent_code returns: datasets/reindent.py
 # run() with tabs=True, at commit ec3c526a), computed by running upstream's function
 UPSTREAM = [
-    ("def f(x):\n    if x:\n        return 1\n    return 2", "def f(x):\n\tif x:\n\t\treturn 1\n\treturn 2\n"),
+    (
+        "def f(x):\n    if x:\n        return 1\n    return 2",
+        "def f(x):\n\tif x:\n\t\treturn 1\n\treturn 2\n",
+    ),
     (
         "x = 1\nfor i in range(3):\n  print(i)\n  if i:\n    print('  two  spaces')\n",
         "x = 1\nfor i in range(3):\n\tprint(i)\n\tif i:\n\t\tprint('  two  spaces')\n",

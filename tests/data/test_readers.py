@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers.common import ROOT, requires_java_cpp
 from execrl.data.apps import APPSReader, read_example_tests
 from execrl.data.mbpp import MBPPReader
-from execrl.vocabulary import DataError
 from execrl.data.xlcost import XLCoSTReader, detokenize
+from execrl.vocabulary import DataError
+
+from helpers.common import ROOT, requires_java_cpp
 
 DATA = ROOT / "data"
 MBPP = DATA / "mbpp" / "mbpp.jsonl"
@@ -37,7 +38,11 @@ def test_mbpp_standard_splits_cover_the_file() -> None:
 
 def test_mbpp_prompt_is_the_austin_format() -> None:
     p = MBPPReader().read(str(MBPP), "test")[0]
-    row = next(json.loads(line) for line in open(MBPP) if json.loads(line)["task_id"] == 11)
+    row = next(
+        json.loads(line)
+        for line in MBPP.read_text().splitlines()
+        if json.loads(line)["task_id"] == 11
+    )
     assert p.task_id == "mbpp/11" and p.dataset == "mbpp" and p.language == "python"
     assert p.prompt == (
         f"You are an expert Python programmer, and here is your task: {row['text']} "
@@ -48,7 +53,7 @@ def test_mbpp_prompt_is_the_austin_format() -> None:
 
 
 def test_mbpp_setup_code_is_honoured() -> None:
-    rows = [json.loads(line) for line in open(MBPP)]
+    rows = [json.loads(line) for line in MBPP.read_text().splitlines()]
     with_setup = [r for r in rows if r["test_setup_code"].strip()]
     assert with_setup, "the shipped MBPP has rows with test_setup_code"
     probs = {p.task_id: p for p in MBPPReader().read(str(MBPP), "all")}
@@ -73,13 +78,20 @@ def test_mbpp_sanitized_reads_prompt_and_imports() -> None:
     p = by_id[f"mbpp/{row['task_id']}"]
     assert row["prompt"] in p.prompt and p.tests.setup_code == "\n".join(row["test_imports"])
     # the sanitized subset keeps the standard split ranges
-    assert len(MBPPReader().read(str(SANITIZED), "test")) == sum(11 <= r["task_id"] <= 510 for r in rows)
+    assert len(MBPPReader().read(str(SANITIZED), "test")) == sum(
+        11 <= r["task_id"] <= 510 for r in rows
+    )
 
 
 def test_mbpp_malformed_rows_raise_or_are_counted(tmp_path: Path) -> None:
-    good = json.loads(open(MBPP).readline())
+    good = json.loads(MBPP.read_text().splitlines()[0])
     f = tmp_path / "mbpp.jsonl"
-    rows = [json.dumps(good), "{not json", json.dumps({**good, "task_id": 2, "test_list": []}), json.dumps({"task_id": 3})]
+    rows = [
+        json.dumps(good),
+        "{not json",
+        json.dumps({**good, "task_id": 2, "test_list": []}),
+        json.dumps({"task_id": 3}),
+    ]
     f.write_text("\n".join(rows) + "\n")
     with pytest.raises(DataError, match=r"mbpp.jsonl \(record line 2\): bad JSON"):
         MBPPReader().read(str(f), "all")
@@ -91,13 +103,15 @@ def test_mbpp_malformed_rows_raise_or_are_counted(tmp_path: Path) -> None:
         MBPPReader().read(str(f), "all")
     f.write_text("\n".join(rows) + "\n")
     r = MBPPReader(on_error="skip")
-    assert [p.task_id for p in r.read(str(f), "all")] == [f"mbpp/{good['task_id']}"] and r.skipped == 3
+    assert [p.task_id for p in r.read(str(f), "all")] == [
+        f"mbpp/{good['task_id']}"
+    ] and r.skipped == 3
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="nope.jsonl.*data.path"):
+    with pytest.raises(DataError, match=r"nope\.jsonl.*data\.path"):
         MBPPReader().read(str(tmp_path / "nope.jsonl"), "test")
-    with pytest.raises(DataError, match="data.path"):
+    with pytest.raises(DataError, match=r"data\.path"):
         MBPPReader().read(None, "test")
     with pytest.raises(ValueError, match="validation"):
         MBPPReader().read(str(MBPP), "dev")
@@ -114,7 +128,9 @@ def test_apps_folders_both_prompt_formats() -> None:
     starter = (APPS / "train" / "2404" / "starter_code.py").read_text()
     q2 = (APPS / "train" / "2404" / "question.txt").read_text()
     assert call.prompt == f"\nQUESTION:\n{q2}\n{starter}\nUse Call-Based format\nANSWER:\n"
-    assert call.train_prompt == f"\nQUESTION:\n{q2}\n{starter}\n\nUse Call-Based format\n\nANSWER:\n"
+    assert (
+        call.train_prompt == f"\nQUESTION:\n{q2}\n{starter}\n\nUse Call-Based format\n\nANSWER:\n"
+    )
     assert call.tests.style == "call" and call.tests.fn_name == "findKthPositive"
     assert stdin.tests.style == "stdio" and stdin.difficulty == "interview"
     assert probs["2287"].difficulty == "competition" and len(probs["2287"].tests) == 3
@@ -128,9 +144,17 @@ def _hf_rows() -> list[dict]:
     rows = []
     for d in sorted((APPS / "train").iterdir()):
         starter = (d / "starter_code.py").read_text() if (d / "starter_code.py").exists() else ""
-        rows.append({"problem_id": int(d.name), "question": (d / "question.txt").read_text(), "solutions": (d / "solutions.json").read_text(),
-                     "input_output": (d / "input_output.json").read_text(), "difficulty": json.loads((d / "metadata.json").read_text())["difficulty"],
-                     "url": "", "starter_code": starter})
+        rows.append(
+            {
+                "problem_id": int(d.name),
+                "question": (d / "question.txt").read_text(),
+                "solutions": (d / "solutions.json").read_text(),
+                "input_output": (d / "input_output.json").read_text(),
+                "difficulty": json.loads((d / "metadata.json").read_text())["difficulty"],
+                "url": "",
+                "starter_code": starter,
+            }
+        )
     return rows
 
 
@@ -146,7 +170,9 @@ def test_apps_hf_rows_match_folders(tmp_path: Path) -> None:
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
     pd.DataFrame(_hf_rows()).to_parquet(tmp_path / "apps.parquet")
-    assert [_key(p) for p in APPSReader().read(str(tmp_path / "apps.parquet"), "train")] == from_dirs
+    assert [
+        _key(p) for p in APPSReader().read(str(tmp_path / "apps.parquet"), "train")
+    ] == from_dirs
 
 
 def test_apps_example_tests_are_found_for_the_test_split(tmp_path: Path) -> None:
@@ -156,13 +182,29 @@ def test_apps_example_tests_are_found_for_the_test_split(tmp_path: Path) -> None
     d.mkdir(parents=True)
     (d / "question.txt").write_text("Print the sum.")
     (d / "input_output.json").write_text(json.dumps({"inputs": ["1 2\n"], "outputs": ["3\n"]}))
-    probs = APPSReader(example_tests_dir=str(APPS / "test_example_tests")).read(str(tmp_path), "test")
-    assert probs[0].example_tests.inputs == ex["0000"]["inputs"] and probs[0].example_tests.style == "stdio"
+    probs = APPSReader(example_tests_dir=str(APPS / "test_example_tests")).read(
+        str(tmp_path), "test"
+    )
+    assert (
+        probs[0].example_tests.inputs == ex["0000"]["inputs"]
+        and probs[0].example_tests.style == "stdio"
+    )
     # CodeRL's layout <root>/<split>_example_tests is picked up without configuration
     (tmp_path / "test_example_tests").symlink_to(APPS / "test_example_tests")
-    assert APPSReader().read(str(tmp_path), "test")[0].example_tests.outputs == ex["0000"]["outputs"]
+    assert (
+        APPSReader().read(str(tmp_path), "test")[0].example_tests.outputs == ex["0000"]["outputs"]
+    )
     rows = tmp_path / "rows.jsonl"
-    rows.write_text(json.dumps({"problem_id": 0, "question": "q", "input_output": {"inputs": ["1\n"], "outputs": ["1\n"]}}) + "\n")
+    rows.write_text(
+        json.dumps(
+            {
+                "problem_id": 0,
+                "question": "q",
+                "input_output": {"inputs": ["1\n"], "outputs": ["1\n"]},
+            }
+        )
+        + "\n"
+    )
     assert APPSReader().read(str(rows), "test")[0].example_tests.inputs == ex["0000"]["inputs"]
 
 
@@ -170,14 +212,25 @@ def test_apps_example_tests_are_found_for_the_test_split(tmp_path: Path) -> None
     ("files", "message"),
     [
         ({"input_output.json": "{broken"}, r"input_output.json \(record 0007\): bad JSON"),
-        ({"input_output.json": json.dumps({"inputs": [], "outputs": []})}, r"input_output.json \(record 0007\): no tests"),
-        ({"input_output.json": json.dumps({"inputs": ["1"]})}, r"input_output.json \(record 0007\): .*outputs"),
-        ({"input_output.json": json.dumps({"inputs": ["1", "2"], "outputs": ["1"]})}, r"record 0007.*2 inputs but 1 outputs"),
+        (
+            {"input_output.json": json.dumps({"inputs": [], "outputs": []})},
+            r"input_output.json \(record 0007\): no tests",
+        ),
+        (
+            {"input_output.json": json.dumps({"inputs": ["1"]})},
+            r"input_output.json \(record 0007\): .*outputs",
+        ),
+        (
+            {"input_output.json": json.dumps({"inputs": ["1", "2"], "outputs": ["1"]})},
+            r"record 0007.*2 inputs but 1 outputs",
+        ),
         ({"question.txt": None}, r"question.txt \(record 0007\): missing question.txt"),
         ({"solutions.json": "[oops"}, r"solutions.json \(record 0007\): bad JSON"),
     ],
 )
-def test_apps_malformed_problem_raises_or_is_skipped(tmp_path: Path, files: dict, message: str) -> None:
+def test_apps_malformed_problem_raises_or_is_skipped(
+    tmp_path: Path, files: dict, message: str
+) -> None:
     for pid in ("0006", "0007"):
         d = tmp_path / "train" / pid
         d.mkdir(parents=True)
@@ -192,13 +245,20 @@ def test_apps_malformed_problem_raises_or_is_skipped(tmp_path: Path, files: dict
     with pytest.raises(DataError, match=message):
         APPSReader().read(str(tmp_path), "train")
     r = APPSReader(on_error="skip")
-    assert [p.task_id for p in r.read(str(tmp_path), "train")] == ["apps/train/0006"] and r.skipped == 1
+    assert [p.task_id for p in r.read(str(tmp_path), "train")] == [
+        "apps/train/0006"
+    ] and r.skipped == 1
 
 
 def test_apps_malformed_rows(tmp_path: Path) -> None:
     good = _hf_rows()[0]
     f = tmp_path / "apps.jsonl"
-    f.write_text(json.dumps(good) + "\n" + json.dumps({k: v for k, v in good.items() if k != "question"}) + "\n{bad\n")
+    f.write_text(
+        json.dumps(good)
+        + "\n"
+        + json.dumps({k: v for k, v in good.items() if k != "question"})
+        + "\n{bad\n"
+    )
     with pytest.raises(DataError, match=r"apps.jsonl \(record line 2\): missing .*question"):
         APPSReader().read(str(f), "train")
     r = APPSReader(on_error="skip")
@@ -211,20 +271,33 @@ def test_apps_malformed_rows(tmp_path: Path) -> None:
 def test_xlcost_counts_and_pairs() -> None:
     folder = DATA / "xlcost" / "Java-C++"
     for split in ("val", "test"):
-        probs = XLCoSTReader(source_lang="java", target_lang="cpp").read(str(DATA / "xlcost"), split)
-        assert len(probs) == _lines(folder / f"{split}-Java-C++-tok.cpp") == _lines(folder / f"{split}-Java-map.jsonl")
+        probs = XLCoSTReader(source_lang="java", target_lang="cpp").read(
+            str(DATA / "xlcost"), split
+        )
+        assert (
+            len(probs)
+            == _lines(folder / f"{split}-Java-C++-tok.cpp")
+            == _lines(folder / f"{split}-Java-map.jsonl")
+        )
         p = probs[0]
         assert p.source_language == "java" and p.language == "cpp" and p.tests.style == "none"
         assert p.prompt == p.source_code and len(p.solutions) == 1 and p.split == split
         assert p.meta["problem_id"] == (folder / f"{split}-Java-map.jsonl").read_text().split()[0]
-        assert p.meta["source_tok"] == (folder / f"{split}-Java-C++-tok.java").read_text().splitlines()[0].strip()
-    back = XLCoSTReader(source_lang="cpp", target_lang="java").read(str(folder), "test")  # data.path may be the pair folder itself
+        assert (
+            p.meta["source_tok"]
+            == (folder / f"{split}-Java-C++-tok.java").read_text().splitlines()[0].strip()
+        )
+    back = XLCoSTReader(source_lang="cpp", target_lang="java").read(
+        str(folder), "test"
+    )  # data.path may be the pair folder itself
     assert back[0].source_code == XLCoSTReader().read(str(DATA / "xlcost"), "test")[0].solutions[0]
 
 
 def test_xlcost_missing_files_name_the_expected_path(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"train-Java-C\+\+-tok.java"):
-        XLCoSTReader().read(str(DATA / "xlcost"), "train")  # the snapshot lacks the Java side of train
+        XLCoSTReader().read(
+            str(DATA / "xlcost"), "train"
+        )  # the snapshot lacks the Java side of train
     with pytest.raises(DataError, match=r"Python-Java/test-Python-Java-tok.py"):
         XLCoSTReader(source_lang="python", target_lang="java").read(str(DATA / "xlcost"), "test")
     d = tmp_path / "Java-C++"
@@ -241,9 +314,18 @@ def test_xlcost_missing_files_name_the_expected_path(tmp_path: Path) -> None:
 
 
 def test_detokenize_layout_and_literals() -> None:
-    code = detokenize('#include <iostream> NEW_LINE using namespace std ; #define N 5 NEW_LINE int main ( ) { cout << " a ▁ , ▁ b STRNEWLINE " << \' x \' << " - 1" << "12" ; }', "cpp")
-    assert code == '#include <iostream>\nusing namespace std ;\n#define N 5\nint main ( ) { cout << "a , b\\n" << \'x\' << "-1" << "12" ; }\n'
-    py = detokenize("def f ( x ) : NEW_LINE INDENT if x : NEW_LINE INDENT return ' ▁ ' NEW_LINE DEDENT return x NEW_LINE DEDENT print ( f ( 1 ) )", "python")
+    code = detokenize(
+        '#include <iostream> NEW_LINE using namespace std ; #define N 5 NEW_LINE int main ( ) { cout << " a ▁ , ▁ b STRNEWLINE " << \' x \' << " - 1" << "12" ; }',
+        "cpp",
+    )
+    assert (
+        code
+        == '#include <iostream>\nusing namespace std ;\n#define N 5\nint main ( ) { cout << "a , b\\n" << \'x\' << "-1" << "12" ; }\n'
+    )
+    py = detokenize(
+        "def f ( x ) : NEW_LINE INDENT if x : NEW_LINE INDENT return ' ▁ ' NEW_LINE DEDENT return x NEW_LINE DEDENT print ( f ( 1 ) )",
+        "python",
+    )
     assert py == "def f ( x ) :\n    if x :\n        return ' '\n    return x\nprint ( f ( 1 ) )\n"
     compile(py, "<xlcost>", "exec")
     assert detokenize("echo 1 ;", "php").startswith("<?php\n")
@@ -279,16 +361,27 @@ def compile_rates(probs, tmp_path: Path, n_cpp: int | None = None) -> tuple[floa
         jf.append(str(d / "Main.java"))
         cf.append(str(d / "a.cpp"))
     (tmp_path / "BatchCompile.java").write_text(JAVA_BATCH)
-    out = subprocess.run(["java", str(tmp_path / "BatchCompile.java"), *jf], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["java", str(tmp_path / "BatchCompile.java"), *jf],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     java_ok = sum(line.startswith("0\t") for line in out.splitlines())
     assert len(out.splitlines()) == len(jf)
     pch = tmp_path / "pch" / "bits"
     pch.mkdir(parents=True)
     src = next(Path("/usr/include").glob("*/c++/*/bits/stdc++.h"), None)
     if src is not None:
-        subprocess.run(["g++", "-x", "c++-header", str(src), "-o", str(pch / "stdc++.h.gch")], check=True)
+        subprocess.run(
+            ["g++", "-x", "c++-header", str(src), "-o", str(pch / "stdc++.h.gch")], check=True
+        )
     cf = cf[:n_cpp]
-    res = subprocess.run(["g++", "-fsyntax-only", "-w", "-I", str(tmp_path / "pch"), *cf], capture_output=True, text=True)
+    res = subprocess.run(
+        ["g++", "-fsyntax-only", "-w", "-I", str(tmp_path / "pch"), *cf],
+        capture_output=True,
+        text=True,
+    )
     bad = set(re.findall(r"^(\S+?\.cpp):\d+:\d+: (?:fatal )?error", res.stderr, re.M))
     assert bad <= set(cf) and (res.returncode == 0) == (not bad)
     return java_ok / len(probs), (len(cf) - len(bad)) / len(cf)
@@ -318,16 +411,30 @@ def test_detokenize_keeps_code_glued_after_a_literal() -> None:
     literal ends at its quote and the rest stays code (it used to swallow every token up to the
     next quote)."""
     line = 'System . out . print ( minWei + " ▁ " + maxWei + "NEW_LINE"); } else { int x = 1 ; }'
-    assert detokenize(line, "java") == 'System . out . print ( minWei + " " + maxWei + "\\n" ); } else { int x = 1 ; }\n'
-    assert detokenize('printf ( "%dNEW_LINE", x ) ; NEW_LINE return 0 ;', "cpp") == 'printf ( "%d\\n" , x ) ;\nreturn 0 ;\n'
-    assert detokenize('s = "a\\"b" ; t = 1 ;', "java") == 's = "a\\"b" ; t = 1 ;\n'  # an escaped quote does not close
+    assert (
+        detokenize(line, "java")
+        == 'System . out . print ( minWei + " " + maxWei + "\\n" ); } else { int x = 1 ; }\n'
+    )
+    assert (
+        detokenize('printf ( "%dNEW_LINE", x ) ; NEW_LINE return 0 ;', "cpp")
+        == 'printf ( "%d\\n" , x ) ;\nreturn 0 ;\n'
+    )
+    assert (
+        detokenize('s = "a\\"b" ; t = 1 ;', "java") == 's = "a\\"b" ; t = 1 ;\n'
+    )  # an escaped quote does not close
 
 
 def test_detokenize_prefixed_literals() -> None:
-    py = detokenize("print ( f\" x ▁ = ▁ { x } \" ) NEW_LINE y = r'a\\d' NEW_LINE z = b' ▁ ' NEW_LINE w = 1", "python")
+    py = detokenize(
+        "print ( f\" x ▁ = ▁ { x } \" ) NEW_LINE y = r'a\\d' NEW_LINE z = b' ▁ ' NEW_LINE w = 1",
+        "python",
+    )
     assert py == "print ( f\"x = {x}\" )\ny = r'a\\d'\nz = b' '\nw = 1\n"
     compile(py, "<xlcost>", "exec")
-    assert detokenize('wchar_t * s = L" a ▁ b " ; int n = 2 ;', "cpp") == 'wchar_t * s = L"a b" ; int n = 2 ;\n'
+    assert (
+        detokenize('wchar_t * s = L" a ▁ b " ; int n = 2 ;', "cpp")
+        == 'wchar_t * s = L"a b" ; int n = 2 ;\n'
+    )
 
 
 def test_detokenize_fixes_every_glued_java_program_of_the_snapshot() -> None:
@@ -338,19 +445,29 @@ def test_detokenize_fixes_every_glued_java_program_of_the_snapshot() -> None:
         assert len(hit) == glued
         for p in hit:
             assert "NEW_LINE" not in p.source_code
-            assert p.source_code.rstrip().endswith("}")  # the class is closed: nothing was swallowed
+            assert p.source_code.rstrip().endswith(
+                "}"
+            )  # the class is closed: nothing was swallowed
 
 
 def test_retokenize_matches_xlcost_tokens() -> None:
     """Code -> XLCoST token text, for CodeBLEU comparable with published XLCoST/PPOCoder figures."""
     from execrl.data.xlcost import retokenize
 
-    assert retokenize('#include <bits/stdc++.h>\nint main() {\n  cout << "a b\\n" << x;\n}\n', "cpp") == (
-        '#include <bits/stdc++.h> NEW_LINE int main ( ) { NEW_LINE cout << " a ▁ b STRNEWLINE " << x ; NEW_LINE }')
+    assert retokenize(
+        '#include <bits/stdc++.h>\nint main() {\n  cout << "a b\\n" << x;\n}\n', "cpp"
+    ) == (
+        '#include <bits/stdc++.h> NEW_LINE int main ( ) { NEW_LINE cout << " a ▁ b STRNEWLINE " << x ; NEW_LINE }'
+    )
     py = "def f(x):\n    if x:\n        return 1\n    return x\nprint(f(1))\n"
-    assert retokenize(py, "python") == "def f ( x ) : NEW_LINE INDENT if x : NEW_LINE INDENT return 1 NEW_LINE DEDENT return x NEW_LINE DEDENT print ( f ( 1 ) )"
+    assert (
+        retokenize(py, "python")
+        == "def f ( x ) : NEW_LINE INDENT if x : NEW_LINE INDENT return 1 NEW_LINE DEDENT return x NEW_LINE DEDENT print ( f ( 1 ) )"
+    )
     probs = XLCoSTReader().read(str(DATA / "xlcost"), "val")
-    assert sum(retokenize(p.solutions[0], "cpp") == p.meta["target_tok"] for p in probs) >= 500  # of 792 (rest: `-1` glued)
+    assert (
+        sum(retokenize(p.solutions[0], "cpp") == p.meta["target_tok"] for p in probs) >= 500
+    )  # of 792 (rest: `-1` glued)
 
 
 def test_tokenized_xlcost_outputs_are_detokenized_before_running() -> None:

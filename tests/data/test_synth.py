@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import subprocess
 import sys
@@ -10,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.common import requires_java_cpp
-from helpers.naive_harness import check_rejected, with_canary
 from execrl.data.synth import SPLIT_SEEDS, SynthReader
 from execrl.execution import ExecRequest
+
+from helpers.common import requires_java_cpp
+from helpers.naive_harness import check_rejected, with_canary
 
 SMALL = {"sft": 2000, "rl": 2000, "heldout": 300, "val": 100}
 
@@ -21,7 +23,7 @@ SMALL = {"sft": 2000, "rl": 2000, "heldout": 300, "val": 100}
 def pairs(sig: str) -> set[tuple[str, str]]:
     """Adjacent op pairs of a signature such as ``add,neg|mod|y``."""
     chains = [ch.split(",") for ch in sig.split("|") if ch != "y"]
-    return {(a, b) for ch in chains for a, b in zip(ch, ch[1:])}
+    return {(a, b) for ch in chains for a, b in itertools.pairwise(ch)}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,15 @@ def test_default_sizes_are_fast() -> None:
 
 
 def test_splits_are_disjoint_by_composition(small: SynthReader) -> None:
-    sigs = {s: {p.meta["signature"] for p in small.read(None, s)} for s in ("sft", "rl", "heldout", "val")}
-    assert not sigs["sft"] & sigs["rl"] and not sigs["sft"] & sigs["heldout"] and not sigs["rl"] & sigs["heldout"]
+    sigs = {
+        s: {p.meta["signature"] for p in small.read(None, s)}
+        for s in ("sft", "rl", "heldout", "val")
+    }
+    assert (
+        not sigs["sft"] & sigs["rl"]
+        and not sigs["sft"] & sigs["heldout"]
+        and not sigs["rl"] & sigs["heldout"]
+    )
     # sft and val never contain a novel op pair; rl and heldout always do
     assert all(not pairs(s) & small.novel for s in sigs["sft"] | sigs["val"])
     assert all(pairs(s) & small.novel for s in sigs["rl"] | sigs["heldout"])
@@ -77,7 +86,9 @@ def test_family_mix_matches_the_calibration(small: SynthReader) -> None:
 
 
 def test_solutions_only_outside_rl_and_val_is_new(small: SynthReader) -> None:
-    assert all(len(p.solutions) == 1 for s in ("sft", "heldout", "val") for p in small.read(None, s))
+    assert all(
+        len(p.solutions) == 1 for s in ("sft", "heldout", "val") for p in small.read(None, s)
+    )
     assert not any(p.solutions for p in small.read(None, "rl"))
     full = SynthReader(sizes={**SMALL, "sft": 20000})
     full_sft, val = full.read(None, "sft"), full.read(None, "val")
@@ -100,7 +111,9 @@ def test_reference_programs_pass_their_asserts(small: SynthReader, tmp_path: Pat
     assert out.returncode == 0, out.stderr[-2000:]
     # the asserts discriminate: an off-by-one program fails
     one = next(p for p in probs if p.difficulty != "cond")
-    bad = one.meta["reference"].replace("return", "return 1 +", 1) + "".join(f"{a}\n" for a in one.tests.asserts)
+    bad = one.meta["reference"].replace("return", "return 1 +", 1) + "".join(
+        f"{a}\n" for a in one.tests.asserts
+    )
     assert subprocess.run([sys.executable, "-c", bad], capture_output=True).returncode != 0
 
 
@@ -108,8 +121,13 @@ def test_reference_programs_pass_their_asserts(small: SynthReader, tmp_path: Pat
 def test_translation_pairs_agree(tmp_path: Path) -> None:
     r = SynthReader(task="translation", sizes={"sft": 2, "rl": 1, "heldout": 2, "val": 1})
     probs = r.read(None, "sft") + r.read(None, "heldout")
-    assert all(p.solutions for p in r.read(None, "rl"))  # unlike synthesis: AST/DFG rewards need the reference
-    assert all(p.language == "cpp" and p.source_language == "java" and p.prompt == p.source_code for p in probs)
+    assert all(
+        p.solutions for p in r.read(None, "rl")
+    )  # unlike synthesis: AST/DFG rewards need the reference
+    assert all(
+        p.language == "cpp" and p.source_language == "java" and p.prompt == p.source_code
+        for p in probs
+    )
     assert {p.difficulty for p in r.read(None, "heldout")} <= {"3op", "cond"}
     for i, p in enumerate(probs):
         d = tmp_path / str(i)
@@ -118,7 +136,9 @@ def test_translation_pairs_agree(tmp_path: Path) -> None:
         (d / "a.cpp").write_text(p.solutions[0])
         subprocess.run(["g++", "-o", str(d / "a"), str(d / "a.cpp")], check=True)
         # java 11+ runs a single source file directly (one JVM start per program)
-        java = subprocess.run(["java", str(d / "Main.java")], capture_output=True, text=True, check=True).stdout
+        java = subprocess.run(
+            ["java", str(d / "Main.java")], capture_output=True, text=True, check=True
+        ).stdout
         cpp = subprocess.run([str(d / "a")], capture_output=True, text=True, check=True).stdout
         assert java == cpp == p.tests.outputs[0] and p.tests.inputs == [""]
 
@@ -211,7 +231,9 @@ def test_a_program_cannot_regenerate_its_own_problem(executor, split) -> None:
     # the attack is real: against the fixed seed it passes every problem, with no solution of its own
     assert all(_plain_python_passes(_regenerating_program(p, split), p.tests.asserts) for p in old)
     # against the secret seed it finds nothing, under plain Python and in the sandbox
-    assert not any(_plain_python_passes(_regenerating_program(p, split), p.tests.asserts) for p in new)
+    assert not any(
+        _plain_python_passes(_regenerating_program(p, split), p.tests.asserts) for p in new
+    )
     results = executor.run(
         [ExecRequest(program=_regenerating_program(p, split), tests=p.tests) for p in new]
     )

@@ -20,7 +20,9 @@ def training_prompt(question: str, starter: str | None) -> str:
     return "\nQUESTION:\n" + question + "\n" + (starter or "") + "\n" + answer_type + "\nANSWER:\n"
 
 
-def inference_prompt(question: str, starter: str | None, fn_name: str | None, has_io: bool = True) -> str:
+def inference_prompt(
+    question: str, starter: str | None, fn_name: str | None, has_io: bool = True
+) -> str:
     """CodeRL's inference/critic prompt (generate.py): call-based iff ``fn_name`` is set, or,
     without an ``input_output.json``, iff a starter exists."""
     out = "\nQUESTION:\n" + question
@@ -47,9 +49,14 @@ def instruct_prompt(problem: Problem) -> str:
     if problem.tests.style != "stdio":
         return prompting.task_prompt(problem, task)
     name = prompting.LANG_NAMES.get(problem.language, problem.language)
-    user = (f"{prompting.INSTRUCTION.format(lang=name)}\n{prompting.block(task)}\nThe script reads its input from standard input "
-            "and prints the answer to standard output.")
-    return prompting.chat_prompt(user, f"Below is a {name} script that solves the problem:\n{prompting.open_block(problem.language)}")
+    user = (
+        f"{prompting.INSTRUCTION.format(lang=name)}\n{prompting.block(task)}\nThe script reads its input from standard input "
+        "and prints the answer to standard output."
+    )
+    return prompting.chat_prompt(
+        user,
+        f"Below is a {name} script that solves the problem:\n{prompting.open_block(problem.language)}",
+    )
 
 
 DATASET = "apps"
@@ -64,7 +71,12 @@ def tests_from_io(io: dict[str, Any] | None) -> Tests:
     fn = io.get("fn_name")
     if len(io["inputs"]) != len(io["outputs"]):
         raise ValueError(f"{len(io['inputs'])} inputs but {len(io['outputs'])} outputs")
-    return Tests(style="call" if fn else "stdio", inputs=list(io["inputs"]), outputs=list(io["outputs"]), fn_name=fn)
+    return Tests(
+        style="call" if fn else "stdio",
+        inputs=list(io["inputs"]),
+        outputs=list(io["outputs"]),
+        fn_name=fn,
+    )
 
 
 class APPSReader(Reader):
@@ -89,14 +101,33 @@ class APPSReader(Reader):
         self._examples = self.example_tests_dir
         if self._examples is None:
             base = root if root.is_dir() else root.parent
-            found = [d for d in (base / f"{split}_example_tests", base.parent / f"APPS_{split}_example_tests") if d.is_dir()]
+            found = [
+                d
+                for d in (
+                    base / f"{split}_example_tests",
+                    base.parent / f"APPS_{split}_example_tests",
+                )
+                if d.is_dir()
+            ]
             self._examples = found[0] if found else None
         if root.is_file():
-            return [p for p in (self._from_row(root, i, row, split) for i, row in self._file_rows(root)) if p]
+            return [
+                p
+                for p in (self._from_row(root, i, row, split) for i, row in self._file_rows(root))
+                if p
+            ]
         folder = root / split
         if not folder.is_dir():
-            raise DataError(str(folder), None, f"no APPS split {split!r} here: expected {folder}/<id>/question.txt (set data.path=...)")
-        return [p for p in (self._from_folder(d, split) for d in sorted(folder.iterdir()) if d.is_dir()) if p]
+            raise DataError(
+                str(folder),
+                None,
+                f"no APPS split {split!r} here: expected {folder}/<id>/question.txt (set data.path=...)",
+            )
+        return [
+            p
+            for p in (self._from_folder(d, split) for d in sorted(folder.iterdir()) if d.is_dir())
+            if p
+        ]
 
     # ------------------------------------------------------------------ folders
     def _from_folder(self, d: Path, split: str) -> Problem | None:
@@ -121,8 +152,16 @@ class APPSReader(Reader):
         examples = self._load_examples(example_file, d.name) if example_file.exists() else None
         meta = fields["metadata"] if isinstance(fields["metadata"], dict) else {}
         return self._problem(
-            str(d / "input_output.json"), d.name, split, question, fields["input_output"], fields["solutions"] or [],
-            meta.get("difficulty"), starter or None, meta.get("url"), examples,
+            str(d / "input_output.json"),
+            d.name,
+            split,
+            question,
+            fields["input_output"],
+            fields["solutions"] or [],
+            meta.get("difficulty"),
+            starter or None,
+            meta.get("url"),
+            examples,
         )
 
     def _load_examples(self, f: Path, pid: str) -> dict | None:
@@ -138,7 +177,11 @@ class APPSReader(Reader):
             try:
                 import pandas as pd
             except ImportError as e:  # pandas is a dev extra
-                raise DataError(str(f), None, "reading parquet needs pandas and pyarrow (pip install pandas pyarrow)") from e
+                raise DataError(
+                    str(f),
+                    None,
+                    "reading parquet needs pandas and pyarrow (pip install pandas pyarrow)",
+                ) from e
 
             yield from enumerate(pd.read_parquet(f).to_dict("records"))
             return
@@ -169,10 +212,23 @@ class APPSReader(Reader):
         if not isinstance(question, str):
             self.bad_record(f, record, "question is not a string")
             return None
-        return self._problem(f"{f} ({record})", pid, split, question, io, sols, row.get("difficulty"), row.get("starter_code") or None, row.get("url"), None)
+        return self._problem(
+            f"{f} ({record})",
+            pid,
+            split,
+            question,
+            io,
+            sols,
+            row.get("difficulty"),
+            row.get("starter_code") or None,
+            row.get("url"),
+            None,
+        )
 
     # ------------------------------------------------------------------ shared
-    def _problem(self, where, pid, split, question, io, sols, difficulty, starter, url, examples) -> Problem | None:
+    def _problem(
+        self, where, pid, split, question, io, sols, difficulty, starter, url, examples
+    ) -> Problem | None:
         try:
             tests = tests_from_io(io)
         except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -60,4 +60,6 @@ class ProblemDataModule(ProblemSource, LightningDataModule):
 
     def test_dataloader(self) -> DataLoader | list:
         probs = self.problems(self.test_split)
-        return DataLoader(probs, batch_size=self.val_batch_size, collate_fn=_collate) if probs else []
+        return (
+            DataLoader(probs, batch_size=self.val_batch_size, collate_fn=_collate) if probs else []
+        )

@@ -90,7 +90,9 @@ class HumanEvalReader(Reader):
             register(self.dataset, CONVENTIONS)
 
     def read(self, path: str | None, split: str) -> list[Problem]:
-        p = self.require(path, "HumanEval.jsonl.gz (or any jsonl with task_id/prompt/test/entry_point)")
+        p = self.require(
+            path, "HumanEval.jsonl.gz (or any jsonl with task_id/prompt/test/entry_point)"
+        )
         if split not in SPLITS:
             raise ValueError(f"HumanEval-style data has splits {SPLITS}, got {split!r}")
         out = []
@@ -98,7 +100,12 @@ class HumanEvalReader(Reader):
             if row is None:
                 continue
             try:
-                tid, prompt, test, entry = str(row["task_id"]), row["prompt"], row["test"], row["entry_point"]
+                tid, prompt, test, entry = (
+                    str(row["task_id"]),
+                    row["prompt"],
+                    row["test"],
+                    row["entry_point"],
+                )
             except (KeyError, TypeError) as e:
                 self.bad_record(p, where, f"missing field {e}")
                 continue
@@ -106,11 +113,16 @@ class HumanEvalReader(Reader):
                 self.bad_record(p, where, "prompt, test and entry_point must be non-empty strings")
                 continue
             canonical = row.get("canonical_solution")
-            out.append(Problem(
-                task_id=tid, dataset=self.dataset, prompt=prompt, language="python",
-                tests=check_tests(test, entry, prompt),
-                solutions=[prompt + canonical] if isinstance(canonical, str) else [],
-                split=split, meta={"entry_point": entry},
-            ))
+            out.append(
+                Problem(
+                    task_id=tid,
+                    dataset=self.dataset,
+                    prompt=prompt,
+                    language="python",
+                    tests=check_tests(test, entry, prompt),
+                    solutions=[prompt + canonical] if isinstance(canonical, str) else [],
+                    split=split,
+                    meta={"entry_point": entry},
+                )
+            )
         return out
-

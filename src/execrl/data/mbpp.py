@@ -13,13 +13,24 @@ from execrl.vocabulary import Problem, Tests
 
 # Standard task-id ranges (Austin et al.): prompt 1-10, test 11-510, validation 511-600, train 601-974.
 # "trainval": train and validation together (RL on the real model trains on both, judged on test).
-SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974), "trainval": (511, 974), "all": (1, 974)}
+SPLITS = {
+    "prompt": (1, 10),
+    "test": (11, 510),
+    "validation": (511, 600),
+    "train": (601, 974),
+    "trainval": (511, 974),
+    "all": (1, 974),
+}
 
 
 def mbpp_prompt(text: str, tests: list[str]) -> str:
     """The Austin et al. prompt up to the code: the description, the three tests the code must
     pass, and the ``[BEGIN]`` marker (a completion ends at ``[DONE]``)."""
-    return f"You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n" + "\n".join(tests) + "\n[BEGIN]\n"
+    return (
+        f"You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n"
+        + "\n".join(tests)
+        + "\n[BEGIN]\n"
+    )
 
 
 def mbpp_instruction(text: str, first_test: str) -> str:
@@ -51,8 +62,17 @@ def builtin_entry_points(reference: str, tests: list[str]) -> list[str]:
     """Builtin names the tests call that the reference solution defines (MBPP 126's ``sum``):
     those names are the program's in the judge, not the builtins."""
     try:
-        defined = {n.name for n in ast.parse(reference).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-        called = {n.func.id for t in tests for n in ast.walk(ast.parse(t)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        defined = {
+            n.name
+            for n in ast.parse(reference).body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+        }
+        called = {
+            n.func.id
+            for t in tests
+            for n in ast.walk(ast.parse(t))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
     except SyntaxError:
         return []
     return sorted(n for n in defined & called if hasattr(builtins, n))
@@ -88,18 +108,27 @@ class MBPPReader(Reader):
             if not isinstance(text, str) or not tests:
                 self.bad_record(p, f"task_id {tid}", "empty description or empty test_list")
                 continue
-            setup = "\n".join([row.get("test_setup_code") or "", *(row.get("test_imports") or [])]).strip()
+            setup = "\n".join(
+                [row.get("test_setup_code") or "", *(row.get("test_imports") or [])]
+            ).strip()
             out.append(
                 Problem(
                     task_id=f"mbpp/{tid}",
                     dataset=DATASET,
                     prompt=mbpp_prompt(text, tests),
                     language="python",
-                    tests=Tests(style="assert", asserts=list(tests), setup_code=setup, entry_points=builtin_entry_points(code, tests)),
+                    tests=Tests(
+                        style="assert",
+                        asserts=list(tests),
+                        setup_code=setup,
+                        entry_points=builtin_entry_points(code, tests),
+                    ),
                     solutions=[code.replace("\r\n", "\n")],
                     split=split,
-                    meta={"text": text, "challenge_test_list": row.get("challenge_test_list") or []},
+                    meta={
+                        "text": text,
+                        "challenge_test_list": row.get("challenge_test_list") or [],
+                    },
                 )
             )
         return out
-

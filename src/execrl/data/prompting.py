@@ -37,8 +37,24 @@ FENCE = "```"
 INSTRUCTION = "Please provide a self-contained {lang} script that solves the following problem in a markdown code block:"
 RESPONSE = "Below is a {lang} script with a self-contained function that solves the problem and passes corresponding tests:"
 
-LANG_NAMES = {"python": "Python", "java": "Java", "cpp": "C++", "c": "C", "csharp": "C#", "php": "PHP", "javascript": "JavaScript"}
-FENCE_TAGS = {"python": "python", "java": "java", "cpp": "cpp", "c": "c", "csharp": "csharp", "php": "php", "javascript": "javascript"}
+LANG_NAMES = {
+    "python": "Python",
+    "java": "Java",
+    "cpp": "C++",
+    "c": "C",
+    "csharp": "C#",
+    "php": "PHP",
+    "javascript": "JavaScript",
+}
+FENCE_TAGS = {
+    "python": "python",
+    "java": "java",
+    "cpp": "cpp",
+    "c": "c",
+    "csharp": "csharp",
+    "php": "php",
+    "javascript": "javascript",
+}
 
 
 def chat_prompt(user: str, response_prefix: str) -> str:
@@ -79,8 +95,10 @@ def instruct_prompt(problem: Problem) -> str:
         lang = problem.language
         name = LANG_NAMES.get(lang, lang)
         src = problem.source_language or "source"
-        user = (f"Translate the following {LANG_NAMES.get(src, src)} program into {name}. The {name} program must print "
-                f"exactly what the original prints.\n{block(problem.source_code or '', FENCE_TAGS.get(src, src))}")
+        user = (
+            f"Translate the following {LANG_NAMES.get(src, src)} program into {name}. The {name} program must print "
+            f"exactly what the original prints.\n{block(problem.source_code or '', FENCE_TAGS.get(src, src))}"
+        )
         return chat_prompt(user, f"Below is the {name} program:\n{open_block(lang)}")
     own = conventions_of(problem).instruct_prompt
     return own(problem) if own is not None else task_prompt(problem, problem.prompt)

@@ -44,7 +44,11 @@ class ProblemSource:
             )
         self.config = cfg
         self.reader, self.path, self.name = cfg.reader, cfg.path, cfg.name
-        self.train_split, self.val_split, self.test_split = cfg.train_split, cfg.val_split, cfg.test_split
+        self.train_split, self.val_split, self.test_split = (
+            cfg.train_split,
+            cfg.val_split,
+            cfg.test_split,
+        )
         self.rl_split = cfg.rl_split
         self.batch_size = cfg.batch_size
         self.val_batch_size = cfg.val_batch_size or cfg.batch_size
@@ -52,7 +56,9 @@ class ProblemSource:
         self.num_workers = cfg.num_workers
         self.items = cfg.items
         self.seed = cfg.seed
-        self.prompt_style = cfg.prompt_style  # "instruct": chat-model prompts (execrl.data.prompting)
+        self.prompt_style = (
+            cfg.prompt_style
+        )  # "instruct": chat-model prompts (execrl.data.prompting)
         self.truncation_side, self.reindent_tabs = cfg.truncation_side, cfg.reindent_tabs
         self._cache: dict[str, list[Problem]] = {}
 
@@ -93,7 +99,9 @@ class ProblemSource:
             split = getattr(self, role)
         else:
             split = role
-        probs = self.problems(split, self.train_limit if role in ("train_split", "rl_split") else None)
+        probs = self.problems(
+            split, self.train_limit if role in ("train_split", "rl_split") else None
+        )
         if limit is not None and limit < len(probs):
             probs = random.Random(self.seed).sample(probs, limit)
         return probs

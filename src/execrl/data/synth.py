@@ -31,6 +31,7 @@ compare across machines, give them the same secret (copy the file, or set the va
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import random
 from collections.abc import Callable
@@ -97,7 +98,11 @@ def _const(op: str, rng: random.Random) -> int | None:
 # ----------------------------------------------------------------------------- rendering
 # Expressions carry a precedence so that brackets appear only where needed.
 ATOM, POW, UNARY, MUL, ADD = 100, 95, 90, 80, 70
-FUNCS = {"python": ("abs", "max", "min"), "java": ("Math.abs", "Math.max", "Math.min"), "cpp": ("abs", "max", "min")}
+FUNCS = {
+    "python": ("abs", "max", "min"),
+    "java": ("Math.abs", "Math.max", "Math.min"),
+    "cpp": ("abs", "max", "min"),
+}
 
 
 def _wrap(e: tuple[str, int], need: int) -> str:
@@ -113,7 +118,10 @@ def render(steps: list[Step], var: str, lang: str) -> str:
         neg_const = a.startswith("-")
         if s.op in ("add", "sub"):
             # the right operand of + and - needs brackets when it is a negative constant
-            e = (f"{_wrap(e, ADD)} {'+' if s.op == 'add' else '-'} {f'({a})' if neg_const else a}", ADD)
+            e = (
+                f"{_wrap(e, ADD)} {'+' if s.op == 'add' else '-'} {f'({a})' if neg_const else a}",
+                ADD,
+            )
         elif s.op in ("mul", "div", "mod"):
             sym = {"mul": "*", "div": "//" if lang == "python" else "/", "mod": "%"}[s.op]
             e = (f"{_wrap(e, MUL)} {sym} {f'({a})' if neg_const else a}", MUL)
@@ -174,12 +182,14 @@ class Program:
 
     def pairs(self) -> set[tuple[str, str]]:
         """Ordered pairs of adjacent operations: the unit of composition the splits separate."""
-        return {(a.op, b.op) for ch in self.branches for a, b in zip(ch, ch[1:])}
+        return {(a.op, b.op) for ch in self.branches for a, b in itertools.pairwise(ch)}
 
     @property
     def signature(self) -> str:
         """The composition without constants, e.g. ``abs,max`` or ``add|neg,mod|y``."""
-        return "|".join(",".join(s.op for s in ch) for ch in self.branches) + ("|y" if self.two_args else "")
+        return "|".join(",".join(s.op for s in ch) for ch in self.branches) + (
+            "|y" if self.two_args else ""
+        )
 
     @property
     def difficulty(self) -> str:
@@ -239,7 +249,9 @@ def install_secret() -> str:
 def _read_secret(path: Path) -> str:
     text = path.read_text().strip()
     if not text:
-        raise RuntimeError(f"synth: the install secret {path} is empty; delete it to make a new one")
+        raise RuntimeError(
+            f"synth: the install secret {path} is empty; delete it to make a new one"
+        )
     return text
 
 
@@ -270,7 +282,9 @@ class SynthReader:
         # a partial ``sizes`` changes only the splits it names
         self.sizes = {**SynthReaderConfig().sizes, **(dict(cfg.sizes) if cfg.sizes else {})}
         self.ops = OPS if task == "synthesis" else TRANSLATION_OPS
-        self.base, self.novel = split_pairs(self.ops, 1234 + seed if split_seed is None else split_seed)
+        self.base, self.novel = split_pairs(
+            self.ops, 1234 + seed if split_seed is None else split_seed
+        )
         self.on_error = cfg.on_error
         self.skipped = 0  # generated data has no malformed records; kept for the reader interface
         self._cache: dict[str, list[Problem]] = {}
@@ -370,9 +384,14 @@ class SynthReader:
         # MBPP shape: the description, then one test that shows the name and call
         prompt = f"{text}\n{asserts[0]}\n"
         return Problem(
-            task_id=tid, dataset=DATASET, prompt=prompt, language="python",
-            tests=Tests(style="assert", asserts=asserts), solutions=[] if split == "rl" else [code],
-            split=split, difficulty=prog.difficulty,
+            task_id=tid,
+            dataset=DATASET,
+            prompt=prompt,
+            language="python",
+            tests=Tests(style="assert", asserts=asserts),
+            solutions=[] if split == "rl" else [code],
+            split=split,
+            difficulty=prog.difficulty,
             # reference: for tests and analysis only; training must not read it on the rl split
             meta={"signature": prog.signature, "reference": code, "text": text},
         )
@@ -393,13 +412,21 @@ class SynthReader:
             # the three headers it needs, not <bits/stdc++.h>: compiles ~3x faster in the executor
             "#include <algorithm>\n#include <cstdlib>\n#include <iostream>\nusing namespace std;\n\n"
             f"int f({params}) {{\n    return {prog.expression('cpp')};\n}}\n\n"
-            "int main() {\n" + "".join(f"    cout << {c} << endl;\n" for c in calls) + "    return 0;\n}\n"
+            "int main() {\n"
+            + "".join(f"    cout << {c} << endl;\n" for c in calls)
+            + "    return 0;\n}\n"
         )
         return Problem(
-            task_id=tid, dataset="synth_translation", prompt=java, language="cpp",
+            task_id=tid,
+            dataset="synth_translation",
+            prompt=java,
+            language="cpp",
             tests=Tests(style="stdio", inputs=[""], outputs=[expected]),
             # translation RL keeps the parallel reference: PPOCoder's AST/DFG rewards match against it
-            solutions=[cpp], source_code=java, source_language="java",
-            split=split, difficulty=prog.difficulty,
+            solutions=[cpp],
+            source_code=java,
+            source_language="java",
+            split=split,
+            difficulty=prog.difficulty,
             meta={"signature": prog.signature, "reference": cpp},
         )

@@ -26,8 +26,24 @@ from execrl.data.reader import Reader
 from execrl.schema.data import XLCoSTReaderConfig
 from execrl.vocabulary import DataError, Problem, Tests
 
-DIR_NAME = {"javascript": "Javascript", "java": "Java", "c_sharp": "C#", "php": "PHP", "python": "Python", "c": "C", "cpp": "C++"}
-EXT = {"javascript": "js", "java": "java", "c_sharp": "cs", "php": "php", "python": "py", "c": "c", "cpp": "cpp"}
+DIR_NAME = {
+    "javascript": "Javascript",
+    "java": "Java",
+    "c_sharp": "C#",
+    "php": "PHP",
+    "python": "Python",
+    "c": "C",
+    "cpp": "C++",
+}
+EXT = {
+    "javascript": "js",
+    "java": "java",
+    "c_sharp": "cs",
+    "php": "php",
+    "python": "py",
+    "c": "c",
+    "cpp": "cpp",
+}
 QUOTES = ('"', "'")
 # markers XLCoST puts inside string and char literals, and the escapes they stand for
 LITERAL_MARKERS = {"STRNEWLINE": "\\n", "TABSYMBOL": "\\t", "STRTAB": "\\t"}
@@ -41,7 +57,11 @@ OPEN = re.compile(r"^(u8|[rRbBuUfFL]{1,2})?([\"'])")
 def _literal(tokens: list[str], quote: str) -> str:
     """Re-join the tokens of one string/char literal (``▁`` marks a space; ``NEW_LINE`` glued into a
     literal, as in ``"%dNEW_LINE"``, stands for ``\\n``)."""
-    body = "".join(LITERAL_MARKERS.get(t, t) for t in tokens).replace("▁", " ").replace("NEW_LINE", "\\n")
+    body = (
+        "".join(LITERAL_MARKERS.get(t, t) for t in tokens)
+        .replace("▁", " ")
+        .replace("NEW_LINE", "\\n")
+    )
     return quote + body + quote
 
 
@@ -147,7 +167,9 @@ def retokenize(code: str, language: str = "cpp") -> str:
 
 
 _LITERAL = r"""(?:u8|[rRbBuUfFL]{1,2})?(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')"""
-_TOKEN = re.compile(_LITERAL + r"|#\w+|\w+|<<=|>>=|::|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|\S")
+_TOKEN = re.compile(
+    _LITERAL + r"|#\w+|\w+|<<=|>>=|::|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|\S"
+)
 
 
 def _code_tokens(line: str) -> list[str]:
@@ -158,7 +180,10 @@ def _code_tokens(line: str) -> list[str]:
         q = OPEN.match(t)
         if q and len(t) > len(q.group(0)):
             inner = t[q.end() : -1].replace("\\n", "\0")
-            parts = ["▁" if c == " " else "STRNEWLINE" if c == "\0" else c for c in re.findall(r"\w+|\s|\S", inner)]
+            parts = [
+                "▁" if c == " " else "STRNEWLINE" if c == "\0" else c
+                for c in re.findall(r"\w+|\s|\S", inner)
+            ]
             t = " ".join([q.group(0), *parts, t[-1]]) if parts else t
         toks.append(t)
     return toks
@@ -185,7 +210,9 @@ class XLCoSTReader(Reader):
         cfg = self.config
         for lang in (cfg.source_lang, cfg.target_lang):
             if lang not in DIR_NAME:
-                raise ValueError(f"XLCoST language {lang!r} unknown; choose from {sorted(DIR_NAME)}")
+                raise ValueError(
+                    f"XLCoST language {lang!r} unknown; choose from {sorted(DIR_NAME)}"
+                )
         self.source_lang, self.target_lang = cfg.source_lang, cfg.target_lang
         self.detok = cfg.detokenize
 
@@ -198,21 +225,38 @@ class XLCoSTReader(Reader):
             if d.is_dir():
                 src = d / f"{split}-{x}-{y}-tok.{EXT[self.source_lang]}"
                 tgt = d / f"{split}-{x}-{y}-tok.{EXT[self.target_lang]}"
-                src, tgt = (f if f.exists() or not f.with_name(f.name + ".txt").exists() else f.with_name(f.name + ".txt") for f in (src, tgt))
+                src, tgt = (
+                    f
+                    if f.exists() or not f.with_name(f.name + ".txt").exists()
+                    else f.with_name(f.name + ".txt")
+                    for f in (src, tgt)
+                )
                 ids = d / f"{split}-{a}-map.jsonl"
                 return src, tgt, ids if ids.exists() else None
-        raise DataError(str(root), None, f"no {a}-{b} (or {b}-{a}) folder: expected {root}/{a}-{b}/{split}-{a}-{b}-tok.{EXT[self.source_lang]}")
+        raise DataError(
+            str(root),
+            None,
+            f"no {a}-{b} (or {b}-{a}) folder: expected {root}/{a}-{b}/{split}-{a}-{b}-tok.{EXT[self.source_lang]}",
+        )
 
     def read(self, path: str | None, split: str) -> list[Problem]:
         root = self.require(path, "the XLCoST pair folder root (holding e.g. Java-C++/)")
         src_f, tgt_f, map_f = self.files(root, split)
         for f in (src_f, tgt_f):
             if not f.exists():
-                raise DataError(str(f), None, f"missing XLCoST file of split {split!r} (expected this path; data.path={root})")
+                raise DataError(
+                    str(f),
+                    None,
+                    f"missing XLCoST file of split {split!r} (expected this path; data.path={root})",
+                )
         src_lines = src_f.read_text().splitlines()
         tgt_lines = tgt_f.read_text().splitlines()
         if len(src_lines) != len(tgt_lines):
-            raise DataError(str(tgt_f), None, f"{len(tgt_lines)} lines but {src_f.name} has {len(src_lines)}: files are not line-aligned")
+            raise DataError(
+                str(tgt_f),
+                None,
+                f"{len(tgt_lines)} lines but {src_f.name} has {len(src_lines)}: files are not line-aligned",
+            )
         ids = map_f.read_text().split() if map_f else [str(i) for i in range(len(src_lines))]
         out = []
         for i, (s, t) in enumerate(zip(src_lines, tgt_lines)):
@@ -234,8 +278,13 @@ class XLCoSTReader(Reader):
                     source_language=self.source_lang,
                     split=split,
                     # the raw token lines are PPOCoder's model input/target format
-                    meta={"problem_id": pid, "line": i + 1, "source_tok": s.strip(), "target_tok": t.strip(),
-                          "tokenized": not self.detok},
+                    meta={
+                        "problem_id": pid,
+                        "line": i + 1,
+                        "source_tok": s.strip(),
+                        "target_tok": t.strip(),
+                        "tokenized": not self.detok,
+                    },
                 )
             )
         return out

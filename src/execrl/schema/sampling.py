@@ -27,9 +27,7 @@ class SamplingConfig:
     top_p: float = 0.95
     top_k: int = 0
     max_new_tokens: int | None = None  # null: the model config's max_new_tokens
-    stop: list[str] | None = (
-        None  # null: the dataset's (its reader's execrl.data.conventions)
-    )
+    stop: list[str] | None = None  # null: the dataset's (its reader's execrl.data.conventions)
     strip_fences: bool = True  # keep the body of a ```python block
     untab: bool = False  # leading tabs -> 4 spaces (CodeRL-trained checkpoints indent with tabs)
     starter_code: bool = (
