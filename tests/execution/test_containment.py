@@ -407,9 +407,11 @@ JAIL_SEARCH = textwrap.dedent(
     import json, os, sys
     print("CANARY", flush=True)
     out = {}
-    try:
-        import execrl.data.synth  # the generator of the default training task
-        out["synth"] = execrl.data.synth.__file__
+    import importlib.util
+    try:  # the generator of the default training task, found (importing it needs the venv's
+        # packages, which a program's interpreter does not see: reading its source is the attack)
+        spec = importlib.util.find_spec("execrl.data.synth")
+        out["synth"] = spec.origin if spec else "ModuleNotFoundError"
     except ImportError as e:
         out["synth"] = type(e).__name__
     import execrl
