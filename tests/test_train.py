@@ -171,6 +171,35 @@ def test_timed_checkpoints_under_manual_optimisation(tmp_path: Path) -> None:
     )
 
 
+def test_last_ckpt_holds_the_step_training_stopped_on(tmp_path: Path) -> None:
+    """A run that stops off the checkpoint grid (here max_steps 5, a save every 2 steps; in the
+    benches, trainer.max_time) still leaves its final weights in last.ckpt: the report, resume and
+    bench/learning.py judge that file. Canary: the periodic save alone stopped at step 4."""
+    import torch
+
+    from execrl.tasks.train import train
+
+    cfg = compose(
+        "train",
+        [
+            "algo=sft",
+            "logger=csv",
+            "print_config=false",
+            "trainer.max_steps=5",
+            "trainer.val_check_interval=100",
+            "callbacks.model_checkpoint.every_n_train_steps=2",
+            "report.split=null",
+            "data.batch_size=2",
+        ],
+        output_dir=tmp_path,
+    )
+    train(cfg)
+    ckpts = tmp_path / "checkpoints"
+    step = torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=False)["global_step"]
+    periodic = sorted(int(f.stem.split("_")[1]) for f in ckpts.glob("step_*.ckpt"))
+    assert step == 5 and periodic and periodic[-1] == 4, (step, periodic)
+
+
 def test_warm_start_is_its_own_stage(tmp_path: Path) -> None:
     """An override names the stage it changes: the algorithm's optimizer, reward and trainer
     settings never reach the SFT stage, and ``warm_start.*`` never reaches the algorithm."""

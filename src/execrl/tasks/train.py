@@ -122,8 +122,25 @@ def fit(
     if before_fit is not None:
         before_fit(module, datamodule)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    save_final_last(trainer)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     return metrics, module, datamodule
+
+
+def save_final_last(trainer: L.Trainer) -> None:
+    """Write ``last.ckpt`` at the step training ended on. ``ModelCheckpoint`` saves it only every
+    ``every_n_train_steps``: a run stopped by ``trainer.max_time`` (or ``max_steps`` off that grid)
+    would otherwise leave the steps after the last save out of ``last.ckpt``, which is what the
+    held-out report, resume and the benches judge."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    for cb in trainer.checkpoint_callbacks:
+        if not (isinstance(cb, ModelCheckpoint) and cb.save_last and cb.dirpath):
+            continue
+        if getattr(cb, "_last_global_step_saved", None) != trainer.global_step:
+            trainer.save_checkpoint(
+                Path(cb.dirpath) / f"{cb.CHECKPOINT_NAME_LAST}{cb.FILE_EXTENSION}"
+            )
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
