@@ -16,7 +16,6 @@ from execrl.algos.rl_core import (
     clipped_value_loss,
     gae,
     group_advantages,
-    grpo_per_token_loss,
     kl_estimate,
     masked_whiten,
     place_scores,
@@ -24,6 +23,9 @@ from execrl.algos.rl_core import (
     token_rewards,
     whiten_per_sequence,
 )
+
+from helpers.common import model_from_conf
+from helpers.rl import grpo_per_token_loss
 
 T = torch.tensor
 
@@ -302,9 +304,6 @@ def test_grpo_kl_bias_correction_hand_value():
 
 @pytest.fixture(scope="module", params=["tiny_t5", "tiny_causal"])
 def actor(request):
-
-    from helpers.common import model_from_conf
-
     torch.manual_seed(0)
     return model_from_conf(request.param).eval()
 

@@ -166,3 +166,47 @@ def learning_check(algo: str, steps: int):
     first, last = sum(r[:5]) / 5, sum(r[-5:]) / 5
     assert last > first + 0.3, (first, last)
     assert last > 0.8
+
+
+def grpo_per_token_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    epsilon: float = 0.2,
+    epsilon_high: float | None = None,
+    delta: float | None = None,
+    importance_sampling_level: str = "token",
+    ref_logprobs: torch.Tensor | None = None,
+    beta: float = 0.0,
+    kl_estimator: str = "k3",
+    kl_bias_correction: bool = False,
+    is_weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """TRL GRPOTrainer's per-token loss, as the GRPO module composes it: ``clipped_surrogate``
+    then ``penalised`` (execrl.algos.rl_core)."""
+    from execrl.algos.rl_core import clipped_surrogate, penalised
+
+    per_token, stats = clipped_surrogate(
+        logprobs,
+        old_logprobs,
+        advantages,
+        mask,
+        epsilon,
+        epsilon_high,
+        delta,
+        importance_sampling_level,
+    )
+    per_token, kl_stats = penalised(
+        per_token,
+        logprobs,
+        old_logprobs,
+        mask,
+        ref_logprobs,
+        beta,
+        kl_estimator,
+        kl_bias_correction,
+        importance_sampling_level,
+        is_weights,
+    )
+    return per_token, {**stats, **kl_stats}

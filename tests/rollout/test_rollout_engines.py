@@ -13,14 +13,13 @@ import pytest
 import torch
 
 from execrl.algos.rl_base import score_programs
-from execrl.algos.rl_core import grpo_per_token_loss
 from execrl.models.actor import Rollout, build_actor
 from execrl.rollout.engines import EngineError, HFEngine, VLLMEngine, build_engine
 from execrl.rollout.overlap import EarlyJudge, OneStepAhead
 from execrl.vocabulary import ExecutionResult, Outcome
 
 from helpers.common import ROOT, TINY
-from helpers.rl import build_module, fit, problems
+from helpers.rl import build_module, fit, grpo_per_token_loss, problems
 
 FAKE_SERVER = str(ROOT / "tests" / "helpers" / "fake_vllm_server.py")
 

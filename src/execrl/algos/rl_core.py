@@ -403,47 +403,6 @@ def penalised(
     return per_token * m, stats
 
 
-def grpo_per_token_loss(
-    logprobs: torch.Tensor,
-    old_logprobs: torch.Tensor,
-    advantages: torch.Tensor,
-    mask: torch.Tensor,
-    epsilon: float = 0.2,
-    epsilon_high: float | None = None,
-    delta: float | None = None,
-    importance_sampling_level: str = "token",
-    ref_logprobs: torch.Tensor | None = None,
-    beta: float = 0.0,
-    kl_estimator: str = "k3",
-    kl_bias_correction: bool = False,
-    is_weights: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """TRL GRPOTrainer's per-token loss: :func:`clipped_surrogate` then :func:`penalised`."""
-    per_token, stats = clipped_surrogate(
-        logprobs,
-        old_logprobs,
-        advantages,
-        mask,
-        epsilon,
-        epsilon_high,
-        delta,
-        importance_sampling_level,
-    )
-    per_token, kl_stats = penalised(
-        per_token,
-        logprobs,
-        old_logprobs,
-        mask,
-        ref_logprobs,
-        beta,
-        kl_estimator,
-        kl_bias_correction,
-        importance_sampling_level,
-        is_weights,
-    )
-    return per_token, {**stats, **kl_stats}
-
-
 # ---------------------------------------------------------------------------------- the tables
 # As verl's core_algos: a policy loss or an advantage estimator is one registered function, chosen
 # by name in the algorithm's config (``algo.policy_loss``, ``algo.advantage_fn``); a dotted path
