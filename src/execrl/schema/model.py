@@ -37,9 +37,9 @@ class ModelConfig:
     gguf_file: str | None = None  # the weights as a GGUF file inside pretrained (null: safetensors)
     cache_dir: str | None = None  # null: $EXECRL_CACHE_DIR/models or ~/.cache/execrl/models
     max_prompt_len: int = 256
-    # side cut from a long prompt: left keeps its end, right its beginning; the model presets
-    # follow data.truncation_side
-    prompt_truncation: str = "left"
+    # side cut from a long prompt: left keeps its end, right its beginning; every model follows
+    # data.truncation_side (a Python caller without a data config gets left)
+    prompt_truncation: str = "${oc.select:data.truncation_side,left}"
     max_new_tokens: int = 96
     # bf16: score responses (the RL/SFT forward and backward) under bfloat16 autocast, weights and
     # optimizer in float32; null: exact float32
